@@ -1,0 +1,371 @@
+import * as core from '@actions/core'
+import type Docker from 'dockerode'
+import type { DeploySettings } from './inputs'
+import type { Engine } from './docker/engine'
+import { describe } from './docker/engine'
+import { pullImage } from './docker/images'
+import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject } from './docker/state'
+import { limited, recentLogs, removeObjects } from './docker/containers'
+import { getFile, putFile } from './docker/archive'
+import { LABEL, deploymentLabels } from './labels'
+import { lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
+import {
+  CANDIDATE_BACKEND,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  SERVING_BACKEND,
+  STATS_PATH,
+  STATS_PORT,
+  renderHaproxyConfig,
+  type LbConfig,
+  type Server,
+} from './haproxy/config'
+import { describeServer, type ServerStatus } from './haproxy/stats'
+import { NotReadyError, hostForUrl, waitUntilServing, type Endpoints } from './readiness'
+
+export interface DeployResult {
+  ip: string
+  port: number
+  url: string
+  lbContainer: string
+  instances: string[]
+  statuses: ServerStatus[]
+  config: string
+  changed: boolean
+}
+
+// Inside the container the load-balancer listens on an unprivileged port when the Docker host
+// publishes it, so the image's non-root user never needs to bind below 1024 there.
+const PUBLISHED_LISTEN_PORT = 8080
+// After a reload the previous HAProxy worker finishes the requests it has; give it that long
+// before the instances it was sending them to are removed.
+const DRAIN_MS = 2_000
+
+export async function deploy(engine: Engine, settings: DeploySettings): Promise<DeployResult> {
+  const { docker } = engine
+  const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
+  const netName = networkName(settings.instancePrefix)
+  const state = await core.group('Check the Docker host', () => preflight(docker, settings, netName))
+
+  const [image, haproxyImage] = await core.group('Pull images', () =>
+    Promise.all([settings.image, settings.haproxyImage].map((ref) => pullImage(docker, ref, settings.registryAuth, core.info))),
+  )
+  for (const pulled of [image, haproxyImage]) if (pulled.warning) core.warning(pulled.warning)
+
+  const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort)
+  const plan = planDeploy(
+    {
+      deployment: settings.instancePrefix,
+      imageId: image.id,
+      instances: settings.instances,
+      instancePort: settings.instancePort,
+      lbName: settings.lbName,
+      lbSpec,
+    },
+    state,
+  )
+  core.info(describePlan(plan, state))
+  if (engine.isVch) core.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
+
+  const lbConfig: LbConfig = {
+    protocol: settings.protocol,
+    listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
+    healthCheckPath: settings.healthCheckPath,
+    serving: plan.serving,
+    candidates: [],
+  }
+  const run = new Run(engine, settings, plan, lbSpec, netName, deadline)
+  try {
+    const lb = await core.group('Start instances and load-balancer', () => run.startAll(lbConfig, state))
+    const statuses = await core.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
+    await run.retire()
+    return { ...(await run.endpointsOf(lb)).result, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed }
+  } catch (error) {
+    await core.group('Deploy failed: undo this run', () => run.undo())
+    throw error
+  }
+}
+
+// Everything that can be found wrong before the host is changed.
+async function preflight(docker: Docker, settings: DeploySettings, netName: string): Promise<DeploymentState> {
+  if (settings.externalNetwork && settings.lbPort === STATS_PORT)
+    throw new Error(`lb-port ${STATS_PORT} is taken by the load-balancer's own stats page on the external network. Choose another lb-port.`)
+  const [state, lbOwner, netOwner, external] = await Promise.all([
+    readDeployment(docker, settings.instancePrefix),
+    ownerOf(docker.getContainer(settings.lbName)),
+    ownerOf(docker.getNetwork(netName)),
+    settings.externalNetwork ? ownerOf(docker.getNetwork(settings.externalNetwork)) : Promise.resolve(''),
+  ])
+  refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name')
+  refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix')
+  if (external === undefined)
+    throw new Error(
+      `External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`,
+    )
+  return state
+}
+
+function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
+  if (owner === undefined || owner === deployment) return
+  const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`
+  throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`)
+}
+
+function describePlan(plan: DeployPlan, state: DeploymentState): string {
+  const kept = plan.serving.length - plan.create.length
+  return [
+    `Generation ${plan.generation}: ${kept} instance(s) kept, ${plan.create.length} to start`,
+    plan.removeAfter.length + plan.removeFirst.length > 0 ? `, ${plan.removeAfter.length + plan.removeFirst.length} to remove` : '',
+    `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
+  ].join('')
+}
+
+// One deploy's changes to the Docker host, remembered so that a failure takes back exactly
+// what this run created and puts the load-balancer's previous configuration back.
+class Run {
+  changed = false
+  private createdContainers: string[] = []
+  private createdNetworks: string[] = []
+  private previousConfig?: { lb: Docker.Container; text: string }
+
+  constructor(
+    private engine: Engine,
+    private settings: DeploySettings,
+    private plan: DeployPlan,
+    private lbSpec: string,
+    private netName: string,
+    private deadline: number,
+  ) {}
+
+  private get docker(): Docker {
+    return this.engine.docker
+  }
+
+  async startAll(lbConfig: LbConfig, state: DeploymentState): Promise<Docker.Container> {
+    if (this.plan.createNetwork) {
+      const network = await this.docker.createNetwork({
+        Name: this.netName,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: deploymentLabels(this.settings.instancePrefix, 'network'),
+      })
+      this.createdNetworks.push(network.id)
+      this.changed = true
+      core.info(`Created network ${this.netName}`)
+    }
+    if (this.plan.removeFirst.length > 0) {
+      await this.remove(this.plan.removeFirst)
+      core.info(`Removed stopped instances: ${this.plan.removeFirst.map((i) => i.name).join(', ')}`)
+    }
+    // The load-balancer resolves instances by name at run time, so it starts alongside them
+    // rather than after them: on a VCH each start is a VM boot.
+    const results = await Promise.allSettled([
+      limited(this.plan.create, (instance) => this.startInstance(instance.name, instance.index)),
+      this.plan.lb === 'keep' ? Promise.resolve(this.docker.getContainer(state.lb!.id)) : this.startLb(lbConfig, state),
+    ])
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
+    return (results[1] as PromiseFulfilledResult<Docker.Container>).value
+  }
+
+  private async startInstance(name: string, index: number): Promise<void> {
+    const { settings, netName } = this
+    const container = await this.docker
+      .createContainer({
+        name,
+        Image: settings.image,
+        Labels: deploymentLabels(settings.instancePrefix, 'instance', {
+          [LABEL.generation]: this.plan.generation,
+          [LABEL.index]: String(index),
+          [LABEL.port]: String(settings.instancePort),
+        }),
+        HostConfig: { NetworkMode: netName, RestartPolicy: { Name: 'unless-stopped' } },
+        NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
+      })
+      .catch((error) => {
+        throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`)
+      })
+    this.createdContainers.push(container.id)
+    this.changed = true
+    await container.start().catch((error) => {
+      throw new Error(`Could not start instance ${name}: ${describe(error)}`)
+    })
+    core.info(`Started ${name}`)
+  }
+
+  // Created on ONE network with its ports published, then connected to the instance network,
+  // given its configuration and only then started: the order a VCH accepts.
+  private async startLb(lbConfig: LbConfig, state: DeploymentState): Promise<Docker.Container> {
+    const { settings, netName } = this
+    if (state.lb) {
+      // Its settings changed (image, port or network): it is replaced, with a short gap.
+      await removeObjects(this.docker, [state.lb.id], [])
+      core.info(`Removed load-balancer ${state.lb.name} to replace it`)
+    }
+    const firstNetwork = settings.externalNetwork || netName
+    const listen = `${lbConfig.listenPort}/tcp`
+    const stats = `${STATS_PORT}/tcp`
+    const container = await this.docker
+      .createContainer({
+        name: settings.lbName,
+        Image: settings.haproxyImage,
+        Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: this.lbSpec }),
+        ExposedPorts: { [listen]: {}, [stats]: {} },
+        HostConfig: {
+          NetworkMode: firstNetwork,
+          RestartPolicy: { Name: 'unless-stopped' },
+          // On a container network publishing opens the VCH firewall for the port; on the Docker
+          // host's own network it maps lb-port, and the stats page to a free port.
+          PortBindings: {
+            [listen]: [{ HostPort: settings.externalNetwork ? '' : String(settings.lbPort) }],
+            [stats]: [{ HostPort: '' }],
+          },
+        },
+        NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
+      })
+      .catch((error) => {
+        throw new Error(`Could not create load-balancer ${settings.lbName} from ${settings.haproxyImage}: ${describe(error)}`)
+      })
+    this.createdContainers.push(container.id)
+    this.changed = true
+    if (settings.externalNetwork) await this.docker.getNetwork(netName).connect({ Container: container.id })
+    await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig))
+    await container.start().catch((error) => {
+      throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
+    })
+    core.info(`Started load-balancer ${settings.lbName}`)
+    return container
+  }
+
+  // New instances join through the candidates backend: health-checked first, given traffic only
+  // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
+  async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<ServerStatus[]> {
+    await this.failIfExited()
+    const { endpoints } = await this.endpointsOf(lb)
+    if (this.plan.lb === 'keep') {
+      const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
+      const target = renderHaproxyConfig(lbConfig)
+      if (current !== target) {
+        this.previousConfig = { lb, text: current ?? '' }
+        const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
+        if (newcomers.length > 0) {
+          const staging = { ...lbConfig, serving: this.stillServing(state), candidates: newcomers }
+          await this.reload(lb, renderHaproxyConfig(staging))
+          await this.waitFor(endpoints, CANDIDATE_BACKEND, newcomers)
+        }
+        await this.reload(lb, target)
+      }
+    }
+    return this.waitFor(endpoints, SERVING_BACKEND, lbConfig.serving)
+  }
+
+  // Instances the kept load-balancer may go on using while newcomers are checked.
+  private stillServing(state: DeploymentState): Server[] {
+    const gone = new Set(this.plan.removeFirst.map((i) => i.id))
+    return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
+  }
+
+  private async reload(lb: Docker.Container, config: string): Promise<void> {
+    await putFile(lb, CONFIG_DIR, CONFIG_FILE, config)
+    // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
+    // configuration it cannot load leaves the previous worker serving.
+    await lb.kill({ signal: 'SIGUSR2' })
+    this.changed = true
+  }
+
+  private async waitFor(endpoints: Endpoints, backend: string, servers: Server[]): Promise<ServerStatus[]> {
+    const names = servers.map((s) => s.name)
+    try {
+      return await waitUntilServing(endpoints, { backend, servers: names, exact: true, deadline: this.deadline, check: () => this.failIfExited() })
+    } catch (error) {
+      if (error instanceof NotReadyError) await this.showLogs(error.unhealthy, error.statuses, backend)
+      throw error
+    }
+  }
+
+  // A container of this run that exits will never become healthy: say so now, not at the timeout.
+  private async failIfExited(): Promise<void> {
+    const watched = [...this.plan.create.map((i) => i.name), ...(this.plan.lb === 'keep' ? [] : [this.settings.lbName])]
+    if (watched.length === 0) return
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${LABEL.deployment}=${this.settings.instancePrefix}`], status: ['exited', 'dead', 'restarting'] }),
+    })
+    const dead = containers.find((c) => watched.includes(containerName(c)))
+    if (!dead) return
+    const container = this.docker.getContainer(dead.Id)
+    const { State } = await container.inspect()
+    const logs = await recentLogs(container, 20).catch(() => '(logs unavailable)')
+    const what = containerName(dead) === this.settings.lbName ? `Load-balancer ${this.settings.lbName}` : `Instance ${containerName(dead)}`
+    const image = containerName(dead) === this.settings.lbName ? this.settings.haproxyImage : this.settings.image
+    throw new Error(
+      `${what} exited with code ${State.ExitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${image} runs a long-lived service with this configuration.`,
+    )
+  }
+
+  private async showLogs(unhealthy: string[], statuses: ServerStatus[], backend: string): Promise<void> {
+    const lbName = this.settings.lbName
+    for (const name of [lbName, ...unhealthy]) {
+      const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`
+      const logs = await recentLogs(this.docker.getContainer(name)).catch((error) => `(logs unavailable: ${describe(error)})`)
+      core.startGroup(`Logs of ${name}${state}`)
+      core.info(logs.trimEnd() || '(no output)')
+      core.endGroup()
+    }
+    if (unhealthy.length > 0) core.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
+  }
+
+  async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; result: { ip: string; port: number; url: string } }> {
+    const { settings } = this
+    const inspected = await lb.inspect()
+    let ip: string
+    let statsHostPort: number
+    if (settings.externalNetwork) {
+      ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? ''
+      if (!ip) throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`)
+      statsHostPort = STATS_PORT
+    } else {
+      ip = this.engine.target.publishedHost
+      statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort)
+      if (!statsHostPort) throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
+    }
+    const port = settings.lbPort
+    const scheme = settings.protocol === 'http' ? 'http' : 'tcp'
+    const url = `${scheme}://${hostForUrl(ip)}${scheme === 'http' && port === 80 ? '' : `:${port}`}`
+    return {
+      endpoints: { statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`, serviceHost: ip, servicePort: port, protocol: settings.protocol },
+      result: { ip, port, url },
+    }
+  }
+
+  // The instances that served before and are no longer wanted leave once traffic has moved.
+  async retire(): Promise<void> {
+    if (this.plan.removeAfter.length === 0) return
+    if (this.plan.lb === 'keep') await new Promise((resolve) => setTimeout(resolve, DRAIN_MS))
+    await this.remove(this.plan.removeAfter)
+    this.changed = true
+    core.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
+  }
+
+  private async remove(instances: InstanceObject[]): Promise<void> {
+    const failures = await removeObjects(this.docker, instances.map((i) => i.id), [])
+    if (failures.length > 0) throw new Error(`Could not remove old instances: ${failures.join('; ')}`)
+  }
+
+  async undo(): Promise<void> {
+    if (this.previousConfig) {
+      const { lb, text } = this.previousConfig
+      try {
+        await putFile(lb, CONFIG_DIR, CONFIG_FILE, text)
+        await lb.kill({ signal: 'SIGUSR2' })
+        core.info('Restored the previous load-balancer configuration')
+      } catch (error) {
+        core.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)
+      }
+    }
+    const failures = await removeObjects(this.docker, this.createdContainers, this.createdNetworks)
+    const count = this.createdContainers.length + this.createdNetworks.length
+    if (failures.length > 0) core.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`)
+    else core.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing')
+  }
+}

@@ -1,0 +1,49 @@
+import type Docker from 'dockerode'
+import pLimit from 'p-limit'
+import { describe } from './engine'
+
+// Container and network removal shared by a failed deploy's clean-up, scaling down and teardown,
+// plus the small container operations the orchestration needs.
+
+// A VCH boots a VM per container, so starts run side by side; the bound keeps a big N from
+// flooding the host with API calls at once.
+export const CONCURRENCY = 10
+
+export function limited<T, R>(items: T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  const limit = pLimit(CONCURRENCY)
+  return Promise.all(items.map((item) => limit(() => task(item))))
+}
+
+// Containers first: a network cannot be removed while containers are attached. Returns the
+// objects that could not be removed, with why, so callers decide how loud to be.
+export async function removeObjects(docker: Docker, containerIds: string[], networkIds: string[]): Promise<string[]> {
+  const failures: string[] = []
+  const attempt = async (what: string, remove: () => Promise<unknown>): Promise<void> => {
+    try {
+      await remove()
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) failures.push(`${what}: ${describe(error)}`)
+    }
+  }
+  await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => docker.getContainer(id).remove({ force: true })))
+  await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => docker.getNetwork(id).remove()))
+  return failures
+}
+
+// The last lines a container wrote, stdout and stderr together.
+export async function recentLogs(container: Docker.Container, lines = 50): Promise<string> {
+  const raw = (await container.logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer
+  return demultiplex(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))
+}
+
+// Without a TTY the API frames log output: 1 byte stream type, 3 zero bytes, 4 bytes length.
+export function demultiplex(raw: Buffer): string {
+  if (raw.length < 8 || raw[0] > 2 || raw[1] !== 0 || raw[2] !== 0 || raw[3] !== 0) return raw.toString('utf8')
+  const parts: Buffer[] = []
+  for (let offset = 0; offset + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(offset + 4)
+    parts.push(raw.subarray(offset + 8, offset + 8 + size))
+    offset += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
+}

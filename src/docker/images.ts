@@ -1,0 +1,60 @@
+import type Docker from 'dockerode'
+import type { RegistryAuth } from '../inputs'
+import { describe } from './engine'
+
+export interface PulledImage {
+  reference: string
+  id: string
+  // Set when the registry could not be used and the copy already on the host was taken instead.
+  warning?: string
+}
+
+// Pull an image and return its ID. Registries report refusals INSIDE a 200 progress stream, so
+// every event is checked, not only the HTTP status. An image already on the host is good enough
+// when the pull fails (an offline host, a registry outage), with a warning.
+export async function pullImage(
+  docker: Docker,
+  reference: string,
+  auth: RegistryAuth | undefined,
+  log: (line: string) => void,
+): Promise<PulledImage> {
+  let pullError: string | undefined
+  try {
+    await followPull(docker, reference, auth, log)
+  } catch (error) {
+    pullError = describe(error)
+  }
+  const id = await imageId(docker, reference)
+  if (id && !pullError) return { reference, id }
+  if (id) return { reference, id, warning: `Could not pull ${reference} (${pullError}); using the copy already on the Docker host.` }
+  throw new Error(
+    `Could not pull image ${reference}: ${pullError}. Check the image name and tag, that the Docker host can reach its registry, and registry-username/registry-password for a private image.`,
+  )
+}
+
+async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<void> {
+  const options = auth ? { authconfig: { username: auth.username, password: auth.password } } : {}
+  const stream = (await docker.pull(reference, options)) as NodeJS.ReadableStream & { destroy(): void }
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null) => (error ? reject(error) : resolve()),
+      (event: { status?: string; id?: string; error?: string; errorDetail?: { message?: string } }) => {
+        if (event.error || event.errorDetail) {
+          stream.destroy()
+          reject(new Error(event.errorDetail?.message ?? event.error))
+        } else if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) {
+          log(`${reference}: ${event.id ? `${event.id}: ` : ''}${event.status}`)
+        }
+      },
+    )
+  })
+}
+
+async function imageId(docker: Docker, reference: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(reference).inspect()).Id
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,85 @@
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { InputError, type TlsMaterial } from '../inputs'
+
+// Where the Docker Engine API is and how to speak to it, worked out the way the docker CLI does
+// from the inputs and the DOCKER_* environment. Pure apart from reading DOCKER_CERT_PATH files.
+
+export interface DockerTarget {
+  // How log lines and errors name the endpoint.
+  address: string
+  // Where a port published on the Docker host is reached from here.
+  publishedHost: string
+  connection:
+    | { socketPath: string }
+    | { host: string; port: number; protocol: 'http' | 'https'; ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean }
+}
+
+const DEFAULT_SOCKET = '/var/run/docker.sock'
+const TLS_PORT = 2376
+
+export function resolveTarget(dockerHost: string, tls: TlsMaterial, env: NodeJS.ProcessEnv): DockerTarget {
+  const address = dockerHost || env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`
+  if (address.startsWith('unix://')) {
+    const socketPath = address.slice('unix://'.length) || DEFAULT_SOCKET
+    return { address, publishedHost: '127.0.0.1', connection: { socketPath } }
+  }
+  const { host, port } = parseTcpAddress(address)
+  const material = hasCertificates(tls) ? tls : certificatesFromEnvironment(tls, env)
+  const protocol = hasCertificates(material) || port === TLS_PORT ? 'https' : 'http'
+  return {
+    address,
+    publishedHost: host,
+    connection: {
+      host,
+      port,
+      protocol,
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+      rejectUnauthorized: material.verify,
+    },
+  }
+}
+
+function parseTcpAddress(address: string): { host: string; port: number } {
+  const withScheme = address.includes('://') ? address : `tcp://${address}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch {
+    throw new InputError(invalidHost())
+  }
+  if (!['tcp:', 'http:', 'https:'].includes(url.protocol) || !url.hostname || (url.pathname !== '' && url.pathname !== '/'))
+    throw new InputError(invalidHost())
+  const port = url.port ? Number(url.port) : TLS_PORT
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port }
+}
+
+// The value itself may be a secret, so the message describes the form without repeating it.
+function invalidHost(): string {
+  return "Invalid docker-host. Expected 'tcp://host:port', 'host:port' or 'unix:///path/to/docker.sock'."
+}
+
+function hasCertificates(tls: TlsMaterial): boolean {
+  return !!(tls.ca || tls.cert || tls.key)
+}
+
+// As the docker CLI: DOCKER_TLS_VERIFY turns TLS on, with ca.pem, cert.pem and key.pem taken from
+// DOCKER_CERT_PATH (default ~/.docker). Inputs given explicitly always win.
+function certificatesFromEnvironment(tls: TlsMaterial, env: NodeJS.ProcessEnv): TlsMaterial {
+  if (!env.DOCKER_TLS_VERIFY && !env.DOCKER_CERT_PATH) return tls
+  const dir = env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker')
+  const read = (file: string): string | undefined => {
+    const full = path.join(dir, file)
+    return fs.existsSync(full) ? fs.readFileSync(full, 'utf8') : undefined
+  }
+  const verify = tls.verify && env.DOCKER_TLS_VERIFY !== '0' && env.DOCKER_TLS_VERIFY !== ''
+  const material = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), verify }
+  if (!hasCertificates(material))
+    throw new InputError(
+      `DOCKER_TLS_VERIFY/DOCKER_CERT_PATH ask for TLS, but ${dir} holds none of ca.pem, cert.pem, key.pem. Give tls-ca-cert, tls-cert and tls-key, or point DOCKER_CERT_PATH at the folder vic-machine wrote.`,
+    )
+  return material
+}

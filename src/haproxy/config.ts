@@ -1,0 +1,92 @@
+import type { Protocol } from '../inputs'
+
+// Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
+export const STATS_PORT = 8404
+export const STATS_PATH = '/stats'
+export const CONFIG_DIR = '/usr/local/etc/haproxy'
+export const CONFIG_FILE = 'haproxy.cfg'
+
+// The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
+// put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
+export const SERVING_BACKEND = 'instances'
+export const CANDIDATE_BACKEND = 'candidates'
+
+export interface Server {
+  name: string // the instance's container name, which Docker's DNS resolves on the instance network
+  port: number
+}
+
+export interface LbConfig {
+  protocol: Protocol
+  listenPort: number
+  healthCheckPath: string
+  serving: Server[]
+  candidates: Server[]
+}
+
+// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
+// none can carry a space, newline, '#' or '$' that would change the configuration.
+export function renderHaproxyConfig(config: LbConfig): string {
+  const http = config.protocol === 'http'
+  const lines = [
+    'global',
+    '    log stdout format raw local0',
+    // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
+    // recipe's 256 (and 32 per server) queued and refused requests under load.
+    // Old workers keep finishing their connections after a reload, but not forever.
+    '    hard-stop-after 30s',
+    '',
+    // Instances come and go while the load-balancer runs, so their names are resolved at run time
+    // through the container's own resolver (Docker's embedded DNS, or the VCH's).
+    'resolvers docker',
+    '    parse-resolv-conf',
+    '    resolve_retries 3',
+    '    timeout resolve 1s',
+    '    timeout retry 1s',
+    '    hold valid 10s',
+    '',
+    'defaults',
+    `    mode ${config.protocol}`,
+    '    log global',
+    http ? '    option httplog' : '    option tcplog',
+    '    option dontlognull',
+    '    timeout connect 5s',
+    '    timeout client 60s',
+    '    timeout server 60s',
+    '    timeout queue 30s',
+    ...(http ? ['    timeout http-request 10s', '    option forwardfor'] : []),
+    // A request that fails to connect is retried on another instance.
+    '    retries 3',
+    '    option redispatch',
+    // Check often so that readiness is seen quickly and a dead instance leaves rotation fast; a
+    // server that cannot be resolved yet starts disabled instead of stopping HAProxy.
+    '    default-server check inter 1s fastinter 500ms downinter 1s rise 2 fall 3 resolvers docker resolve-prefer ipv4 init-addr last,libc,none',
+    '',
+    'frontend stats',
+    '    mode http',
+    `    bind :${STATS_PORT}`,
+    '    stats enable',
+    `    stats uri ${STATS_PATH}`,
+    // Readiness polls would otherwise fill the log.
+    '    http-request set-log-level silent',
+    '',
+    'frontend service',
+    `    bind :${config.listenPort}`,
+    `    default_backend ${SERVING_BACKEND}`,
+    '',
+    ...backend(SERVING_BACKEND, config.serving, config),
+    ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+  ]
+  return lines.join('\n') + '\n'
+}
+
+function backend(name: string, servers: Server[], config: LbConfig): string[] {
+  return [
+    `backend ${name}`,
+    '    balance roundrobin',
+    ...(config.healthCheckPath
+      ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
+      : []),
+    ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+  ]
+}

@@ -1,0 +1,219 @@
+// Every input of the action (and flag of the CLI), parsed into one typed object and checked
+// before anything on the Docker host is touched. The table below is the single source of the
+// inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
+
+export const COMMANDS = ['deploy', 'teardown'] as const
+export type Command = (typeof COMMANDS)[number]
+
+export const PROTOCOLS = ['http', 'tcp'] as const
+export type Protocol = (typeof PROTOCOLS)[number]
+
+// A pinned LTS branch: `haproxy:lts` moves to a new branch every June.
+export const DEFAULT_HAPROXY_IMAGE = 'haproxy:3.2'
+
+export interface InputSpec {
+  name: string
+  description: string
+  default?: string
+  secret?: boolean
+}
+
+export const INPUT_SPECS: InputSpec[] = [
+  { name: 'command', default: 'deploy', description: 'What to do: `deploy` or `teardown`.' },
+  {
+    name: 'docker-host',
+    secret: true,
+    description:
+      'Docker Engine API endpoint: `tcp://host:2376`, `host:2376` (as a VCH env file writes it) or `unix:///path`. Empty: `DOCKER_HOST` from the environment, else the local socket.',
+  },
+  { name: 'tls-ca-cert', secret: true, description: 'PEM contents of the CA that signed the Docker host certificate.' },
+  { name: 'tls-cert', secret: true, description: 'PEM contents of the client certificate.' },
+  { name: 'tls-key', secret: true, description: 'PEM contents of the client private key.' },
+  {
+    name: 'tls-verify',
+    default: 'true',
+    description: 'Verify the Docker host certificate. `false` is for a VCH created with `--no-tlsverify`.',
+  },
+  { name: 'image', description: 'Image of the service instances (required for deploy).' },
+  { name: 'instances', default: '3', description: 'Number of service instances behind the load-balancer.' },
+  { name: 'instance-port', default: '80', description: 'Port the service listens on inside each instance.' },
+  { name: 'lb-port', default: '80', description: 'Port the load-balancer serves on.' },
+  {
+    name: 'instance-prefix',
+    default: 'web',
+    description:
+      'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`.',
+  },
+  { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+  {
+    name: 'external-network',
+    default: 'routable',
+    description:
+      'Routable (container) network the load-balancer joins; its address there is the service address. Empty: publish `lb-port` on the Docker host instead.',
+  },
+  { name: 'haproxy-image', default: DEFAULT_HAPROXY_IMAGE, description: 'HAProxy image of the load-balancer.' },
+  { name: 'protocol', default: 'http', description: 'Load-balance `http` requests or plain `tcp` connections.' },
+  {
+    name: 'health-check-path',
+    description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
+  },
+  { name: 'registry-username', description: 'User name for pulling private images.' },
+  { name: 'registry-password', secret: true, description: 'Password or token for pulling private images.' },
+  {
+    name: 'wait-timeout',
+    default: '300',
+    description: 'Seconds to wait for the load-balancer and every instance to become healthy.',
+  },
+]
+
+export interface TlsMaterial {
+  ca?: string
+  cert?: string
+  key?: string
+  verify: boolean
+}
+
+export interface RegistryAuth {
+  username: string
+  password: string
+}
+
+export interface DeploySettings {
+  image: string
+  instances: number
+  instancePort: number
+  lbPort: number
+  instancePrefix: string
+  lbName: string
+  externalNetwork: string
+  haproxyImage: string
+  protocol: Protocol
+  healthCheckPath: string
+  registryAuth?: RegistryAuth
+  waitTimeoutSeconds: number
+}
+
+export interface Inputs {
+  command: Command
+  dockerHost: string
+  tls: TlsMaterial
+  // Values that must be masked in every log line before anything else is printed.
+  secrets: string[]
+  instancePrefix: string
+  deploy?: DeploySettings
+}
+
+export class InputError extends Error {}
+
+// Gives an input's raw value, or undefined when it was not given at all (then its default applies).
+export type InputReader = (name: string) => string | undefined
+
+// Container and network names end up in DNS (the load-balancer resolves instances by name) and
+// in the HAProxy config, so they are held to the strictest of Docker's, DNS's and HAProxy's rules.
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
+const NAME_MAX = 40
+const NETWORK_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+const IMAGE_PATTERN = new RegExp(
+  `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+)
+const PATH_PATTERN = /^\/[A-Za-z0-9._~\/%?&=+-]*$/
+
+export function defaultOf(name: string): string {
+  return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
+}
+
+export function readInputs(read: InputReader): Inputs {
+  const raw = (name: string): string | undefined => read(name)?.trim()
+  const get = (name: string): string => raw(name) || defaultOf(name)
+  const command = oneOf(get('command'), COMMANDS, 'command')
+  const instancePrefix = name(get('instance-prefix'), 'instance-prefix')
+  const tls = {
+    ca: raw('tls-ca-cert') || undefined,
+    cert: raw('tls-cert') || undefined,
+    key: raw('tls-key') || undefined,
+    verify: boolean(get('tls-verify'), 'tls-verify'),
+  }
+  const dockerHost = raw('docker-host') ?? ''
+  const password = read('registry-password') ?? ''
+  const secrets = [dockerHost, tls.ca, tls.cert, tls.key, password].filter((s): s is string => !!s)
+  const inputs: Inputs = { command, dockerHost, tls, secrets, instancePrefix }
+  if (command === 'deploy') inputs.deploy = readDeploySettings(raw, get, instancePrefix, password)
+  return inputs
+}
+
+function readDeploySettings(
+  raw: (name: string) => string | undefined,
+  get: (name: string) => string,
+  instancePrefix: string,
+  password: string,
+): DeploySettings {
+  const username = raw('registry-username') ?? ''
+  const image = get('image')
+  if (!image) throw new InputError("Input 'image' is required for deploy. Give an image reference such as 'nginx:1.27'.")
+  if (!!username !== !!password)
+    throw new InputError("Inputs 'registry-username' and 'registry-password' go together: give both or neither.")
+  const protocol = oneOf(get('protocol'), PROTOCOLS, 'protocol')
+  const healthCheckPath = get('health-check-path')
+  if (healthCheckPath && protocol === 'tcp')
+    throw new InputError("Input 'health-check-path' needs protocol 'http'; with 'tcp' the instances get TCP connect checks.")
+  const settings: DeploySettings = {
+    image: matching(image, IMAGE_PATTERN, 'image', "an image reference such as 'nginx:1.27' or 'registry.example.com:5000/team/app@sha256:<64 hex>'"),
+    instances: integer(get('instances'), 'instances', 1, 100),
+    instancePort: integer(get('instance-port'), 'instance-port', 1, 65535),
+    lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
+    instancePrefix,
+    lbName: name(get('lb-name'), 'lb-name'),
+    externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
+    haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
+    protocol,
+    healthCheckPath: healthCheckPath
+      ? matching(healthCheckPath, PATH_PATTERN, 'health-check-path', "a URL path such as '/healthz' (letters, digits and . _ ~ / % ? & = + -)")
+      : '',
+    waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
+  }
+  if (username) settings.registryAuth = { username, password }
+  return settings
+}
+
+// Unlike the other inputs, an empty external-network is a choice: publish on the Docker host.
+function externalNetwork(value: string): string {
+  if (value === '') return ''
+  return matching(value, NETWORK_PATTERN, 'external-network', "a Docker network name (letters, digits, _ . -), or '' to publish lb-port on the Docker host")
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], input: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new InputError(`Invalid ${input} '${value}'. Expected one of: ${allowed.join(', ')}.`)
+}
+
+function boolean(value: string, input: string): boolean {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  throw new InputError(`Invalid ${input} '${value}'. Expected 'true' or 'false'.`)
+}
+
+function integer(value: string, input: string, min: number, max: number): number {
+  const n = Number(value)
+  if (!/^[1-9][0-9]*$/.test(value) || n < min || n > max)
+    throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number from ${min} to ${max}, written without sign or leading zeros.`)
+  return n
+}
+
+function name(value: string, input: string): string {
+  if (NAME_PATTERN.test(value) && value.length <= NAME_MAX) return value
+  throw new InputError(
+    `Invalid ${input} '${show(value)}'. Expected up to ${NAME_MAX} letters, digits, '_' or '-', starting with a letter or digit.`,
+  )
+}
+
+function matching(value: string, pattern: RegExp, input: string, expected: string): string {
+  if (pattern.test(value) && value.length <= 255) return value
+  throw new InputError(`Invalid ${input} '${show(value)}'. Expected ${expected}.`)
+}
+
+// Quote a rejected value without letting control characters or a huge paste into the log.
+function show(value: string): string {
+  const printable = JSON.stringify(value).slice(1, -1)
+  return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable
+}

@@ -1,0 +1,101 @@
+import * as net from 'node:net'
+import type { Protocol } from './inputs'
+import { parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
+
+// Ready means: the load-balancer answers on the service address AND HAProxy's health checks have
+// passed for every expected instance. "Container running" is not enough, and a VCH has no
+// HEALTHCHECK, so HAProxy's checks are the one source of truth on both kinds of host.
+
+export interface Endpoints {
+  statsUrl: string
+  serviceHost: string
+  servicePort: number
+  protocol: Protocol
+}
+
+export interface Expectation {
+  backend: string
+  servers: string[]
+  // Also require that the backend has no other servers: proves a reload has taken effect.
+  exact?: boolean
+  deadline: number
+  // Called between polls; throws to stop waiting early, e.g. when an instance has exited.
+  check?: () => Promise<void>
+}
+
+export class NotReadyError extends Error {
+  constructor(
+    message: string,
+    readonly statuses: ServerStatus[],
+    readonly unhealthy: string[],
+  ) {
+    super(message)
+  }
+}
+
+const POLL_MS = 500
+const REQUEST_TIMEOUT_MS = 2_000
+
+export async function waitUntilServing(endpoints: Endpoints, expectation: Expectation): Promise<ServerStatus[]> {
+  let statuses: ServerStatus[] = []
+  let problem = 'no answer yet'
+  for (;;) {
+    try {
+      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`))
+      const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
+      const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
+      if (unhealthy.length > 0) problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
+      else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
+      else if (await serviceAnswers(endpoints)) return statuses
+      else problem = `the service port ${endpoints.servicePort} does not answer`
+    } catch (error) {
+      problem = `the load-balancer's stats page does not answer (${(error as Error).message})`
+    }
+    await expectation.check?.()
+    if (Date.now() >= expectation.deadline)
+      throw new NotReadyError(
+        `Timed out waiting for the deployment to become ready: ${problem}.`,
+        statuses,
+        unhealthyServers(statuses, expectation.backend, expectation.servers),
+      )
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+}
+
+async function fetchText(url: string): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  if (!response.ok) throw new Error(`HTTP ${response.status}`)
+  return response.text()
+}
+
+// HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
+async function serviceAnswers(endpoints: Endpoints): Promise<boolean> {
+  if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
+  try {
+    const response = await fetch(`http://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, {
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      redirect: 'manual',
+    })
+    await response.body?.cancel()
+    return ![502, 503, 504].includes(response.status)
+  } catch {
+    return false
+  }
+}
+
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: REQUEST_TIMEOUT_MS })
+    const finish = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.once('connect', () => finish(true))
+    socket.once('timeout', () => finish(false))
+    socket.once('error', () => finish(false))
+  })
+}
+
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
