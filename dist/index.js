@@ -104782,6 +104782,7 @@ async function deploy(engine, settings) {
         const lb = await group('Start instances and load-balancer', () => run.startAll(lbConfig, state));
         const statuses = await group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state));
         await run.retire();
+        await run.keepRunning();
         return { ...(await run.endpointsOf(lb)).result, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed };
     }
     catch (error) {
@@ -104881,7 +104882,7 @@ class Run {
                 [LABEL.index]: String(index),
                 [LABEL.port]: String(settings.instancePort),
             }),
-            HostConfig: { NetworkMode: netName, RestartPolicy: { Name: 'unless-stopped' } },
+            HostConfig: { NetworkMode: netName },
             NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
         })
             .catch((error) => {
@@ -104914,7 +104915,6 @@ class Run {
             ExposedPorts: { [listen]: {}, [stats]: {} },
             HostConfig: {
                 NetworkMode: firstNetwork,
-                RestartPolicy: { Name: 'unless-stopped' },
                 // On a container network publishing opens the VCH firewall for the port; on the Docker
                 // host's own network it maps lb-port, and the stats page to a free port.
                 PortBindings: {
@@ -105047,6 +105047,17 @@ class Run {
         await this.remove(this.plan.removeAfter);
         this.changed = true;
         info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`);
+    }
+    // Containers start without a restart policy so that one crashing at start shows its exit code
+    // instead of a restart loop; once the deployment serves, the Docker host restarts them after a
+    // crash or a reboot. A VCH has no restart policies.
+    async keepRunning() {
+        if (this.engine.isVch || this.createdContainers.length === 0)
+            return;
+        await limited(this.createdContainers, (id) => this.docker
+            .getContainer(id)
+            .update({ RestartPolicy: { Name: 'unless-stopped' } })
+            .catch((error) => warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)));
     }
     async remove(instances) {
         const failures = await removeObjects(this.docker, instances.map((i) => i.id), []);
