@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
+import { distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+
+// The action through an endpoint that behaves like a VCH (API 1.25, one network at create, no
+// connect while running, slow starts, in-stream pull refusals) and like Docker Engine 29 (API
+// 1.44 and up only), with no configuration from the user.
+
+const created: string[] = []
+afterAll(() => created.forEach(removeDeployment))
+
+describe('through a VCH-behaving endpoint', () => {
+  let proxy: VchProxy
+  beforeAll(async () => {
+    proxy = await startVchProxy({ mode: 'vch', startDelayMs: 1000, refusePullImages: ['vic-lb-test/refused'] })
+  })
+  afterAll(() => proxy.close())
+
+  const prefix = uniquePrefix('vch')
+  created.push(prefix)
+  let inputs: Record<string, string>
+
+  it('detects the VCH, speaks API 1.25 and serves from 3 distinct instances', async () => {
+    inputs = await localInputs(prefix, { 'docker-host': proxy.url })
+    const run = await runAction(inputs)
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout).toMatch(/Connected to vSphere Integrated Containers host \(vSphere Integrated Containers .*\), Engine API 1\.25, using 1\.25/)
+    expect(run.stdout).toContain('VCH: containers are created on one network each')
+    expect((await distinctAnswers(run.outputs.url)).size).toBe(3)
+  })
+
+  it('re-runs, scales and tears down as against dockerd', async () => {
+    const again = await runAction(inputs)
+    expect(again.code, explain(again)).toBe(0)
+    expect(again.stdout).toContain('Unchanged')
+    const scaled = await runAction({ ...inputs, instances: '4' })
+    expect(scaled.code, explain(scaled)).toBe(0)
+    expect((await distinctAnswers(scaled.outputs.url, 40)).size).toBe(4)
+    const down = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'docker-host': proxy.url })
+    expect(down.code, explain(down)).toBe(0)
+    expect(objectsOf(prefix)).toEqual([])
+  })
+
+  it('joins a container network in the order a VCH accepts and reports the address there', async () => {
+    const ext = uniquePrefix('vchext')
+    created.push(ext)
+    const network = `${ext}-routable`
+    docker('network', 'create', network)
+    try {
+      const run = await runAction(await localInputs(ext, { 'docker-host': proxy.url, 'external-network': network, 'lb-port': '80', instances: '2' }))
+      expect(run.code, explain(run)).toBe(0)
+      const address = docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, `${ext}-lb`)
+      expect(run.outputs.url).toBe(`http://${address}`)
+      expect((await distinctAnswers(run.outputs.url)).size).toBe(2)
+    } finally {
+      removeDeployment(ext)
+      docker('network', 'rm', network)
+    }
+  })
+
+  it('fails clearly on a pull refused inside the 200 stream, leaving nothing', async () => {
+    const refused = uniquePrefix('refused')
+    created.push(refused)
+    const run = await runAction(await localInputs(refused, { 'docker-host': proxy.url, image: 'vic-lb-test/refused:1' }))
+    expect(run.code, explain(run)).toBe(1)
+    expect(run.stdout).toMatch(/::error::Could not pull image vic-lb-test\/refused:1: .*(denied|does not exist)/)
+    expect(objectsOf(refused)).toEqual([])
+  })
+})
+
+describe('through an endpoint that refuses API versions below 1.44 (Docker Engine 29)', () => {
+  let proxy: VchProxy
+  beforeAll(async () => {
+    proxy = await startVchProxy({ mode: 'engine29' })
+  })
+  afterAll(() => proxy.close())
+
+  it('negotiates 1.44 and deploys, scales and tears down', async () => {
+    const prefix = uniquePrefix('e29')
+    created.push(prefix)
+    const inputs = await localInputs(prefix, { 'docker-host': proxy.url, instances: '2' })
+    const run = await runAction(inputs)
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout).toContain('Engine API 1.44, using 1.44')
+    expect((await distinctAnswers(run.outputs.url)).size).toBe(2)
+    const down = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'docker-host': proxy.url })
+    expect(down.code, explain(down)).toBe(0)
+    expect(objectsOf(prefix)).toEqual([])
+  })
+})
