@@ -22073,7 +22073,7 @@ chownr.sync = chownrSync
 "use strict";
 
 
-const binding = __nccwpck_require__(5243);
+const binding = __nccwpck_require__(7318);
 
 module.exports = binding.getCPUInfo;
 
@@ -54620,7 +54620,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(8440);
+  binding = __nccwpck_require__(490);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -98699,17 +98699,19 @@ function wrappy (fn, cb) {
 
 /***/ }),
 
-/***/ 5243:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+/***/ 7318:
+/***/ ((module) => {
 
-module.exports = require(__nccwpck_require__.ab + "build/Release/cpufeatures.node")
+module.exports = eval("require")("../build/Release/cpufeatures.node");
+
 
 /***/ }),
 
-/***/ 8440:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+/***/ 490:
+/***/ ((module) => {
 
-module.exports = require(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
+module.exports = eval("require")("./crypto/build/Release/sshcrypto.node");
+
 
 /***/ }),
 
@@ -104576,6 +104578,9 @@ function renderHaproxyConfig(config) {
         '    log global',
         http ? '    option httplog' : '    option tcplog',
         '    option dontlognull',
+        // On a reload, idle keep-alive clients get `Connection: close` on their next response instead
+        // of a closed socket they may be writing to: no failed requests across a redeploy.
+        '    option idle-close-on-response',
         '    timeout connect 5s',
         '    timeout client 60s',
         '    timeout server 60s',
@@ -104806,6 +104811,26 @@ async function preflight(docker, settings, netName) {
         throw new Error(`External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`);
     return state;
 }
+// The running load-balancer's own HAProxy checks a new configuration before it replaces the
+// one in use: the same binary and version that will load it.
+async function validateInside(lb, lbName, config) {
+    const candidate = 'haproxy-candidate.cfg';
+    await putFile(lb, '/tmp', candidate, config);
+    const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true });
+    const output = await new Promise((resolve, reject) => {
+        exec.start({ hijack: true, stdin: false }, (error, stream) => {
+            if (error || !stream)
+                return reject(error ?? new Error('no output stream'));
+            const chunks = [];
+            stream.on('data', (chunk) => chunks.push(chunk));
+            stream.on('end', () => resolve(demultiplex(Buffer.concat(chunks))));
+            stream.on('error', reject);
+        });
+    });
+    const { ExitCode } = await exec.inspect();
+    if (ExitCode !== 0)
+        throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`);
+}
 function refuseForeign(kind, name, owner, deployment, input) {
     if (owner === undefined || owner === deployment)
         return;
@@ -104833,6 +104858,7 @@ class Run {
     createdContainers = [];
     createdNetworks = [];
     previousConfig;
+    replacedLb;
     constructor(engine, settings, plan, lbSpec, netName, deadline) {
         this.engine = engine;
         this.settings = settings;
@@ -104896,20 +104922,18 @@ class Run {
         info(`Started ${name}`);
     }
     // Created on ONE network with its ports published, then connected to the instance network,
-    // given its configuration and only then started: the order a VCH accepts.
+    // given its configuration and only then started: the order a VCH accepts. A replacement (new
+    // HAProxy image, port or network) is prepared in full while the old one still serves, so the
+    // gap is only the old one's graceful stop and the new one's start.
     async startLb(lbConfig, state) {
         const { settings, netName } = this;
-        if (state.lb) {
-            // Its settings changed (image, port or network): it is replaced, with a short gap.
-            await removeObjects(this.docker, [state.lb.id], []);
-            info(`Removed load-balancer ${state.lb.name} to replace it`);
-        }
         const firstNetwork = settings.externalNetwork || netName;
         const listen = `${lbConfig.listenPort}/tcp`;
         const stats = `${STATS_PORT}/tcp`;
+        const name = state.lb ? `${settings.lbName}-next` : settings.lbName;
         const container = await this.docker
             .createContainer({
-            name: settings.lbName,
+            name,
             Image: settings.haproxyImage,
             Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: this.lbSpec }),
             ExposedPorts: { [listen]: {}, [stats]: {} },
@@ -104925,18 +104949,35 @@ class Run {
             NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
         })
             .catch((error) => {
-            throw new Error(`Could not create load-balancer ${settings.lbName} from ${settings.haproxyImage}: ${describe(error)}`);
+            throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`);
         });
         this.createdContainers.push(container.id);
         this.changed = true;
         if (settings.externalNetwork)
             await this.docker.getNetwork(netName).connect({ Container: container.id });
         await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig));
+        if (state.lb)
+            await this.standAside(state.lb, container);
         await container.start().catch((error) => {
             throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`);
         });
         info(`Started load-balancer ${settings.lbName}`);
         return container;
+    }
+    // The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
+    // requests) and gives its name to the new one; it is kept until the new one serves, so that a
+    // failed replacement can start it again.
+    async standAside(old, next) {
+        const container = this.docker.getContainer(old.id);
+        await container.stop({ t: 10 }).catch((error) => {
+            if (error.statusCode !== 304)
+                throw error;
+        });
+        if (old.name === this.settings.lbName)
+            await container.rename({ name: `${old.name}-old` });
+        this.replacedLb = { container, name: old.name };
+        await next.rename({ name: this.settings.lbName });
+        info(`Stopped load-balancer ${old.name} to replace it`);
     }
     // New instances join through the candidates backend: health-checked first, given traffic only
     // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
@@ -104965,6 +105006,7 @@ class Run {
         return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }));
     }
     async reload(lb, config) {
+        await validateInside(lb, this.settings.lbName, config);
         await putFile(lb, CONFIG_DIR, CONFIG_FILE, config);
         // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
         // configuration it cannot load leaves the previous worker serving.
@@ -105040,6 +105082,8 @@ class Run {
     }
     // The instances that served before and are no longer wanted leave once traffic has moved.
     async retire() {
+        if (this.replacedLb)
+            await removeObjects(this.docker, [this.replacedLb.container.id], []);
         if (this.plan.removeAfter.length === 0)
             return;
         if (this.plan.lb === 'keep')
@@ -105077,6 +105121,18 @@ class Run {
             }
         }
         const failures = await removeObjects(this.docker, this.createdContainers, this.createdNetworks);
+        if (this.replacedLb) {
+            const { container, name } = this.replacedLb;
+            try {
+                if (name === this.settings.lbName)
+                    await container.rename({ name });
+                await container.start();
+                info(`Started the previous load-balancer ${name} again`);
+            }
+            catch (error) {
+                failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`);
+            }
+        }
         const count = this.createdContainers.length + this.createdNetworks.length;
         if (failures.length > 0)
             warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`);

@@ -4,8 +4,8 @@ import type { DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
 import { pullImage } from './docker/images'
-import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject } from './docker/state'
-import { limited, recentLogs, removeObjects } from './docker/containers'
+import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
+import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
 import { getFile, putFile } from './docker/archive'
 import { LABEL, deploymentLabels } from './labels'
 import { lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
@@ -106,6 +106,26 @@ async function preflight(docker: Docker, settings: DeploySettings, netName: stri
   return state
 }
 
+// The running load-balancer's own HAProxy checks a new configuration before it replaces the
+// one in use: the same binary and version that will load it.
+async function validateInside(lb: Docker.Container, lbName: string, config: string): Promise<void> {
+  const candidate = 'haproxy-candidate.cfg'
+  await putFile(lb, '/tmp', candidate, config)
+  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true })
+  const output = await new Promise<string>((resolve, reject) => {
+    exec.start({ hijack: true, stdin: false }, (error, stream) => {
+      if (error || !stream) return reject(error ?? new Error('no output stream'))
+      const chunks: Buffer[] = []
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+      stream.on('end', () => resolve(demultiplex(Buffer.concat(chunks))))
+      stream.on('error', reject)
+    })
+  })
+  const { ExitCode } = await exec.inspect()
+  if (ExitCode !== 0)
+    throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`)
+}
+
 function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
   if (owner === undefined || owner === deployment) return
   const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`
@@ -128,6 +148,7 @@ class Run {
   private createdContainers: string[] = []
   private createdNetworks: string[] = []
   private previousConfig?: { lb: Docker.Container; text: string }
+  private replacedLb?: { container: Docker.Container; name: string }
 
   constructor(
     private engine: Engine,
@@ -195,20 +216,18 @@ class Run {
   }
 
   // Created on ONE network with its ports published, then connected to the instance network,
-  // given its configuration and only then started: the order a VCH accepts.
+  // given its configuration and only then started: the order a VCH accepts. A replacement (new
+  // HAProxy image, port or network) is prepared in full while the old one still serves, so the
+  // gap is only the old one's graceful stop and the new one's start.
   private async startLb(lbConfig: LbConfig, state: DeploymentState): Promise<Docker.Container> {
     const { settings, netName } = this
-    if (state.lb) {
-      // Its settings changed (image, port or network): it is replaced, with a short gap.
-      await removeObjects(this.docker, [state.lb.id], [])
-      core.info(`Removed load-balancer ${state.lb.name} to replace it`)
-    }
     const firstNetwork = settings.externalNetwork || netName
     const listen = `${lbConfig.listenPort}/tcp`
     const stats = `${STATS_PORT}/tcp`
+    const name = state.lb ? `${settings.lbName}-next` : settings.lbName
     const container = await this.docker
       .createContainer({
-        name: settings.lbName,
+        name,
         Image: settings.haproxyImage,
         Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: this.lbSpec }),
         ExposedPorts: { [listen]: {}, [stats]: {} },
@@ -224,17 +243,32 @@ class Run {
         NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
       })
       .catch((error) => {
-        throw new Error(`Could not create load-balancer ${settings.lbName} from ${settings.haproxyImage}: ${describe(error)}`)
+        throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`)
       })
     this.createdContainers.push(container.id)
     this.changed = true
     if (settings.externalNetwork) await this.docker.getNetwork(netName).connect({ Container: container.id })
     await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig))
+    if (state.lb) await this.standAside(state.lb, container)
     await container.start().catch((error) => {
       throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
     })
     core.info(`Started load-balancer ${settings.lbName}`)
     return container
+  }
+
+  // The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
+  // requests) and gives its name to the new one; it is kept until the new one serves, so that a
+  // failed replacement can start it again.
+  private async standAside(old: LbObject, next: Docker.Container): Promise<void> {
+    const container = this.docker.getContainer(old.id)
+    await container.stop({ t: 10 }).catch((error) => {
+      if ((error as { statusCode?: number }).statusCode !== 304) throw error
+    })
+    if (old.name === this.settings.lbName) await container.rename({ name: `${old.name}-old` })
+    this.replacedLb = { container, name: old.name }
+    await next.rename({ name: this.settings.lbName })
+    core.info(`Stopped load-balancer ${old.name} to replace it`)
   }
 
   // New instances join through the candidates backend: health-checked first, given traffic only
@@ -266,6 +300,7 @@ class Run {
   }
 
   private async reload(lb: Docker.Container, config: string): Promise<void> {
+    await validateInside(lb, this.settings.lbName, config)
     await putFile(lb, CONFIG_DIR, CONFIG_FILE, config)
     // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
     // configuration it cannot load leaves the previous worker serving.
@@ -340,6 +375,7 @@ class Run {
 
   // The instances that served before and are no longer wanted leave once traffic has moved.
   async retire(): Promise<void> {
+    if (this.replacedLb) await removeObjects(this.docker, [this.replacedLb.container.id], [])
     if (this.plan.removeAfter.length === 0) return
     if (this.plan.lb === 'keep') await new Promise((resolve) => setTimeout(resolve, DRAIN_MS))
     await this.remove(this.plan.removeAfter)
@@ -377,6 +413,16 @@ class Run {
       }
     }
     const failures = await removeObjects(this.docker, this.createdContainers, this.createdNetworks)
+    if (this.replacedLb) {
+      const { container, name } = this.replacedLb
+      try {
+        if (name === this.settings.lbName) await container.rename({ name })
+        await container.start()
+        core.info(`Started the previous load-balancer ${name} again`)
+      } catch (error) {
+        failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`)
+      }
+    }
     const count = this.createdContainers.length + this.createdNetworks.length
     if (failures.length > 0) core.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`)
     else core.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing')

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prepares this machine (Debian 12, as root) for running and testing the action: Debian packages,
+# a Docker engine (unix socket + TLS on 127.0.0.1:2376), the offline test images, the npm
+# dependencies and the bundle. Safe to run again: each step is quick when already done.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+# needrestart (recommended by docker.io) must not try to restart anything.
+export NEEDRESTART_MODE=l NEEDRESTART_SUSPEND=1
+
+step() { printf '\n== %s\n' "$*"; }
+
+APT_PACKAGES=(docker.io haproxy busybox-static openssl curl)
+step "Debian packages: ${APT_PACKAGES[*]}"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  [[ $(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true) == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "all installed"
+else
+  apt-get update -qq || { sleep 5; apt-get update -qq; }
+  # Keep the packages' maintainer scripts from starting dockerd: start-docker.sh starts it with
+  # the listeners the tests need.
+  policy_added=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  apt-get install -y -qq "${missing[@]}" >/tmp/vic-lb-apt.log 2>&1 || {
+    tail -n 50 /tmp/vic-lb-apt.log
+    echo "apt-get install failed" >&2
+    exit 1
+  }
+  ((policy_added == 0)) || rm -f /usr/sbin/policy-rc.d
+  echo "installed: ${missing[*]}"
+fi
+
+step "Docker engine"
+scripts/start-docker.sh
+
+step "Offline test images"
+scripts/build-test-images.sh
+
+step "npm dependencies"
+if [[ -f node_modules/.package-lock.json && node_modules/.package-lock.json -nt package-lock.json ]]; then
+  echo "up to date"
+else
+  npm ci
+fi
+
+step "Bundle (dist/)"
+npm run build
