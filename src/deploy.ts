@@ -248,7 +248,11 @@ class Run {
     this.createdContainers.push(container.id)
     this.changed = true
     if (settings.externalNetwork) await this.docker.getNetwork(netName).connect({ Container: container.id })
-    await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig))
+    await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)).catch((error) => {
+      throw new Error(
+        `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
+      )
+    })
     if (state.lb) await this.standAside(state.lb, container)
     await container.start().catch((error) => {
       throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
