@@ -10,11 +10,13 @@ export NEEDRESTART_MODE=l NEEDRESTART_SUSPEND=1
 
 step() { printf '\n== %s\n' "$*"; }
 
-APT_PACKAGES=(docker.io haproxy busybox-static openssl curl)
-step "Debian packages: ${APT_PACKAGES[*]}"
+# Each Debian package, and the command that shows it (or an equivalent, such as docker-ce on a
+# GitHub-hosted runner) is already there.
+declare -A APT_PACKAGES=([docker.io]=dockerd [haproxy]=haproxy [busybox-static]=busybox [openssl]=openssl [curl]=curl)
+step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  [[ $(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true) == installed ]] || missing+=("$p")
+for p in "${!APT_PACKAGES[@]}"; do
+  command -v "${APT_PACKAGES[$p]}" >/dev/null || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "all installed"
