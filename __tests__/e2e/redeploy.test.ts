@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { IMAGES, buildImage, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, startLoad, uniquePrefix } from './harness'
+import { startLoad } from '../../test-support/load'
+import { IMAGES, buildImage, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
 
 // Redeploys while requests keep coming: the new generation is checked before it gets traffic,
 // HAProxy reloads gracefully, the old generation leaves afterwards, and the address stays.

@@ -1,0 +1,45 @@
+// A bounded load generator shared by the end-to-end tests and the benchmarks. It only ever aims
+// at the URL it is given: the tests and benchmarks give it the load-balancer they deployed.
+
+export interface LoadReport {
+  total: number
+  failed: number
+  failures: string[]
+  // How many answers came from each body, e.g. 'web v2 <hostname>'.
+  bodies: Map<string, number>
+  // From the first failed request to the last one, in ms (0 when none failed).
+  failureWindowMs: number
+}
+
+// A bounded load generator: `concurrency` clients with keep-alive send GETs back to back until
+// stopped, or until `maxSeconds` at the latest.
+export function startLoad(url: string, concurrency = 4, maxSeconds = 120): { stop: () => Promise<LoadReport> } {
+  const report: LoadReport = { total: 0, failed: 0, failures: [], bodies: new Map(), failureWindowMs: 0 }
+  let firstFailure = 0
+  const until = Date.now() + maxSeconds * 1000
+  let running = true
+  const client = async (): Promise<void> => {
+    while (running && Date.now() < until) {
+      report.total++
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
+        const body = (await response.text()).trim()
+        if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${body.slice(0, 80)}`)
+        report.bodies.set(body, (report.bodies.get(body) ?? 0) + 1)
+      } catch (error) {
+        report.failed++
+        firstFailure ||= Date.now()
+        report.failureWindowMs = Date.now() - firstFailure
+        if (report.failures.length < 10) report.failures.push(String((error as Error).cause ?? error))
+      }
+    }
+  }
+  const clients = Array.from({ length: concurrency }, client)
+  return {
+    stop: async () => {
+      running = false
+      await Promise.all(clients)
+      return report
+    },
+  }
+}
