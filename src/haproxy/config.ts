@@ -50,14 +50,19 @@ export function renderHaproxyConfig(config: LbConfig): string {
     '    log global',
     http ? '    option httplog' : '    option tcplog',
     '    option dontlognull',
-    // On a reload, idle keep-alive clients get `Connection: close` on their next response instead
-    // of a closed socket they may be writing to: no failed requests across a redeploy.
-    '    option idle-close-on-response',
     '    timeout connect 5s',
     '    timeout client 60s',
     '    timeout server 60s',
     '    timeout queue 30s',
-    ...(http ? ['    timeout http-request 10s', '    option forwardfor'] : []),
+    ...(http
+      ? [
+          '    timeout http-request 10s',
+          '    option forwardfor',
+          // On a reload, idle keep-alive clients get `Connection: close` on their next response
+          // instead of a closed socket they may be writing to: no failed request across a redeploy.
+          '    option idle-close-on-response',
+        ]
+      : []),
     // A request that fails to connect is retried on another instance.
     '    retries 3',
     '    option redispatch',
