@@ -7,7 +7,7 @@ import { describe } from './engine'
 
 // A VCH boots a VM per container, so starts run side by side; the bound keeps a big N from
 // flooding the host with API calls at once.
-export const CONCURRENCY = 10
+export const CONCURRENCY = 25
 
 export function limited<T, R>(items: T[], task: (item: T) => Promise<R>): Promise<R[]> {
   const limit = pLimit(CONCURRENCY)
