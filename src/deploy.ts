@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import type { DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
-import { pullImage } from './docker/images'
+import { pullImage, type PulledImage } from './docker/images'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
 import { getFile, putFile } from './docker/archive'
@@ -41,16 +41,26 @@ const PUBLISHED_LISTEN_PORT = 8080
 // before the instances it was sending them to are removed.
 const DRAIN_MS = 2_000
 
-export async function deploy(engine: Engine, settings: DeploySettings): Promise<DeployResult> {
-  const { docker } = engine
-  const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
-  const netName = networkName(settings.instancePrefix)
-  const state = await core.group('Check the Docker host', () => preflight(docker, settings, netName))
+export interface PulledImages {
+  image: PulledImage
+  haproxyImage: PulledImage
+}
 
+// Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
+export async function pullImages(docker: Docker, settings: DeploySettings): Promise<PulledImages> {
   const [image, haproxyImage] = await core.group('Pull images', () =>
     Promise.all([settings.image, settings.haproxyImage].map((ref) => pullImage(docker, ref, settings.registryAuth, core.info))),
   )
   for (const pulled of [image, haproxyImage]) if (pulled.warning) core.warning(pulled.warning)
+  return { image, haproxyImage }
+}
+
+// Runs under the deployment's lock: what the host has is read here, not before.
+export async function deploy(engine: Engine, settings: DeploySettings, { image, haproxyImage }: PulledImages): Promise<DeployResult> {
+  const { docker } = engine
+  const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
+  const netName = networkName(settings.instancePrefix)
+  const state = await readDeployment(docker, settings.instancePrefix)
 
   const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort)
   const plan = planDeploy(
@@ -88,11 +98,9 @@ export async function deploy(engine: Engine, settings: DeploySettings): Promise<
 }
 
 // Everything that can be found wrong before the host is changed.
-async function preflight(docker: Docker, settings: DeploySettings, netName: string): Promise<DeploymentState> {
-  if (settings.externalNetwork && settings.lbPort === STATS_PORT)
-    throw new Error(`lb-port ${STATS_PORT} is taken by the load-balancer's own stats page on the external network. Choose another lb-port.`)
-  const [state, lbOwner, netOwner, external] = await Promise.all([
-    readDeployment(docker, settings.instancePrefix),
+export async function checkHost(docker: Docker, settings: DeploySettings): Promise<void> {
+  const netName = networkName(settings.instancePrefix)
+  const [lbOwner, netOwner, external] = await Promise.all([
     ownerOf(docker.getContainer(settings.lbName)),
     ownerOf(docker.getNetwork(netName)),
     settings.externalNetwork ? ownerOf(docker.getNetwork(settings.externalNetwork)) : Promise.resolve(''),
@@ -103,7 +111,6 @@ async function preflight(docker: Docker, settings: DeploySettings, netName: stri
     throw new Error(
       `External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`,
     )
-  return state
 }
 
 // The running load-balancer's own HAProxy checks a new configuration before it replaces the
@@ -366,7 +373,10 @@ class Run {
     } else {
       ip = this.engine.target.publishedHost
       statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort)
-      if (!statsHostPort) throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
+      if (!statsHostPort) {
+        await this.failIfExited()
+        throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
+      }
     }
     const port = settings.lbPort
     const scheme = settings.protocol === 'http' ? 'http' : 'tcp'

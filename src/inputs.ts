@@ -2,7 +2,10 @@
 // before anything on the Docker host is touched. The table below is the single source of the
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
-export const COMMANDS = ['deploy', 'teardown'] as const
+import { STATS_PORT } from './haproxy/config'
+import { lockName } from './lock'
+
+export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
 
 export const PROTOCOLS = ['http', 'tcp'] as const
@@ -19,7 +22,11 @@ export interface InputSpec {
 }
 
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', default: 'deploy', description: 'What to do: `deploy` or `teardown`.' },
+  {
+    name: 'command',
+    default: 'deploy',
+    description: 'What to do: `deploy`, `teardown`, or `prune` (remove old deployments, see `max-age`).',
+  },
   {
     name: 'docker-host',
     secret: true,
@@ -42,7 +49,7 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'instance-prefix',
     default: 'web',
     description:
-      'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`.',
+      'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. For `prune`: which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
   },
   { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
   {
@@ -62,7 +69,19 @@ export const INPUT_SPECS: InputSpec[] = [
   {
     name: 'wait-timeout',
     default: '300',
-    description: 'Seconds to wait for the load-balancer and every instance to become healthy.',
+    description:
+      "Seconds to wait for the load-balancer and every instance to become healthy, and at most for another run's deploy, teardown or prune of the same deployment to finish (a lock older than this is taken over).",
+  },
+  {
+    name: 'github-token',
+    secret: true,
+    description:
+      "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), and lets `prune` remove the deployments of closed pull requests. Empty: no comments.",
+  },
+  {
+    name: 'max-age',
+    description:
+      'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
   },
 ]
 
@@ -76,6 +95,13 @@ export interface TlsMaterial {
 export interface RegistryAuth {
   username: string
   password: string
+  // The X-Registry-Auth header value: it carries the password, so it is masked like it.
+  header: string
+}
+
+// URL-safe base64 with padding, as the Engine decodes it.
+export function registryAuthHeader(username: string, password: string): string {
+  return Buffer.from(JSON.stringify({ username, password })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
 }
 
 export interface DeploySettings {
@@ -93,14 +119,25 @@ export interface DeploySettings {
   waitTimeoutSeconds: number
 }
 
+export interface PruneSettings {
+  // Which deployments prune considers: a name in which `*` matches any characters.
+  deployments: string
+  // Absent: age alone removes nothing, only a closed pull request does.
+  maxAgeSeconds?: number
+}
+
 export interface Inputs {
   command: Command
   dockerHost: string
   tls: TlsMaterial
-  // Values that must be masked in every log line before anything else is printed.
-  secrets: string[]
   instancePrefix: string
+  // Every command holds the deployment's lock (see lock.ts): how long it waits for it, and the
+  // image the lock container is preferably made from.
+  waitTimeoutSeconds: number
+  haproxyImage: string
+  githubToken: string
   deploy?: DeploySettings
+  prune?: PruneSettings
 }
 
 export class InputError extends Error {}
@@ -118,6 +155,10 @@ const IMAGE_PATTERN = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
 )
 const PATH_PATTERN = /^\/[A-Za-z0-9._~\/%?&=+-]*$/
+const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/
+const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+const MAX_AGE_DAYS = 365
 
 export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
@@ -127,7 +168,7 @@ export function readInputs(read: InputReader): Inputs {
   const raw = (name: string): string | undefined => read(name)?.trim()
   const get = (name: string): string => raw(name) || defaultOf(name)
   const command = oneOf(get('command'), COMMANDS, 'command')
-  const instancePrefix = name(get('instance-prefix'), 'instance-prefix')
+  const instancePrefix = command === 'prune' ? deploymentPattern(get('instance-prefix')) : name(get('instance-prefix'), 'instance-prefix')
   const tls = {
     ca: raw('tls-ca-cert') || undefined,
     cert: raw('tls-cert') || undefined,
@@ -136,10 +177,27 @@ export function readInputs(read: InputReader): Inputs {
   }
   const dockerHost = raw('docker-host') ?? ''
   const password = read('registry-password') ?? ''
-  const secrets = [dockerHost, tls.ca, tls.cert, tls.key, password].filter((s): s is string => !!s)
-  const inputs: Inputs = { command, dockerHost, tls, secrets, instancePrefix }
-  if (command === 'deploy') inputs.deploy = readDeploySettings(raw, get, instancePrefix, password)
+  const githubToken = raw('github-token') ?? ''
+  const inputs: Inputs = {
+    command,
+    dockerHost,
+    tls,
+    instancePrefix,
+    waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
+    haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
+    githubToken,
+  }
+  if (command === 'deploy') inputs.deploy = readDeploySettings(raw, get, instancePrefix, password, inputs)
+  if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, githubToken)
   return inputs
+}
+
+function readPruneSettings(maxAge: string | undefined, deployments: string, githubToken: string): PruneSettings {
+  if (!maxAge && !githubToken)
+    throw new InputError(
+      "Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.",
+    )
+  return maxAge ? { deployments, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments }
 }
 
 function readDeploySettings(
@@ -147,6 +205,7 @@ function readDeploySettings(
   get: (name: string) => string,
   instancePrefix: string,
   password: string,
+  common: Pick<Inputs, 'waitTimeoutSeconds' | 'haproxyImage'>,
 ): DeploySettings {
   const username = raw('registry-username') ?? ''
   const image = get('image')
@@ -163,16 +222,18 @@ function readDeploySettings(
     instancePort: integer(get('instance-port'), 'instance-port', 1, 65535),
     lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
     instancePrefix,
-    lbName: name(get('lb-name'), 'lb-name'),
+    lbName: lbName(get('lb-name'), instancePrefix),
     externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
-    haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
+    haproxyImage: common.haproxyImage,
     protocol,
     healthCheckPath: healthCheckPath
       ? matching(healthCheckPath, PATH_PATTERN, 'health-check-path', "a URL path such as '/healthz' (letters, digits and . _ ~ / % ? & = + -)")
       : '',
-    waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
+    waitTimeoutSeconds: common.waitTimeoutSeconds,
   }
-  if (username) settings.registryAuth = { username, password }
+  if (settings.externalNetwork && settings.lbPort === STATS_PORT)
+    throw new InputError(`Invalid lb-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another lb-port.`)
+  if (username) settings.registryAuth = { username, password, header: registryAuthHeader(username, password) }
   return settings
 }
 
@@ -182,15 +243,40 @@ function externalNetwork(value: string): string {
   return matching(value, NETWORK_PATTERN, 'external-network', "a Docker network name (letters, digits, _ . -), or '' to publish lb-port on the Docker host")
 }
 
+// The deployment's lock container is named after it too, so the load-balancer cannot have that name.
+function lbName(value: string, instancePrefix: string): string {
+  const lb = name(value, 'lb-name')
+  if (lb === lockName(instancePrefix))
+    throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`)
+  return lb
+}
+
+function deploymentPattern(value: string): string {
+  if (DEPLOYMENT_PATTERN.test(value) && value.length <= NAME_MAX) return value
+  throw new InputError(
+    `Invalid instance-prefix '${show(value)}' for prune. Expected the deployments to consider: up to ${NAME_MAX} letters, digits, '_' or '-', with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).`,
+  )
+}
+
+function duration(value: string, input: string): number {
+  const match = DURATION_PATTERN.exec(value)
+  const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN
+  if (!(seconds <= MAX_AGE_DAYS * DURATION_UNITS.d))
+    throw new InputError(
+      `Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as '90m', '72h' or '3d' (at most ${MAX_AGE_DAYS}d).`,
+    )
+  return seconds
+}
+
 function oneOf<T extends string>(value: string, allowed: readonly T[], input: string): T {
   if ((allowed as readonly string[]).includes(value)) return value as T
-  throw new InputError(`Invalid ${input} '${value}'. Expected one of: ${allowed.join(', ')}.`)
+  throw new InputError(`Invalid ${input} '${show(value)}'. Expected one of: ${allowed.join(', ')}.`)
 }
 
 function boolean(value: string, input: string): boolean {
   if (value === 'true') return true
   if (value === 'false') return false
-  throw new InputError(`Invalid ${input} '${value}'. Expected 'true' or 'false'.`)
+  throw new InputError(`Invalid ${input} '${show(value)}'. Expected 'true' or 'false'.`)
 }
 
 function integer(value: string, input: string, min: number, max: number): number {
@@ -212,8 +298,11 @@ function matching(value: string, pattern: RegExp, input: string, expected: strin
   throw new InputError(`Invalid ${input} '${show(value)}'. Expected ${expected}.`)
 }
 
-// Quote a rejected value without letting control characters or a huge paste into the log.
+// Quote a rejected value without letting control characters or a huge paste into the log; also
+// escaped: line separators and bidi overrides that would make the log line read differently.
 function show(value: string): string {
-  const printable = JSON.stringify(value).slice(1, -1)
+  const printable = JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`)
   return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable
 }

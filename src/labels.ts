@@ -1,3 +1,5 @@
+import { currentPullRequest, formatPullRequest } from './github/event'
+
 // Labels mark every object the action creates, so re-runs, scaling and teardown find exactly
 // this deployment's objects and never anybody else's. Labels work on a VCH as on dockerd.
 
@@ -14,12 +16,26 @@ export const LABEL = {
   // Load-balancer: the settings that need a new container when they change.
   lbSpec: `${NAMESPACE}.lb-spec`,
   created: `${NAMESPACE}.created`,
+  // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
+  pullRequest: `${NAMESPACE}.pr`,
+  // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
+  holder: `${NAMESPACE}.holder`,
+  operation: `${NAMESPACE}.operation`,
 } as const
 
-export type Role = 'instance' | 'lb' | 'network'
+export type Role = 'instance' | 'lb' | 'network' | 'lock'
 
+// The pull request comes from the event of the run, so every object a pull request's run
+// creates carries it without the callers passing it along.
 export function deploymentLabels(deployment: string, role: Role, extra: Record<string, string> = {}): Record<string, string> {
-  return { [LABEL.deployment]: deployment, [LABEL.role]: role, [LABEL.created]: new Date().toISOString(), ...extra }
+  const pullRequest = currentPullRequest()
+  return {
+    [LABEL.deployment]: deployment,
+    [LABEL.role]: role,
+    [LABEL.created]: new Date().toISOString(),
+    ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
+    ...extra,
+  }
 }
 
 // The filter that lists one deployment's objects (containers or networks) from the Docker API.

@@ -1,0 +1,31 @@
+import { getOctokit } from '@actions/github'
+
+// The few GitHub API calls the action makes, shaped as Octokit's REST methods so that the real
+// client fits and tests can hand in a double.
+
+export interface IssueComment {
+  id: number
+  body?: string | null
+  html_url: string
+}
+
+// A type alias, not an interface: Octokit's parameters carry an index signature that only
+// anonymous object types are assignable to.
+type Repository = { owner: string; repo: string }
+
+export interface GitHubApi {
+  rest: {
+    issues: {
+      listComments(params: Repository & { issue_number: number; per_page?: number; page?: number }): Promise<{ data: IssueComment[] }>
+      createComment(params: Repository & { issue_number: number; body: string }): Promise<{ data: IssueComment }>
+      updateComment(params: Repository & { comment_id: number; body: string }): Promise<{ data: IssueComment }>
+    }
+    pulls: {
+      get(params: Repository & { pull_number: number }): Promise<{ data: { state: string } }>
+    }
+  }
+}
+
+export function connectGitHub(token: string): GitHubApi {
+  return getOctokit(token)
+}

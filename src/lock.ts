@@ -1,0 +1,193 @@
+import * as os from 'node:os'
+import * as core from '@actions/core'
+import type Docker from 'dockerode'
+import { describe } from './docker/engine'
+import { LABEL, deploymentLabels } from './labels'
+
+// One run at a time per deployment: two runs for the same pull request (a push while the last
+// deploy still runs, a close during a deploy) must not interleave their changes. The lock lives
+// on the Docker host, where every run of every runner sees it: a container that is created and
+// never started. Docker gives a name to one container only, atomically, so creating
+// `<deployment>-lock` either takes the lock or fails with 409 Conflict while someone holds it.
+
+export type Operation = 'deploy' | 'teardown' | 'prune'
+
+export interface LockOptions {
+  operation: Operation
+  // An image on the Docker host to create the lock container from (see imageOnHost).
+  image: string
+  // How long to wait for the holder; a lock older than this belongs to a run that died.
+  timeoutSeconds: number
+  // Who takes the lock, as waiting runs will read it: see holderOf.
+  holder?: string
+  log?: LockLog
+  pollMs?: number
+  reportEveryMs?: number
+}
+
+export interface LockLog {
+  info(message: string): void
+  warning(message: string): void
+}
+
+// Only the holder's fields the waiting runs need, read from the lock container's labels.
+export interface LockHolder {
+  id: string
+  operation: string
+  holder: string
+  since: Date
+}
+
+const POLL_MS = 1_000
+const REPORT_EVERY_MS = 10_000
+// A VCH refuses to create a container without a command. The lock is never started; should
+// somebody start it by hand, this command fails at once instead of running the image's service.
+const LOCK_COMMAND = ['vic-lb-action-lock: never started']
+
+export function lockName(deployment: string): string {
+  return `${deployment}-lock`
+}
+
+// Names the holder so that a waiting run can say whom it waits for: the workflow run (and its
+// attempt) on a runner, else the machine and process.
+export function holderOf(env: NodeJS.ProcessEnv = process.env, host = os.hostname(), pid = process.pid): string {
+  if (env.GITHUB_RUN_ID) {
+    const run = `run ${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+    return env.GITHUB_REPOSITORY ? `${run} of ${env.GITHUB_REPOSITORY}` : run
+  }
+  return `${host} pid ${pid}`
+}
+
+export async function withDeploymentLock<T>(docker: Docker, deployment: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquire(docker, deployment, options)
+  try {
+    return await fn()
+  } finally {
+    await release(docker, deployment, lock, options.log ?? core)
+  }
+}
+
+async function acquire(docker: Docker, deployment: string, options: LockOptions): Promise<string> {
+  const log = options.log ?? core
+  const name = lockName(deployment)
+  const timeoutMs = options.timeoutSeconds * 1000
+  const startedWaiting = Date.now()
+  let lastReport: number | undefined
+  for (;;) {
+    const taken = await tryCreate(docker, deployment, options)
+    if (taken) {
+      if (lastReport !== undefined) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
+      return taken
+    }
+    const current = await readHolder(docker, name, deployment)
+    if (!current) continue // released between our attempt and our look: try again at once
+    const now = Date.now()
+    if (now - current.since.getTime() > timeoutMs) {
+      log.warning(
+        `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it.`,
+      )
+      await removeById(docker, current.id).catch((error) => {
+        throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
+      })
+      continue
+    }
+    if (now - startedWaiting >= timeoutMs)
+      throw new Error(
+        `Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}. Run again once it has finished; if that run no longer exists, remove its lock with 'docker rm -f ${name}'.`,
+      )
+    if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
+      log.info(
+        `Waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`,
+      )
+      lastReport = now
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? POLL_MS))
+  }
+}
+
+// The lock container's ID when this run took the lock; undefined when somebody else holds it.
+async function tryCreate(docker: Docker, deployment: string, options: LockOptions): Promise<string | undefined> {
+  const name = lockName(deployment)
+  try {
+    const container = await docker.createContainer({
+      name,
+      Image: options.image,
+      Cmd: LOCK_COMMAND,
+      Labels: deploymentLabels(deployment, 'lock', {
+        [LABEL.holder]: options.holder ?? holderOf(),
+        [LABEL.operation]: options.operation,
+      }),
+    })
+    return container.id
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 409) return undefined
+    throw new Error(
+      `Could not create the lock container ${name} of deployment '${deployment}' from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`,
+    )
+  }
+}
+
+// Who holds the lock now; undefined when it is gone (released in the meantime).
+async function readHolder(docker: Docker, name: string, deployment: string): Promise<LockHolder | undefined> {
+  let inspected: Docker.ContainerInspectInfo
+  try {
+    inspected = await docker.getContainer(name).inspect()
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`)
+  }
+  const labels = inspected.Config?.Labels ?? {}
+  if (labels[LABEL.deployment] !== deployment || labels[LABEL.role] !== 'lock')
+    throw new Error(
+      `A container named ${name} exists on the Docker host and is not the lock of deployment '${deployment}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another instance-prefix.`,
+    )
+  return holderFromLabels(inspected.Id, labels, inspected.Created)
+}
+
+// Pure: the holder as the labels tell it. A lock without a readable time counts from the
+// container's creation on the Docker host.
+export function holderFromLabels(id: string, labels: Record<string, string>, createdOnHost: string): LockHolder {
+  const labelled = new Date(labels[LABEL.created] ?? '')
+  return {
+    id,
+    operation: labels[LABEL.operation] || 'deploy',
+    holder: labels[LABEL.holder] || 'an unknown run',
+    since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
+  }
+}
+
+// By ID, never by name: a lock that was taken over in the meantime belongs to another run.
+async function removeById(docker: Docker, id: string): Promise<boolean> {
+  try {
+    await docker.getContainer(id).remove({ force: true })
+    return true
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false
+    throw error
+  }
+}
+
+async function release(docker: Docker, deployment: string, id: string, log: LockLog): Promise<void> {
+  const name = lockName(deployment)
+  try {
+    if (!(await removeById(docker, id)))
+      log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`)
+  } catch (error) {
+    log.warning(
+      `Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run waits until it is older than wait-timeout; remove it with 'docker rm -f ${name}' to go on sooner.`,
+    )
+  }
+}
+
+// The lock container is never started, so any image on the host will do; the preferred one (the
+// HAProxy image) when it is there. Undefined on a host without any image.
+export async function imageOnHost(docker: Docker, preferred: string): Promise<string | undefined> {
+  try {
+    await docker.getImage(preferred).inspect()
+    return preferred
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error
+  }
+  const [any] = await docker.listImages()
+  return any?.Id
+}
