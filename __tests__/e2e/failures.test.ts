@@ -134,7 +134,7 @@ describe('a Docker host over TLS (127.0.0.1:2376, client certificates required)'
     const { 'tls-ca-cert': ca } = tlsInputs()
     const run = await runAction(await localInputs(prefix, { 'docker-host': 'tcp://127.0.0.1:2376', 'tls-ca-cert': ca }))
     expect(run.code, explain(run)).toBe(1)
-    expect(run.stdout).toMatch(/::error::Cannot reach the Docker host .*Check docker-host, the TLS inputs/)
+    expect(run.stdout).toMatch(/::error::Cannot reach the Docker host .*refused the client certificate: none was given/)
     expect(objectsOf(prefix)).toEqual([])
   })
 })

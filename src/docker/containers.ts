@@ -26,8 +26,21 @@ export async function removeObjects(docker: Docker, containerIds: string[], netw
     }
   }
   await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => docker.getContainer(id).remove({ force: true })))
-  await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => docker.getNetwork(id).remove()))
+  await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => removeNetwork(docker.getNetwork(id))))
   return failures
+}
+
+// Right after its containers are force-removed, dockerd (20.10, moby#42119) can still count their
+// endpoints for a moment and refuse to remove the network: try again briefly.
+async function removeNetwork(network: Docker.Network, attempts = 4): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await network.remove()
+    } catch (error) {
+      if (attempt >= attempts || !/active endpoints/i.test(describe(error))) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt))
+    }
+  }
 }
 
 // The last lines a container wrote, stdout and stderr together.

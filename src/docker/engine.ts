@@ -1,13 +1,19 @@
+import * as http from 'node:http'
 import * as https from 'node:https'
 import Docker from 'dockerode'
-import type { DockerTarget } from './target'
+import { ProbeTimeout, UnexpectedAnswer, explainUnreachable, probeFailure, type Failure } from './connection-errors'
+import { reportConnectionLoss } from './connection-loss'
+import { checkTlsMaterial, type DockerTarget, type TcpConnection } from './target'
 
 // The newest Engine API version this action has been written against. Docker 29 refuses clients
 // below 1.44; a VCH speaks 1.25 at most. Every call the action makes exists since 1.25.
 export const NEWEST_KNOWN_API = '1.47'
 export const OLDEST_SUPPORTED_API = '1.25'
 
-const PROBE_TIMEOUT_MS = 20_000
+// The first contact is bounded: a host that drops packets or a port that accepts and never
+// answers must not hold the job until the runner's own timeout. A refused or lost connection is
+// tried again (a daemon restarting), a refused certificate is not.
+const PROBE_TIMING = { connectMs: 5_000, answerMs: 10_000, retryDelaysMs: [1_000, 3_000] }
 
 export interface Engine {
   docker: Docker
@@ -18,13 +24,15 @@ export interface Engine {
   description: string
 }
 
+interface VersionAnswer {
+  ApiVersion?: string
+  Version?: string
+}
+
 export async function connectEngine(target: DockerTarget): Promise<Engine> {
+  if (!('socketPath' in target.connection)) checkTlsMaterial(target.connection)
   // docker-modem does not negotiate: unversioned paths first, to learn what the server speaks.
-  const probe = newClient(target)
-  const version = await withTimeout(probe.version(), PROBE_TIMEOUT_MS, `did not answer GET /version within ${PROBE_TIMEOUT_MS / 1000} s`)
-    .catch((error: unknown) => {
-      throw new Error(`Cannot reach the Docker host ${target.address}: ${describe(error)}. Check docker-host, the TLS inputs and that the host's API port is reachable from this runner.`)
-    })
+  const version = await probeWithRetries(target)
   const serverApi = String(version.ApiVersion ?? '')
   if (!/^\d+\.\d+$/.test(serverApi) || compareApi(serverApi, OLDEST_SUPPORTED_API) < 0)
     throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`)
@@ -36,33 +44,108 @@ export async function connectEngine(target: DockerTarget): Promise<Engine> {
   return { docker, target, apiVersion, isVch, description: `${kind}, Engine API ${serverApi}, using ${apiVersion}` }
 }
 
-function newClient(target: DockerTarget, apiVersion?: string): Docker {
-  const versioned = apiVersion ? { version: `v${apiVersion}` } : {}
+async function probeWithRetries(target: DockerTarget): Promise<VersionAnswer> {
+  const { retryDelaysMs } = PROBE_TIMING
+  for (let attempt = 1; ; attempt++) {
+    let failure: Failure
+    try {
+      return await getVersion(target)
+    } catch (error) {
+      failure = probeFailure(error, target)
+    }
+    if (!failure.transient || attempt > retryDelaysMs.length) throw new Error(explainUnreachable(target, failure, attempt))
+    await new Promise((resolve) => setTimeout(resolve, retryDelaysMs[attempt - 1]))
+  }
+}
+
+// GET /version by hand rather than through docker-modem, to time the TCP connect and the answer
+// separately and to keep the TLS error codes that tell a wrong CA from a refused client certificate.
+function getVersion(target: DockerTarget): Promise<VersionAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = versionRequest(target)
+    const fail = (error: Error): void => {
+      clearTimeout(timer)
+      request.destroy(error)
+    }
+    let timer = setTimeout(() => fail(new ProbeTimeout('connect', PROBE_TIMING.connectMs)), PROBE_TIMING.connectMs)
+    request.once('socket', (socket) =>
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => fail(new ProbeTimeout('answer', PROBE_TIMING.answerMs)), PROBE_TIMING.answerMs)
+      }),
+    )
+    request.once('response', (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk.slice(0, 4096 - body.length)))
+      response.once('end', () => {
+        clearTimeout(timer)
+        try {
+          resolve(parseVersion(response.statusCode ?? 0, body))
+        } catch (error) {
+          reject(error)
+        }
+      })
+    })
+    request.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    request.end()
+  })
+}
+
+function versionRequest(target: DockerTarget): http.ClientRequest {
   const c = target.connection
-  if ('socketPath' in c) return new Docker({ socketPath: c.socketPath, host: undefined, ...versioned })
-  // An explicit agent carries the client certificate and honours tls-verify=false, which
-  // docker-modem's own TLS options cannot express. Keep-alive spares a TLS handshake per call.
-  const agent =
-    c.protocol === 'https'
-      ? new https.Agent({ ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized, keepAlive: true })
-      : undefined
-  // docker-modem accepts an agent; @types/dockerode does not list it.
-  const options = { host: c.host, port: c.port, protocol: c.protocol, ca: c.ca, cert: c.cert, key: c.key, agent, ...versioned }
-  return new Docker(options as Docker.DockerOptions)
+  if ('socketPath' in c) return http.request({ socketPath: c.socketPath, path: '/version', agent: false })
+  if (c.protocol === 'http') return http.request({ host: c.host, port: c.port, path: '/version', agent: false })
+  return https.request({ host: c.host, port: c.port, path: '/version', agent: false, ...tlsOptions(c) })
+}
+
+function parseVersion(status: number, body: string): VersionAnswer {
+  if (status !== 200) throw new UnexpectedAnswer(status, body)
+  try {
+    return JSON.parse(body) as VersionAnswer
+  } catch {
+    throw new UnexpectedAnswer(status, body)
+  }
+}
+
+function tlsOptions(c: TcpConnection): https.AgentOptions {
+  return { ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized }
+}
+
+function newClient(target: DockerTarget, apiVersion: string): Docker {
+  const version = `v${apiVersion}`
+  const c = target.connection
+  const docker =
+    'socketPath' in c
+      ? new Docker({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() } as Docker.DockerOptions)
+      : new Docker(tcpOptions(c, version) as Docker.DockerOptions)
+  reportConnectionLoss(docker, target)
+  return docker
+}
+
+// A connection per call on the local socket (Node's default agent keeps them alive): a daemon that
+// is shutting down closes its listener first and then stops the containers, answering on the
+// connections it already has. A kept connection would show this run's containers exited, as if
+// the image had failed; a new one is refused, and says what happened.
+function socketAgent(): http.Agent {
+  return new http.Agent({ keepAlive: false })
+}
+
+// An explicit agent carries the client certificate and honours tls-verify=false, which
+// docker-modem's own TLS options cannot express. Keep-alive spares a TLS handshake per call.
+// The key material goes to the agent only: docker-modem would otherwise put it into every request's
+// options (and its DEBUG output), and would take DOCKER_CERT_PATH's files on its own.
+function tcpOptions(c: TcpConnection, version: string): Record<string, unknown> {
+  const agent = c.protocol === 'https' ? new https.Agent({ ...tlsOptions(c), keepAlive: true }) : undefined
+  return { host: c.host, port: c.port, protocol: c.protocol, agent, ca: undefined, cert: undefined, key: undefined, version }
 }
 
 export function compareApi(a: string, b: string): number {
   const [aMajor, aMinor] = a.split('.').map(Number)
   const [bMajor, bMinor] = b.split('.').map(Number)
   return aMajor - bMajor || aMinor - bMinor
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 export function describe(error: unknown): string {

@@ -33,7 +33,7 @@ export async function pullImage(
 }
 
 async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<void> {
-  const options = auth ? { authconfig: { username: auth.username, password: auth.password } } : {}
+  const options = auth ? { authconfig: { base64: auth.header } } : {}
   const stream = (await docker.pull(reference, options)) as NodeJS.ReadableStream & { destroy(): void }
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(

@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -11,9 +12,17 @@ export interface DockerTarget {
   address: string
   // Where a port published on the Docker host is reached from here.
   publishedHost: string
-  connection:
-    | { socketPath: string }
-    | { host: string; port: number; protocol: 'http' | 'https'; ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean }
+  connection: { socketPath: string } | TcpConnection
+}
+
+export interface TcpConnection {
+  host: string
+  port: number
+  protocol: 'http' | 'https'
+  ca?: string
+  cert?: string
+  key?: string
+  rejectUnauthorized: boolean
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock'
@@ -25,9 +34,9 @@ export function resolveTarget(dockerHost: string, tls: TlsMaterial, env: NodeJS.
     const socketPath = address.slice('unix://'.length) || DEFAULT_SOCKET
     return { address, publishedHost: '127.0.0.1', connection: { socketPath } }
   }
-  const { host, port } = parseTcpAddress(address)
+  const { host, port, scheme } = parseTcpAddress(address)
   const material = hasCertificates(tls) ? tls : certificatesFromEnvironment(tls, env)
-  const protocol = hasCertificates(material) || port === TLS_PORT ? 'https' : 'http'
+  const protocol = schemeProtocol(scheme) ?? (hasCertificates(material) || port === TLS_PORT ? 'https' : 'http')
   return {
     address,
     publishedHost: host,
@@ -43,18 +52,35 @@ export function resolveTarget(dockerHost: string, tls: TlsMaterial, env: NodeJS.
   }
 }
 
-function parseTcpAddress(address: string): { host: string; port: number } {
-  const withScheme = address.includes('://') ? address : `tcp://${address}`
+type Scheme = 'tcp' | 'http' | 'https'
+
+// An explicit http:// or https:// says how to speak; tcp:// and a bare host:port follow the docker
+// CLI: TLS when certificates are given or the port is 2376.
+function schemeProtocol(scheme: Scheme): 'http' | 'https' | undefined {
+  return scheme === 'tcp' ? undefined : scheme
+}
+
+function parseTcpAddress(address: string): { host: string; port: number; scheme: Scheme } {
+  // Parsed as tcp:// whatever the scheme: WHATWG URLs drop a special scheme's default port
+  // (http://h:80 would lose its 80).
+  const match = /^(?:([a-z]+):\/\/)?(.*)$/s.exec(address)!
+  const scheme = (match[1] ?? 'tcp') as Scheme
   let url: URL
   try {
-    url = new URL(withScheme)
+    url = new URL(`tcp://${match[2]}`)
   } catch {
     throw new InputError(invalidHost())
   }
-  if (!['tcp:', 'http:', 'https:'].includes(url.protocol) || !url.hostname || (url.pathname !== '' && url.pathname !== '/'))
-    throw new InputError(invalidHost())
+  if (!['tcp', 'http', 'https'].includes(scheme) || !isHostAndPort(url, match[2])) throw new InputError(invalidHost())
   const port = url.port ? Number(url.port) : TLS_PORT
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port }
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, scheme }
+}
+
+// Nothing but a host and a port: WHATWG URLs silently drop tabs and newlines, and would ignore a
+// user name, path, query or fragment that the user meant for something.
+function isHostAndPort(url: URL, text: string): boolean {
+  const extras = url.username || url.password || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/')
+  return !!url.hostname && !extras && url.port !== '0' && !/[\s\x00-\x1f\x7f]/.test(text)
 }
 
 // The value itself may be a secret, so the message describes the form without repeating it.
@@ -82,4 +108,24 @@ function certificatesFromEnvironment(tls: TlsMaterial, env: NodeJS.ProcessEnv): 
       `DOCKER_TLS_VERIFY/DOCKER_CERT_PATH ask for TLS, but ${dir} holds none of ca.pem, cert.pem, key.pem. Give tls-ca-cert, tls-cert and tls-key, or point DOCKER_CERT_PATH at the folder vic-machine wrote.`,
     )
   return material
+}
+
+// Material that cannot work is named before any connection is tried; the messages name the input,
+// never its contents. Node would otherwise ignore an unreadable CA and fail later as "unable to verify".
+export function checkTlsMaterial(c: TcpConnection): void {
+  if (c.protocol !== 'https') return
+  if (!!c.cert !== !!c.key) throw new InputError('tls-cert and tls-key go together: give both or neither.')
+  const certificate = c.cert ? parsePem(() => new X509Certificate(c.cert!), 'tls-cert', 'a PEM certificate') : undefined
+  const key = c.key ? parsePem(() => createPrivateKey(c.key!), 'tls-key', 'a PEM private key') : undefined
+  if (c.ca) parsePem(() => new X509Certificate(c.ca!), 'tls-ca-cert', 'a PEM certificate')
+  if (certificate && key && !certificate.checkPrivateKey(key))
+    throw new InputError('tls-key is not the private key of tls-cert. Give the key.pem that belongs to cert.pem.')
+}
+
+function parsePem<T>(parse: () => T, input: string, expected: string): T {
+  try {
+    return parse()
+  } catch {
+    throw new InputError(`${input} is not ${expected}. Paste the whole file, including its -----BEGIN and -----END lines.`)
+  }
 }

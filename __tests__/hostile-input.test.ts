@@ -1,0 +1,294 @@
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
+import { STATS_PORT, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import { InputError, defaultOf, readInputs, type DeploySettings } from '../src/inputs'
+import { instanceName } from '../src/plan'
+import { resolveTarget } from '../src/docker/target'
+
+// Hostile input: every value of every input is either refused with an InputError (one short line
+// that cannot smuggle a workflow command or a huge paste into the log) or becomes an HAProxy
+// configuration that (a) has exactly the lines the generator writes, the value sitting where a
+// value goes as one token HAProxy reads literally, and (b) a real `haproxy -c` accepts.
+
+const HAPROXY = process.env.HAPROXY_BIN ?? '/usr/sbin/haproxy'
+const ROOT = path.resolve(__dirname, '..')
+// As deploy.ts: in publish mode HAProxy listens on 8080 inside its container.
+const PUBLISHED_LISTEN_PORT = 8080
+const GENERATION = '0123abcd'
+const CANDIDATE_GENERATION = 'fedc9876'
+
+const BASE: Record<string, string> = { image: 'vic-lb-test/web:1' }
+
+function readerOf(values: Record<string, string | undefined>): (name: string) => string | undefined {
+  return (name) => (name in values ? values[name] : defaultOf(name) || undefined)
+}
+
+// The configuration deploy writes for these settings, while new instances are being checked
+// (serving + candidates), which has every kind of line the generator can write.
+function configOf(settings: Pick<DeploySettings, 'protocol' | 'externalNetwork' | 'lbPort' | 'healthCheckPath' | 'instances' | 'instancePrefix' | 'instancePort'>): string {
+  const servers = (generation: string) =>
+    Array.from({ length: settings.instances }, (_, i) => ({ name: instanceName(settings.instancePrefix, generation, i + 1), port: settings.instancePort }))
+  const config: LbConfig = {
+    protocol: settings.protocol,
+    listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
+    healthCheckPath: settings.healthCheckPath,
+    serving: servers(GENERATION),
+    candidates: servers(CANDIDATE_GENERATION),
+  }
+  return renderHaproxyConfig(config)
+}
+
+// Characters HAProxy's configuration parser gives a meaning: word separators, comments, quotes,
+// escapes, environment variables, and control characters.
+const LITERAL_TOKEN = String.raw`[^\s#"'\\$\x00-\x1f\x7f]+`
+const SENTINEL = { prefix: 'sentinelprefix', instancePort: 11111, lbPort: 22222, path: '/sentinelpath' }
+
+// The same configuration rendered with sentinel values, each sentinel then standing for "one
+// literal token": a line of the real configuration must match its skeleton line exactly.
+function skeletonOf(settings: DeploySettings): RegExp[] {
+  const skeleton = configOf({
+    ...settings,
+    instancePrefix: SENTINEL.prefix,
+    instancePort: SENTINEL.instancePort,
+    lbPort: settings.externalNetwork ? SENTINEL.lbPort : settings.lbPort,
+    healthCheckPath: settings.healthCheckPath ? SENTINEL.path : '',
+  })
+  return skeleton.split('\n').map((line) => {
+    const escaped = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const shaped = escaped
+      .replaceAll(SENTINEL.path, `/${LITERAL_TOKEN.slice(0, -1)}*`)
+      .replaceAll(SENTINEL.prefix, LITERAL_TOKEN)
+      .replaceAll(String(SENTINEL.instancePort), '[1-9][0-9]{0,4}')
+      .replaceAll(String(SENTINEL.lbPort), '[1-9][0-9]{0,4}')
+    return new RegExp(`^${shaped}$`)
+  })
+}
+
+function expectSameStructure(config: string, settings: DeploySettings): void {
+  const lines = config.split('\n')
+  const shapes = skeletonOf(settings)
+  expect(lines.length).toBe(shapes.length)
+  lines.forEach((line, i) => expect(line, `line ${i + 1} of\n${config}`).toMatch(shapes[i]))
+}
+
+function expectSafeRefusal(error: unknown, value: string, secret = false): void {
+  expect(error).toBeInstanceOf(InputError)
+  const message = (error as Error).message
+  expect(message).not.toMatch(/[\r\n\u2028\u2029]/)
+  expect(message.length).toBeLessThan(400)
+  if (secret && value.trim().length >= 4) expect(message).not.toContain(value.trim())
+}
+
+const accepted = new Map<string, string>() // configuration -> the input value that made it
+
+// Every value of one input, the others at their defaults: refused safely, or a sound configuration.
+function checkValue(input: string, value: string, context: Record<string, string> = {}): void {
+  let settings: DeploySettings | undefined
+  try {
+    settings = readInputs(readerOf({ ...BASE, ...context, [input]: value })).deploy
+  } catch (error) {
+    expectSafeRefusal(error, value)
+    return
+  }
+  if (!settings) return
+  const config = configOf(settings)
+  expectSameStructure(config, settings)
+  // haproxy -c accepts two frontends on one port (SO_REUSEPORT); the service would then share it
+  // with the stats page.
+  expect(config.match(new RegExp(`^ {4}bind :${STATS_PORT}$`, 'gm'))).toHaveLength(1)
+  accepted.set(config, `${input}=${JSON.stringify(value)}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arbitraries: plausible values, and the same with what an attacker or a slip of the hand adds.
+
+const METACHARS = ['\n', '\r\n', '\r', '\t', ' ', '#', '$', '${HOME}', '"', "'", '\\', '`', ';', '|', '&', '\u0000', '\u2028', '\u00a0', '\ufeff', 'é', '名', '🙂', '%0A', '\u001b[31m']
+const metachar = fc.constantFrom(...METACHARS)
+const hostileChars = fc.string({ unit: fc.oneof(metachar, fc.constantFrom(...'aZ09-_./:@*+=?%~'.split(''))), maxLength: 40 })
+const long = fc.integer({ min: 41, max: 3000 }).chain((n) => fc.constantFrom('a'.repeat(n), `${'a'.repeat(n)}\nbind :1`, '9'.repeat(n)))
+
+function hostile(valid: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 3, arbitrary: valid },
+    { weight: 3, arbitrary: fc.tuple(valid, metachar, fc.oneof(valid, hostileChars)).map(([a, m, b]) => `${a}${m}${b}`) },
+    { weight: 1, arbitrary: fc.tuple(metachar, valid).map(([m, a]) => `${m}${a}${m}`) },
+    { weight: 2, arbitrary: hostileChars },
+    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }) },
+    { weight: 1, arbitrary: long },
+  )
+}
+
+const nameChars = fc.constantFrom(...'abcxyzABZ0189_-'.split(''))
+const validName = fc.tuple(fc.constantFrom(...'abz09AZ'.split('')), fc.string({ unit: nameChars, maxLength: 45 })).map(([a, b]) => a + b)
+const validPort = fc.oneof(fc.integer({ min: 1, max: 65535 }), fc.constantFrom(1, 80, 8080, 8404, 65535)).map(String)
+const number = fc.oneof(
+  validPort,
+  fc.integer({ min: -70000, max: 140000 }).map(String),
+  fc.tuple(fc.constantFrom('0', '00', '+', '-', ' ', '\t', '0x', '１'), validPort).map(([a, b]) => a + b),
+  fc.tuple(validPort, fc.constantFrom('.0', 'e3', 'e-1', ' #', '\n', 'px', '_000', '٠')).map(([a, b]) => a + b),
+  fc.constantFrom('', ' ', '0', '-0', 'NaN', 'Infinity', '1e3', '0x50', '0o17', '0b1', '1_000', '２', '٣', '99999999999999999999', '65536', '101', '3601'),
+)
+const pathChars = fc.constantFrom(...'abzAZ09._~/%?&=+-'.split(''))
+const validPath = fc.string({ unit: pathChars, maxLength: 60 }).map((p) => `/${p}`)
+const imageComponent = fc.stringMatching(/^[a-z0-9]{1,8}([._-][a-z0-9]{1,8}){0,2}$/)
+const validImage = fc
+  .tuple(fc.option(fc.constantFrom('registry.example.com:5000/', 'localhost/', 'r.io/')), imageComponent, fc.option(imageComponent), fc.option(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/)))
+  .map(([registry, a, b, tag]) => `${registry ?? ''}${a}${b ? `/${b}` : ''}${tag ? `:${tag}` : ''}`)
+const validNetwork = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$/)
+
+const INPUTS: [string, fc.Arbitrary<string>, Record<string, string>?][] = [
+  ['instance-prefix', hostile(validName)],
+  ['lb-name', hostile(validName)],
+  ['instances', hostile(number)],
+  ['instance-port', hostile(number)],
+  ['lb-port', hostile(number), { 'external-network': 'routable' }],
+  ['lb-port', hostile(number), { 'external-network': '' }],
+  ['wait-timeout', hostile(number)],
+  ['image', hostile(validImage)],
+  ['haproxy-image', hostile(validImage)],
+  ['external-network', hostile(validNetwork)],
+  ['health-check-path', hostile(validPath)],
+  ['protocol', hostile(fc.constantFrom('http', 'tcp'))],
+  ['tls-verify', hostile(fc.constantFrom('true', 'false'))],
+  ['command', hostile(fc.constantFrom('deploy', 'teardown'))],
+]
+
+describe('every input refuses hostile values or yields a configuration with only the generator\'s lines', () => {
+  for (const [input, arbitrary, context] of INPUTS) {
+    it(`${input}${context ? ` with ${JSON.stringify(context)}` : ''}`, () => {
+      fc.assert(
+        fc.property(arbitrary, (value) => checkValue(input, value, context)),
+        { numRuns: 300 },
+      )
+    })
+  }
+
+  it('several hostile inputs at once', () => {
+    const record = fc.record({
+      'instance-prefix': hostile(validName),
+      'instance-port': hostile(number),
+      'lb-port': hostile(number),
+      'external-network': fc.oneof(fc.constant(''), hostile(validNetwork)),
+      'health-check-path': fc.oneof(fc.constant(''), hostile(validPath)),
+      protocol: fc.constantFrom('http', 'tcp'),
+      instances: hostile(number),
+    })
+    fc.assert(
+      fc.property(record, (values) => {
+        const [first, ...rest] = Object.entries(values)
+        checkValue(first[0], first[1], Object.fromEntries(rest))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('docker-host (a secret) is refused without being repeated, or is one host and port', () => {
+    const host = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,20}[a-z0-9])?$/)
+    const validHost = fc
+      .tuple(fc.constantFrom('', 'tcp://', 'http://', 'https://', 'unix://'), host, fc.option(validPort))
+      .map(([scheme, h, port]) => (scheme === 'unix://' ? `unix:///${h}.sock` : `${scheme}${h}${port ? `:${port}` : ''}`))
+    fc.assert(
+      fc.property(hostile(validHost), (value) => {
+        let target
+        try {
+          target = resolveTarget(value.trim(), { verify: true }, {})
+        } catch (error) {
+          expectSafeRefusal(error, value, true)
+          return
+        }
+        const c = target.connection
+        if ('socketPath' in c) return
+        expect(c.host).toMatch(/^[^\s\x00-\x1f\x7f/@?#]+$/)
+        expect(c.port).toBeGreaterThanOrEqual(1)
+        expect(c.port).toBeLessThanOrEqual(65535)
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// `haproxy -c` on every distinct accepted configuration, many per process: each one's sections
+// get a suffix so that they can share one file.
+
+function numbered(config: string, n: number): string {
+  return config
+    .split('\n')
+    .map((line) =>
+      line
+        .replace(/^(resolvers|frontend|backend) (\S+)$/, `$1 $2_${n}`)
+        .replace(/^(\s+default_backend) (\S+)$/, `$1 $2_${n}`)
+        .replace(/ resolvers (\S+) /, ` resolvers $1_${n} `),
+    )
+    .join('\n')
+}
+
+// In a network namespace of its own (unshare -n, as root like CI): `haproxy -c` resolves every
+// server name through libc, which would send thousands of DNS queries for names that exist only
+// inside a deployment's network, each taking milliseconds; without a network they fail at once.
+function haproxyCheck(file: string): { ok: boolean; output: string } {
+  const result = spawnSync('unshare', ['--net', HAPROXY, '-c', '-f', file], { encoding: 'utf8', timeout: 60_000 })
+  if (result.error || /unshare: /.test(result.stderr)) throw new Error(`Could not run haproxy -c in a network namespace (unshare --net, needs root): ${result.error?.message ?? result.stderr}`)
+  const output = `${result.stdout}${result.stderr}`
+  // The instances' names resolve only inside the deployment's network, and the namespace has none.
+  const expected = /could not resolve address|can't connect socket for nameserver/
+  const unexpected = output.split('\n').filter((line) => /\[(WARNING|ALERT)\]/.test(line) && !expected.test(line))
+  return { ok: result.status === 0 && unexpected.length === 0, output }
+}
+
+describe('haproxy -c', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-haproxy-'))
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  it('accepts every configuration the properties above produced', () => {
+    expect(fs.existsSync(HAPROXY), `${HAPROXY} not found: apt-get install haproxy`).toBe(true)
+    const configs = [...accepted.keys()]
+    // Enough values got through for this to mean something.
+    expect(configs.length).toBeGreaterThan(150)
+    const BATCH = 100
+    for (let start = 0; start < configs.length; start += BATCH) {
+      const batch = configs.slice(start, start + BATCH)
+      const file = path.join(dir, 'batch.cfg')
+      fs.writeFileSync(file, batch.map((config, i) => numbered(config, i)).join('\n'))
+      if (haproxyCheck(file).ok) continue
+      // Find the culprit, alone.
+      for (const config of batch) {
+        fs.writeFileSync(file, config)
+        const { ok, output } = haproxyCheck(file)
+        expect(ok, `haproxy -c refused the configuration for ${accepted.get(config)}:\n${output}\n${config}`).toBe(true)
+      }
+    }
+  }, 120_000)
+
+  it('catches a configuration the generator did not write (the check itself works)', () => {
+    const file = path.join(dir, 'bad.cfg')
+    const config = [...accepted.keys()][0].replace(/^ {4}balance roundrobin$/m, '    balance roundrobin\n    bogus-directive on')
+    fs.writeFileSync(file, config)
+    const { ok, output } = haproxyCheck(file)
+    expect(ok).toBe(false)
+    expect(output).toMatch(/ALERT.*bogus-directive/)
+  })
+})
+
+// Labels, names and environment reach Docker as JSON through the Engine API. A shell never sees
+// them: nothing in src/ can start a process.
+describe('no shell between inputs and Docker', () => {
+  function sources(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const full = path.join(dir, entry.name)
+      return entry.isDirectory() ? sources(full) : entry.name.endsWith('.ts') ? [full] : []
+    })
+  }
+
+  it('src/ imports neither child_process nor @actions/exec', () => {
+    const offenders = sources(path.join(ROOT, 'src')).filter((file) =>
+      /from ['"](node:)?child_process['"]|require\(['"](node:)?child_process['"]\)|['"]@actions\/exec['"]/.test(fs.readFileSync(file, 'utf8')),
+    )
+    expect(offenders).toEqual([])
+  })
+
+})
