@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { INPUT_SPECS } from '../src/inputs'
+
+// action.yml is what the runner reads; INPUT_SPECS is what the code reads. They must agree.
+const root = path.resolve(__dirname, '..')
+
+interface ActionInput {
+  description?: string
+  required?: boolean
+  default?: unknown
+}
+
+interface ActionYml {
+  name?: string
+  description?: string
+  inputs: Record<string, ActionInput>
+  outputs: Record<string, { description?: string }>
+  runs: { using: string; main: string }
+}
+
+const action = parse(readFileSync(path.join(root, 'action.yml'), 'utf8')) as ActionYml
+
+describe('action.yml', () => {
+  it('has a name and a description', () => {
+    expect(action.name).toBeTruthy()
+    expect(action.description).toBeTruthy()
+  })
+
+  it('declares exactly the inputs of INPUT_SPECS, in the same order', () => {
+    expect(Object.keys(action.inputs)).toEqual(INPUT_SPECS.map((s) => s.name))
+  })
+
+  it.each(INPUT_SPECS.map((s) => [s.name, s] as const))('input %s has the same default and description', (name, spec) => {
+    const declared = action.inputs[name]
+    expect(declared, `action.yml lacks input ${name}`).toBeDefined()
+    expect(declared.description).toBe(spec.description)
+    if (spec.default === undefined) expect(declared).not.toHaveProperty('default')
+    else {
+      // A default the runner reads as a string, e.g. "3", not a YAML number or boolean.
+      expect(typeof declared.default).toBe('string')
+      expect(declared.default).toBe(spec.default)
+    }
+    // The code applies defaults and checks requirements itself.
+    expect(declared.required ?? false).toBe(false)
+  })
+
+  it('declares the outputs ip, port, url, lb-container and instances, each described', () => {
+    expect(Object.keys(action.outputs).sort()).toEqual(['instances', 'ip', 'lb-container', 'port', 'url'])
+    for (const [name, output] of Object.entries(action.outputs)) expect(output.description, name).toBeTruthy()
+  })
+
+  it('declares every output that main.ts sets, and main.ts sets every declared output', () => {
+    const source = readFileSync(path.join(root, 'src', 'main.ts'), 'utf8')
+    const set = [...source.matchAll(/setOutput\(\s*'([^']+)'/g)].map((m) => m[1])
+    expect(set.sort()).toEqual(Object.keys(action.outputs).sort())
+  })
+
+  it('runs dist/index.js on node24, which the build makes from src/index.ts', () => {
+    expect(action.runs.using).toBe('node24')
+    expect(action.runs.main).toBe('dist/index.js')
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    expect(pkg.scripts.build).toMatch(/ncc build src\/index\.ts -o dist(\s|$)/)
+    expect(existsSync(path.join(root, 'src', 'index.ts'))).toBe(true)
+  })
+})

@@ -1,0 +1,232 @@
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { CANDIDATE_BACKEND, SERVING_BACKEND, STATS_PATH, STATS_PORT, renderHaproxyConfig, type LbConfig, type Server } from '../src/haproxy/config'
+import { generationOf, instanceName } from '../src/plan'
+
+// The rendered configuration is checked by the real HAProxy (`haproxy -c`), as Debian's package or
+// CI installs it, so a line HAProxy does not accept or warns about fails here and not on a VCH.
+const HAPROXY = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy')
+const dir = mkdtempSync(path.join(tmpdir(), 'haproxy-config-test-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function servers(deployment: string, imageId: string, port: number, count: number): Server[] {
+  const generation = generationOf(imageId, port)
+  return Array.from({ length: count }, (_, i) => ({ name: instanceName(deployment, generation, i + 1), port }))
+}
+
+const variants: Record<string, LbConfig> = {
+  'http, TCP checks, 3 servers': {
+    protocol: 'http',
+    listenPort: 80,
+    healthCheckPath: '',
+    serving: servers('web', 'sha256:a', 80, 3),
+    candidates: [],
+  },
+  'http, health-check-path, candidates, port 8080': {
+    protocol: 'http',
+    listenPort: 8080,
+    healthCheckPath: '/healthz',
+    serving: servers('web', 'sha256:a', 80, 3),
+    candidates: servers('web', 'sha256:b', 80, 2),
+  },
+  'http, every path character allowed, 50 servers': {
+    protocol: 'http',
+    listenPort: 65535,
+    healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
+    serving: servers('pr-42', 'sha256:c', 3000, 50),
+    candidates: [],
+  },
+  'tcp, 1 server, port 5432': {
+    protocol: 'tcp',
+    listenPort: 5432,
+    healthCheckPath: '',
+    serving: servers('db', 'sha256:d', 5432, 1),
+    candidates: [],
+  },
+  'tcp, candidates on another port': {
+    protocol: 'tcp',
+    listenPort: 6379,
+    healthCheckPath: '',
+    serving: servers('cache', 'sha256:e', 6379, 2),
+    candidates: servers('cache', 'sha256:f', 6380, 2),
+  },
+  'http, staging with no server left serving, only candidates': {
+    protocol: 'http',
+    listenPort: 8080,
+    healthCheckPath: '/',
+    serving: [],
+    candidates: servers('web', 'sha256:g', 80, 3),
+  },
+  'http, old and new generation on different ports, longest names': {
+    protocol: 'http',
+    listenPort: 1,
+    healthCheckPath: '',
+    serving: [...servers('x'.repeat(40), 'sha256:h', 80, 2), ...servers('X_y-'.repeat(10), 'sha256:i', 8080, 100).slice(98)],
+    candidates: [],
+  },
+}
+
+interface Section {
+  kind: string
+  name: string
+  lines: string[][]
+}
+
+// Sections start at column 0; their settings are indented. Comments and blank lines are skipped.
+function sections(text: string): Section[] {
+  const result: Section[] = []
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.trim().startsWith('#')) continue
+    const tokens = line.trim().split(/\s+/)
+    if (!/^\s/.test(line)) result.push({ kind: tokens[0], name: tokens[1] ?? '', lines: [] })
+    else result.at(-1)!.lines.push(tokens)
+  }
+  return result
+}
+
+// HAProxy looks every server name up through libc while checking (a lost DNS answer costs 5 s), so
+// all variants are checked side by side, started as soon as the file loads.
+function haproxyCheck(name: string, text: string): Promise<{ status: number; output: string }> {
+  const file = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.cfg`)
+  writeFileSync(file, text)
+  return new Promise((resolve, reject) => {
+    execFile(HAPROXY, ['-c', '-f', file], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS }, (error, stdout, stderr) => {
+      const code = (error as { code?: unknown } | null)?.code
+      if (error?.killed) return reject(new Error(`${HAPROXY} -c did not finish within ${CHECK_TIMEOUT_MS / 1000} s`))
+      if (error && typeof code !== 'number')
+        return reject(new Error(`Could not run ${HAPROXY} -c (install haproxy, or set HAPROXY_BIN): ${error.message}`))
+      resolve({ status: error ? (code as number) : 0, output: `${stdout}${stderr}` })
+    })
+  })
+}
+
+const CHECK_TIMEOUT_MS = 120_000
+const checks = new Map(
+  Object.entries(variants).map(([name, config]) => {
+    const check = haproxyCheck(name, renderHaproxyConfig(config))
+    check.catch(() => {}) // reported by the test that awaits it
+    return [name, check] as const
+  }),
+)
+
+describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config) => {
+  const text = renderHaproxyConfig(config)
+  const parsed = sections(text)
+  const proxies = parsed.filter((s) => ['frontend', 'backend', 'listen'].includes(s.kind))
+  const section = (kind: string, proxy: string) => parsed.find((s) => s.kind === kind && s.name === proxy)
+
+  it('is accepted by haproxy -c without warnings, except unresolvable servers', { timeout: CHECK_TIMEOUT_MS + 5_000 }, async () => {
+    const { status, output } = await checks.get(name)!
+    expect(status, output).toBe(0)
+    expect(output).toMatch(/Configuration file is valid/)
+    const complaints = output.split('\n').filter((l) => /\[(WARNING|ALERT)\]/.test(l))
+    const unexpected = complaints.filter((l) => !/could not resolve address/.test(l))
+    expect(unexpected, output).toEqual([])
+    // Each complaint that is there is about one of our servers, which only Docker's DNS knows.
+    const names = new Set([...config.serving, ...config.candidates].map((s) => s.name))
+    for (const line of complaints) expect(names.has(/could not resolve address '([^']+)'/.exec(line)?.[1] ?? ''), line).toBe(true)
+  })
+
+  it('ends with a newline and has no trailing whitespace or tabs', () => {
+    expect(text.endsWith('\n')).toBe(true)
+    for (const line of text.split('\n')) expect(line, JSON.stringify(line)).not.toMatch(/\s$|\t/)
+  })
+
+  it('logs to stdout and sets no small maxconn', () => {
+    const global = section('global', '')!
+    expect(global.lines.some((t) => t[0] === 'log' && t[1] === 'stdout')).toBe(true)
+    expect(text).not.toMatch(/\bmaxconn\s+(256|32)\b/)
+    expect(global.lines.some((t) => t[0] === 'maxconn')).toBe(false)
+  })
+
+  it('health-checks every server through default-server, and disables none', () => {
+    const defaults = section('defaults', '')!
+    const defaultServer = defaults.lines.find((t) => t[0] === 'default-server')
+    expect(defaultServer).toBeDefined()
+    expect(defaultServer).toContain('check')
+    // An unresolved name must not stop HAProxy from starting.
+    expect(defaultServer!.join(' ')).toMatch(/init-addr \S*none/)
+    const serverLines = parsed.flatMap((s) => s.lines).filter((t) => t[0] === 'server')
+    expect(serverLines).toHaveLength(config.serving.length + config.candidates.length)
+    for (const t of serverLines) {
+      expect(t).not.toContain('no-check')
+      expect(t).not.toContain('disabled')
+    }
+  })
+
+  it('uses the protocol as mode', () => {
+    expect(section('defaults', '')!.lines).toContainEqual(['mode', config.protocol])
+  })
+
+  it('gives the frontends and backends distinct names', () => {
+    const names = proxies.map((p) => p.name)
+    expect(new Set(names).size).toBe(names.length)
+    expect(names).toContain('service')
+    expect(names).toContain(SERVING_BACKEND)
+    expect(SERVING_BACKEND).not.toBe(CANDIDATE_BACKEND)
+    expect(['service', 'stats']).not.toContain(SERVING_BACKEND)
+    expect(['service', 'stats']).not.toContain(CANDIDATE_BACKEND)
+  })
+
+  it('sends traffic to the serving backend only, never to the candidates', () => {
+    const service = section('frontend', 'service')!
+    expect(service.lines).toContainEqual(['bind', `:${config.listenPort}`])
+    expect(service.lines).toContainEqual(['default_backend', SERVING_BACKEND])
+    for (const frontend of parsed.filter((s) => s.kind === 'frontend'))
+      for (const tokens of frontend.lines) expect(tokens.join(' '), frontend.name).not.toContain(CANDIDATE_BACKEND)
+    expect(text).not.toMatch(/use_backend/)
+  })
+
+  it('serves the stats page on STATS_PORT', () => {
+    const stats = parsed.filter((s) => s.kind === 'frontend' && s.lines.some((t) => t[0] === 'stats' && t[1] === 'enable'))
+    expect(stats).toHaveLength(1)
+    expect(stats[0].lines).toContainEqual(['bind', `:${STATS_PORT}`])
+    expect(stats[0].lines).toContainEqual(['stats', 'uri', STATS_PATH])
+    expect(stats[0].lines).toContainEqual(['mode', 'http'])
+  })
+
+  it('lists each server once, by its container name, on its own port', () => {
+    const expectBackend = (backend: string, list: Server[]) => {
+      const found = section('backend', backend)
+      if (list.length === 0 && backend === CANDIDATE_BACKEND) return expect(found).toBeUndefined()
+      expect(found, backend).toBeDefined()
+      const serverLines = found!.lines.filter((t) => t[0] === 'server')
+      expect(serverLines.map((t) => t.slice(0, 3))).toEqual(list.map((s) => ['server', s.name, `${s.name}:${s.port}`]))
+    }
+    expectBackend(SERVING_BACKEND, config.serving)
+    expectBackend(CANDIDATE_BACKEND, config.candidates)
+  })
+
+  it('checks the health-check-path in every backend, or only connects without one', () => {
+    for (const backend of parsed.filter((s) => s.kind === 'backend')) {
+      const lines = backend.lines.map((t) => t.join(' '))
+      if (config.healthCheckPath) {
+        expect(lines).toContain('option httpchk')
+        expect(lines.find((l) => l.startsWith('http-check send'))).toMatch(new RegExp(`uri ${config.healthCheckPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))
+        expect(lines.some((l) => /^http-check expect status 2\d\d-3\d\d$/.test(l))).toBe(true)
+      } else {
+        expect(lines.some((l) => l.startsWith('option httpchk') || l.startsWith('http-check'))).toBe(false)
+      }
+    }
+  })
+})
+
+describe('renderHaproxyConfig', () => {
+  it('adds the candidates backend only when there are candidates', () => {
+    const base = variants['http, TCP checks, 3 servers']
+    expect(renderHaproxyConfig(base)).not.toMatch(new RegExp(`^backend ${CANDIDATE_BACKEND}$`, 'm'))
+    expect(renderHaproxyConfig({ ...base, candidates: servers('web', 'sha256:z', 80, 1) })).toMatch(new RegExp(`^backend ${CANDIDATE_BACKEND}$`, 'm'))
+  })
+
+  it('is deterministic: the same configuration renders the same text (a kept load-balancer compares it)', () => {
+    for (const config of Object.values(variants)) expect(renderHaproxyConfig(structuredClone(config))).toBe(renderHaproxyConfig(config))
+  })
+
+  it('changes when the servers change', () => {
+    const base = variants['http, TCP checks, 3 servers']
+    expect(renderHaproxyConfig({ ...base, serving: base.serving.slice(0, 2) })).not.toBe(renderHaproxyConfig(base))
+  })
+})

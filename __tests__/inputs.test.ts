@@ -1,0 +1,475 @@
+import { describe, expect, it } from 'vitest'
+import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, InputError, defaultOf, readInputs, type DeploySettings, type Inputs } from '../src/inputs'
+import { lockName } from '../src/lock'
+
+type Values = Record<string, string | undefined>
+
+// The runner gives an input's value, or nothing when the workflow did not set it.
+function reader(values: Values): (name: string) => string | undefined {
+  return (name) => values[name]
+}
+
+function parse(values: Values): Inputs {
+  return readInputs(reader(values))
+}
+
+function deploySettings(values: Values): DeploySettings {
+  const inputs = parse({ image: 'nginx:1.27', ...values })
+  expect(inputs.deploy).toBeDefined()
+  return inputs.deploy!
+}
+
+// Runs readInputs expecting it to refuse, and returns the error for further checks. Every refusal
+// must be an InputError that names the input, so the user knows which `with:` line to fix.
+function refusal(values: Values, input: string): InputError {
+  let caught: unknown
+  try {
+    readInputs(reader(values))
+  } catch (error) {
+    caught = error
+  }
+  expect(caught, `expected ${JSON.stringify(values)} to be refused`).toBeInstanceOf(InputError)
+  const error = caught as InputError
+  expect(error.message).toContain(input)
+  return error
+}
+
+// The value as an error message may quote it: control characters escaped, never raw, and a long
+// value cut short (so only its start is looked for then).
+function shown(value: string): string {
+  const escaped = JSON.stringify(value.trim()).slice(1, -1)
+  return escaped.length <= 60 ? `'${escaped}'` : `'${escaped.slice(0, 60)}`
+}
+
+describe('readInputs: defaults', () => {
+  // How each input with a default shows in the parsed result (numbers as numbers).
+  const parsedValue: Record<string, (inputs: Inputs) => unknown> = {
+    command: (i) => i.command,
+    'tls-verify': (i) => String(i.tls.verify),
+    instances: (i) => String(i.deploy!.instances),
+    'instance-port': (i) => String(i.deploy!.instancePort),
+    'lb-port': (i) => String(i.deploy!.lbPort),
+    'instance-prefix': (i) => i.instancePrefix,
+    'lb-name': (i) => i.deploy!.lbName,
+    'external-network': (i) => i.deploy!.externalNetwork,
+    'haproxy-image': (i) => i.deploy!.haproxyImage,
+    protocol: (i) => i.deploy!.protocol,
+    'wait-timeout': (i) => String(i.deploy!.waitTimeoutSeconds),
+  }
+
+  it('knows how every input with a default is parsed (extend this table when adding one)', () => {
+    const withDefaults = INPUT_SPECS.filter((s) => s.default !== undefined).map((s) => s.name)
+    expect(Object.keys(parsedValue).sort()).toEqual([...withDefaults].sort())
+  })
+
+  it('applies every default of INPUT_SPECS when the input is absent', () => {
+    const inputs = parse({ image: 'nginx' })
+    for (const spec of INPUT_SPECS.filter((s) => s.default !== undefined)) {
+      expect(parsedValue[spec.name](inputs), spec.name).toBe(spec.default)
+      expect(defaultOf(spec.name)).toBe(spec.default)
+    }
+  })
+
+  it('has sensible defaults: deploy 3 instances of port 80 behind lb on port 80, http, verified TLS, pinned HAProxy', () => {
+    const inputs = parse({ image: 'nginx' })
+    expect(inputs.command).toBe('deploy')
+    expect(inputs.dockerHost).toBe('')
+    expect(inputs.tls).toEqual({ ca: undefined, cert: undefined, key: undefined, verify: true })
+    expect(inputs.deploy).toEqual({
+      image: 'nginx',
+      instances: 3,
+      instancePort: 80,
+      lbPort: 80,
+      instancePrefix: 'web',
+      lbName: 'lb',
+      externalNetwork: 'routable',
+      haproxyImage: DEFAULT_HAPROXY_IMAGE,
+      protocol: 'http',
+      healthCheckPath: '',
+      waitTimeoutSeconds: 300,
+    })
+    // A pinned branch, never a moving tag.
+    expect(DEFAULT_HAPROXY_IMAGE).toMatch(/^haproxy:\d+\.\d+$/)
+  })
+
+  it('treats an input given as empty like an absent one (except external-network)', () => {
+    const empty: Values = Object.fromEntries(INPUT_SPECS.map((s) => [s.name, '']))
+    const inputs = parse({ ...empty, image: 'nginx' })
+    const absent = parse({ image: 'nginx' })
+    expect(inputs.command).toBe(absent.command)
+    expect(inputs.tls).toEqual(absent.tls)
+    expect(inputs.instancePrefix).toBe(absent.instancePrefix)
+    expect({ ...inputs.deploy, externalNetwork: 'x' }).toEqual({ ...absent.deploy, externalNetwork: 'x' })
+    expect(inputs.deploy!.externalNetwork).toBe('')
+  })
+
+  it('reads only inputs that INPUT_SPECS (and so action.yml) declares', () => {
+    const asked = new Set<string>()
+    const declared = new Set(INPUT_SPECS.map((s) => s.name))
+    const everything: Values = {
+      command: 'deploy',
+      'docker-host': 'tcp://h:2376',
+      'tls-ca-cert': 'ca',
+      'tls-cert': 'cert',
+      'tls-key': 'key',
+      image: 'nginx',
+      'health-check-path': '/healthz',
+      'registry-username': 'u',
+      'registry-password': 'p',
+    }
+    readInputs((name) => {
+      asked.add(name)
+      return everything[name]
+    })
+    for (const name of asked) expect(declared.has(name), `reads undeclared input '${name}'`).toBe(true)
+  })
+
+  it('trims surrounding whitespace as @actions/core getInput does', () => {
+    const settings = deploySettings({ instances: ' 3', 'lb-port': '8080\n', image: ' nginx:1.27 ', 'instance-prefix': ' pr-42 ' })
+    expect(settings.instances).toBe(3)
+    expect(settings.lbPort).toBe(8080)
+    expect(settings.image).toBe('nginx:1.27')
+    expect(settings.instancePrefix).toBe('pr-42')
+  })
+})
+
+describe('readInputs: command', () => {
+  it('knows deploy, teardown and prune', () => {
+    expect([...COMMANDS].sort()).toEqual(['deploy', 'prune', 'teardown'])
+  })
+
+  it.each([...COMMANDS])('accepts %s', (command) => {
+    expect(parse({ command, image: 'nginx', 'max-age': '1d' }).command).toBe(command)
+  })
+
+  it.each(['Deploy', 'destroy', 'deploy teardown', 'undeploy'])('refuses %j and lists the commands', (command) => {
+    const error = refusal({ command, image: 'nginx' }, 'command')
+    expect(error.message).toContain(command)
+    for (const known of COMMANDS) expect(error.message).toContain(known)
+  })
+
+  it('teardown needs no image and reads no deploy settings', () => {
+    const inputs = parse({ command: 'teardown', 'instance-prefix': 'pr-7' })
+    expect(inputs.command).toBe('teardown')
+    expect(inputs.instancePrefix).toBe('pr-7')
+    expect(inputs.deploy).toBeUndefined()
+    expect(inputs.prune).toBeUndefined()
+  })
+
+  it('teardown ignores deploy-only inputs, even invalid ones', () => {
+    const inputs = parse({ command: 'teardown', instances: 'lots', 'registry-username': 'only-me', protocol: 'udp', 'lb-name': 'no good' })
+    expect(inputs.deploy).toBeUndefined()
+  })
+
+  it('teardown still checks instance-prefix, which names what it removes', () => {
+    refusal({ command: 'teardown', 'instance-prefix': 'pr 7' }, 'instance-prefix')
+    refusal({ command: 'teardown', 'instance-prefix': 'pr-*' }, 'instance-prefix')
+  })
+
+  it('deploy requires image and says so with an example', () => {
+    const error = refusal({ command: 'deploy' }, 'image')
+    expect(error.message).toMatch(/required/)
+    expect(error.message).toMatch(/nginx/)
+    refusal({ image: '   ' }, 'image')
+  })
+})
+
+describe('readInputs: prune', () => {
+  const prune = (values: Values) => parse({ command: 'prune', ...values })
+
+  it('needs no image and reads no deploy settings', () => {
+    const inputs = prune({ 'max-age': '3d', instances: 'lots' })
+    expect(inputs.deploy).toBeUndefined()
+    expect(inputs.prune).toBeDefined()
+  })
+
+  it.each([
+    ['45s', 45],
+    ['90m', 90 * 60],
+    ['72h', 72 * 3600],
+    ['3d', 3 * 86400],
+    ['365d', 365 * 86400],
+    [' 1h ', 3600],
+  ])('max-age %j is %i seconds', (maxAge, seconds) => {
+    expect(prune({ 'max-age': maxAge }).prune!.maxAgeSeconds).toBe(seconds)
+  })
+
+  it.each(['366d', '0h', '01h', '1.5h', '72', 'h', '72H', '3 d', '-1d', '1w', '1h30m', 'forever', '9'.repeat(20) + 's'])(
+    'refuses max-age %j, with examples and the limit',
+    (maxAge) => {
+      const error = refusal({ command: 'prune', 'max-age': maxAge }, 'max-age')
+      expect(error.message).toContain(shown(maxAge))
+      expect(error.message).toMatch(/'72h'|'3d'/)
+      expect(error.message).toContain('365d')
+    },
+  )
+
+  it('needs max-age, github-token or both, and says so', () => {
+    const error = refusal({ command: 'prune' }, 'max-age')
+    expect(error.message).toContain('github-token')
+    expect(prune({ 'github-token': 'ghs_x' }).prune).toEqual({ deployments: 'web' })
+    expect(prune({ 'github-token': 'ghs_x', 'max-age': '1d' }).prune).toEqual({ deployments: 'web', maxAgeSeconds: 86400 })
+  })
+
+  it.each(['*', 'pr-*', '*-preview', 'a*b*c', 'pr-42', '*'.repeat(40)])('takes instance-prefix %j as the deployments to consider', (pattern) => {
+    const inputs = prune({ 'instance-prefix': pattern, 'max-age': '1d' })
+    expect(inputs.prune!.deployments).toBe(pattern)
+  })
+
+  it.each(['pr-?', 'pr.*', '-*', 'pr *', 'pr-[0-9]*', '*'.repeat(41), 'pr/*'])('refuses the pattern %j', (pattern) => {
+    const error = refusal({ command: 'prune', 'instance-prefix': pattern, 'max-age': '1d' }, 'instance-prefix')
+    expect(error.message).toContain(shown(pattern))
+    expect(error.message).toContain("'pr-*'")
+  })
+})
+
+describe('readInputs: instances, ports and wait-timeout', () => {
+  const numeric: { input: string; field: keyof DeploySettings; min: number; max: number }[] = [
+    { input: 'instances', field: 'instances', min: 1, max: 100 },
+    { input: 'instance-port', field: 'instancePort', min: 1, max: 65535 },
+    { input: 'lb-port', field: 'lbPort', min: 1, max: 65535 },
+    { input: 'wait-timeout', field: 'waitTimeoutSeconds', min: 1, max: 3600 },
+  ]
+
+  for (const { input, field, min, max } of numeric) {
+    describe(input, () => {
+      it(`accepts ${min}, ${max} and a value in between`, () => {
+        const middle = Math.floor((min + max) / 2)
+        for (const n of [min, middle, max]) expect(deploySettings({ [input]: String(n) })[field]).toBe(n)
+      })
+
+      it.each([String(min - 1), String(max + 1), `0${min + 1}`, `+${min + 1}`, '-1', `${min}.0`, 'abc', '1e2', '0x10', '1 0', '１', 'Infinity'])(
+        'refuses %j, quoting it and the accepted range',
+        (value) => {
+          const error = refusal({ image: 'nginx', [input]: value }, input)
+          expect(error.message).toContain(shown(value))
+          expect(error.message).toContain(`from ${min} to ${max}`)
+          expect(error.message).toMatch(/whole number/)
+        },
+      )
+    })
+  }
+
+  it('instances: the values of the brief', () => {
+    expect(deploySettings({ instances: '3' }).instances).toBe(3)
+    // Surrounding whitespace is trimmed like @actions/core does; inside a number it is refused.
+    expect(deploySettings({ instances: ' 3' }).instances).toBe(3)
+    for (const bad of ['0', '101', '03', '+3', '-1', '3.0', 'abc', '3 3']) refusal({ image: 'nginx', instances: bad }, 'instances')
+  })
+})
+
+describe('readInputs: instance-prefix and lb-name', () => {
+  const valid = ['web', 'pr-42', 'A_b-9', '9lives', 'x'.repeat(40)]
+  const invalid = ['my app', 'a\nb', 'a#b', 'a$b', 'a.b', 'café', 'ü', 'x'.repeat(41), '-web', '_web', 'a/b', 'a:b', "a'b", 'a;b', 'a\tb']
+
+  for (const input of ['instance-prefix', 'lb-name']) {
+    it.each(valid)(`${input} accepts %j`, (value) => {
+      const inputs = parse({ image: 'nginx', [input]: value })
+      expect(input === 'lb-name' ? inputs.deploy!.lbName : inputs.instancePrefix).toBe(value)
+    })
+
+    it.each(invalid)(`${input} refuses %j, naming the allowed characters and length`, (value) => {
+      const error = refusal({ image: 'nginx', [input]: value }, input)
+      expect(error.message).toContain(shown(value))
+      expect(error.message).toContain('40')
+      expect(error.message).toMatch(/letters, digits/)
+      // A refused value never reaches the log with its raw control characters.
+      expect(error.message).not.toMatch(/[\n\r\t]/)
+    })
+  }
+
+  it("refuses an lb-name equal to the deployment's lock container name", () => {
+    const lock = lockName('pr-42')
+    const error = refusal({ image: 'nginx', 'instance-prefix': 'pr-42', 'lb-name': lock }, 'lb-name')
+    expect(error.message).toContain(lock)
+    expect(error.message).toMatch(/lock/)
+    // The same name is fine for another deployment.
+    expect(deploySettings({ 'instance-prefix': 'pr-43', 'lb-name': lock }).lbName).toBe(lock)
+  })
+
+  it('quotes a huge pasted value shortened', () => {
+    const error = refusal({ image: 'nginx', 'lb-name': 'y'.repeat(5000) }, 'lb-name')
+    expect(error.message.length).toBeLessThan(400)
+  })
+})
+
+describe('readInputs: image and haproxy-image', () => {
+  const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
+  const valid = [
+    'nginx',
+    'nginx:1.27',
+    'nginx:1.27-alpine',
+    'library/nginx:latest',
+    'ghcr.io/owner/app:v1.2.3',
+    'localhost:5000/app',
+    'registry.example.com:5000/team/sub/app:tag',
+    `registry.example.com:5000/team/app:1.0@${digest}`,
+    `app@${digest}`,
+    'my_app__x-y.z:TAG_1.0',
+    `${'a'.repeat(60)}:${'t'.repeat(128)}`,
+  ]
+  const invalid = [
+    'Nginx',
+    'nginx/App:1',
+    'registry.example.com/Team/app',
+    'ngi nx',
+    'nginx :1',
+    'nginx\n:1',
+    'nginx#1',
+    'nginx:',
+    ':1.27',
+    'nginx:-dash',
+    `nginx:${'t'.repeat(129)}`,
+    'nginx@sha256:abc',
+    `nginx@sha256:${'A'.repeat(64)}`,
+    'nginx:1.27;rm',
+    '-nginx',
+    'nginx//app',
+    'https://registry.example.com/app',
+  ]
+
+  it.each(valid)('image accepts %j', (image) => {
+    expect(deploySettings({ image }).image).toBe(image)
+  })
+
+  it.each(invalid)('image refuses %j with an example reference', (image) => {
+    const error = refusal({ image }, 'image')
+    expect(error.message).toContain(shown(image))
+    expect(error.message).toMatch(/nginx:1\.27/)
+    expect(error.message).not.toMatch(/[\n\r]/)
+  })
+
+  it.each(valid)('haproxy-image accepts %j', (haproxyImage) => {
+    expect(deploySettings({ 'haproxy-image': haproxyImage }).haproxyImage).toBe(haproxyImage)
+  })
+
+  it.each(invalid)('haproxy-image refuses %j', (haproxyImage) => {
+    const error = refusal({ image: 'nginx', 'haproxy-image': haproxyImage }, 'haproxy-image')
+    expect(error.message).toContain(shown(haproxyImage))
+    expect(error.message).toMatch(/haproxy:/)
+  })
+})
+
+describe('readInputs: external-network', () => {
+  it("is 'routable' when absent", () => {
+    expect(deploySettings({}).externalNetwork).toBe('routable')
+  })
+
+  it("given as '' means publish lb-port on the Docker host", () => {
+    expect(deploySettings({ 'external-network': '' }).externalNetwork).toBe('')
+    expect(deploySettings({ 'external-network': '  ' }).externalNetwork).toBe('')
+  })
+
+  it.each(['vic-net', 'my.net_1-x', 'bridge', 'A1'])('accepts %j', (network) => {
+    expect(deploySettings({ 'external-network': network }).externalNetwork).toBe(network)
+  })
+
+  it.each(['bad net', 'net#1', '-net', '.net', 'net$', 'net\nx', 'réseau'])('refuses %j, saying how to publish instead', (network) => {
+    const error = refusal({ image: 'nginx', 'external-network': network }, 'external-network')
+    expect(error.message).toContain(shown(network))
+    expect(error.message).toContain("''")
+  })
+})
+
+describe('readInputs: protocol and health-check-path', () => {
+  it.each(['http', 'tcp'])('accepts protocol %s', (protocol) => {
+    expect(deploySettings({ protocol }).protocol).toBe(protocol)
+  })
+
+  it.each(['HTTP', 'https', 'udp', 'http/2'])('refuses protocol %j, listing http and tcp', (protocol) => {
+    const error = refusal({ image: 'nginx', protocol }, 'protocol')
+    expect(error.message).toContain(protocol)
+    expect(error.message).toMatch(/http, tcp|http and tcp|'http'.*'tcp'/)
+  })
+
+  it.each(['/', '/healthz', '/status?full=1&fmt=json', '/a/b%20c', '/v1/health.check~x+y=z-_'])('accepts path %j', (path) => {
+    expect(deploySettings({ 'health-check-path': path }).healthCheckPath).toBe(path)
+  })
+
+  it.each(['healthz', '/a b', '/a#b', '/a\nb', '/a$b', '/a;b', '/a"b', "/a'b", '/a\\b', '//x{y}', '/é'])('refuses path %j', (path) => {
+    const error = refusal({ image: 'nginx', 'health-check-path': path }, 'health-check-path')
+    expect(error.message).toContain(shown(path))
+    expect(error.message).toContain('/healthz')
+    expect(error.message).not.toMatch(/[\n\r]/)
+  })
+
+  it('is empty by default: a TCP connect check', () => {
+    expect(deploySettings({}).healthCheckPath).toBe('')
+    expect(deploySettings({ protocol: 'tcp' }).healthCheckPath).toBe('')
+  })
+
+  it('refuses a health-check-path with protocol tcp, naming both', () => {
+    const error = refusal({ image: 'nginx', protocol: 'tcp', 'health-check-path': '/healthz' }, 'health-check-path')
+    expect(error.message).toContain('tcp')
+    expect(error.message).toContain('http')
+  })
+})
+
+describe('readInputs: registry credentials', () => {
+  it('are optional', () => {
+    expect(deploySettings({}).registryAuth).toBeUndefined()
+  })
+
+  it('are taken as a pair, the password exactly as given', () => {
+    expect(deploySettings({ 'registry-username': 'bot', 'registry-password': ' p@ss word ' }).registryAuth).toEqual({
+      username: 'bot',
+      password: ' p@ss word ',
+    })
+  })
+
+  it.each([
+    { 'registry-username': 'bot' },
+    { 'registry-password': 's3cret' },
+  ])('refuses half a pair: %j', (values) => {
+    const error = refusal({ image: 'nginx', ...values }, 'registry-username')
+    expect(error.message).toContain('registry-password')
+    expect(error.message).not.toContain('s3cret')
+  })
+})
+
+describe('readInputs: tls-verify', () => {
+  it.each([
+    ['true', true],
+    ['false', false],
+  ] as const)('accepts %s', (value, verify) => {
+    expect(parse({ image: 'nginx', 'tls-verify': value }).tls.verify).toBe(verify)
+  })
+
+  it.each(['yes', 'no', '1', '0', 'TRUE ', 'off', 'verify'])('refuses %j, naming true and false', (value) => {
+    const error = refusal({ image: 'nginx', 'tls-verify': value }, 'tls-verify')
+    expect(error.message).toContain(value.trim())
+    expect(error.message).toContain("'true'")
+    expect(error.message).toContain("'false'")
+  })
+
+  it('is checked for teardown too', () => {
+    refusal({ command: 'teardown', 'tls-verify': 'maybe' }, 'tls-verify')
+  })
+})
+
+describe('readInputs: secret inputs', () => {
+  const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body.repeat(16)}\n${body.repeat(8)}\n-----END ${label}-----\n`
+  const secretNames = INPUT_SPECS.filter((s) => s.secret).map((s) => s.name)
+  // A distinct value for every secret input, PEM material for the TLS ones.
+  const secretValues: Values = Object.fromEntries(
+    secretNames.map((name, i) => [
+      name,
+      name === 'docker-host' ? 'tcp://vch.internal.example:2376' : name.startsWith('tls-') ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`) : `secret-${name}-0123456789`,
+    ]),
+  )
+  const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
+
+  it('are at least docker-host, the TLS material, the registry password', () => {
+    for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password']) expect(secretNames).toContain(name)
+  })
+
+  it('passes the TLS material through to tls', () => {
+    const { tls, dockerHost } = parse(values)
+    expect(dockerHost).toBe(values['docker-host'])
+    expect(tls.ca?.trim()).toBe(values['tls-ca-cert']!.trim())
+    expect(tls.cert?.trim()).toBe(values['tls-cert']!.trim())
+    expect(tls.key?.trim()).toBe(values['tls-key']!.trim())
+  })
+
+
+})
