@@ -1,10 +1,10 @@
-// Deploy-to-ready benchmark: the action (dist/cli) against the seed's shell recipe, on the local
+// Deploy-to-ready benchmark: the action (dist/index.js) against the seed's shell recipe, on the local
 // Docker Engine (part A) and through the VCH stand-in (part B). "Ready" means N distinct instances
 // have answered through the load-balancer; the recipe has no readiness check of its own, so its
 // time is the script's run time plus the wait until that is true.
 //
 //   npx tsx bench/deploy.ts [--sizes 3,20,50] [--proxy-sizes 3,10,20] [--start-delay-ms 3000]
-//                           [--skip-proxy] [--repeat 1] [--trace] [--cli dist/cli/index.js]
+//                           [--skip-proxy] [--repeat 1] [--trace] [--cli dist/index.js]
 //
 // Prints a markdown table per part and writes the same to bench/results.md. Uses the local test
 // images (scripts/build-test-images.sh). Everything it creates is named bench-<random>… (the
@@ -27,7 +27,7 @@ const { values: flags } = parseArgs({
     'skip-proxy': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
     trace: { type: 'boolean', default: false },
-    cli: { type: 'string', default: path.resolve(__dirname, '../dist/cli/index.js') },
+    cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
     seed: { type: 'string', default: path.resolve(__dirname, '../../shared/seed/deploying-a-service-behind-a-load-balancer.md') },
   },
 })

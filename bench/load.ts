@@ -9,7 +9,7 @@
 //
 //   npx tsx bench/load.ts [--duration 10] [--concurrency 10,100,1000] [--out bench/load-results.md]
 //
-// Needs `npm run build` (it deploys with dist/cli) and the local test images. Traffic goes only to
+// Needs `npm run build` (it deploys with dist/index.js) and the local test images. Traffic goes only to
 // 127.0.0.1 and to the containers this script creates. Everything it creates is named
 // bench-load-<random>… and removed at the end, on failure and on SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process'
@@ -30,7 +30,7 @@ const { values: flags } = parseArgs({
 })
 
 const ROOT = path.resolve(__dirname, '..')
-const CLI = path.join(ROOT, 'dist/cli/index.js')
+const CLI = path.join(ROOT, 'dist/index.js')
 const WEB_IMAGE = 'vic-lb-test/web:1'
 const HAPROXY_IMAGE = 'vic-lb-test/haproxy:2.6'
 const INSTANCES = 3

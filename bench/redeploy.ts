@@ -3,7 +3,7 @@
 // (new generation checked first, graceful reload, old generation drained); the naive way, all a
 // recipe-style script can do, removes the deployment and creates it again.
 //
-//   npx tsx bench/redeploy.ts [--instances 5] [--concurrency 8] [--repeat 3] [--cli dist/cli/index.js]
+//   npx tsx bench/redeploy.ts [--instances 5] [--concurrency 8] [--repeat 3] [--cli dist/index.js]
 //
 // Prints a markdown table and writes it to bench/redeploy-results.md. Uses the local test images
 // (scripts/build-test-images.sh); everything it creates is named bench-rd-<random> and removed.
@@ -21,7 +21,7 @@ const { values: flags } = parseArgs({
     instances: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
     repeat: { type: 'string', default: '3' },
-    cli: { type: 'string', default: path.resolve(__dirname, '../dist/cli/index.js') },
+    cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
   },
 })
 const N = Number(flags.instances)

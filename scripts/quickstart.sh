@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 printf '\n== Deploy\n'
-node dist/cli/index.js deploy \
+node dist/index.js deploy \
   --image vic-lb-test/web:1 --haproxy-image vic-lb-test/haproxy:2.6 \
   --instances 3 --external-network= --lb-port 8080 --instance-prefix quickstart --lb-name quickstart-lb \
   "$@"
 printf '\n== Through the load-balancer: curl -s http://127.0.0.1:8080/\n'
 curl -sS --max-time 5 http://127.0.0.1:8080/
-printf '\nRemove it with: node dist/cli/index.js teardown --instance-prefix quickstart\n'
+printf '\nRemove it with: node dist/index.js teardown --instance-prefix quickstart\n'

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { COMMANDS, INPUT_SPECS } from './inputs'
 import { run } from './main'
@@ -17,27 +16,31 @@ function usage(): string {
     ...flags.map((f) => `  --${f.name.padEnd(width)}${f.description}${f.default ? ` (default: ${f.default})` : ''}`),
     '',
     'Example: vic-lb deploy --image httpd:2.4 --instances 3 --external-network "" --lb-port 8080',
+    'PEM values need the --flag=value form: --tls-cert="$(cat cert.pem)". DOCKER_HOST, DOCKER_TLS_VERIFY',
+    'and DOCKER_CERT_PATH are read as the docker CLI reads them.',
   ].join('\n')
 }
 
-let parsed: ReturnType<typeof parse>
-function parse() {
-  return parseArgs({
-    allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(flags.map((f) => [f.name, { type: 'string' as const }])) },
-  })
+export async function cli(args: string[]): Promise<void> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(flags.map((f) => [f.name, { type: 'string' as const }])) },
+    })
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${usage()}`)
+    process.exitCode = 2
+    return
+  }
+  const { values, positionals } = parsed
+  if (values.help || positionals.length !== 1) {
+    console.log(usage())
+    process.exitCode = values.help ? 0 : 2
+    return
+  }
+  // Outputs are for the Actions runner; a person reads the summary line the run prints.
+  process.env.GITHUB_OUTPUT ??= '/dev/null'
+  await run((name) => (name === 'command' ? positionals[0] : (values as Record<string, string | undefined>)[name]))
 }
-try {
-  parsed = parse()
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${usage()}`)
-  process.exit(2)
-}
-const { values, positionals } = parsed
-if (values.help || positionals.length !== 1) {
-  console.log(usage())
-  process.exit(values.help ? 0 : 2)
-}
-// Outputs are for the Actions runner; a person reads the summary line the run prints.
-process.env.GITHUB_OUTPUT ??= '/dev/null'
-void run((name) => (name === 'command' ? positionals[0] : (values as Record<string, string | undefined>)[name]))
