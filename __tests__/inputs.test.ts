@@ -411,10 +411,11 @@ describe('readInputs: registry credentials', () => {
   })
 
   it('are taken as a pair, the password exactly as given', () => {
-    expect(deploySettings({ 'registry-username': 'bot', 'registry-password': ' p@ss word ' }).registryAuth).toEqual({
-      username: 'bot',
-      password: ' p@ss word ',
-    })
+    const auth = deploySettings({ 'registry-username': 'bot', 'registry-password': ' p@ss word ' }).registryAuth
+    expect(auth).toMatchObject({ username: 'bot', password: ' p@ss word ' })
+    // The X-Registry-Auth header the Engine decodes: URL-safe base64 of the JSON credentials.
+    expect(JSON.parse(Buffer.from(auth!.header, 'base64url').toString())).toEqual({ username: 'bot', password: ' p@ss word ' })
+    expect(auth!.header).not.toMatch(/[+/]/)
   })
 
   it.each([
