@@ -37,9 +37,10 @@ export interface DeployResult {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
-// After a reload the previous HAProxy worker finishes the requests it has; give it that long
-// before the instances it was sending them to are removed.
-const DRAIN_MS = 2_000
+// After a reload the previous HAProxy worker finishes the requests it has and lets go of its idle
+// keep-alive clients (`timeout http-keep-alive` in config.ts); give it that long before the
+// instances it was sending them to are removed.
+const DRAIN_MS = 3_000
 
 export interface PulledImages {
   image: PulledImage

@@ -62,6 +62,12 @@ export function renderHaproxyConfig(config: LbConfig): string {
       ? [
           '    timeout http-request 10s',
           '    option forwardfor',
+          // On a reload the old worker does not close idle keep-alive connections under a client
+          // that may be sending on them; it answers their next request with `Connection: close`.
+          '    option idle-close-on-response',
+          // ...and those still idle after this long are closed as usual, so that within the drain
+          // time (deploy.ts) no client is left on the old worker, routing to retired instances.
+          '    timeout http-keep-alive 2s',
         ]
       : []),
     // A request that fails to connect is retried on another instance.
