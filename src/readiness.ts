@@ -33,7 +33,7 @@ export class NotReadyError extends Error {
   }
 }
 
-const POLL_MS = 500
+const POLL_MS = 200
 const REQUEST_TIMEOUT_MS = 2_000
 
 export async function waitUntilServing(endpoints: Endpoints, expectation: Expectation): Promise<ServerStatus[]> {
