@@ -432,11 +432,14 @@ describe('readInputs: tls-verify', () => {
   it.each([
     ['true', true],
     ['false', false],
-  ] as const)('accepts %s', (value, verify) => {
+    ['True', true],
+    ['FALSE', false],
+    [' TRUE ', true],
+  ] as const)('accepts %j', (value, verify) => {
     expect(parse({ image: 'nginx', 'tls-verify': value }).tls.verify).toBe(verify)
   })
 
-  it.each(['yes', 'no', '1', '0', 'TRUE ', 'off', 'verify'])('refuses %j, naming true and false', (value) => {
+  it.each(['yes', 'no', '1', '0', 'tRUE', 'off', 'verify'])('refuses %j, naming true and false', (value) => {
     const error = refusal({ image: 'nginx', 'tls-verify': value }, 'tls-verify')
     expect(error.message).toContain(value.trim())
     expect(error.message).toContain("'true'")

@@ -273,9 +273,10 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], input: st
   throw new InputError(`Invalid ${input} '${show(value)}'. Expected one of: ${allowed.join(', ')}.`)
 }
 
+// YAML 1.2's core schema spellings, as @actions/core's getBooleanInput takes them.
 function boolean(value: string, input: string): boolean {
-  if (value === 'true') return true
-  if (value === 'false') return false
+  if (['true', 'True', 'TRUE'].includes(value)) return true
+  if (['false', 'False', 'FALSE'].includes(value)) return false
   throw new InputError(`Invalid ${input} '${show(value)}'. Expected 'true' or 'false'.`)
 }
 

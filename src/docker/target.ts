@@ -101,8 +101,8 @@ function certificatesFromEnvironment(tls: TlsMaterial, env: NodeJS.ProcessEnv): 
     const full = path.join(dir, file)
     return fs.existsSync(full) ? fs.readFileSync(full, 'utf8') : undefined
   }
-  const verify = tls.verify && env.DOCKER_TLS_VERIFY !== '0' && env.DOCKER_TLS_VERIFY !== ''
-  const material = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), verify }
+  // Any value of DOCKER_TLS_VERIFY, even '0', means verify, as for the docker CLI; tls-verify decides.
+  const material = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), verify: tls.verify }
   if (!hasCertificates(material))
     throw new InputError(
       `DOCKER_TLS_VERIFY/DOCKER_CERT_PATH ask for TLS, but ${dir} holds none of ca.pem, cert.pem, key.pem. Give tls-ca-cert, tls-cert and tls-key, or point DOCKER_CERT_PATH at the folder vic-machine wrote.`,
