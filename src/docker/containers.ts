@@ -5,12 +5,9 @@ import { describe } from './engine'
 // Container and network removal shared by a failed deploy's clean-up, scaling down and teardown,
 // plus the small container operations the orchestration needs.
 
-// A VCH boots a VM per container, so starts run side by side; the bound keeps a big N from
-// flooding the host with API calls at once.
-export const CONCURRENCY = 25
-
-export function limited<T, R>(items: T[], task: (item: T) => Promise<R>): Promise<R[]> {
-  const limit = pLimit(CONCURRENCY)
+// Bounds how many API calls of one kind run at once (see deploy.ts for container starts).
+export function limited<T, R>(items: T[], task: (item: T) => Promise<R>, concurrency = 8): Promise<R[]> {
+  const limit = pLimit(concurrency)
   return Promise.all(items.map((item) => limit(() => task(item))))
 }
 
