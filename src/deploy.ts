@@ -38,7 +38,7 @@ export interface DeployResult {
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
 // How many containers start at once. A VCH boots a VM per start and gains from many at once; a
-// plain engine's starts are CPU-bound (N=50 on 2 cores: 8 or 4 at once 9.5 s, 25 at once 12.4 s).
+// plain engine's starts are CPU-bound (N=50 on 2 cores: 8 or 4 at once about 10 s, 25 at once 12.4 s).
 const STARTS_AT_ONCE = { vch: 25, engine: 8 }
 // After a reload the previous HAProxy worker finishes the requests it has and lets go of its idle
 // keep-alive clients (`timeout http-keep-alive` in config.ts); give it that long before the
@@ -190,18 +190,18 @@ class Run {
       await this.remove(this.plan.removeFirst)
       core.info(`Removed stopped instances: ${this.plan.removeFirst.map((i) => i.name).join(', ')}`)
     }
-    // The load-balancer resolves instances by name at run time. On a VCH, where each start boots
-    // a VM, it starts alongside them. On a plain engine starts take CPU, and an early HAProxy would
-    // spend it asking the engine's DNS for names not there yet: it starts after the instances.
-    const instances = limited(this.plan.create, (instance) => this.startInstance(instance.name, instance.index), STARTS_AT_ONCE[this.engine.isVch ? 'vch' : 'engine'])
-    const startLb = (): Promise<Docker.Container> => this.startLb(lbConfig, state)
-    const results = await Promise.allSettled([
-      instances,
-      this.plan.lb === 'keep' ? Promise.resolve(this.docker.getContainer(state.lb!.id)) : this.engine.isVch ? startLb() : instances.then(startLb),
-    ])
-    const failed = results.find((r) => r.status === 'rejected')
-    if (failed) throw (failed as PromiseRejectedResult).reason
-    return (results[1] as PromiseFulfilledResult<Docker.Container>).value
+    // One queue of starts with the load-balancer's first: it resolves the instances by name at run
+    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs. Every
+    // start settles before a failure is thrown, so that the undo finds all that was created.
+    const lb = this.plan.lb === 'keep' ? undefined : () => this.startLb(lbConfig, state)
+    const tasks: (() => Promise<unknown>)[] = [...(lb ? [lb] : []), ...this.plan.create.map((i) => () => this.startInstance(i.name, i.index))]
+    const outcomes = await limited(
+      tasks,
+      (task) => task().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
+      STARTS_AT_ONCE[this.engine.isVch ? 'vch' : 'engine'],
+    )
+    for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
+    return lb ? (outcomes[0] as { value: Docker.Container }).value : this.docker.getContainer(state.lb!.id)
   }
 
   private async startInstance(name: string, index: number): Promise<void> {
