@@ -10,13 +10,13 @@
 // images (scripts/build-test-images.sh). Everything it creates is named bench-<random>… (the
 // routable network bench_<random>_routable, because the recipe names it in a Go template) and is
 // removed after each run, on failure and on SIGINT/SIGTERM.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { docker, freePort, tryDocker } from '../test-support/host'
 import { startVchProxy } from '../test-support/vch-proxy'
 
 const { values: flags } = parseArgs({
@@ -50,18 +50,6 @@ let running: ChildProcess | undefined
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const seconds = (ms: number) => (ms / 1000).toFixed(1)
 const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]
-
-// Short docker CLI calls on the local engine (set-up, inspection, clean-up).
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 }).trim()
-}
-function tryDocker(...args: string[]): string {
-  try {
-    return docker(...args)
-  } catch {
-    return ''
-  }
-}
 
 // A timed command, in its own process group so that a timeout or Ctrl-C ends all it started.
 // Every output line is kept with the time it arrived (ms since the start).
@@ -171,16 +159,6 @@ async function runRecipe(n: number, env: NodeJS.ProcessEnv = {}) {
   } finally {
     sweep()
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 // Removes every container and network of this benchmark (synchronous: also runs on a signal).

@@ -15,11 +15,11 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { docker, freePort, tryDocker } from '../test-support/host'
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,28 +53,6 @@ interface Row {
   fiveXx: number
   errors: number
   timeouts: number
-}
-
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }).trim()
-}
-
-function tryDocker(...args: string[]): string {
-  try {
-    return docker(...args)
-  } catch {
-    return ''
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function addressOn(container: string): string {

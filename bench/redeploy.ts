@@ -11,9 +11,9 @@ import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { freePort } from '../test-support/host'
 import { startLoad, type LoadReport } from '../test-support/load'
 
 const { values: flags } = parseArgs({
@@ -30,15 +30,6 @@ const IMAGES = ['vic-lb-test/web:1', 'vic-lb-test/web:2']
 // Asynchronous, so that the load generator in this process keeps running during a redeploy.
 async function cli(...args: string[]): Promise<void> {
   await promisify(execFile)(process.execPath, [flags.cli, ...args], { timeout: 300_000 })
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 interface Result {

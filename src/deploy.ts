@@ -23,10 +23,13 @@ import {
 import { describeServer, type ServerStatus } from './haproxy/stats'
 import { NotReadyError, hostForUrl, waitUntilServing, type Endpoints } from './readiness'
 
-export interface DeployResult {
+interface ServiceAddress {
   ip: string
   port: number
   url: string
+}
+
+export interface DeployResult extends ServiceAddress {
   lbContainer: string
   instances: string[]
   statuses: ServerStatus[]
@@ -91,10 +94,10 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
   const run = new Run(engine, settings, plan, lbSpec, netName, deadline)
   try {
     const lb = await core.group('Start instances and load-balancer', () => run.startAll(lbConfig, state))
-    const statuses = await core.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
+    const { statuses, address } = await core.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
     await run.retire()
     await run.keepRunning()
-    return { ...(await run.endpointsOf(lb)).result, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed }
+    return { ...address, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed }
   } catch (error) {
     await core.group('Deploy failed: undo this run', () => run.undo())
     throw error
@@ -291,9 +294,9 @@ class Run {
 
   // New instances join through the candidates backend: health-checked first, given traffic only
   // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
-  async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<ServerStatus[]> {
+  async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
     await this.failIfExited()
-    const { endpoints } = await this.endpointsOf(lb)
+    const { endpoints, address } = await this.endpointsOf(lb)
     if (this.plan.lb === 'keep') {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
       const target = renderHaproxyConfig(lbConfig)
@@ -308,7 +311,7 @@ class Run {
         await this.reload(lb, target)
       }
     }
-    return this.waitFor(endpoints, SERVING_BACKEND, lbConfig.serving)
+    return { statuses: await this.waitFor(endpoints, SERVING_BACKEND, lbConfig.serving), address }
   }
 
   // Instances the kept load-balancer may go on using while newcomers are checked.
@@ -368,7 +371,7 @@ class Run {
     if (unhealthy.length > 0) core.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
-  async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; result: { ip: string; port: number; url: string } }> {
+  private async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
     const { settings } = this
     const inspected = await lb.inspect()
     let ip: string
@@ -390,7 +393,7 @@ class Run {
     const url = `${scheme}://${hostForUrl(ip)}${scheme === 'http' && port === 80 ? '' : `:${port}`}`
     return {
       endpoints: { statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`, serviceHost: ip, servicePort: port, protocol: settings.protocol },
-      result: { ip, port, url },
+      address: { ip, port, url },
     }
   }
 

@@ -1,9 +1,11 @@
 import { spawn, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { parse } from 'yaml'
+import { docker, freePort } from '../../test-support/host'
+
+export { docker, freePort }
 
 // Runs the bundled action exactly as the Actions runner does: `node dist/index.js` with every
 // input as INPUT_<NAME> (action.yml's defaults filled in), and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY
@@ -73,17 +75,6 @@ export function uniquePrefix(tag: string): string {
   return `e2e-${tag}-${Math.random().toString(36).slice(2, 8)}`
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
-
 // Inputs for a deploy of the local test images, published on a free port of this machine.
 export async function localInputs(prefix: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
   return {
@@ -107,10 +98,6 @@ export async function distinctAnswers(url: string, requests = 30): Promise<Set<s
     answers.add(`${response.status} ${(await response.text()).trim()}`)
   }
   return answers
-}
-
-export function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' }).trim()
 }
 
 // Names of every container and network labelled as this deployment's.
