@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, InputError, defaultOf, readInputs, type DeploySettings, type Inputs } from '../src/inputs'
 import { lockName } from '../src/lock'
+import { selfSignedPem } from '../test-support/certificate'
 
 type Values = Record<string, string | undefined>
 
@@ -55,6 +56,7 @@ describe('readInputs: defaults', () => {
     'haproxy-image': (i) => i.deploy!.haproxyImage,
     protocol: (i) => i.deploy!.protocol,
     'wait-timeout': (i) => String(i.deploy!.waitTimeoutSeconds),
+    pull: (i) => i.deploy!.pull,
   }
 
   it('knows how every input with a default is parsed (extend this table when adding one)', () => {
@@ -87,6 +89,8 @@ describe('readInputs: defaults', () => {
       protocol: 'http',
       healthCheckPath: '',
       waitTimeoutSeconds: 300,
+      instanceConfig: { env: [], secretEnv: [] },
+      pull: 'always',
     })
     // A pinned branch, never a moving tag.
     expect(DEFAULT_HAPROXY_IMAGE).toMatch(/^haproxy:\d+\.\d+$/)
@@ -458,7 +462,13 @@ describe('readInputs: secret inputs', () => {
   const secretValues: Values = Object.fromEntries(
     secretNames.map((name, i) => [
       name,
-      name === 'docker-host' ? 'tcp://vch.internal.example:2376' : name.startsWith('tls-') ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`) : `secret-${name}-0123456789`,
+      name === 'docker-host'
+        ? 'tcp://vch.internal.example:2376'
+        : name === 'lb-certificate'
+          ? selfSignedPem()
+          : name === 'secret-env'
+            ? `SECRET=secret-${i}-0123456789`
+            : name.startsWith('tls-') ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`) : `secret-${name}-0123456789`,
     ]),
   )
   const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
@@ -476,4 +486,169 @@ describe('readInputs: secret inputs', () => {
   })
 
 
+})
+
+describe('readInputs: env and secret-env', () => {
+  const config = (values: Values) => deploySettings(values).instanceConfig
+
+  it.each(['env', 'secret-env'])('%s: one KEY=VALUE a line, the value exactly as written after the first =', (input) => {
+    const text = [
+      '  # a comment',
+      'PLAIN=value',
+      '',
+      'EQUALS=a=b==c',
+      'SPACES=  two  spaces  ',
+      `QUOTES="double" 'single'`,
+      'DOLLAR=$HOME ${PATH} $(id) `id`',
+      'HASH=not # a comment',
+      'EMPTY=',
+      'UNICODE=名前 🙂 é',
+      '   INDENTED=x',
+      'CRLF=y\r',
+      '_under_9=z',
+    ].join('\n')
+    const vars = config({ [input]: `${text}\n` })[input === 'env' ? 'env' : 'secretEnv']
+    expect(vars).toEqual([
+      { key: 'PLAIN', value: 'value' },
+      { key: 'EQUALS', value: 'a=b==c' },
+      { key: 'SPACES', value: '  two  spaces  ' },
+      { key: 'QUOTES', value: `"double" 'single'` },
+      { key: 'DOLLAR', value: '$HOME ${PATH} $(id) `id`' },
+      { key: 'HASH', value: 'not # a comment' },
+      { key: 'EMPTY', value: '' },
+      { key: 'UNICODE', value: '名前 🙂 é' },
+      { key: 'INDENTED', value: 'x' },
+      { key: 'CRLF', value: 'y' },
+      { key: '_under_9', value: 'z' },
+    ])
+  })
+
+  it('absent or blank: no variables', () => {
+    expect(config({})).toEqual({ env: [], secretEnv: [] })
+    expect(config({ env: '\n  \n# only a comment\n', 'secret-env': '' })).toEqual({ env: [], secretEnv: [] })
+  })
+
+  it.each([
+    ['no =', 'A=1\n\nnot a pair sk-live-123', 3],
+    ['a bad key', 'A=1\n9LIVES=sk-live-123', 2],
+    ['a key with a dash', 'MY-KEY=sk-live-123', 1],
+    ['a key with a space', 'MY KEY=sk-live-123', 1],
+    ['an empty key', '=sk-live-123', 1],
+    ['a NUL in the value', 'A=sk-live-\u0000123', 1],
+    ['a huge line', `A=sk-live-123${'x'.repeat(140_000)}`, 1],
+    ['a repeated key', 'A=1\nB=2\nA=sk-live-123', 3],
+  ])('refuses %s, naming the input and the line, never the value', (_, text, line) => {
+    for (const input of ['env', 'secret-env']) {
+      const error = refusal({ image: 'nginx', [input]: text }, input)
+      expect(error.message).toContain(`line ${line}`)
+      expect(error.message).not.toContain('sk-live')
+      expect(error.message).not.toContain('123')
+    }
+  })
+
+  it('refuses a variable given in both, and more than fits an environment', () => {
+    expect(refusal({ image: 'nginx', env: 'A=1', 'secret-env': 'A=2' }, 'secret-env').message).toContain('A')
+    const big = Array.from({ length: 10 }, (_, i) => `K${i}=${'v'.repeat(120_000)}`).join('\n')
+    refusal({ image: 'nginx', env: big }, 'env')
+  })
+})
+
+describe('readInputs: instance-command', () => {
+  const command = (value: string) => deploySettings({ 'instance-command': value }).instanceConfig.command
+
+  it('takes a JSON array of strings as it is, and a plain line split on whitespace', () => {
+    expect(command('["gunicorn","app:app","-b","0.0.0.0:8000"]')).toEqual(['gunicorn', 'app:app', '-b', '0.0.0.0:8000'])
+    expect(command('["sh", "-c", "echo $HOME && id"]')).toEqual(['sh', '-c', 'echo $HOME && id'])
+    expect(command('  httpd -f   -p 8081\t-h /etc  ')).toEqual(['httpd', '-f', '-p', '8081', '-h', '/etc'])
+    expect(command('echo $HOME;id')).toEqual(['echo', '$HOME;id'])
+    expect(command('')).toBeUndefined()
+  })
+
+  it.each([
+    ['[gunicorn]', 'not valid JSON'],
+    ['["a", 1]', 'array of strings'],
+    ['[]', 'array of strings'],
+    ['[""]', 'program name is empty'],
+    ['npm start\nrm -rf /', 'more than one line'],
+    ['["a\\u0000b"]', 'NUL'],
+  ])('refuses %j', (value, problem) => {
+    expect(refusal({ image: 'nginx', 'instance-command': value }, 'instance-command').message).toContain(problem)
+  })
+})
+
+describe('readInputs: instance-memory and instance-cpus', () => {
+  it.each([
+    ['512m', 512 * 1024 ** 2],
+    ['2g', 2 * 1024 ** 3],
+    ['2G', 2 * 1024 ** 3],
+    ['1.5g', 1.5 * 1024 ** 3],
+    ['65536k', 64 * 1024 ** 2],
+    ['6m', 6 * 1024 ** 2],
+  ])('memory %s is %d bytes', (value, bytes) => {
+    expect(deploySettings({ 'instance-memory': value }).instanceConfig.memoryBytes).toBe(bytes)
+  })
+
+  it.each(['512', '512mb', '5m', '-1g', '0g', '1025g', '1e3m', 'lots', '512 m'])('refuses memory %j', (value) => {
+    refusal({ image: 'nginx', 'instance-memory': value }, 'instance-memory')
+  })
+
+  it.each([
+    ['1', 1],
+    ['0.5', 0.5],
+    ['2', 2],
+    ['0.01', 0.01],
+    ['256', 256],
+  ])('cpus %s', (value, cpus) => {
+    expect(deploySettings({ 'instance-cpus': value }).instanceConfig.cpus).toBe(cpus)
+  })
+
+  it.each(['0', '0.001', '-1', '1/2', '.5', '01', '257', 'two', '1e0'])('refuses cpus %j', (value) => {
+    refusal({ image: 'nginx', 'instance-cpus': value }, 'instance-cpus')
+  })
+})
+
+describe('readInputs: pull', () => {
+  it.each(['always', 'missing', 'never'])('takes %s, for deploy and for the lock image of teardown', (pull) => {
+    expect(deploySettings({ pull }).pull).toBe(pull)
+    expect(parse({ command: 'teardown', pull }).pull).toBe(pull)
+  })
+
+  it.each(['if-not-present', 'Always', 'no'])('refuses %j', (pull) => {
+    expect(refusal({ image: 'nginx', pull }, 'pull').message).toContain('always, missing, never')
+  })
+})
+
+describe('readInputs: lb-certificate', () => {
+  const pem = selfSignedPem()
+  const other = selfSignedPem()
+  const [cert, key] = [pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0], pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0]]
+  const otherKey = other.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0]
+  const otherCert = other.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0]
+
+  it('takes chain and key in one PEM, in either order, and knows the fingerprint to expect', () => {
+    const { certificate } = deploySettings({ 'lb-certificate': pem })
+    expect(certificate!.pem).toBe(pem.trim() + '\n')
+    expect(certificate!.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    expect(deploySettings({ 'lb-certificate': key + cert + otherCert }).certificate!.fingerprint256).toBe(certificate!.fingerprint256)
+    expect(deploySettings({ 'lb-certificate': selfSignedPem('x', 'rsa') }).certificate).toBeDefined()
+  })
+
+  it.each([
+    ['a key that belongs to another certificate', () => cert + otherKey, 'does not belong'],
+    ['no key', () => cert, 'no PEM private key'],
+    ['no certificate', () => key, 'no PEM certificate'],
+    ['two keys', () => cert + key + otherKey, '2 private keys'],
+    ['a broken certificate', () => cert.replace(/\n[A-Za-z0-9+/]{20}/, '\nAAAAAAAAAAAAAAAAAAAA') + key, 'cannot be parsed'],
+    ['a broken key', () => cert + key.replace(/\n[A-Za-z0-9+/]{20}/, '\n!!!!!!!!!!!!!!!!!!!!'), 'cannot be parsed'],
+    ['an encrypted key', () => cert + '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n', 'encrypted'],
+    ['text', () => 'not a pem at all', 'no PEM certificate'],
+  ])('refuses %s, naming the input and showing none of it', (_, value, problem) => {
+    const error = refusal({ image: 'nginx', 'lb-certificate': value() }, 'lb-certificate')
+    expect(error.message).toContain(problem)
+    for (const line of value().split('\n').filter((l) => l.length >= 8 && !l.startsWith('-----'))) expect(error.message).not.toContain(line)
+  })
+
+  it('is refused with protocol tcp', () => {
+    expect(refusal({ image: 'nginx', protocol: 'tcp', 'lb-certificate': pem }, 'lb-certificate').message).toContain("'tcp'")
+  })
 })

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { selfSignedPem } from '../test-support/certificate'
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { INPUT_SPECS, InputError, readInputs } from '../src/inputs'
 import { readActionInput, run } from '../src/main'
@@ -104,6 +105,8 @@ describe('run: secrets are masked before anything else is printed', () => {
     'tls-key': privateKey,
     'registry-username': 'deploy-bot',
     'registry-password': 'ghp_' + randomBytes(18).toString('hex'),
+    'lb-certificate': selfSignedPem(),
+    'secret-env': `DATABASE_URL=postgres://app:${randomBytes(9).toString('hex')}@db/app\n# a comment\nAPI_KEY=${randomBytes(12).toString('base64')}\n`,
   }
   for (const spec of INPUT_SPECS.filter((s) => s.secret && values[s.name] === undefined)) values[spec.name] = `${spec.name}-${randomBytes(12).toString('hex')}`
   const secretInputs = INPUT_SPECS.filter((s) => s.secret).map((s) => s.name)
@@ -134,6 +137,8 @@ describe('run: secrets are masked before anything else is printed', () => {
       // Base64 body lines and the BEGIN/END lines of a PEM are each masked: a log line holds one.
       for (const line of pemLines.filter((l) => l.length >= 16)) expect(masks, `a line of ${name}`).toContain(escapeData(line))
     }
+    // Each secret-env value on its own, as a program in an instance may print it.
+    for (const line of values['secret-env']!.split('\n').filter((l) => l.includes('='))) expect(masks).toContain(escapeData(line.slice(line.indexOf('=') + 1)))
     // Nothing that is not secret is masked (that would garble the log).
     expect(masks).not.toContain('deploy-bot')
     expect(masks).not.toContain('nginx:1.27')

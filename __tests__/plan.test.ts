@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { DeploymentState, InstanceObject } from '../src/docker/state'
+import type { InstanceConfig } from '../src/inputs'
 import {
   generationOf,
+  generationWithSecrets,
+  generationsWithSettings,
+  holdsValues,
   instanceName,
   lbSpecOf,
   networkName,
@@ -18,7 +22,7 @@ const HAPROXY = `sha256:${'c'.repeat(64)}`
 function desired(overrides: Partial<DesiredDeployment> = {}): DesiredDeployment {
   return {
     deployment: 'web',
-    imageId: IMAGE_A,
+    generation: generationOf(IMAGE_A, overrides.instancePort ?? 80),
     instances: 3,
     instancePort: 80,
     lbName: 'lb',
@@ -60,7 +64,7 @@ const indexes = (items: { index: number }[]) => items.map((i) => i.index).sort((
 // Whatever the starting point, a plan leaves the host exactly as wanted.
 function expectConverged(state: DeploymentState, want: DesiredDeployment, plan: DeployPlan): void {
   const after = apply(state, plan, want)
-  const generation = generationOf(want.imageId, want.instancePort)
+  const { generation } = want
   const wantedNames = Array.from({ length: want.instances }, (_, i) => instanceName(want.deployment, generation, i + 1))
   expect(names(after.instances)).toEqual([...wantedNames].sort())
   expect(after.instances.every((i) => i.running)).toBe(true)
@@ -122,7 +126,7 @@ describe('planDeploy', () => {
 
   it('a new image ID starts a new generation beside the old one, which goes after the switch', () => {
     const state = deployed(desired())
-    const want = desired({ imageId: IMAGE_B })
+    const want = desired({ generation: generationOf(IMAGE_B, 80) })
     const plan = planDeploy(want, state)
     expect(plan.generation).not.toBe(state.instances[0].generation)
     expect(indexes(plan.create)).toEqual([1, 2, 3])
@@ -147,7 +151,7 @@ describe('planDeploy', () => {
 
   it('a new image and a new count at once', () => {
     const state = deployed(desired({ instances: 4 }))
-    const want = desired({ imageId: IMAGE_B, instances: 2 })
+    const want = desired({ generation: generationOf(IMAGE_B, 80), instances: 2 })
     const plan = planDeploy(want, state)
     expect(indexes(plan.create)).toEqual([1, 2])
     expect(plan.removeAfter).toHaveLength(4)
@@ -170,7 +174,7 @@ describe('planDeploy', () => {
   it('a stopped instance of an old generation is removed first, not kept until the switch', () => {
     const state = deployed(desired())
     state.instances[0].running = false
-    const want = desired({ imageId: IMAGE_B })
+    const want = desired({ generation: generationOf(IMAGE_B, 80) })
     const plan = planDeploy(want, state)
     expect(plan.removeFirst).toEqual([state.instances[0]])
     expect(names(plan.removeAfter)).toEqual(names(state.instances.slice(1)))
@@ -286,11 +290,77 @@ describe('names', () => {
     expect(shortHash(['a', 'b'])).not.toBe(shortHash(['ab']))
   })
 
-  it('the lb spec changes with the HAProxy image, the external network and lb-port', () => {
+  it('the lb spec changes with the HAProxy image, the external network, lb-port and HTTPS', () => {
     const spec = lbSpecOf(HAPROXY, 'routable', 80)
+    expect(lbSpecOf(HAPROXY, 'routable', 80, false)).toBe(spec)
+    expect(lbSpecOf(HAPROXY, 'routable', 80, true)).not.toBe(spec)
     expect(lbSpecOf(HAPROXY, 'routable', 80)).toBe(spec)
     expect(lbSpecOf(IMAGE_A, 'routable', 80)).not.toBe(spec)
     expect(lbSpecOf(HAPROXY, '', 80)).not.toBe(spec)
     expect(lbSpecOf(HAPROXY, 'routable', 8080)).not.toBe(spec)
+  })
+})
+
+describe('instance configuration and the generation', () => {
+  const none: InstanceConfig = { env: [], secretEnv: [] }
+  const config = (extra: Partial<InstanceConfig>): InstanceConfig => ({ ...none, ...extra })
+
+  it('without any, the generation is what it was before instance configuration existed', () => {
+    expect(generationOf(IMAGE_A, 80, none)).toBe(generationOf(IMAGE_A, 80))
+    expect(generationOf(IMAGE_A, 80, none)).toBe(shortHash([IMAGE_A, 80]))
+  })
+
+  it('changes with env values, secret-env names, command, memory and CPUs, not with secret-env values', () => {
+    const base = generationOf(IMAGE_A, 80, config({ env: [{ key: 'A', value: '1' }] }))
+    const variants = [
+      config({ env: [{ key: 'A', value: '2' }] }),
+      config({ env: [{ key: 'A', value: '1 ' }] }),
+      config({ env: [{ key: 'B', value: '1' }] }),
+      config({ env: [{ key: 'A', value: '1' }], secretEnv: [{ key: 'S', value: 'x' }] }),
+      config({ env: [{ key: 'A', value: '1' }], command: ['sh'] }),
+      config({ env: [{ key: 'A', value: '1' }], memoryBytes: 512 * 1024 ** 2 }),
+      config({ env: [{ key: 'A', value: '1' }], cpus: 0.5 }),
+    ].map((c) => generationOf(IMAGE_A, 80, c))
+    expect(new Set([base, ...variants]).size).toBe(variants.length + 1)
+    const secretA = config({ secretEnv: [{ key: 'S', value: 'one' }] })
+    const secretB = config({ secretEnv: [{ key: 'S', value: 'two' }] })
+    expect(generationOf(IMAGE_A, 80, secretA)).toBe(generationOf(IMAGE_A, 80, secretB))
+  })
+
+  it('with secret-env, keeps the generation whose instances hold the values, else starts one with a nonce', () => {
+    const settings = generationOf(IMAGE_A, 80, config({ secretEnv: [{ key: 'S', value: 'x' }] }))
+    const running = (generation: string, running = true): InstanceObject => ({ id: newId(), name: instanceName('web', generation, 1), generation, index: 1, port: 80, running })
+    const state: DeploymentState = {
+      instances: [running(`${settings}-aaaaaa`), running(`${settings}-bbbbbb`, false), running(generationOf(IMAGE_B, 80)), running(`${settings}0-cccccc`)],
+      networks: [],
+    }
+    expect(generationsWithSettings(state, settings)).toEqual([`${settings}-aaaaaa`])
+    expect(generationWithSecrets(settings, `${settings}-aaaaaa`, '123456')).toBe(`${settings}-aaaaaa`)
+    expect(generationWithSecrets(settings, undefined, '123456')).toBe(`${settings}-123456`)
+    // The kept generation plans nothing; a new one replaces the instances beside the old.
+    const want = desired({ generation: `${settings}-aaaaaa`, instances: 1 })
+    const kept = planDeploy(want, { ...state, instances: state.instances.slice(0, 1), lb: { id: 'lb1', name: 'lb', spec: want.lbSpec, running: true } })
+    expect(kept.create).toEqual([])
+    const renewed = planDeploy({ ...want, generation: `${settings}-123456` }, { ...state, instances: state.instances.slice(0, 1) })
+    expect(names(renewed.create)).toEqual([instanceName('web', `${settings}-123456`, 1)])
+    expect(names(renewed.removeAfter)).toEqual([instanceName('web', `${settings}-aaaaaa`, 1)])
+  })
+
+  it('a container environment holds the values only when every one is there exactly', () => {
+    const vars = [
+      { key: 'S', value: 'a=b c' },
+      { key: 'T', value: '' },
+    ]
+    expect(holdsValues(['PATH=/bin', 'S=a=b c', 'T='], vars)).toBe(true)
+    expect(holdsValues(['S=a=b c'], vars)).toBe(false)
+    expect(holdsValues(['S=a=b c ', 'T='], vars)).toBe(false)
+    expect(holdsValues(['S=a=b', 'T='], vars)).toBe(false)
+  })
+
+  it('names with a secret generation stay a valid DNS label for the longest prefix and 100 instances', () => {
+    const generation = generationWithSecrets(generationOf(IMAGE_A, 80, config({ secretEnv: [{ key: 'S', value: 'x' }] })), undefined, 'abcdef')
+    const name = instanceName('p'.repeat(40), generation, 100)
+    expect(name.length).toBeLessThanOrEqual(63)
+    expect(name).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]*[A-Za-z0-9]$/)
   })
 })

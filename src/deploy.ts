@@ -1,16 +1,19 @@
+import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import type Docker from 'dockerode'
-import type { DeploySettings } from './inputs'
+import { InputError, type DeploySettings, type InstanceConfig } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
-import { pullImage, type PulledImage } from './docker/images'
+import { obtainImage, type PulledImage } from './docker/images'
+import { describeResources, instanceResources } from './docker/resources'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
-import { getFile, putFile } from './docker/archive'
+import { getFile, processOwner, putFile } from './docker/archive'
 import { LABEL, deploymentLabels } from './labels'
-import { lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
+import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
 import {
   CANDIDATE_BACKEND,
+  CERTIFICATE_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
   SERVING_BACKEND,
@@ -56,7 +59,9 @@ export interface PulledImages {
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 export async function pullImages(docker: Docker, settings: DeploySettings): Promise<PulledImages> {
   const [image, haproxyImage] = await core.group('Pull images', () =>
-    Promise.all([settings.image, settings.haproxyImage].map((ref) => pullImage(docker, ref, settings.registryAuth, core.info))),
+    Promise.all(
+      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth }, core.info)),
+    ),
   )
   for (const pulled of [image, haproxyImage]) if (pulled.warning) core.warning(pulled.warning)
   return { image, haproxyImage }
@@ -69,11 +74,11 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
   const netName = networkName(settings.instancePrefix)
   const state = await readDeployment(docker, settings.instancePrefix)
 
-  const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort)
+  const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate)
   const plan = planDeploy(
     {
       deployment: settings.instancePrefix,
-      imageId: image.id,
+      generation: await generationFor(docker, settings, image.id, state),
       instances: settings.instances,
       instancePort: settings.instancePort,
       lbName: settings.lbName,
@@ -82,12 +87,15 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     state,
   )
   core.info(describePlan(plan, state))
+  const resources = describeResources(instanceResources(settings.instanceConfig, engine.isVch), engine.isVch)
+  if (resources) core.info(resources)
   if (engine.isVch) core.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
 
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
     listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
     healthCheckPath: settings.healthCheckPath,
+    https: !!settings.certificate,
     serving: plan.serving,
     candidates: [],
   }
@@ -104,8 +112,31 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
   }
 }
 
+// secret-env values are not part of the generation's hash, which labels store: whether they
+// changed is asked of a running instance of the same settings instead, in memory.
+async function generationFor(docker: Docker, settings: DeploySettings, imageId: string, state: DeploymentState): Promise<string> {
+  const { secretEnv } = settings.instanceConfig
+  const settingsGeneration = generationOf(imageId, settings.instancePort, settings.instanceConfig)
+  if (secretEnv.length === 0) return settingsGeneration
+  let matching: string | undefined
+  for (const generation of generationsWithSettings(state, settingsGeneration)) {
+    const instance = state.instances.find((i) => i.generation === generation && i.running)!
+    const { Config } = await docker.getContainer(instance.id).inspect()
+    if (holdsValues(Config.Env ?? [], secretEnv)) matching = generation
+  }
+  return generationWithSecrets(settingsGeneration, matching, randomBytes(3).toString('hex'))
+}
+
 // Everything that can be found wrong before the host is changed.
-export async function checkHost(docker: Docker, settings: DeploySettings): Promise<void> {
+export async function checkHost(engine: Engine, settings: DeploySettings): Promise<void> {
+  const { docker } = engine
+  const { cpus } = settings.instanceConfig
+  instanceResources(settings.instanceConfig, engine.isVch)
+  // A Docker Engine refuses more CPUs than the host has, but only once the instance is created.
+  if (cpus && !engine.isVch) {
+    const { NCPU } = await docker.info()
+    if (NCPU && cpus > NCPU) throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
+  }
   const netName = networkName(settings.instancePrefix)
   const [lbOwner, netOwner, external] = await Promise.all([
     ownerOf(docker.getContainer(settings.lbName)),
@@ -140,6 +171,24 @@ async function validateInside(lb: Docker.Container, lbName: string, config: stri
     throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`)
 }
 
+// Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
+// with `docker run IMAGE COMMAND`.
+function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?: string[]; Cmd?: string[] } {
+  const vars = [...env, ...secretEnv]
+  return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) }
+}
+
+// Straight from memory into the container, never onto the runner's disk, and readable only by
+// the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
+// user the load-balancer container is made to run as.
+async function putCertificate(lb: Docker.Container, pem: string, lbName: string): Promise<void> {
+  try {
+    await putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await processOwner(lb) })
+  } catch (error) {
+    throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
+  }
+}
+
 function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
   if (owner === undefined || owner === deployment) return
   const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`
@@ -161,7 +210,8 @@ class Run {
   changed = false
   private createdContainers: string[] = []
   private createdNetworks: string[] = []
-  private previousConfig?: { lb: Docker.Container; text: string }
+  // What a kept load-balancer had before this run changed it, for the undo (in memory only).
+  private previousConfig?: { lb: Docker.Container; text: string; certificate?: string }
   private replacedLb?: { container: Docker.Container; name: string }
 
   constructor(
@@ -218,7 +268,8 @@ class Run {
           [LABEL.index]: String(index),
           [LABEL.port]: String(settings.instancePort),
         }),
-        HostConfig: { NetworkMode: netName },
+        ...containerConfigOf(settings.instanceConfig),
+        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, this.engine.isVch) },
         NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
       })
       .catch((error) => {
@@ -270,6 +321,7 @@ class Run {
         `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
       )
     })
+    if (settings.certificate) await putCertificate(container, settings.certificate.pem, name)
     if (state.lb) await this.standAside(state.lb, container)
     await container.start().catch((error) => {
       throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
@@ -300,8 +352,12 @@ class Run {
     if (this.plan.lb === 'keep') {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
       const target = renderHaproxyConfig(lbConfig)
-      if (current !== target) {
-        this.previousConfig = { lb, text: current ?? '' }
+      // A new certificate is put in and loaded by the same graceful reload as a configuration.
+      const certificate = this.settings.certificate && (await getFile(lb, `${CONFIG_DIR}/${CERTIFICATE_FILE}`))
+      const newCertificate = this.settings.certificate && certificate !== this.settings.certificate.pem
+      if (current !== target || newCertificate) {
+        this.previousConfig = { lb, text: current ?? '', certificate }
+        if (newCertificate) await putCertificate(lb, this.settings.certificate!.pem, this.settings.lbName)
         const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
         if (newcomers.length > 0) {
           const staging = { ...lbConfig, serving: this.stillServing(state), candidates: newcomers }
@@ -389,10 +445,17 @@ class Run {
       }
     }
     const port = settings.lbPort
-    const scheme = settings.protocol === 'http' ? 'http' : 'tcp'
-    const url = `${scheme}://${hostForUrl(ip)}${scheme === 'http' && port === 80 ? '' : `:${port}`}`
+    const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http'
+    const defaultPort = { http: 80, https: 443, tcp: 0 }[scheme]
+    const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`
     return {
-      endpoints: { statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`, serviceHost: ip, servicePort: port, protocol: settings.protocol },
+      endpoints: {
+        statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+        serviceHost: ip,
+        servicePort: port,
+        protocol: settings.protocol,
+        certificateFingerprint: settings.certificate?.fingerprint256,
+      },
       address: { ip, port, url },
     }
   }
@@ -427,8 +490,9 @@ class Run {
 
   async undo(): Promise<void> {
     if (this.previousConfig) {
-      const { lb, text } = this.previousConfig
+      const { lb, text, certificate } = this.previousConfig
       try {
+        if (certificate) await putCertificate(lb, certificate, this.settings.lbName)
         await putFile(lb, CONFIG_DIR, CONFIG_FILE, text)
         await lb.kill({ signal: 'SIGUSR2' })
         core.info('Restored the previous load-balancer configuration')

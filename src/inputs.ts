@@ -2,6 +2,7 @@
 // before anything on the Docker host is touched. The table below is the single source of the
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { STATS_PORT } from './haproxy/config'
 import { lockName } from './lock'
 
@@ -10,6 +11,9 @@ export type Command = (typeof COMMANDS)[number]
 
 export const PROTOCOLS = ['http', 'tcp'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
+
+export const PULL_POLICIES = ['always', 'missing', 'never'] as const
+export type PullPolicy = (typeof PULL_POLICIES)[number]
 
 // A pinned LTS branch: `haproxy:lts` moves to a new branch every June.
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:3.2'
@@ -61,8 +65,46 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'haproxy-image', default: DEFAULT_HAPROXY_IMAGE, description: 'HAProxy image of the load-balancer.' },
   { name: 'protocol', default: 'http', description: 'Load-balance `http` requests or plain `tcp` connections.' },
   {
+    name: 'lb-certificate',
+    secret: true,
+    description:
+      'PEM contents of the certificate chain and its private key in one (as HAProxy `crt` takes them): the load-balancer serves HTTPS on `lb-port` with it. Needs protocol `http`. Kept only inside the load-balancer container, readable by the user HAProxy runs as.',
+  },
+  {
     name: 'health-check-path',
     description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
+  },
+  {
+    name: 'env',
+    description:
+      'Environment variables of every instance, one `KEY=VALUE` per line (blank lines and `#` comments ignored). The value is everything after the first `=`, as written: no shell, no interpolation.',
+  },
+  {
+    name: 'secret-env',
+    secret: true,
+    description:
+      'Like `env`, for secret values: each is masked in the log and shown nowhere the action writes. Anyone with Docker API access to the host can still read them from the container configuration.',
+  },
+  {
+    name: 'instance-command',
+    description:
+      'Command of each instance instead of the image\'s: a JSON array of strings (`["gunicorn","app:app"]`) or one line split on whitespace, never run through a shell. Empty: the image\'s command.',
+  },
+  {
+    name: 'instance-memory',
+    description:
+      "Memory of each instance, e.g. `512m` or `2g`: a limit on a Docker or Podman host, the containerVM's memory on a VCH (rounded up to 128 MiB, at least 512 MiB). Empty: the host's default (a VCH: 2048 MiB).",
+  },
+  {
+    name: 'instance-cpus',
+    description:
+      "CPUs of each instance, e.g. `1`, `0.5` or `2`: a limit on a Docker or Podman host, the containerVM's vCPU count on a VCH (a fraction rounds up to a whole vCPU). Empty: the host's default (a VCH: 2 vCPUs).",
+  },
+  {
+    name: 'pull',
+    default: 'always',
+    description:
+      'When to pull `image` and `haproxy-image`: `always` (a copy on the host serves, with a warning, when the registry cannot be reached), `missing` (only when the host lacks it), `never` (fail when the host lacks it).',
   },
   { name: 'registry-username', description: 'User name for pulling private images.' },
   { name: 'registry-password', secret: true, description: 'Password or token for pulling private images.' },
@@ -104,6 +146,27 @@ export function registryAuthHeader(username: string, password: string): string {
   return Buffer.from(JSON.stringify({ username, password })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
 }
 
+export interface EnvVar {
+  key: string
+  value: string
+}
+
+// What each instance runs with. Empty lists and absent limits keep the image's and the host's own.
+export interface InstanceConfig {
+  env: EnvVar[]
+  secretEnv: EnvVar[]
+  command?: string[]
+  memoryBytes?: number
+  cpus?: number
+}
+
+export interface LbCertificate {
+  // Certificate chain and private key, as given (a secret: it goes into the load-balancer only).
+  pem: string
+  // Of the leaf certificate: readiness checks that the load-balancer serves this one.
+  fingerprint256: string
+}
+
 export interface DeploySettings {
   image: string
   instances: number
@@ -117,6 +180,9 @@ export interface DeploySettings {
   healthCheckPath: string
   registryAuth?: RegistryAuth
   waitTimeoutSeconds: number
+  instanceConfig: InstanceConfig
+  pull: PullPolicy
+  certificate?: LbCertificate
 }
 
 export interface PruneSettings {
@@ -135,6 +201,7 @@ export interface Inputs {
   // image the lock container is preferably made from.
   waitTimeoutSeconds: number
   haproxyImage: string
+  pull: PullPolicy
   githubToken: string
   deploy?: DeploySettings
   prune?: PruneSettings
@@ -159,6 +226,18 @@ const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 const MAX_AGE_DAYS = 365
+const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+const ENV_KEY_MAX = 256
+// Linux's MAX_ARG_STRLEN for one KEY=VALUE; and a total well below what execve takes (ARG_MAX).
+const ENV_LINE_MAX = 131072
+const ENV_TOTAL_MAX = 1048576
+const COMMAND_MAX = 131072
+const MEMORY_PATTERN = /^([0-9]+(?:\.[0-9]+)?)([kmgKMG])$/
+const MEMORY_UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+const MEMORY_MIN = 6 * 1024 ** 2
+const MEMORY_MAX = 1024 ** 4
+const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/
+const CPUS_MAX = 256
 
 export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
@@ -185,9 +264,10 @@ export function readInputs(read: InputReader): Inputs {
     instancePrefix,
     waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
     haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
+    pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
     githubToken,
   }
-  if (command === 'deploy') inputs.deploy = readDeploySettings(raw, get, instancePrefix, password, inputs)
+  if (command === 'deploy') inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs)
   if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, githubToken)
   return inputs
 }
@@ -201,11 +281,12 @@ function readPruneSettings(maxAge: string | undefined, deployments: string, gith
 }
 
 function readDeploySettings(
+  read: InputReader,
   raw: (name: string) => string | undefined,
   get: (name: string) => string,
   instancePrefix: string,
   password: string,
-  common: Pick<Inputs, 'waitTimeoutSeconds' | 'haproxyImage'>,
+  common: Pick<Inputs, 'waitTimeoutSeconds' | 'haproxyImage' | 'pull'>,
 ): DeploySettings {
   const username = raw('registry-username') ?? ''
   const image = get('image')
@@ -230,11 +311,127 @@ function readDeploySettings(
       ? matching(healthCheckPath, PATH_PATTERN, 'health-check-path', "a URL path such as '/healthz' (letters, digits and . _ ~ / % ? & = + -)")
       : '',
     waitTimeoutSeconds: common.waitTimeoutSeconds,
+    instanceConfig: readInstanceConfig(read, raw),
+    pull: common.pull,
+  }
+  const certificate = raw('lb-certificate')
+  if (certificate) {
+    if (protocol === 'tcp')
+      throw new InputError("Input 'lb-certificate' needs protocol 'http': with 'tcp' the load-balancer passes connections through and cannot serve HTTPS.")
+    settings.certificate = lbCertificate(certificate)
   }
   if (settings.externalNetwork && settings.lbPort === STATS_PORT)
     throw new InputError(`Invalid lb-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another lb-port.`)
   if (username) settings.registryAuth = { username, password, header: registryAuthHeader(username, password) }
   return settings
+}
+
+function readInstanceConfig(read: InputReader, raw: (name: string) => string | undefined): InstanceConfig {
+  // Not trimmed as a whole: a value's spaces are part of it, on the first and last line too.
+  const env = envLines(read('env') ?? '', 'env')
+  const secretEnv = envLines(read('secret-env') ?? '', 'secret-env')
+  const keys = new Map(env.map((v) => [v.key, 'env']))
+  for (const { key } of secretEnv)
+    if (keys.has(key)) throw new InputError(`Variable ${key} is in both env and secret-env. Give it in one of them.`)
+  const size = [...env, ...secretEnv].reduce((total, v) => total + v.key.length + v.value.length + 2, 0)
+  if (size > ENV_TOTAL_MAX)
+    throw new InputError(`Inputs env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment. Pass large data another way (a file in the image, a volume).`)
+  const config: InstanceConfig = { env, secretEnv }
+  const command = raw('instance-command')
+  if (command) config.command = instanceCommand(command)
+  const memory = raw('instance-memory')
+  if (memory) config.memoryBytes = memoryBytes(memory)
+  const cpus = raw('instance-cpus')
+  if (cpus) config.cpus = cpuCount(cpus)
+  return config
+}
+
+// One KEY=VALUE per line. Errors give the line number and never the line: in secret-env any part
+// of it may be a secret, and in env a value may be one by mistake.
+function envLines(text: string, input: string): EnvVar[] {
+  const vars: EnvVar[] = []
+  const seen = new Map<string, number>()
+  text.split(/\r?\n/).forEach((line, i) => {
+    const at = `Invalid ${input}, line ${i + 1}:`
+    const entry = line.replace(/^[ \t]+/, '')
+    if (entry.trim() === '' || entry.startsWith('#')) return
+    const equals = entry.indexOf('=')
+    if (equals < 0) throw new InputError(`${at} no '='. Expected KEY=VALUE (the line is not shown here).`)
+    const key = entry.slice(0, equals)
+    const value = entry.slice(equals + 1)
+    if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
+      throw new InputError(`${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`)
+    if (value.includes('\0')) throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`)
+    if (entry.length > ENV_LINE_MAX) throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`)
+    const earlier = seen.get(key)
+    if (earlier !== undefined) throw new InputError(`${at} ${key} is already set on line ${earlier}. Give each variable once.`)
+    seen.set(key, i + 1)
+    vars.push({ key, value })
+  })
+  return vars
+}
+
+function instanceCommand(value: string): string[] {
+  const expected = `Expected a JSON array of strings such as '["gunicorn","app:app"]', or one line of words separated by spaces (never run through a shell)`
+  let args: unknown
+  if (value.startsWith('[')) {
+    try {
+      args = JSON.parse(value)
+    } catch {
+      throw new InputError(`Invalid instance-command: it starts with '[' but is not valid JSON. ${expected}.`)
+    }
+    if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
+      throw new InputError(`Invalid instance-command: the JSON is not a non-empty array of strings. ${expected}.`)
+  } else {
+    if (/[\r\n]/.test(value)) throw new InputError(`Invalid instance-command: it has more than one line. ${expected}.`)
+    args = value.split(/[ \t]+/)
+  }
+  const list = args as string[]
+  if (list[0] === '') throw new InputError(`Invalid instance-command: the program name is empty. ${expected}.`)
+  if (list.some((a) => a.includes('\0'))) throw new InputError(`Invalid instance-command: it holds a NUL character, which no program argument can hold.`)
+  if (value.length > COMMAND_MAX) throw new InputError(`Invalid instance-command: longer than ${COMMAND_MAX} characters.`)
+  return list
+}
+
+function memoryBytes(value: string): number {
+  const match = MEMORY_PATTERN.exec(value)
+  const bytes = match ? Math.ceil(Number(match[1]) * MEMORY_UNITS[match[2]!.toLowerCase()]!) : NaN
+  if (!(bytes >= MEMORY_MIN && bytes <= MEMORY_MAX))
+    throw new InputError(`Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`)
+  return bytes
+}
+
+function cpuCount(value: string): number {
+  const cpus = Number(value)
+  if (!CPUS_PATTERN.test(value) || !(cpus >= 0.01 && cpus <= CPUS_MAX))
+    throw new InputError(`Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`)
+  return cpus
+}
+
+// Everything HAProxy needs and finds wrong at start, found here instead: one private key, the
+// certificate it belongs to first. Nothing of the value is quoted back: it is a secret.
+function lbCertificate(value: string): LbCertificate {
+  const refuse = (problem: string): InputError =>
+    new InputError(`Invalid lb-certificate: ${problem}. Expected the PEM certificate chain (the server's certificate first) and its unencrypted private key in one value.`)
+  if (value.includes('\0')) throw refuse('it holds a NUL character')
+  const [leafPem, ...chain] = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  const keys = value.match(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g) ?? []
+  if (!leafPem) throw refuse('no PEM certificate (-----BEGIN CERTIFICATE-----) found')
+  const [keyPem] = keys
+  if (!keyPem || keys.length > 1) throw refuse(keyPem ? `${keys.length} private keys found, one expected` : 'no PEM private key (-----BEGIN PRIVATE KEY-----) found')
+  if (keyPem.startsWith('-----BEGIN ENCRYPTED')) throw refuse('the private key is encrypted, and HAProxy cannot ask for its passphrase')
+  const parsed = <T>(parse: () => T, problem: string): T => {
+    try {
+      return parse()
+    } catch {
+      throw refuse(problem)
+    }
+  }
+  const leaf = parsed(() => new X509Certificate(leafPem), 'the first certificate cannot be parsed')
+  chain.forEach((pem, i) => parsed(() => new X509Certificate(pem), `certificate ${i + 2} of the chain cannot be parsed`))
+  const key = parsed(() => createPrivateKey(keyPem), 'the private key cannot be parsed')
+  if (!leaf.checkPrivateKey(key)) throw refuse('the private key does not belong to the first certificate')
+  return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 }
 }
 
 // Unlike the other inputs, an empty external-network is a choice: publish on the Docker host.

@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
-import { pullImage } from './docker/images'
+import { obtainImage } from './docker/images'
 import { checkHost, deploy, pullImages } from './deploy'
 import { teardown } from './teardown'
 import { describePrune, prune, summarizePrune } from './prune'
@@ -39,7 +39,7 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
 async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
-  await core.group('Check the Docker host', () => checkHost(engine.docker, settings))
+  await core.group('Check the Docker host', () => checkHost(engine, settings))
   const pulled = await pullImages(engine.docker, settings)
   const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
@@ -53,7 +53,7 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   core.setOutput('lb-container', result.lbContainer)
   core.setOutput('instances', JSON.stringify(result.instances))
   core.info(`${result.changed ? 'Deployed' : 'Unchanged'}: ${result.url} served by ${result.instances.length} instance(s)`)
-  await summarizeDeploy(deployment, settings.image, result)
+  await summarizeDeploy(deployment, settings, result)
 }
 
 async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
@@ -84,7 +84,7 @@ async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | unde
 async function lockImage(docker: Docker, inputs: Inputs): Promise<string> {
   const onHost = await imageOnHost(docker, inputs.haproxyImage)
   if (onHost) return onHost
-  return (await pullImage(docker, inputs.haproxyImage, undefined, core.info)).id
+  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull }, core.info)).id
 }
 
 // Registered before anything else is printed. PEM material is also masked line by line, since
@@ -95,6 +95,11 @@ function maskSecrets(read: InputReader): void {
     if (!value) continue
     core.setSecret(value)
     for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) core.setSecret(line.trim())
+  }
+  // Each secret-env value on its own as well: a program may print it without its key.
+  for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
+    const value = line.slice(line.indexOf('=') + 1)
+    for (const form of new Set([value, value.trim()])) if (form.trim()) core.setSecret(form)
   }
   const username = read('registry-username')?.trim()
   const password = read('registry-password')

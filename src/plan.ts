@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto'
 import type { Server } from './haproxy/config'
 import type { DeploymentState, InstanceObject } from './docker/state'
+import type { EnvVar, InstanceConfig } from './inputs'
 
 // Pure planning: from what the deployment should be and what the Docker host has, decide what to
 // create, keep and remove. Re-running with the same inputs plans nothing; a new count scales the
-// current generation; a new image (ID) or instance port starts a new generation beside the old.
+// current generation; a new image (ID), instance port or instance configuration (env, secret-env,
+// command, limits) starts a new generation beside the old.
 
 export interface DesiredDeployment {
   deployment: string
-  imageId: string
+  // The instances' generation: generationOf, or with secret-env generationWithSecrets.
+  generation: string
   instances: number
   instancePort: number
   lbName: string
@@ -46,16 +49,44 @@ export function shortHash(values: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 8)
 }
 
-export function generationOf(imageId: string, instancePort: number): string {
-  return shortHash([imageId, instancePort])
+// The generation of everything the instances run with but the secret-env values: those are not
+// hashed, since the hash is stored in labels. A deployment without any instance configuration
+// keeps the generation it had before there was one.
+export function generationOf(imageId: string, instancePort: number, config?: InstanceConfig): string {
+  if (!config || isDefault(config)) return shortHash([imageId, instancePort])
+  const { env, secretEnv, command, memoryBytes, cpus } = config
+  return shortHash([imageId, instancePort, { env, secretKeys: secretEnv.map((v) => v.key), command, memoryBytes, cpus }])
 }
 
-export function lbSpecOf(haproxyImageId: string, externalNetwork: string, lbPort: number): string {
-  return shortHash([haproxyImageId, externalNetwork, lbPort])
+function isDefault(config: InstanceConfig): boolean {
+  return config.env.length + config.secretEnv.length === 0 && !config.command && !config.memoryBytes && !config.cpus
+}
+
+// With secret-env, instances of the same settings generation may hold other secret values. A
+// generation of such instances is `<settings>-<nonce>`; the caller compares the secret values of
+// the running ones it lists here (in memory, see deploy.ts) and passes which one holds them.
+export function generationsWithSettings(state: DeploymentState, settingsGeneration: string): string[] {
+  const generations = state.instances.filter((i) => i.running && i.generation.startsWith(`${settingsGeneration}-`)).map((i) => i.generation)
+  return [...new Set(generations)]
+}
+
+export function generationWithSecrets(settingsGeneration: string, matching: string | undefined, nonce: string): string {
+  return matching ?? `${settingsGeneration}-${nonce}`
+}
+
+// Whether a container's environment (Config.Env) holds exactly these values.
+export function holdsValues(containerEnv: string[], vars: EnvVar[]): boolean {
+  const present = new Set(containerEnv)
+  return vars.every((v) => present.has(`${v.key}=${v.value}`))
+}
+
+// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind.
+export function lbSpecOf(haproxyImageId: string, externalNetwork: string, lbPort: number, https = false): string {
+  return shortHash(https ? [haproxyImageId, externalNetwork, lbPort, 'https'] : [haproxyImageId, externalNetwork, lbPort])
 }
 
 export function planDeploy(desired: DesiredDeployment, state: DeploymentState): DeployPlan {
-  const generation = generationOf(desired.imageId, desired.instancePort)
+  const { generation } = desired
   const wanted = new Map<string, number>()
   for (let index = 1; index <= desired.instances; index++) wanted.set(instanceName(desired.deployment, generation, index), index)
 

@@ -1,4 +1,6 @@
+import * as https from 'node:https'
 import * as net from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Protocol } from './inputs'
 import { parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 
@@ -11,6 +13,8 @@ export interface Endpoints {
   serviceHost: string
   servicePort: number
   protocol: Protocol
+  // With HTTPS: the SHA-256 fingerprint of the certificate the load-balancer must serve.
+  certificateFingerprint?: string
 }
 
 export interface Expectation {
@@ -71,6 +75,7 @@ async function fetchText(url: string): Promise<string> {
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
 async function serviceAnswers(endpoints: Endpoints): Promise<boolean> {
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
+  if (endpoints.certificateFingerprint) return httpsAnswers(endpoints.serviceHost, endpoints.servicePort, endpoints.certificateFingerprint)
   try {
     const response = await fetch(`http://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
@@ -81,6 +86,20 @@ async function serviceAnswers(endpoints: Endpoints): Promise<boolean> {
   } catch {
     return false
   }
+}
+
+// The certificate is the user's, for the service's public name, and may be self-signed: instead of
+// the usual chain and name checks (this request only) it must be exactly the given certificate.
+function httpsAnswers(host: string, port: number, fingerprint: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = https.get({ host, port, path: '/', rejectUnauthorized: false, agent: false, timeout: REQUEST_TIMEOUT_MS }, (response) => {
+      const served = (response.socket as TLSSocket).getPeerCertificate().fingerprint256
+      response.resume()
+      resolve(served === fingerprint && ![502, 503, 504].includes(response.statusCode ?? 0))
+    })
+    request.once('timeout', () => request.destroy())
+    request.once('error', () => resolve(false))
+  })
 }
 
 function tcpConnects(host: string, port: number): Promise<boolean> {

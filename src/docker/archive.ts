@@ -4,10 +4,22 @@ import * as tar from 'tar-stream'
 // The Docker API copies files into and out of containers as tar archives (what `docker cp` does).
 // Both work on a created and on a running container, on a VCH too.
 
-export async function putFile(container: Docker.Container, dir: string, name: string, content: string): Promise<void> {
+export interface FileOwner {
+  uid: number
+  gid: number
+}
+
+// Default 0644 owned by root: the official HAProxy image runs as a non-root user that must be
+// able to read it. A private file (mode 0400) is given to the one user that reads it.
+export async function putFile(
+  container: Docker.Container,
+  dir: string,
+  name: string,
+  content: string,
+  { mode = 0o644, owner = { uid: 0, gid: 0 } }: { mode?: number; owner?: FileOwner } = {},
+): Promise<void> {
   const pack = tar.pack()
-  // 0644: the official HAProxy image runs as a non-root user that must be able to read it.
-  pack.entry({ name, mode: 0o644, mtime: new Date() }, content)
+  pack.entry({ name, mode, uid: owner.uid, gid: owner.gid, mtime: new Date() }, content)
   pack.finalize()
   await container.putArchive(await collect(pack as unknown as AsyncIterable<Buffer>), { path: dir })
 }
@@ -38,6 +50,29 @@ export async function getFile(container: Docker.Container, filePath: string): Pr
   archive.pipe(extract)
   await done
   return content
+}
+
+// The user and group the container's main process runs as (its User, else root), by number, as
+// the container's own /etc/passwd and /etc/group say: `haproxy` in the official image is uid 99.
+export async function processOwner(container: Docker.Container): Promise<FileOwner> {
+  const { Config, Name } = await container.inspect()
+  const [user = '', group] = (Config.User ?? '').split(':')
+  if (user === '' && !group) return { uid: 0, gid: 0 }
+  const numeric = (id: string): boolean => /^[0-9]+$/.test(id)
+  const account = (await entriesOf(container, '/etc/passwd')).find((f) => (numeric(user) ? f[2] === user : f[0] === (user || 'root')))
+  const uid = numeric(user) ? Number(user) : user === '' ? 0 : Number(account?.[2] ?? NaN)
+  const gid = !group
+    ? Number(account?.[3] ?? uid)
+    : numeric(group)
+      ? Number(group)
+      : Number((await entriesOf(container, '/etc/group')).find((f) => f[0] === group)?.[2] ?? NaN)
+  if (!Number.isInteger(uid) || !Number.isInteger(gid))
+    throw new Error(`Container ${Name.replace(/^\//, '')} runs as '${Config.User}', which its /etc/passwd or /etc/group does not define.`)
+  return { uid, gid }
+}
+
+async function entriesOf(container: Docker.Container, file: string): Promise<string[][]> {
+  return ((await getFile(container, file)) ?? '').split('\n').map((line) => line.split(':'))
 }
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {

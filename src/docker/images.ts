@@ -1,5 +1,5 @@
 import type Docker from 'dockerode'
-import type { RegistryAuth } from '../inputs'
+import type { PullPolicy, RegistryAuth } from '../inputs'
 import { describe } from './engine'
 
 export interface PulledImage {
@@ -9,15 +9,29 @@ export interface PulledImage {
   warning?: string
 }
 
+export interface PullOptions {
+  policy: PullPolicy
+  auth?: RegistryAuth
+}
+
+// The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
+// the host has is taken as it is: no registry is asked.
+export async function obtainImage(docker: Docker, reference: string, { policy, auth }: PullOptions, log: (line: string) => void): Promise<PulledImage> {
+  if (policy !== 'always') {
+    const id = await imageId(docker, reference)
+    if (id) return { reference, id }
+    if (policy === 'never')
+      throw new Error(
+        `Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`,
+      )
+  }
+  return pullImage(docker, reference, auth, log)
+}
+
 // Pull an image and return its ID. Registries report refusals INSIDE a 200 progress stream, so
 // every event is checked, not only the HTTP status. An image already on the host is good enough
 // when the pull fails (an offline host, a registry outage), with a warning.
-export async function pullImage(
-  docker: Docker,
-  reference: string,
-  auth: RegistryAuth | undefined,
-  log: (line: string) => void,
-): Promise<PulledImage> {
+async function pullImage(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<PulledImage> {
   let pullError: string | undefined
   try {
     await followPull(docker, reference, auth, log)

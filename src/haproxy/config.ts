@@ -5,6 +5,8 @@ export const STATS_PORT = 8404
 export const STATS_PATH = '/stats'
 export const CONFIG_DIR = '/usr/local/etc/haproxy'
 export const CONFIG_FILE = 'haproxy.cfg'
+// lb-certificate: chain and key in one file, readable by HAProxy's user only (see deploy.ts).
+export const CERTIFICATE_FILE = 'service.pem'
 
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
@@ -20,6 +22,8 @@ export interface LbConfig {
   protocol: Protocol
   listenPort: number
   healthCheckPath: string
+  // HTTPS on the service port with the certificate file in CONFIG_DIR.
+  https?: boolean
   serving: Server[]
   candidates: Server[]
 }
@@ -89,7 +93,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
     '    http-request set-log-level silent',
     '',
     'frontend service',
-    `    bind :${config.listenPort}`,
+    `    bind :${config.listenPort}${config.https ? ` ssl crt ${CONFIG_DIR}/${CERTIFICATE_FILE}` : ''}`,
     `    default_backend ${SERVING_BACKEND}`,
     '',
     ...backend(SERVING_BACKEND, config.serving, config),

@@ -1,0 +1,44 @@
+import { InputError, type InstanceConfig } from '../inputs'
+
+// instance-memory and instance-cpus as each kind of host takes them. A Docker Engine or Podman
+// limits the container (cgroups). A VCH sizes the containerVM instead: Memory in MiB rounded up to
+// 128 (at least 512), vCPUs from CPUCount only (NanoCpus is ignored there).
+
+const MIB = 1024 ** 2
+const VCH_MEMORY_STEP_MIB = 128
+const VCH_MEMORY_MIN_MIB = 512
+
+export interface InstanceResources {
+  Memory?: number
+  NanoCpus?: number
+  CPUCount?: number
+}
+
+export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>, isVch: boolean): InstanceResources {
+  const resources: InstanceResources = {}
+  if (!isVch) {
+    if (memoryBytes) resources.Memory = memoryBytes
+    if (cpus) resources.NanoCpus = Math.round(cpus * 1e9)
+    return resources
+  }
+  if (memoryBytes) {
+    const mib = Math.ceil(memoryBytes / MIB / VCH_MEMORY_STEP_MIB) * VCH_MEMORY_STEP_MIB
+    if (mib < VCH_MEMORY_MIN_MIB)
+      throw new InputError(`Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`)
+    resources.Memory = mib * MIB
+  }
+  // A VM has whole vCPUs: a fraction rounds up, so an instance never gets less than was asked.
+  if (cpus) resources.CPUCount = Math.ceil(cpus)
+  return resources
+}
+
+// What each instance gets, for the log: a VCH rounds what it was given.
+export function describeResources(resources: InstanceResources, isVch: boolean): string | undefined {
+  const parts = [
+    resources.Memory ? `${resources.Memory / MIB} MiB` : '',
+    resources.NanoCpus ? `${resources.NanoCpus / 1e9} CPU(s)` : '',
+    resources.CPUCount ? `${resources.CPUCount} vCPU(s)` : '',
+  ].filter(Boolean)
+  if (parts.length === 0) return undefined
+  return isVch ? `Each instance is a containerVM with ${parts.join(' and ')}` : `Each instance is limited to ${parts.join(' and ')}`
+}
