@@ -5,12 +5,21 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CANDIDATE_BACKEND, SERVING_BACKEND, STATS_PATH, STATS_PORT, renderHaproxyConfig, type LbConfig, type Server } from '../src/haproxy/config'
 import { generationOf, instanceName } from '../src/plan'
+import { selfSignedPem } from '../test-support/certificate'
 
 // The rendered configuration is checked by the real HAProxy (`haproxy -c`), as Debian's package or
 // CI installs it, so a line HAProxy does not accept or warns about fails here and not on a VCH.
 const HAPROXY = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy')
 const dir = mkdtempSync(path.join(tmpdir(), 'haproxy-config-test-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+// A throw-away test certificate: in the load-balancer it is CERTIFICATE_PATH.
+const certificates = Object.fromEntries(
+  (['ec', 'rsa'] as const).map((type) => {
+    const file = path.join(dir, `${type}.pem`)
+    writeFileSync(file, selfSignedPem('preview.example.test', type), { mode: 0o600 })
+    return [type, file]
+  }),
+)
 
 function servers(deployment: string, imageId: string, port: number, count: number): Server[] {
   const generation = generationOf(imageId, port)
@@ -37,6 +46,22 @@ const variants: Record<string, LbConfig> = {
     listenPort: 65535,
     healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
     serving: servers('pr-42', 'sha256:c', 3000, 50),
+    candidates: [],
+  },
+  'https (EC key), health-check-path, candidates': {
+    protocol: 'http',
+    listenPort: 8443,
+    healthCheckPath: '/healthz',
+    certificateFile: certificates.ec,
+    serving: servers('web', 'sha256:a', 80, 3),
+    candidates: servers('web', 'sha256:b', 80, 2),
+  },
+  'https (RSA key) on port 443': {
+    protocol: 'http',
+    listenPort: 443,
+    healthCheckPath: '',
+    certificateFile: certificates.rsa,
+    serving: servers('web', 'sha256:a', 80, 2),
     candidates: [],
   },
   'tcp, 1 server, port 5432': {
@@ -173,7 +198,8 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config
 
   it('sends traffic to the serving backend only, never to the candidates', () => {
     const service = section('frontend', 'service')!
-    expect(service.lines).toContainEqual(['bind', `:${config.listenPort}`])
+    const bind = config.certificateFile ? ['bind', `:${config.listenPort}`, 'ssl', 'crt', config.certificateFile] : ['bind', `:${config.listenPort}`]
+    expect(service.lines).toContainEqual(bind)
     expect(service.lines).toContainEqual(['default_backend', SERVING_BACKEND])
     for (const frontend of parsed.filter((s) => s.kind === 'frontend'))
       for (const tokens of frontend.lines) expect(tokens.join(' '), frontend.name).not.toContain(CANDIDATE_BACKEND)

@@ -212,6 +212,129 @@ describe('every input refuses hostile values or yields a configuration with only
 })
 
 // ---------------------------------------------------------------------------------------------
+// The instances' inputs never reach the HAProxy configuration, and never come back in an error.
+
+const DIRECTIVES = ['bind :1', 'server evil 10.0.0.1:80', 'use_backend x', 'frontend f', '    option httpchk', '$(rm -rf /)', '`id`', '; reboot', '&& curl x | sh', '${IFS}', '"$HOME"', "'x'", '\\', '%0A', '::add-mask::x', '::error::x']
+const envKey = fc.oneof(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,12}$/), fc.constantFrom('PATH', 'bind', 'server', '_', 'LD_PRELOAD'), hostileChars)
+const envValue = fc.oneof(hostileChars, fc.constantFrom(...DIRECTIVES), fc.string({ unit: 'grapheme', maxLength: 20 }), long)
+const envLine = fc.oneof(
+  { weight: 6, arbitrary: fc.tuple(fc.constantFrom('', '  ', '\t'), envKey, envValue).map(([indent, k, v]) => `${indent}${k}=${v}`) },
+  { weight: 1, arbitrary: fc.constantFrom('', '# comment', '  # indented comment', ...DIRECTIVES) },
+  { weight: 1, arbitrary: hostileChars },
+)
+const envText = fc.array(envLine, { maxLength: 8 }).chain((lines) => fc.constantFrom('\n', '\r\n').map((eol) => lines.join(eol)))
+
+// The configuration of the same deployment without these inputs: they must not change it.
+const plainConfig = configOf(readInputs(readerOf(BASE)).deploy!)
+
+function instanceInput(input: string, value: string, secret = false): DeploySettings | undefined {
+  try {
+    return readInputs(readerOf({ ...BASE, [input]: value })).deploy
+  } catch (error) {
+    expectSafeRefusal(error, value, secret)
+    return undefined
+  }
+}
+
+describe('the instances\' inputs refuse hostile values or pass them through as data', () => {
+  it.each(['env', 'secret-env'])('%s: every accepted line is exactly one variable; a refusal names a line and shows no value', (input) => {
+    fc.assert(
+      fc.property(envText, (text) => {
+        let settings: DeploySettings | undefined
+        try {
+          settings = readInputs(readerOf({ ...BASE, [input]: text })).deploy!
+        } catch (error) {
+          expectSafeRefusal(error, text)
+          const message = (error as Error).message
+          expect(message).toMatch(new RegExp(`^Invalid ${input}, line [0-9]+: `))
+          for (const line of text.split(/\r?\n/)) {
+            const value = line.slice(line.indexOf('=') + 1)
+            if (value.trim().length >= 6) expect(message, 'a refusal shows a value').not.toContain(value.trim())
+          }
+          return
+        }
+        const vars = input === 'env' ? settings.instanceConfig.env : settings.instanceConfig.secretEnv
+        const meant = text
+          .split(/\r?\n/)
+          .map((line) => line.replace(/^[ \t]+/, ''))
+          .filter((line) => line.trim() !== '' && !line.startsWith('#'))
+        expect(vars.map((v) => `${v.key}=${v.value}`)).toEqual(meant)
+        for (const v of vars) expect(v.key).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        expect(configOf(settings)).toBe(plainConfig)
+      }),
+      { numRuns: 400 },
+    )
+  })
+
+  it('instance-command: refused safely, or the words as given with no NUL', () => {
+    const word = fc.oneof(fc.stringMatching(/^[a-z0-9:./-]{1,10}$/), fc.constantFrom(...DIRECTIVES), hostileChars)
+    const command = fc.oneof(
+      fc.array(word, { minLength: 1, maxLength: 5 }).map((words) => words.join(' ')),
+      fc.array(word, { maxLength: 5 }).map((words) => JSON.stringify(words)),
+      fc.array(fc.oneof(word, fc.integer()), { maxLength: 3 }).map((words) => JSON.stringify(words)),
+      hostile(fc.constantFrom('gunicorn app:app', '["npm","start"]')),
+    )
+    fc.assert(
+      fc.property(command, (value) => {
+        const settings = instanceInput('instance-command', value)
+        if (!settings) return
+        const args = settings.instanceConfig.command
+        if (!value.trim()) {
+          expect(args).toBeUndefined()
+          return
+        }
+        expect(args!.length).toBeGreaterThan(0)
+        for (const arg of args!) expect(arg).not.toContain('\0')
+        if (!value.trim().startsWith('[')) expect(args!.join(' ')).toBe(value.trim().split(/[ \t]+/).join(' '))
+        expect(configOf(settings)).toBe(plainConfig)
+      }),
+      { numRuns: 400 },
+    )
+  })
+
+  it('instance-memory, instance-cpus and pull: refused safely, or a value in range', () => {
+    const memory = hostile(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.constantFrom('k', 'm', 'g', 'M', 'G', '', 'b', 'mb')).map(([n, u]) => `${n}${u}`))
+    const cpus = hostile(fc.oneof(fc.double({ min: 0, max: 300, noNaN: true }).map(String), fc.constantFrom('0.5', '1', '2', '0.01')))
+    fc.assert(
+      fc.property(memory, cpus, hostile(fc.constantFrom('always', 'missing', 'never')), (m, c, p) => {
+        const withMemory = instanceInput('instance-memory', m)?.instanceConfig.memoryBytes
+        if (withMemory !== undefined) expect(withMemory >= 6 * 1024 ** 2 && withMemory <= 1024 ** 4).toBe(true)
+        const withCpus = instanceInput('instance-cpus', c)?.instanceConfig.cpus
+        if (withCpus !== undefined) expect(withCpus >= 0.01 && withCpus <= 256).toBe(true)
+        const pull = instanceInput('pull', p)?.pull
+        if (pull !== undefined) expect(['always', 'missing', 'never']).toContain(pull)
+      }),
+      { numRuns: 400 },
+    )
+  })
+
+  it('lb-certificate (a secret): anything but a matching certificate and key is refused without showing any of it', () => {
+    const pemLike = fc
+      .tuple(fc.constantFrom('CERTIFICATE', 'PRIVATE KEY', 'RSA PRIVATE KEY', 'ENCRYPTED PRIVATE KEY'), fc.base64String({ maxLength: 200 }), metachar)
+      .map(([label, body, m]) => `-----BEGIN ${label}-----\n${body}${m}\n-----END ${label}-----\n`)
+    fc.assert(
+      fc.property(hostile(fc.array(pemLike, { minLength: 1, maxLength: 3 }).map((parts) => parts.join(''))), (value) => {
+        const settings = instanceInput('lb-certificate', value, true)
+        if (!value.trim()) {
+          expect(settings?.certificate).toBeUndefined()
+          return
+        }
+        expect(settings, 'a made-up PEM was accepted').toBeUndefined()
+        let message = ''
+        try {
+          readInputs(readerOf({ ...BASE, 'lb-certificate': value }))
+        } catch (error) {
+          message = (error as Error).message
+        }
+        expect(message).toMatch(/^Invalid lb-certificate: /)
+        for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) expect(message).not.toContain(line.trim())
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
 // `haproxy -c` on every distinct accepted configuration, many per process: each one's sections
 // get a suffix so that they can share one file.
 

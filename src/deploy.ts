@@ -14,6 +14,7 @@ import { generationOf, generationWithSecrets, generationsWithSettings, holdsValu
 import {
   CANDIDATE_BACKEND,
   CERTIFICATE_FILE,
+  CERTIFICATE_PATH,
   CONFIG_DIR,
   CONFIG_FILE,
   SERVING_BACKEND,
@@ -95,7 +96,7 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     protocol: settings.protocol,
     listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
     healthCheckPath: settings.healthCheckPath,
-    https: !!settings.certificate,
+    certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
   }
@@ -353,7 +354,7 @@ class Run {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
       const target = renderHaproxyConfig(lbConfig)
       // A new certificate is put in and loaded by the same graceful reload as a configuration.
-      const certificate = this.settings.certificate && (await getFile(lb, `${CONFIG_DIR}/${CERTIFICATE_FILE}`))
+      const certificate = this.settings.certificate && (await getFile(lb, CERTIFICATE_PATH))
       const newCertificate = this.settings.certificate && certificate !== this.settings.certificate.pem
       if (current !== target || newCertificate) {
         this.previousConfig = { lb, text: current ?? '', certificate }

@@ -7,6 +7,7 @@ export const CONFIG_DIR = '/usr/local/etc/haproxy'
 export const CONFIG_FILE = 'haproxy.cfg'
 // lb-certificate: chain and key in one file, readable by HAProxy's user only (see deploy.ts).
 export const CERTIFICATE_FILE = 'service.pem'
+export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
 
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
@@ -22,8 +23,8 @@ export interface LbConfig {
   protocol: Protocol
   listenPort: number
   healthCheckPath: string
-  // HTTPS on the service port with the certificate file in CONFIG_DIR.
-  https?: boolean
+  // HTTPS on the service port with this certificate file (chain and key), CERTIFICATE_PATH in the load-balancer.
+  certificateFile?: string
   serving: Server[]
   candidates: Server[]
 }
@@ -93,7 +94,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
     '    http-request set-log-level silent',
     '',
     'frontend service',
-    `    bind :${config.listenPort}${config.https ? ` ssl crt ${CONFIG_DIR}/${CERTIFICATE_FILE}` : ''}`,
+    `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
     `    default_backend ${SERVING_BACKEND}`,
     '',
     ...backend(SERVING_BACKEND, config.serving, config),
