@@ -1,3 +1,5 @@
+import { Agent, fetch as fetchWith } from 'undici'
+
 // A bounded load generator shared by the end-to-end tests and the benchmarks. It only ever aims
 // at the URL it is given: the tests and benchmarks give it the load-balancer they deployed.
 
@@ -12,8 +14,10 @@ export interface LoadReport {
 }
 
 // A bounded load generator: `concurrency` clients with keep-alive send GETs back to back until
-// stopped, or until `maxSeconds` at the latest.
-export function startLoad(url: string, concurrency = 4, maxSeconds = 120): { stop: () => Promise<LoadReport> } {
+// stopped, or until `maxSeconds` at the latest. With `ca`, an https URL's certificate is verified
+// against it (a test's self-signed certificate).
+export function startLoad(url: string, concurrency = 4, maxSeconds = 120, ca?: string): { stop: () => Promise<LoadReport> } {
+  const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined
   const report: LoadReport = { total: 0, failed: 0, failures: [], bodies: new Map(), failureWindowMs: 0 }
   let firstFailure = 0
   const until = Date.now() + maxSeconds * 1000
@@ -22,7 +26,8 @@ export function startLoad(url: string, concurrency = 4, maxSeconds = 120): { sto
     while (running && Date.now() < until) {
       report.total++
       try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
+        const options = { signal: AbortSignal.timeout(5000) }
+        const response = dispatcher ? await fetchWith(url, { ...options, dispatcher }) : await fetch(url, options)
         const body = (await response.text()).trim()
         if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${body.slice(0, 80)}`)
         report.bodies.set(body, (report.bodies.get(body) ?? 0) + 1)
@@ -39,6 +44,7 @@ export function startLoad(url: string, concurrency = 4, maxSeconds = 120): { sto
     stop: async () => {
       running = false
       await Promise.all(clients)
+      await dispatcher?.close()
       return report
     },
   }
