@@ -3,15 +3,19 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { selfSignedPem } from '../../test-support/certificate'
 import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, removeDeployment, runAction, tlsInputs, uniquePrefix, type ActionRun } from './harness'
 
-// Secret inputs (docker-host, the TLS key material, registry-password) at debug level, through a
-// deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
+// Secret inputs (docker-host, the TLS key material, registry-password, secret-env, lb-certificate)
+// at debug level, through a deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
 // it can only register each secret with `::add-mask::` before printing anything. So:
 //   - every secret, and every line of the PEM inputs, is add-masked before any other output;
 //   - the key material and the password appear nowhere else: not in stdout or stderr (even masked
 //     output would show the runner's log a '***' where none is needed), the job summary, the
 //     outputs, nor the labels, environment or command of anything created on the Docker host;
+//   - secret-env values reach the instances' environment (Config.Env), as they must, and no other
+//     place on the Docker host: not the labels, not the load-balancer; lb-certificate is inside the
+//     load-balancer only, as a file, never in any container's configuration;
 //   - docker-host is named in errors, on purpose (it says which host failed); the runner masks it
 //     there. It must never reach the outputs, the summary or the Docker host, and a run that
 //     succeeds does not print it at all;
@@ -20,6 +24,10 @@ import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, rem
 const DOCKER_HOST = 'tcp://127.0.0.1:2376'
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}-$'"\\`
 const USERNAME = 'ci-bot'
+// Values with what shells and log parsers treat specially; each one is masked on its own.
+const SECRET_VALUES = { DATABASE_URL: `postgres://app:${randomBytes(9).toString('base64url')}@db:5432/app?x=$y`, API_KEY: `k=${randomBytes(12).toString('hex')} "q" #` }
+const SECRET_ENV = `# from the workflow's secrets\n${Object.entries(SECRET_VALUES).map(([k, v]) => `${k}=${v}`).join('\n')}\n`
+const CERTIFICATE = selfSignedPem()
 
 const created: string[] = []
 const dirs: string[] = []
@@ -29,20 +37,20 @@ afterAll(() => {
 })
 
 function secretInputs(): Record<string, string> {
-  return { 'docker-host': DOCKER_HOST, ...tlsInputs(), 'registry-username': USERNAME, 'registry-password': PASSWORD }
+  return { 'docker-host': DOCKER_HOST, ...tlsInputs(), 'registry-username': USERNAME, 'registry-password': PASSWORD, 'secret-env': SECRET_ENV, 'lb-certificate': CERTIFICATE }
 }
 
 // What must never be seen: the password (and the base64 forms a registry auth header takes), the
 // whole PEM values and every line of them but the BEGIN/END markers.
 function neverShown(inputs: Record<string, string>): string[] {
   const auth = JSON.stringify({ username: USERNAME, password: PASSWORD })
-  const pemLines = ['tls-key', 'tls-cert', 'tls-ca-cert'].flatMap((name) =>
+  const pemLines = ['tls-key', 'tls-cert', 'tls-ca-cert', 'lb-certificate'].flatMap((name) =>
     inputs[name]
       .split('\n')
       .map((line) => line.trim())
       .filter((line) => line.length >= 8 && !line.startsWith('-----')),
   )
-  return [PASSWORD, Buffer.from(auth).toString('base64'), Buffer.from(auth).toString('base64url'), ...pemLines]
+  return [PASSWORD, Buffer.from(auth).toString('base64'), Buffer.from(auth).toString('base64url'), ...pemLines, ...Object.values(SECRET_VALUES)]
 }
 
 // `::add-mask::` values as the runner reads them (@actions/core escapes %, CR and LF).
@@ -68,7 +76,7 @@ function withoutMaskCommands(stdout: string): string {
 function expectMaskedFirst(run: ActionRun, inputs: Record<string, string>): void {
   const { masked, firstOtherLine, lastMaskLine } = maskCommands(run.stdout)
   expect(lastMaskLine, 'every ::add-mask:: comes before any other output').toBeLessThan(firstOtherLine)
-  for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password']) expect(masked, name).toContain(inputs[name].trim())
+  for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'secret-env', 'lb-certificate']) expect(masked, name).toContain(inputs[name].trim())
   for (const line of neverShown(inputs).slice(3)) expect(masked).toContain(line)
 }
 
@@ -123,7 +131,26 @@ describe('secrets at debug level: deploy and teardown over TLS with registry cre
     expectNowhere(run, [...neverShown(inputs), DOCKER_HOST])
     expect(temp).toEqual([])
     const onHost = inspectDeployment(prefix)
-    for (const secret of [...neverShown(inputs), DOCKER_HOST]) expect(onHost.includes(secret), 'a secret reached the Docker host').toBe(false)
+    const envValues = Object.values(SECRET_VALUES)
+    for (const secret of [...neverShown(inputs).filter((s) => !envValues.includes(s)), DOCKER_HOST]) expect(onHost.includes(secret), 'a secret reached the Docker host').toBe(false)
+    const containers = docker('ps', '-aq', '--filter', `label=${LABEL_DEPLOYMENT}=${prefix}`).split('\n')
+    const labels = docker('inspect', '-f', '{{json .Config.Labels}}', ...containers)
+    const envs = docker('inspect', '-f', '{{.Name}} {{json .Config.Env}}', ...containers)
+    for (const value of envValues) {
+      expect(labels.includes(value), 'a secret-env value is in a label').toBe(false)
+      // In the instances' environment only: not the load-balancer's.
+      for (const line of envs.split('\n')) expect(line.includes(JSON.stringify(value).slice(1, -1)), line.split(' ')[0]).toBe(line.startsWith(`/${prefix}-`) && !line.startsWith(`/${prefix}-lb `))
+    }
+    expect(run.outputs.url).toMatch(/^https:\/\//)
+  })
+
+  it('a re-run, which compares the secret-env values with the running instances: the same', async () => {
+    const { run, temp } = await debugRun(inputs)
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout).toContain('Unchanged')
+    expectMaskedFirst(run, inputs)
+    expectNowhere(run, [...neverShown(inputs), DOCKER_HOST])
+    expect(temp).toEqual([])
   })
 
   it('teardown: the same', async () => {
