@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { readInputs } from '../src/inputs'
+import { selfSignedPem } from '../test-support/certificate'
 
 // The example workflows are what users copy: they must parse, use only inputs action.yml
 // declares, with values the action accepts, and wire up what a preview environment needs.
@@ -34,12 +35,15 @@ function actionSteps(flow: Workflow): { job: string; step: Step }[] {
 }
 
 // What the action would read at run time, with each expression replaced by a plausible value.
+const PLAUSIBLE: Record<string, string> = { 'lb-certificate': selfSignedPem() }
 function inputsOf(step: Step) {
-  const values = Object.fromEntries(Object.entries(step.with ?? {}).map(([name, value]) => [name, String(value).replace(/\$\{\{[^}]*\}\}/g, '42')]))
+  const values = Object.fromEntries(
+    Object.entries(step.with ?? {}).map(([name, value]) => [name, String(value).replace(/\$\{\{[^}]*\}\}/g, PLAUSIBLE[name] ?? '42')]),
+  )
   return readInputs((name) => values[name])
 }
 
-describe.each(['pr-preview.yml', 'scheduled-cleanup.yml'])('examples/%s', (file) => {
+describe.each(['pr-preview.yml', 'app-preview.yml', 'scheduled-cleanup.yml'])('examples/%s', (file) => {
   const flow = workflow(file)
 
   it('uses the action, with only inputs that action.yml declares, and values it accepts', () => {
@@ -109,5 +113,29 @@ describe('examples/scheduled-cleanup.yml', () => {
     expect(inputs.command).toBe('prune')
     expect(inputs.prune).toEqual({ deployments: 'pr-*', maxAgeSeconds: 72 * 3600 })
     expect(inputs.githubToken).not.toBe('')
+  })
+})
+
+describe('examples/app-preview.yml', () => {
+  const flow = workflow('app-preview.yml')
+  const deploy = actionSteps(flow).find(({ step }) => step.with?.command === 'deploy')!.step
+
+  it('takes every secret-env value and the certificate from the repository secrets, nothing secret from env', () => {
+    const secretEnv = String(deploy.with?.['secret-env']).trim().split('\n')
+    expect(secretEnv.length).toBeGreaterThan(0)
+    for (const line of secretEnv) expect(line).toMatch(/^[A-Z_]+=\$\{\{ secrets\.\w+ \}\}$/)
+    expect(String(deploy.with?.env)).not.toContain('secrets.')
+    expect(deploy.with?.['lb-certificate']).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/)
+  })
+
+  it('deploys a configured application over HTTPS', () => {
+    const settings = inputsOf(deploy).deploy!
+    expect(settings.instanceConfig.secretEnv.map((v) => v.key)).toEqual(['DATABASE_URL', 'API_KEY'])
+    expect(settings.instanceConfig.env.map((v) => v.key)).toEqual(['APP_ENV', 'PUBLIC_URL', 'LOG_LEVEL'])
+    expect(settings.instanceConfig.command?.[0]).toBe('gunicorn')
+    expect(settings.instanceConfig.memoryBytes).toBe(1024 ** 3)
+    expect(settings.certificate).toBeDefined()
+    expect(settings.lbPort).toBe(443)
+    expect(settings.pull).toBe('missing')
   })
 })
