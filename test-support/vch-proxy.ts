@@ -34,6 +34,8 @@ export interface VchProxy {
 
 const VCH = { api: '1.25', minApi: '1.19', server: 'Docker/1.25', version: 'v1.5.8-21620-49f7ba1' }
 const ENGINE29 = { api: '1.44', minApi: '1.44', server: 'Docker/29.0.0 (linux)', version: '29.0.0' }
+const MIB = 1024 ** 2
+const VCH_MEMORY_MIN_MIB = 512
 const VCH_DRIVER = `vSphere Integrated Containers ${VCH.version} Backend Engine`
 
 interface Target {
@@ -260,10 +262,16 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
         if (endpoints.length > 1) {
           throw new Refusal(400, `Container cannot be connected to network endpoints: ${endpoints.join(', ')}`, 'create-one-network')
         }
-        // A VCH ignores restart policies and health checks: they are simply not applied.
-        const dropped = [spec.HostConfig?.RestartPolicy && 'RestartPolicy', spec.Healthcheck && 'Healthcheck'].filter(Boolean)
-        if (spec.HostConfig) delete spec.HostConfig.RestartPolicy
+        // A VCH ignores restart policies and health checks: they are simply not applied. It sizes
+        // the containerVM from Memory (MiB, rounded up to 128, at least 512) and CPUCount, and
+        // ignores NanoCpus and CpuShares (vic v1.5.8).
+        const host = spec.HostConfig ?? {}
+        const dropped = [host.RestartPolicy && 'RestartPolicy', spec.Healthcheck && 'Healthcheck', host.NanoCpus && 'NanoCpus', host.CpuShares && 'CpuShares'].filter(Boolean)
+        delete host.RestartPolicy
+        delete host.NanoCpus
+        delete host.CpuShares
         delete spec.Healthcheck
+        if (host.Memory) host.Memory = Math.max(VCH_MEMORY_MIN_MIB, Math.ceil(host.Memory / MIB / 128) * 128) * MIB
         await forward(call, {
           body: Buffer.from(JSON.stringify(spec)),
           rule: dropped.length ? `create-dropped:${dropped.join(',')}` : undefined,
