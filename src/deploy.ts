@@ -157,7 +157,10 @@ export async function checkHost(engine: Engine, settings: DeploySettings): Promi
 async function validateInside(lb: Docker.Container, lbName: string, config: string): Promise<void> {
   const candidate = 'haproxy-candidate.cfg'
   await putFile(lb, '/tmp', candidate, config)
-  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true })
+  // As the user HAProxy runs as, who alone can read lb-certificate: a VCH execs as root otherwise,
+  // and its root has no capability to read another user's private file.
+  const { Config } = await lb.inspect()
+  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true, User: Config.User || undefined })
   const output = await new Promise<string>((resolve, reject) => {
     exec.start({ hijack: true, stdin: false }, (error, stream) => {
       if (error || !stream) return reject(error ?? new Error('no output stream'))
