@@ -95,6 +95,31 @@ describe('env, secret-env, instance-command, instance-memory and instance-cpus',
   })
 })
 
+describe('bad instance inputs and failing commands', () => {
+  it('a bad env line fails before anything is created, naming the input and line, not the value', async () => {
+    const prefix = deployment('badenv')
+    const run = await runAction(await localInputs(prefix, { env: 'GOOD=1\nnot-a-pair-hunter2' }))
+    expect(run.code, explain(run)).toBe(1)
+    expect(run.stdout).toContain("::error::Invalid env, line 2: no '='")
+    expect(run.stdout).not.toContain('hunter2')
+    expect(objectsOf(prefix)).toEqual([])
+  })
+
+  it('a command that exits fails the redeploy with its exit code, and the previous generation keeps serving', async () => {
+    const prefix = deployment('badcmd')
+    const inputs = await localInputs(prefix, { instances: '2', env: 'MODE=good\n' })
+    const first = await runAction(inputs)
+    expect(first.code, explain(first)).toBe(0)
+    const before = objectsOf(prefix)
+    const failed = await runAction({ ...inputs, 'instance-command': '["sh", "-c", "echo bad command >&2; exit 7"]' })
+    expect(failed.code, explain(failed)).toBe(1)
+    expect(failed.stdout).toMatch(/exited with code 7 right after starting/)
+    expect(failed.stdout).toContain('bad command')
+    expect(objectsOf(prefix)).toEqual(before)
+    expect([...(await distinctAnswers(first.outputs.url))].every((a) => a.startsWith('200 web v1'))).toBe(true)
+  })
+})
+
 describe('instance-memory and instance-cpus on a VCH (the stand-in)', () => {
   it('size the containerVM: memory rounded up to 128 MiB, a fraction of a CPU up to a whole vCPU, no NanoCpus', async () => {
     const calls: string[] = []
