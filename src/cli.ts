@@ -103,10 +103,11 @@ export async function cli(args: string[], io: CliIo = { env: process.env, stdout
     return
   }
   const inActions = io.env.GITHUB_ACTIONS === 'true'
-  // In a workflow step the runner reads workflow commands and the outputs file, as for the action.
+  // Without an outputs file (GITHUB_ACTIONS set by hand) @actions/core would print ::set-output.
   if (inActions) io.env.GITHUB_OUTPUT ??= '/dev/null'
   const json = invocation.output === 'json'
-  // With --output json stdout holds the JSON alone, for scripts; the log goes to stderr.
+  // With --output json a person's log goes to stderr, so that stdout holds the JSON alone. In a
+  // workflow step the runner reads the workflow commands on stdout; the JSON comes last there.
   const chosen = inActions ? actionsLog : terminalLog({ out: json ? io.stderr : io.stdout, err: io.stderr, env: io.env })
   const outputs: Record<string, unknown> = {}
   let failed = false

@@ -122,7 +122,7 @@ describe('a failed vic-lb deploy', () => {
   it('reports which instances are not healthy yet while it waits', async () => {
     const prefix = uniquePrefix('clisilent')
     created.push(prefix)
-    const run = await runCli(['deploy', ...flags(await localInputs(prefix, { image: IMAGES.silent, instances: '2', 'wait-timeout': '10' }))])
+    const run = await runCli(['deploy', ...flags(await localInputs(prefix, { image: IMAGES.silent, instances: '2', 'wait-timeout': '15' }))])
     expect(run.code, explain(run)).toBe(1)
     expect(run.stdout).toMatch(new RegExp(`^ {2}0 of 2 instances healthy; waiting for ${prefix}-[0-9a-f]{8}-1: DOWN \\(last check: L4\\w+\\), ${prefix}-[0-9a-f]{8}-2: DOWN`, 'm'))
     expect(run.stdout).toMatch(new RegExp(`^ {2}▸ Logs of ${prefix}-lb$`, 'm'))
