@@ -1,5 +1,5 @@
+import { log } from './log'
 import { randomBytes } from 'node:crypto'
-import * as core from '@actions/core'
 import type Docker from 'dockerode'
 import { InputError, type DeploySettings, type InstanceConfig } from './inputs'
 import type { Engine } from './docker/engine'
@@ -59,12 +59,12 @@ export interface PulledImages {
 
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 export async function pullImages(docker: Docker, settings: DeploySettings): Promise<PulledImages> {
-  const [image, haproxyImage] = await core.group('Pull images', () =>
+  const [image, haproxyImage] = await log.group('Pull images', () =>
     Promise.all(
-      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth }, core.info)),
+      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth }, log.info)),
     ),
   )
-  for (const pulled of [image, haproxyImage]) if (pulled.warning) core.warning(pulled.warning)
+  for (const pulled of [image, haproxyImage]) if (pulled.warning) log.warning(pulled.warning)
   return { image, haproxyImage }
 }
 
@@ -87,10 +87,10 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     },
     state,
   )
-  core.info(describePlan(plan, state))
+  log.info(describePlan(plan, state))
   const resources = describeResources(instanceResources(settings.instanceConfig, engine.isVch), engine.isVch)
-  if (resources) core.info(resources)
-  if (engine.isVch) core.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
+  if (resources) log.info(resources)
+  if (engine.isVch) log.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
 
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
@@ -102,13 +102,13 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
   }
   const run = new Run(engine, settings, plan, lbSpec, netName, deadline)
   try {
-    const lb = await core.group('Start instances and load-balancer', () => run.startAll(lbConfig, state))
-    const { statuses, address } = await core.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
+    const lb = await log.group('Start instances and load-balancer', () => run.startAll(lbConfig, state))
+    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
     await run.retire()
     await run.keepRunning()
     return { ...address, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed }
   } catch (error) {
-    await core.group('Deploy failed: undo this run', () => run.undo())
+    await log.group('Deploy failed: undo this run', () => run.undo())
     throw error
   }
 }
@@ -241,11 +241,11 @@ class Run {
       })
       this.createdNetworks.push(network.id)
       this.changed = true
-      core.info(`Created network ${this.netName}`)
+      log.info(`Created network ${this.netName}`)
     }
     if (this.plan.removeFirst.length > 0) {
       await this.remove(this.plan.removeFirst)
-      core.info(`Removed stopped instances: ${this.plan.removeFirst.map((i) => i.name).join(', ')}`)
+      log.info(`Removed stopped instances: ${this.plan.removeFirst.map((i) => i.name).join(', ')}`)
     }
     // One queue of starts with the load-balancer's first: it resolves the instances by name at run
     // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs. Every
@@ -284,7 +284,7 @@ class Run {
     await container.start().catch((error) => {
       throw new Error(`Could not start instance ${name}: ${describe(error)}`)
     })
-    core.info(`Started ${name}`)
+    log.info(`Started ${name}`)
   }
 
   // Created on ONE network with its ports published, then connected to the instance network,
@@ -330,7 +330,7 @@ class Run {
     await container.start().catch((error) => {
       throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
     })
-    core.info(`Started load-balancer ${settings.lbName}`)
+    log.info(`Started load-balancer ${settings.lbName}`)
     return container
   }
 
@@ -345,7 +345,7 @@ class Run {
     if (old.name === this.settings.lbName) await container.rename({ name: `${old.name}-old` })
     this.replacedLb = { container, name: old.name }
     await next.rename({ name: this.settings.lbName })
-    core.info(`Stopped load-balancer ${old.name} to replace it`)
+    log.info(`Stopped load-balancer ${old.name} to replace it`)
   }
 
   // New instances join through the candidates backend: health-checked first, given traffic only
@@ -424,11 +424,9 @@ class Run {
     for (const name of [lbName, ...unhealthy]) {
       const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`
       const logs = await recentLogs(this.docker.getContainer(name)).catch((error) => `(logs unavailable: ${describe(error)})`)
-      core.startGroup(`Logs of ${name}${state}`)
-      core.info(logs.trimEnd() || '(no output)')
-      core.endGroup()
+      await log.group(`Logs of ${name}${state}`, async () => log.info(logs.trimEnd() || '(no output)'))
     }
-    if (unhealthy.length > 0) core.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
+    if (unhealthy.length > 0) log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
   private async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
@@ -471,7 +469,7 @@ class Run {
     if (this.plan.lb === 'keep') await new Promise((resolve) => setTimeout(resolve, DRAIN_MS))
     await this.remove(this.plan.removeAfter)
     this.changed = true
-    core.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
+    log.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
   }
 
   // Containers start without a restart policy so that one crashing at start shows its exit code
@@ -483,7 +481,7 @@ class Run {
       this.docker
         .getContainer(id)
         .update({ RestartPolicy: { Name: 'unless-stopped' } })
-        .catch((error) => core.warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)),
+        .catch((error) => log.warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)),
     )
   }
 
@@ -499,9 +497,9 @@ class Run {
         if (certificate) await putCertificate(lb, certificate, this.settings.lbName)
         await putFile(lb, CONFIG_DIR, CONFIG_FILE, text)
         await lb.kill({ signal: 'SIGUSR2' })
-        core.info('Restored the previous load-balancer configuration')
+        log.info('Restored the previous load-balancer configuration')
       } catch (error) {
-        core.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)
+        log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)
       }
     }
     const failures = await removeObjects(this.docker, this.createdContainers, this.createdNetworks)
@@ -510,13 +508,13 @@ class Run {
       try {
         if (name === this.settings.lbName) await container.rename({ name })
         await container.start()
-        core.info(`Started the previous load-balancer ${name} again`)
+        log.info(`Started the previous load-balancer ${name} again`)
       } catch (error) {
         failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`)
       }
     }
     const count = this.createdContainers.length + this.createdNetworks.length
-    if (failures.length > 0) core.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`)
-    else core.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing')
+    if (failures.length > 0) log.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`)
+    else log.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing')
   }
 }

@@ -1,8 +1,8 @@
 import * as os from 'node:os'
-import * as core from '@actions/core'
 import type Docker from 'dockerode'
 import { describe } from './docker/engine'
 import { LABEL, deploymentLabels } from './labels'
+import { log as runLog } from './log'
 
 // One run at a time per deployment: two runs for the same pull request (a push while the last
 // deploy still runs, a close during a deploy) must not interleave their changes. The lock lives
@@ -63,12 +63,12 @@ export async function withDeploymentLock<T>(docker: Docker, deployment: string, 
   try {
     return await fn()
   } finally {
-    await release(docker, deployment, lock, options.log ?? core)
+    await release(docker, deployment, lock, options.log ?? runLog)
   }
 }
 
 async function acquire(docker: Docker, deployment: string, options: LockOptions): Promise<string> {
-  const log = options.log ?? core
+  const log = options.log ?? runLog
   const name = lockName(deployment)
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()

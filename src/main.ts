@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import { log } from './log'
 import type Docker from 'dockerode'
 import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
@@ -21,9 +21,9 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
     maskSecrets(read)
     const inputs = readInputs(read)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
-    const engine = await core.group('Connect to the Docker host', async () => {
+    const engine = await log.group('Connect to the Docker host', async () => {
       const connected = await connectEngine(target)
-      core.info(`Connected to ${connected.description}`)
+      log.info(`Connected to ${connected.description}`)
       return connected
     })
     const github = inputs.githubToken ? connectGitHub(inputs.githubToken) : undefined
@@ -31,7 +31,7 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
     else if (inputs.command === 'teardown') await runTeardown(engine.docker, inputs, github)
     else await runPrune(engine.docker, inputs, github)
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error))
+    log.setFailed(error instanceof Error ? error.message : String(error))
   }
 }
 
@@ -39,7 +39,7 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
 async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
-  await core.group('Check the Docker host', () => checkHost(engine, settings))
+  await log.group('Check the Docker host', () => checkHost(engine, settings))
   const pulled = await pullImages(engine.docker, settings)
   const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
@@ -47,12 +47,12 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
     return deployed
   })
-  core.setOutput('ip', result.ip)
-  core.setOutput('port', String(result.port))
-  core.setOutput('url', result.url)
-  core.setOutput('lb-container', result.lbContainer)
-  core.setOutput('instances', JSON.stringify(result.instances))
-  core.info(`${result.changed ? 'Deployed' : 'Unchanged'}: ${result.url} served by ${result.instances.length} instance(s)`)
+  log.setOutput('ip', result.ip)
+  log.setOutput('port', String(result.port))
+  log.setOutput('url', result.url)
+  log.setOutput('lb-container', result.lbContainer)
+  log.setOutput('instances', JSON.stringify(result.instances))
+  log.info(`${result.changed ? 'Deployed' : 'Unchanged'}: ${result.url} served by ${result.instances.length} instance(s)`)
   await summarizeDeploy(deployment, settings, result)
 }
 
@@ -71,7 +71,7 @@ async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | unde
   const pattern = inputs.instancePrefix
   const lock = { image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
   const report = await prune(docker, inputs.prune!, { lock, github })
-  for (const line of describePrune(report, pattern)) core.info(line)
+  for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
   if (report.failed.length > 0)
     throw new Error(
@@ -84,7 +84,7 @@ async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | unde
 async function lockImage(docker: Docker, inputs: Inputs): Promise<string> {
   const onHost = await imageOnHost(docker, inputs.haproxyImage)
   if (onHost) return onHost
-  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull }, core.info)).id
+  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull }, log.info)).id
 }
 
 // Registered before anything else is printed. PEM material is also masked line by line, since
@@ -93,15 +93,15 @@ function maskSecrets(read: InputReader): void {
   for (const spec of INPUT_SPECS.filter((s) => s.secret)) {
     const value = read(spec.name)?.trim()
     if (!value) continue
-    core.setSecret(value)
-    for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) core.setSecret(line.trim())
+    log.setSecret(value)
+    for (const line of value.split(/\r?\n/)) if (line.trim().length >= 8) log.setSecret(line.trim())
   }
   // Each secret-env value on its own as well: a program may print it without its key.
   for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
     const value = line.slice(line.indexOf('=') + 1)
-    for (const form of new Set([value, value.trim()])) if (form.trim()) core.setSecret(form)
+    for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
   }
   const username = read('registry-username')?.trim()
   const password = read('registry-password')
-  if (username && password) core.setSecret(registryAuthHeader(username, password))
+  if (username && password) log.setSecret(registryAuthHeader(username, password))
 }

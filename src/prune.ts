@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { log } from './log'
 import type Docker from 'dockerode'
 import { describe } from './docker/engine'
 import type { GitHubApi } from './github/api'
@@ -177,12 +178,12 @@ async function closedPullRequests(
 ): Promise<Set<string>> {
   if (!github) return new Set()
   if (!repository) {
-    core.warning('github-token is given but GITHUB_REPOSITORY is not set: no pull request is asked about, so only max-age removes deployments.')
+    log.warning('github-token is given but GITHUB_REPOSITORY is not set: no pull request is asked about, so only max-age removes deployments.')
     return new Set()
   }
   const ours = candidates.map((c) => pullRequestOfRepository(c.pullRequest, repository)).filter((pr): pr is PullRequestRef => pr !== undefined)
   const states = await pullRequestStates(github, ours)
-  for (const failure of states.unknown) core.warning(`Could not read the state of pull request ${failure}; its deployment is kept.`)
+  for (const failure of states.unknown) log.warning(`Could not read the state of pull request ${failure}; its deployment is kept.`)
   return states.closed
 }
 

@@ -2,7 +2,8 @@ import * as https from 'node:https'
 import * as net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Protocol } from './inputs'
-import { parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
+import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
+import { log } from './log'
 
 // Ready means: the load-balancer answers on the service address AND HAProxy's health checks have
 // passed for every expected instance. "Container running" is not enough, and a VCH has no
@@ -25,6 +26,8 @@ export interface Expectation {
   deadline: number
   // Called between polls; throws to stop waiting early, e.g. when an instance has exited.
   check?: () => Promise<void>
+  // How often a long wait reports how far it is (PROGRESS_EVERY_MS unless a test needs it sooner).
+  progressEveryMs?: number
 }
 
 export class NotReadyError extends Error {
@@ -39,17 +42,26 @@ export class NotReadyError extends Error {
 
 const POLL_MS = 200
 const REQUEST_TIMEOUT_MS = 2_000
+// A short wait says nothing; a long one says what it waits for this often.
+const PROGRESS_EVERY_MS = 3_000
+// Instances named in one progress line; the rest are counted.
+const PROGRESS_NAMES = 5
 
 export async function waitUntilServing(endpoints: Endpoints, expectation: Expectation): Promise<ServerStatus[]> {
   let statuses: ServerStatus[] = []
   let problem = 'no answer yet'
+  let lastProgress = Date.now()
   for (;;) {
+    // Set when instances are what the wait is for: then progress names them.
+    let waitingFor: string | undefined
     try {
       statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`))
       const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
       const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
-      if (unhealthy.length > 0) problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
-      else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
+      if (unhealthy.length > 0) {
+        problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
+        waitingFor = instancesProgress(statuses, expectation, unhealthy)
+      } else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
       else if (await serviceAnswers(endpoints)) return statuses
       else problem = `the service port ${endpoints.servicePort} does not answer`
     } catch (error) {
@@ -62,8 +74,18 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
         statuses,
         unhealthyServers(statuses, expectation.backend, expectation.servers),
       )
+    if (Date.now() - lastProgress >= (expectation.progressEveryMs ?? PROGRESS_EVERY_MS)) {
+      log.progress(waitingFor ?? `Waiting: ${problem}`)
+      lastProgress = Date.now()
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
+}
+
+function instancesProgress(statuses: ServerStatus[], { backend, servers }: Expectation, unhealthy: string[]): string {
+  const named = unhealthy.slice(0, PROGRESS_NAMES).map((name) => `${name}: ${describeServer(statuses, backend, name)}`)
+  const more = unhealthy.length > PROGRESS_NAMES ? ` and ${unhealthy.length - PROGRESS_NAMES} more` : ''
+  return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`
 }
 
 async function fetchText(url: string): Promise<string> {

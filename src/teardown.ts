@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import { log } from './log'
 import type Docker from 'dockerode'
 import { removeObjects } from './docker/containers'
 import { readDeployment } from './docker/state'
@@ -14,12 +14,12 @@ export async function teardown(docker: Docker, deployment: string): Promise<Tear
   const containers = [...state.instances, ...(state.lb ? [state.lb] : [])]
   const removed = [...containers, ...state.networks].map((o) => o.name)
   if (removed.length === 0) {
-    core.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`)
+    log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`)
     return { removed }
   }
   const failures = await removeObjects(docker, containers.map((c) => c.id), state.networks.map((n) => n.id))
   if (failures.length > 0)
     throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`)
-  core.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`)
+  log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`)
   return { removed }
 }

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import type { DeployResult } from '../deploy'
 import { SERVING_BACKEND } from '../haproxy/config'
 import { describeServer } from '../haproxy/stats'
@@ -6,6 +5,7 @@ import type { GitHubApi } from './api'
 import { publishComment, type CommentMode } from './comment'
 import { renderDeployedComment, renderRemovedComment, type DeployedEnvironment, type RemovedEnvironment } from './comment-text'
 import { formatPullRequest, type PullRequestRef } from './event'
+import { log as runLog } from '../log'
 
 // Tells the pull request about its environment. A comment is a courtesy: failing to write one
 // is a warning, never a failed deploy or teardown.
@@ -27,11 +27,11 @@ export function deployedEnvironment(deployment: string, image: string, result: D
   }
 }
 
-export function announceDeployed(api: GitHubApi | undefined, pr: PullRequestRef | undefined, env: DeployedEnvironment, log: AnnounceLog = core): Promise<void> {
+export function announceDeployed(api: GitHubApi | undefined, pr: PullRequestRef | undefined, env: DeployedEnvironment, log: AnnounceLog = runLog): Promise<void> {
   return announce(api, pr, env.deployment, renderDeployedComment(env), 'create-or-update', log)
 }
 
-export function announceRemoved(api: GitHubApi | undefined, pr: PullRequestRef | undefined, env: RemovedEnvironment, log: AnnounceLog = core): Promise<void> {
+export function announceRemoved(api: GitHubApi | undefined, pr: PullRequestRef | undefined, env: RemovedEnvironment, log: AnnounceLog = runLog): Promise<void> {
   return announce(api, pr, env.deployment, renderRemovedComment(env), 'update-only', log)
 }
 

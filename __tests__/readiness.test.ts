@@ -1,0 +1,97 @@
+import * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { actionsLog, useLog, type Log } from '../src/log'
+import { waitUntilServing, type Endpoints } from '../src/readiness'
+
+// The readiness wait against a stand-in for HAProxy on loopback: its stats CSV (the columns the
+// parser reads) and a service that answers 200.
+
+type Row = [server: string, status: string, check: string]
+
+async function standIn(rowsAt: () => Row[]): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    if (request.url === '/stats;csv') {
+      response.end(['# pxname,svname,status,check_status', ...rowsAt().map((row) => `instances,${row.join(',')}`), 'instances,BACKEND,UP,'].join('\n'))
+    } else response.end('hello')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    endpoints: { statsUrl: `http://127.0.0.1:${port}/stats`, serviceHost: '127.0.0.1', servicePort: port, protocol: 'http' },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}
+
+function progressLog(): { lines: string[] } {
+  const lines: string[] = []
+  useLog({ ...actionsLog, progress: (message) => lines.push(message) } satisfies Log)
+  return { lines }
+}
+
+afterEach(() => useLog(actionsLog))
+
+describe('waitUntilServing reports its progress', () => {
+  it('names the instances that are not healthy yet, with their state, while the wait lasts', async () => {
+    const started = Date.now()
+    const { lines } = progressLog()
+    const { endpoints, close } = await standIn(() =>
+      Date.now() - started < 2_000
+        ? [
+            ['web-1', 'UP', 'L4OK'],
+            ['web-2', 'DOWN', 'L4CON'],
+            ['web-3', 'UP', 'INI'],
+          ]
+        : [
+            ['web-1', 'UP', 'L4OK'],
+            ['web-2', 'UP', 'L4OK'],
+            ['web-3', 'UP', 'L4OK'],
+          ],
+    )
+    try {
+      await waitUntilServing(endpoints, { backend: 'instances', servers: ['web-1', 'web-2', 'web-3'], deadline: Date.now() + 10_000, progressEveryMs: 300 })
+    } finally {
+      await close()
+    }
+    // Every 300 ms for about 2 s: at most one report per interval, none once the wait is over.
+    expect(lines.length).toBeGreaterThanOrEqual(2)
+    expect(lines.length).toBeLessThanOrEqual(7)
+    for (const line of lines) expect(line).toBe('1 of 3 instances healthy; waiting for web-2: DOWN (last check: L4CON), web-3: UP (last check: INI)')
+  })
+
+  it('counts the instances beyond the first five instead of naming them all', async () => {
+    const servers = Array.from({ length: 8 }, (_, i) => `web-${i + 1}`)
+    const { lines } = progressLog()
+    const { endpoints, close } = await standIn(() => [])
+    try {
+      const wait = waitUntilServing(endpoints, { backend: 'instances', servers, deadline: Date.now() + 1_500, progressEveryMs: 300 })
+      await expect(wait).rejects.toThrow('Timed out waiting for the deployment to become ready: 8 of 8 instances not healthy yet.')
+    } finally {
+      await close()
+    }
+    expect(lines[0]).toBe(
+      '0 of 8 instances healthy; waiting for web-1: not in the load-balancer yet, web-2: not in the load-balancer yet, web-3: not in the load-balancer yet, web-4: not in the load-balancer yet, web-5: not in the load-balancer yet and 3 more',
+    )
+  })
+
+  it('says what else it waits for when the instances are not the problem', async () => {
+    const { lines } = progressLog()
+    const wait = waitUntilServing(
+      { statsUrl: 'http://127.0.0.1:9/stats', serviceHost: '127.0.0.1', servicePort: 9, protocol: 'http' },
+      { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 1_500, progressEveryMs: 300 },
+    )
+    await expect(wait).rejects.toThrow(/stats page does not answer/)
+    expect(lines[0]).toMatch(/^Waiting: the load-balancer's stats page does not answer \(/)
+  })
+
+  it('says nothing during a short wait', async () => {
+    const { lines } = progressLog()
+    const { endpoints, close } = await standIn(() => [['web-1', 'UP', 'L7OK']])
+    try {
+      await waitUntilServing(endpoints, { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 5_000 })
+    } finally {
+      await close()
+    }
+    expect(lines).toEqual([])
+  })
+})
