@@ -152,6 +152,14 @@ describe('prune', () => {
     expect(run.summary).toContain(fresh)
   })
 
+  it('refuses to run without instance-prefix, asking for a pattern, before touching the Docker host', async () => {
+    const run = await runAction({ command: 'prune', 'max-age': '1s' })
+    expect(run.code, explain(run)).toBe(1)
+    expect(run.stdout).toContain("::error::Input 'instance-prefix' is required for prune")
+    expect(run.stdout).toContain("e.g. 'pr-*'")
+    expect(run.stdout).not.toContain('Connect to the Docker host')
+  })
+
   it('refuses a malformed max-age before touching the Docker host', async () => {
     const run = await runAction({ command: 'prune', 'instance-prefix': `${base}-*`, 'max-age': '10 seconds' })
     expect(run.code).toBe(1)
