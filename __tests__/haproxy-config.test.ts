@@ -5,6 +5,9 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CANDIDATE_BACKEND, SERVING_BACKEND, STATS_PATH, STATS_PORT, renderHaproxyConfig, type LbConfig, type Server } from '../src/haproxy/config'
 import { generationOf, instanceName } from '../src/plan'
+import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
+
+const STATS_AUTH = newStatsAuth()
 
 // The rendered configuration is checked by the real HAProxy (`haproxy -c`), as Debian's package or
 // CI installs it, so a line HAProxy does not accept or warns about fails here and not on a VCH.
@@ -24,6 +27,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'http, health-check-path, candidates, port 8080': {
     protocol: 'http',
@@ -31,6 +35,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/healthz',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
+    statsAuth: STATS_AUTH,
   },
   'http, every path character allowed, 50 servers': {
     protocol: 'http',
@@ -38,6 +43,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
     serving: servers('pr-42', 'sha256:c', 3000, 50),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'tcp, 1 server, port 5432': {
     protocol: 'tcp',
@@ -45,6 +51,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('db', 'sha256:d', 5432, 1),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'tcp, candidates on another port': {
     protocol: 'tcp',
@@ -52,6 +59,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('cache', 'sha256:e', 6379, 2),
     candidates: servers('cache', 'sha256:f', 6380, 2),
+    statsAuth: STATS_AUTH,
   },
   'http, staging with no server left serving, only candidates': {
     protocol: 'http',
@@ -59,6 +67,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/',
     serving: [],
     candidates: servers('web', 'sha256:g', 80, 3),
+    statsAuth: STATS_AUTH,
   },
   'http, old and new generation on different ports, longest names': {
     protocol: 'http',
@@ -66,6 +75,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: [...servers('x'.repeat(40), 'sha256:h', 80, 2), ...servers('X_y-'.repeat(10), 'sha256:i', 8080, 100).slice(98)],
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
 }
 
@@ -188,6 +198,27 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config
     expect(stats[0].lines).toContainEqual(['mode', 'http'])
   })
 
+  it('requires the generated stats credentials, which the summary never shows', () => {
+    expect(statsAuthIn(text)).toEqual(config.statsAuth)
+    expect(config.statsAuth.password).toMatch(/^[0-9a-f]{48}$/)
+    const shown = withoutStatsPassword(text)
+    expect(shown).not.toContain(config.statsAuth.password)
+    expect(shown).toContain(`stats auth ${config.statsAuth.user}:(generated`)
+    expect(shown.replace(/stats auth .*/, '')).toBe(text.replace(/stats auth .*/, ''))
+  })
+
+  it('retries a request on another instance when its connection fails or its instance dies before answering', () => {
+    const defaults = section('defaults', '')!.lines.map((t) => t.join(' '))
+    expect(defaults).toContain('option redispatch 1')
+    expect(defaults).toContain('timeout connect 1s')
+    if (config.protocol === 'http') {
+      expect(defaults).toContain('retry-on conn-failure empty-response')
+      // Only GET and HEAD are sent twice.
+      for (const backend of parsed.filter((s) => s.kind === 'backend'))
+        expect(backend.lines.map((t) => t.join(' '))).toContain('http-request disable-l7-retry unless METH_GET')
+    } else expect(text).not.toMatch(/retry-on|l7-retry/)
+  })
+
   it('lists each server once, by its container name, on its own port', () => {
     const expectBackend = (backend: string, list: Server[]) => {
       const found = section('backend', backend)
@@ -223,6 +254,10 @@ describe('renderHaproxyConfig', () => {
 
   it('is deterministic: the same configuration renders the same text (a kept load-balancer compares it)', () => {
     for (const config of Object.values(variants)) expect(renderHaproxyConfig(structuredClone(config))).toBe(renderHaproxyConfig(config))
+  })
+
+  it('gives each load-balancer its own stats password', () => {
+    expect(newStatsAuth().password).not.toBe(newStatsAuth().password)
   })
 
   it('changes when the servers change', () => {

@@ -42,5 +42,7 @@ export async function cli(args: string[]): Promise<void> {
   }
   // Outputs are for the Actions runner; a person reads the summary line the run prints.
   process.env.GITHUB_OUTPUT ??= '/dev/null'
+  // ...and so is the state for a post step, which a command line has none of.
+  process.env.GITHUB_STATE ??= '/dev/null'
   await run((name) => (name === 'command' ? positionals[0] : (values as Record<string, string | undefined>)[name]))
 }

@@ -1,5 +1,6 @@
 import * as net from 'node:net'
 import type { Protocol } from './inputs'
+import { sleep } from './cancel'
 import { parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 
 // Ready means: the load-balancer answers on the service address AND HAProxy's health checks have
@@ -8,6 +9,8 @@ import { parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/st
 
 export interface Endpoints {
   statsUrl: string
+  // The Authorization header the stats page requires (stats-auth.ts).
+  statsAuthorization: string
   serviceHost: string
   servicePort: number
   protocol: Protocol
@@ -21,6 +24,8 @@ export interface Expectation {
   deadline: number
   // Called between polls; throws to stop waiting early, e.g. when an instance has exited.
   check?: () => Promise<void>
+  // Stops waiting at once when the run is cancelled (cancel.ts).
+  signal?: AbortSignal
 }
 
 export class NotReadyError extends Error {
@@ -39,18 +44,20 @@ const REQUEST_TIMEOUT_MS = 2_000
 export async function waitUntilServing(endpoints: Endpoints, expectation: Expectation): Promise<ServerStatus[]> {
   let statuses: ServerStatus[] = []
   let problem = 'no answer yet'
+  const { signal } = expectation
   for (;;) {
     try {
-      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`))
+      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`, endpoints.statsAuthorization, signal))
       const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
       const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
       if (unhealthy.length > 0) problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
       else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
-      else if (await serviceAnswers(endpoints)) return statuses
+      else if (await serviceAnswers(endpoints, signal)) return statuses
       else problem = `the service port ${endpoints.servicePort} does not answer`
     } catch (error) {
       problem = `the load-balancer's stats page does not answer (${(error as Error).message})`
     }
+    signal?.throwIfAborted()
     await expectation.check?.()
     if (Date.now() >= expectation.deadline)
       throw new NotReadyError(
@@ -58,22 +65,27 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
         statuses,
         unhealthyServers(statuses, expectation.backend, expectation.servers),
       )
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    await sleep(POLL_MS, signal)
   }
 }
 
-async function fetchText(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+function timeoutOr(signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  return signal ? AbortSignal.any([timeout, signal]) : timeout
+}
+
+async function fetchText(url: string, authorization: string, signal: AbortSignal | undefined): Promise<string> {
+  const response = await fetch(url, { headers: { authorization }, signal: timeoutOr(signal) })
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
   return response.text()
 }
 
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
-async function serviceAnswers(endpoints: Endpoints): Promise<boolean> {
+async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<boolean> {
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
   try {
     const response = await fetch(`http://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, {
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: timeoutOr(signal),
       redirect: 'manual',
     })
     await response.body?.cancel()

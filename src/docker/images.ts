@@ -17,11 +17,13 @@ export async function pullImage(
   reference: string,
   auth: RegistryAuth | undefined,
   log: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<PulledImage> {
   let pullError: string | undefined
   try {
-    await followPull(docker, reference, auth, log)
+    await followPull(docker, reference, auth, log, signal)
   } catch (error) {
+    if (signal?.aborted) throw signal.reason
     pullError = describe(error)
   }
   const id = await imageId(docker, reference)
@@ -32,10 +34,18 @@ export async function pullImage(
   )
 }
 
-async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<void> {
+// A cancelled run closes the pull's connection, which stops the pull on the Docker host too.
+async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const options = auth ? { authconfig: { base64: auth.header } } : {}
-  const stream = (await docker.pull(reference, options)) as NodeJS.ReadableStream & { destroy(): void }
+  signal?.throwIfAborted()
+  const stream = (await docker.pull(reference, { ...options, abortSignal: signal })) as NodeJS.ReadableStream & { destroy(): void }
   await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      stream.destroy()
+      reject(signal!.reason)
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
     docker.modem.followProgress(
       stream,
       (error: Error | null) => (error ? reject(error) : resolve()),

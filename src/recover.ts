@@ -1,0 +1,40 @@
+import * as core from '@actions/core'
+import type Docker from 'dockerode'
+import { describe } from './docker/engine'
+import { containerName } from './docker/state'
+import { LABEL } from './labels'
+
+// A run killed while it replaced the load-balancer (deploy.ts standAside) and whose post step never
+// ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
+// previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
+// its lock, puts that right before it plans: a replacement that serves is kept, otherwise the
+// previous load-balancer serves again; then the deploy goes on as usual.
+export async function settleInterruptedReplacement(docker: Docker, deployment: string, lbName: string): Promise<void> {
+  const lbs = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`, `${LABEL.role}=lb`] }),
+  })
+  const named = (name: string): Docker.ContainerInfo | undefined => lbs.find((c) => containerName(c) === name)
+  const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)]
+  if (!next && !old) return
+  const fail = (what: string) => (error: unknown) => {
+    throw new Error(`Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`)
+  }
+  if (next) {
+    await docker.getContainer(next.Id).remove({ force: true }).catch(fail(`removing ${lbName}-next`))
+    core.info(`Removed ${lbName}-next, a replacement load-balancer an interrupted run had not started`)
+  }
+  if (!old) return
+  if (current?.State === 'running') {
+    await docker.getContainer(old.Id).remove({ force: true }).catch(fail(`removing ${lbName}-old`))
+    core.info(`Removed ${lbName}-old: an interrupted run had replaced it and its replacement serves`)
+    return
+  }
+  if (current) await docker.getContainer(current.Id).remove({ force: true }).catch(fail(`removing the replacement ${lbName} that does not run`))
+  const previous = docker.getContainer(old.Id)
+  await previous.rename({ name: lbName }).catch(fail(`renaming ${lbName}-old back`))
+  await previous.start().catch((error) => {
+    if ((error as { statusCode?: number }).statusCode !== 304) fail(`starting ${lbName} again`)(error)
+  })
+  core.info(`Started the previous load-balancer ${lbName} again: an interrupted run had stopped it to replace it`)
+}
