@@ -1,7 +1,4 @@
-import * as fs from 'node:fs'
 import * as net from 'node:net'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startLoad } from '../../test-support/load'
 import {
@@ -9,6 +6,7 @@ import {
   distinctAnswers,
   docker,
   explain,
+  lbConfig,
   localInputs,
   objectsOf,
   removeDeployment,
@@ -116,17 +114,6 @@ async function deployed(tag: string, extra: Record<string, string> = {}): Promis
   const first = await runAction(inputs)
   expect(first.code, explain(first)).toBe(0)
   return { prefix, inputs, first, before: objectsOf(prefix) }
-}
-
-// The load-balancer's configuration as it is now (the image has no shell tools to exec).
-function lbConfig(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-cfg-'))
-  try {
-    docker('cp', `${prefix}-lb:/usr/local/etc/haproxy/haproxy.cfg`, dir)
-    return fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
 }
 
 // A registry on loopback that accepts connections and never answers: a pull that hangs.

@@ -158,6 +158,26 @@ export function objectsOf(prefix: string): string[] {
   return [...containers.split('\n'), ...networks.split('\n')].filter(Boolean).sort()
 }
 
+// A load-balancer's configuration as it is now, through the Docker API (the HAProxy image has no
+// shell tools to exec).
+export function lbConfig(prefix: string, lb = `${prefix}-lb`): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-cfg-'))
+  try {
+    docker('cp', `${lb}:/usr/local/etc/haproxy/haproxy.cfg`, dir)
+    return fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// The Authorization header the load-balancer's stats page requires, read from its configuration
+// as the action reads it.
+export function statsAuthorization(prefix: string, lb?: string): string {
+  const auth = /^\s*stats auth (\S+)$/m.exec(lbConfig(prefix, lb))?.[1]
+  if (!auth) throw new Error(`no stats auth in the configuration of ${lb ?? `${prefix}-lb`}`)
+  return `Basic ${Buffer.from(auth).toString('base64')}`
+}
+
 export function removeDeployment(prefix: string): void {
   const filter = `label=${LABEL_DEPLOYMENT}=${prefix}`
   const containers = docker('ps', '-aq', '--filter', filter).split('\n').filter(Boolean)
