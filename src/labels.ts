@@ -24,6 +24,8 @@ export const LABEL = {
   operation: `${NAMESPACE}.operation`,
   // Lock: the holder's process, so that a lock whose process is provably gone is taken over (lock.ts).
   holderProcess: `${NAMESPACE}.holder-process`,
+  // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
+  holderRun: `${NAMESPACE}.holder-run`,
   // The run that created the object: what the post step of a killed run removes (post.ts).
   run: `${NAMESPACE}.run`,
 } as const

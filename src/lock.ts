@@ -5,6 +5,7 @@ import type Docker from 'dockerode'
 import { sleep } from './cancel'
 import { describe } from './docker/engine'
 import { LABEL, deploymentLabels } from './labels'
+import { workflowRunOf } from './github/runs'
 import { forgetLock, rememberLock } from './state-helper'
 
 // One run at a time per deployment: two runs for the same pull request (a push while the last
@@ -28,6 +29,8 @@ export interface LockOptions {
   reportEveryMs?: number
   // Cancels the wait for the lock (cancel.ts).
   signal?: AbortSignal
+  // Whether a holder's workflow run has completed (with a github-token: github/runs.ts).
+  runFinished?: (run: string) => Promise<boolean>
 }
 
 export interface LockLog {
@@ -43,9 +46,13 @@ export interface LockHolder {
   since: Date
   // The holder's process as processIdentity wrote it, when it could.
   process?: string
+  // The holder's workflow run as workflowRunOf wrote it, on a runner.
+  run?: string
 }
 
 const POLL_MS = 1_000
+// How often a waiting run asks GitHub again whether the holder's workflow run has completed.
+const ASK_GITHUB_EVERY_MS = 10_000
 const REPORT_EVERY_MS = 10_000
 // A VCH refuses to create a container without a command. The lock is never started; should
 // somebody start it by hand, this command fails at once instead of running the image's service.
@@ -117,6 +124,7 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()
   let lastReport: number | undefined
+  const askedGitHub = new Map<string, number>() // lock container ID -> when
   for (;;) {
     options.signal?.throwIfAborted()
     const taken = await tryCreate(docker, deployment, options)
@@ -129,10 +137,14 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
     if (!current) continue // released between our attempt and our look: try again at once
     const now = Date.now()
     const gone = holderProcessGone(current.process)
-    if (gone || now - current.since.getTime() > timeoutMs) {
-      log.warning(
-        `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone ? 'whose process on this machine no longer runs' : `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`}.`,
-      )
+      ? 'whose process on this machine no longer runs'
+      : (await runCompleted(current, options, askedGitHub))
+        ? 'whose workflow run has completed'
+        : now - current.since.getTime() > timeoutMs
+          ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
+          : undefined
+    if (gone) {
+      log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`)
       await removeById(docker, current.id).catch((error) => {
         throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
@@ -152,6 +164,14 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
   }
 }
 
+async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map<string, number>): Promise<boolean> {
+  if (!holder.run || !options.runFinished) return false
+  const last = asked.get(holder.id)
+  if (last !== undefined && Date.now() - last < ASK_GITHUB_EVERY_MS) return false
+  asked.set(holder.id, Date.now())
+  return options.runFinished(holder.run)
+}
+
 // The lock container's ID when this run took the lock; undefined when somebody else holds it.
 async function tryCreate(docker: Docker, deployment: string, options: LockOptions): Promise<string | undefined> {
   const name = lockName(deployment)
@@ -164,6 +184,7 @@ async function tryCreate(docker: Docker, deployment: string, options: LockOption
         [LABEL.holder]: options.holder ?? holderOf(),
         [LABEL.operation]: options.operation,
         ...withValue(LABEL.holderProcess, processIdentity()),
+        ...withValue(LABEL.holderRun, workflowRunOf()),
       }),
     })
     return container.id
@@ -202,6 +223,7 @@ export function holderFromLabels(id: string, labels: Record<string, string>, cre
     holder: labels[LABEL.holder] || 'an unknown run',
     since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
     ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
+    ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
   }
 }
 

@@ -11,6 +11,7 @@ import { imageOnHost, withDeploymentLock } from './lock'
 import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentPullRequest, runUrlOf } from './github/event'
+import { workflowRunFinished } from './github/runs'
 import { summarizeDeploy, summarizeTeardown } from './summary'
 import { cancelOnSignals } from './cancel'
 import { markMainStarted } from './state-helper'
@@ -50,7 +51,7 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   const deployment = inputs.instancePrefix
   await core.group('Check the Docker host', () => checkHost(engine.docker, settings))
   const pulled = await pullImages(engine.docker, settings, signal)
-  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds, signal }
+  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
     const deployed = await deploy(engine, settings, pulled, signal)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
@@ -68,7 +69,7 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
 async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
-  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal }
+  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
@@ -79,7 +80,7 @@ async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | u
 
 async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const pattern = inputs.instancePrefix
-  const lock = { image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal }
+  const lock = { image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const report = await prune(docker, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) core.info(line)
   await summarizePrune(report, pattern)
@@ -87,6 +88,10 @@ async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | unde
     throw new Error(
       `Prune could not remove ${report.failed.map((f) => `'${f.deployment}'`).join(', ')} (why is above). Run prune again; if it keeps failing, run teardown for each.`,
     )
+}
+
+function runFinishedVia(github: GitHubApi | undefined): ((run: string) => Promise<boolean>) | undefined {
+  return github ? workflowRunFinished(github) : undefined
 }
 
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
