@@ -6,6 +6,7 @@ import {
   distinctAnswers,
   docker,
   explain,
+  freePort,
   lbConfig,
   localInputs,
   objectsOf,
@@ -191,7 +192,7 @@ describe('a run cancelled as the runner cancels it', () => {
   it('during the switch to a new load-balancer: the previous one serves again', async () => {
     const { prefix, inputs, first, before } = await deployed('cxswitch')
     // A new lb-port needs a new load-balancer: the old one stops and gives it its name.
-    const moved = { ...inputs, 'lb-port': String(Number(inputs['lb-port']) + 1) }
+    const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
     await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
     const cancelled = await cancelAsTheRunner(started)
@@ -207,7 +208,7 @@ describe('a run cancelled as the runner cancels it', () => {
 describe('a main step killed outright', () => {
   it('in the middle of the switch: the post step starts the previous load-balancer again and releases the lock', async () => {
     const { prefix, inputs, first, before } = await deployed('killpost')
-    const moved = { ...inputs, 'lb-port': String(Number(inputs['lb-port']) + 1) }
+    const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
     await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
     const killed = await kill(started)
@@ -240,7 +241,7 @@ describe('a main step killed outright', () => {
 
   it('with no post step at all (a runner that died): the next run takes the lock over at once and finishes the switch', async () => {
     const { prefix, inputs } = await deployed('killnext')
-    const moved = { ...inputs, 'lb-port': String(Number(inputs['lb-port']) + 1) }
+    const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
     await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
     await kill(started)
