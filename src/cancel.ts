@@ -45,3 +45,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+// The promise's outcome, or the cancellation as soon as it comes: for waits that cannot be told to
+// stop (connecting to the Docker host, with its retries), which create nothing on the host. What
+// they leave running ends with the process (index.ts exits once a cancelled run is done).
+export function untilCancelled<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}

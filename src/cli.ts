@@ -44,5 +44,7 @@ export async function cli(args: string[]): Promise<void> {
   process.env.GITHUB_OUTPUT ??= '/dev/null'
   // ...and so is the state for a post step, which a command line has none of.
   process.env.GITHUB_STATE ??= '/dev/null'
-  await run((name) => (name === 'command' ? positionals[0] : (values as Record<string, string | undefined>)[name]))
+  const { cancelled } = await run((name) => (name === 'command' ? positionals[0] : (values as Record<string, string | undefined>)[name]))
+  // Ctrl-C: done once what the run changed is taken back.
+  if (cancelled) process.exit()
 }

@@ -13,13 +13,14 @@ import { announceDeployed, announceRemoved, deployedEnvironment } from './github
 import { currentPullRequest, runUrlOf } from './github/event'
 import { workflowRunFinished } from './github/runs'
 import { summarizeDeploy, summarizeTeardown } from './summary'
-import { cancelOnSignals } from './cancel'
+import { cancelOnSignals, untilCancelled } from './cancel'
 import { markMainStarted } from './state-helper'
 
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 export const readActionInput: InputReader = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]
 
-export async function run(read: InputReader = readActionInput): Promise<void> {
+// Resolves with whether the run was cancelled.
+export async function run(read: InputReader = readActionInput): Promise<{ cancelled: boolean }> {
   const cancellation = cancelOnSignals()
   const { signal } = cancellation
   try {
@@ -28,7 +29,7 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
     const inputs = readInputs(read)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
     const engine = await core.group('Connect to the Docker host', async () => {
-      const connected = await connectEngine(target)
+      const connected = await untilCancelled(connectEngine(target), signal)
       core.info(`Connected to ${connected.description}`)
       return connected
     })
@@ -43,6 +44,7 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
   } finally {
     cancellation.stop()
   }
+  return { cancelled: signal.aborted }
 }
 
 // The PR comment is written while the lock is held, so two runs never write it out of order.

@@ -117,7 +117,8 @@ async function deployed(tag: string, extra: Record<string, string> = {}): Promis
   return { prefix, inputs, first, before: objectsOf(prefix) }
 }
 
-// A registry on loopback that accepts connections and never answers: a pull that hangs.
+// A server on loopback that accepts connections and never answers: a registry whose pull hangs,
+// or a Docker host that does not answer.
 async function silentRegistry(): Promise<{ port: number; close: () => void }> {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
@@ -151,6 +152,23 @@ describe('a run cancelled as the runner cancels it', () => {
       registry.close()
     }
     await redeployAfter(prefix, { ...inputs, image: IMAGES.web2 }, 3)
+  })
+
+  it('while connecting to a Docker host that does not answer: stops at once', async () => {
+    const prefix = uniquePrefix('cxconnect')
+    created.push(prefix)
+    const host = await silentRegistry()
+    try {
+      const started = startAction(await localInputs(prefix, { 'docker-host': `tcp://127.0.0.1:${host.port}` }))
+      await until('the connection attempt', () => started.output().includes('::group::Connect to the Docker host'))
+      await sleep(1_000)
+      const cancelled = await cancelAsTheRunner(started)
+      expectPromptCancel(cancelled)
+      expect(cancelled.endedAfterMs).toBeLessThan(2_000)
+      await expectNothingForPost({}, cancelled.run)
+    } finally {
+      host.close()
+    }
   })
 
   it('during the starts of a first deploy: removes everything it created; a teardown then finds nothing', async () => {
