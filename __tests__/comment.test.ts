@@ -58,6 +58,12 @@ class FakeGitHub implements GitHubApi {
         return { data: { state: 'open' } }
       },
     },
+    actions: {
+      getWorkflowRunAttempt: async () => {
+        this.call('get run attempt')
+        return { data: { status: 'in_progress' } }
+      },
+    },
   }
 
   private call(what: string): void {

@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { CANDIDATE_BACKEND, SERVING_BACKEND, STATS_PATH, STATS_PORT, renderHaproxyConfig, type LbConfig, type Server } from '../src/haproxy/config'
 import { generationOf, instanceName } from '../src/plan'
 import { selfSignedPem } from '../test-support/certificate'
+import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
+
+const STATS_AUTH = newStatsAuth()
 
 // The rendered configuration is checked by the real HAProxy (`haproxy -c`), as Debian's package or
 // CI installs it, so a line HAProxy does not accept or warns about fails here and not on a VCH.
@@ -33,6 +36,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'http, health-check-path, candidates, port 8080': {
     protocol: 'http',
@@ -40,6 +44,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/healthz',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
+    statsAuth: STATS_AUTH,
   },
   'http, every path character allowed, 50 servers': {
     protocol: 'http',
@@ -47,6 +52,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
     serving: servers('pr-42', 'sha256:c', 3000, 50),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'https (EC key), health-check-path, candidates': {
     protocol: 'http',
@@ -55,6 +61,7 @@ const variants: Record<string, LbConfig> = {
     certificateFile: certificates.ec,
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
+    statsAuth: STATS_AUTH,
   },
   'https (RSA key) on port 443': {
     protocol: 'http',
@@ -63,6 +70,7 @@ const variants: Record<string, LbConfig> = {
     certificateFile: certificates.rsa,
     serving: servers('web', 'sha256:a', 80, 2),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'tcp, 1 server, port 5432': {
     protocol: 'tcp',
@@ -70,6 +78,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('db', 'sha256:d', 5432, 1),
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
   'tcp, candidates on another port': {
     protocol: 'tcp',
@@ -77,6 +86,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('cache', 'sha256:e', 6379, 2),
     candidates: servers('cache', 'sha256:f', 6380, 2),
+    statsAuth: STATS_AUTH,
   },
   'http, staging with no server left serving, only candidates': {
     protocol: 'http',
@@ -84,6 +94,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/',
     serving: [],
     candidates: servers('web', 'sha256:g', 80, 3),
+    statsAuth: STATS_AUTH,
   },
   'http, old and new generation on different ports, longest names': {
     protocol: 'http',
@@ -91,6 +102,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: [...servers('x'.repeat(40), 'sha256:h', 80, 2), ...servers('X_y-'.repeat(10), 'sha256:i', 8080, 100).slice(98)],
     candidates: [],
+    statsAuth: STATS_AUTH,
   },
 }
 
@@ -214,6 +226,27 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config
     expect(stats[0].lines).toContainEqual(['mode', 'http'])
   })
 
+  it('requires the generated stats credentials, which the summary never shows', () => {
+    expect(statsAuthIn(text)).toEqual(config.statsAuth)
+    expect(config.statsAuth.password).toMatch(/^[0-9a-f]{48}$/)
+    const shown = withoutStatsPassword(text)
+    expect(shown).not.toContain(config.statsAuth.password)
+    expect(shown).toContain(`stats auth ${config.statsAuth.user}:(generated`)
+    expect(shown.replace(/stats auth .*/, '')).toBe(text.replace(/stats auth .*/, ''))
+  })
+
+  it('retries a request on another instance when its connection fails or its instance dies before answering', () => {
+    const defaults = section('defaults', '')!.lines.map((t) => t.join(' '))
+    expect(defaults).toContain('option redispatch 1')
+    expect(defaults).toContain('timeout connect 1s')
+    if (config.protocol === 'http') {
+      expect(defaults).toContain('retry-on conn-failure empty-response')
+      // Only GET and HEAD are sent twice.
+      for (const backend of parsed.filter((s) => s.kind === 'backend'))
+        expect(backend.lines.map((t) => t.join(' '))).toContain('http-request disable-l7-retry unless METH_GET')
+    } else expect(text).not.toMatch(/retry-on|l7-retry/)
+  })
+
   it('lists each server once, by its container name, on its own port', () => {
     const expectBackend = (backend: string, list: Server[]) => {
       const found = section('backend', backend)
@@ -249,6 +282,10 @@ describe('renderHaproxyConfig', () => {
 
   it('is deterministic: the same configuration renders the same text (a kept load-balancer compares it)', () => {
     for (const config of Object.values(variants)) expect(renderHaproxyConfig(structuredClone(config))).toBe(renderHaproxyConfig(config))
+  })
+
+  it('gives each load-balancer its own stats password', () => {
+    expect(newStatsAuth().password).not.toBe(newStatsAuth().password)
   })
 
   it('changes when the servers change', () => {

@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { STATS_PORT, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import { newStatsAuth } from '../src/haproxy/stats-auth'
 import { InputError, defaultOf, readInputs, type DeploySettings } from '../src/inputs'
 import { instanceName } from '../src/plan'
 import { resolveTarget } from '../src/docker/target'
@@ -23,6 +24,9 @@ const CANDIDATE_GENERATION = 'fedc9876'
 
 const BASE: Record<string, string> = { image: 'vic-lb-test/web:1' }
 
+// One load-balancer's credentials: every configuration here is compared line by line.
+const STATS_AUTH = newStatsAuth()
+
 function readerOf(values: Record<string, string | undefined>): (name: string) => string | undefined {
   return (name) => (name in values ? values[name] : defaultOf(name) || undefined)
 }
@@ -38,6 +42,7 @@ function configOf(settings: Pick<DeploySettings, 'protocol' | 'externalNetwork' 
     healthCheckPath: settings.healthCheckPath,
     serving: servers(GENERATION),
     candidates: servers(CANDIDATE_GENERATION),
+    statsAuth: STATS_AUTH,
   }
   return renderHaproxyConfig(config)
 }

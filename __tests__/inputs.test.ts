@@ -50,7 +50,6 @@ describe('readInputs: defaults', () => {
     instances: (i) => String(i.deploy!.instances),
     'instance-port': (i) => String(i.deploy!.instancePort),
     'lb-port': (i) => String(i.deploy!.lbPort),
-    'instance-prefix': (i) => i.instancePrefix,
     'lb-name': (i) => i.deploy!.lbName,
     'external-network': (i) => i.deploy!.externalNetwork,
     'haproxy-image': (i) => i.deploy!.haproxyImage,
@@ -143,7 +142,7 @@ describe('readInputs: command', () => {
   })
 
   it.each([...COMMANDS])('accepts %s', (command) => {
-    expect(parse({ command, image: 'nginx', 'max-age': '1d' }).command).toBe(command)
+    expect(parse({ command, image: 'nginx', 'max-age': '1d', 'instance-prefix': 'pr-1' }).command).toBe(command)
   })
 
   it.each(['Deploy', 'destroy', 'deploy teardown', 'undeploy'])('refuses %j and lists the commands', (command) => {
@@ -179,7 +178,7 @@ describe('readInputs: command', () => {
 })
 
 describe('readInputs: prune', () => {
-  const prune = (values: Values) => parse({ command: 'prune', ...values })
+  const prune = (values: Values) => parse({ command: 'prune', 'instance-prefix': 'pr-*', ...values })
 
   it('needs no image and reads no deploy settings', () => {
     const inputs = prune({ 'max-age': '3d', instances: 'lots' })
@@ -201,7 +200,7 @@ describe('readInputs: prune', () => {
   it.each(['366d', '0h', '01h', '1.5h', '72', 'h', '72H', '3 d', '-1d', '1w', '1h30m', 'forever', '9'.repeat(20) + 's'])(
     'refuses max-age %j, with examples and the limit',
     (maxAge) => {
-      const error = refusal({ command: 'prune', 'max-age': maxAge }, 'max-age')
+      const error = refusal({ command: 'prune', 'instance-prefix': 'pr-*', 'max-age': maxAge }, 'max-age')
       expect(error.message).toContain(shown(maxAge))
       expect(error.message).toMatch(/'72h'|'3d'/)
       expect(error.message).toContain('365d')
@@ -209,10 +208,20 @@ describe('readInputs: prune', () => {
   )
 
   it('needs max-age, github-token or both, and says so', () => {
-    const error = refusal({ command: 'prune' }, 'max-age')
+    const error = refusal({ command: 'prune', 'instance-prefix': 'pr-*' }, 'max-age')
     expect(error.message).toContain('github-token')
-    expect(prune({ 'github-token': 'ghs_x' }).prune).toEqual({ deployments: 'web' })
-    expect(prune({ 'github-token': 'ghs_x', 'max-age': '1d' }).prune).toEqual({ deployments: 'web', maxAgeSeconds: 86400 })
+    expect(prune({ 'github-token': 'ghs_x', 'instance-prefix': 'pr-*' }).prune).toEqual({ deployments: 'pr-*' })
+    expect(prune({ 'github-token': 'ghs_x', 'max-age': '1d', 'instance-prefix': 'pr-*' }).prune).toEqual({ deployments: 'pr-*', maxAgeSeconds: 86400 })
+  })
+
+  it.each([undefined, '', '  '])('refuses instance-prefix %j: prune never guesses which deployments to remove', (value) => {
+    const error = refusal({ command: 'prune', 'max-age': '1d', 'instance-prefix': value }, 'instance-prefix')
+    expect(error.message).toContain("'pr-*'")
+  })
+
+  it('deploy and teardown default to the deployment web', () => {
+    expect(parse({ command: 'teardown' }).instancePrefix).toBe('web')
+    expect(parse({ command: 'teardown', 'instance-prefix': '' }).instancePrefix).toBe('web')
   })
 
   it.each(['*', 'pr-*', '*-preview', 'a*b*c', 'pr-42', '*'.repeat(40)])('takes instance-prefix %j as the deployments to consider', (pattern) => {

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process'
 import type Docker from 'dockerode'
 import { describe, expect, it } from 'vitest'
 import { LABEL } from '../src/labels'
-import { holderFromLabels, holderOf, imageOnHost, lockName, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
+import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, lockName, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
 
 // A Docker host that knows containers by name and ID as dockerd does: names are unique, a second
 // create with a taken name is a 409, a removed container is a 404.
@@ -182,6 +183,51 @@ describe('withDeploymentLock', () => {
     expect(log.warnings).toHaveLength(1)
     expect(log.warnings[0]).toMatch(/^Taking over the lock pr-9-lock of deployment 'pr-9': it was taken for the teardown started at 2020-01-01T00:00:00.000Z by run 55\/2, longer ago than wait-timeout \(5 s\)/)
     expect(docker.containers).toEqual([])
+  })
+
+  it('takes over at once a lock whose holder process on this machine no longer runs', async () => {
+    const docker = new FakeDocker()
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    const identity = processIdentity(child.pid)
+    expect(identity).toBeDefined()
+    child.kill('SIGKILL')
+    await new Promise((resolve) => child.once('exit', resolve))
+    const lock = { [LABEL.deployment]: 'pr-8', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 9/1', [LABEL.holderProcess]: identity! }
+    docker.addLock('pr-8', lock)
+    const log = recorder()
+    const started = Date.now()
+    await withDeploymentLock(docker.asDocker, 'pr-8', options(log, { timeoutSeconds: 60 }), async () => undefined)
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(log.warnings[0]).toMatch(/by run 9\/1, whose process on this machine no longer runs\.$/)
+  })
+
+  it('waits for a holder whose process still runs, or that ran elsewhere', async () => {
+    expect(holderProcessGone(processIdentity())).toBe(false)
+    const [host, ...rest] = processIdentity()!.split(' ')
+    // Another machine (or an unreadable identity) proves nothing.
+    expect(holderProcessGone([`${host}-other`, ...rest.slice(0, 3), '999999'].join(' '))).toBe(false)
+    expect(holderProcessGone(undefined)).toBe(false)
+    expect(holderProcessGone('garbage')).toBe(false)
+    // A PID that runs again, but started at another time, is another process.
+    const [, boot, namespace, pid, start] = processIdentity()!.split(' ')
+    expect(holderProcessGone([host, boot, namespace, pid, `${start}0`].join(' '))).toBe(true)
+  })
+
+  it('stops waiting for the lock at once when the run is cancelled', async () => {
+    const docker = new FakeDocker()
+    docker.addLock('pr-6', { [LABEL.deployment]: 'pr-6', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(new Error('cancelled')), 50)
+    const started = Date.now()
+    let ran = false
+    await expect(
+      withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { timeoutSeconds: 60, pollMs: 10_000, signal: controller.signal }), async () => {
+        ran = true
+      }),
+    ).rejects.toThrow('cancelled')
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(ran).toBe(false)
+    expect(docker.containers).toHaveLength(1)
   })
 
   it('gives up after the timeout while live runs keep holding the lock, saying how to go on', async () => {

@@ -9,16 +9,18 @@ import { waitUntilServing, type Endpoints } from '../src/readiness'
 
 type Row = [server: string, status: string, check: string]
 
+const STATS_AUTHORIZATION = 'Basic c3RhdHM6c2VjcmV0'
+
 async function standIn(rowsAt: () => Row[]): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
   const server = http.createServer((request, response) => {
-    if (request.url === '/stats;csv') {
+    if (request.url === '/stats;csv' && request.headers.authorization === STATS_AUTHORIZATION) {
       response.end(['# pxname,svname,status,check_status', ...rowsAt().map((row) => `instances,${row.join(',')}`), 'instances,BACKEND,UP,'].join('\n'))
     } else response.end('hello')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    endpoints: { statsUrl: `http://127.0.0.1:${port}/stats`, serviceHost: '127.0.0.1', servicePort: port, protocol: 'http' },
+    endpoints: { statsUrl: `http://127.0.0.1:${port}/stats`, statsAuthorization: STATS_AUTHORIZATION, serviceHost: '127.0.0.1', servicePort: port, protocol: 'http' },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }
@@ -77,7 +79,7 @@ describe('waitUntilServing reports its progress', () => {
   it('says what else it waits for when the instances are not the problem', async () => {
     const { lines } = progressLog()
     const wait = waitUntilServing(
-      { statsUrl: 'http://127.0.0.1:9/stats', serviceHost: '127.0.0.1', servicePort: 9, protocol: 'http' },
+      { statsUrl: 'http://127.0.0.1:9/stats', statsAuthorization: STATS_AUTHORIZATION, serviceHost: '127.0.0.1', servicePort: 9, protocol: 'http' },
       { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 1_500, progressEveryMs: 300 },
     )
     await expect(wait).rejects.toThrow(/stats page does not answer/)

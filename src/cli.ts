@@ -105,6 +105,9 @@ export async function cli(args: string[], io: CliIo = { env: process.env, stdout
   const inActions = io.env.GITHUB_ACTIONS === 'true'
   // Without an outputs file (GITHUB_ACTIONS set by hand) @actions/core would print ::set-output.
   if (inActions) io.env.GITHUB_OUTPUT ??= '/dev/null'
+  // A command line has no post step to keep state for; @actions/core reads process.env for where
+  // to keep it, and would otherwise print ::save-state:: lines.
+  process.env.GITHUB_STATE ??= '/dev/null'
   const json = invocation.output === 'json'
   // With --output json a person's log goes to stderr, so that stdout holds the JSON alone. In a
   // workflow step the runner reads the workflow commands on stdout; the JSON comes last there.
@@ -122,6 +125,8 @@ export async function cli(args: string[], io: CliIo = { env: process.env, stdout
       chosen.setFailed(message)
     },
   } satisfies Log)
-  await run(invocation.read)
+  const { cancelled } = await run(invocation.read)
   if (json && !failed) io.stdout.write(`${JSON.stringify(outputs)}\n`)
+  // Ctrl-C: done once what the run changed is taken back.
+  if (cancelled) process.exit()
 }

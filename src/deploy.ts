@@ -9,7 +9,9 @@ import { describeResources, instanceResources } from './docker/resources'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
 import { getFile, processOwner, putFile } from './docker/archive'
-import { LABEL, deploymentLabels } from './labels'
+import { LABEL, THIS_RUN, deploymentLabels } from './labels'
+import { rememberDeploy, type UnsettledDeploy } from './state-helper'
+import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
 import {
   CANDIDATE_BACKEND,
@@ -17,6 +19,7 @@ import {
   CERTIFICATE_PATH,
   CONFIG_DIR,
   CONFIG_FILE,
+  PREVIOUS_CONFIG_FILE,
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
@@ -25,6 +28,7 @@ import {
   type Server,
 } from './haproxy/config'
 import { describeServer, type ServerStatus } from './haproxy/stats'
+import { basicAuthorization, statsAuthFor, withoutStatsPassword } from './haproxy/stats-auth'
 import { NotReadyError, hostForUrl, waitUntilServing, type Endpoints } from './readiness'
 
 interface ServiceAddress {
@@ -58,21 +62,23 @@ export interface PulledImages {
 }
 
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
-export async function pullImages(docker: Docker, settings: DeploySettings): Promise<PulledImages> {
+export async function pullImages(docker: Docker, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
   const [image, haproxyImage] = await log.group('Pull images', () =>
     Promise.all(
-      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth }, log.info)),
+      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log.info)),
     ),
   )
   for (const pulled of [image, haproxyImage]) if (pulled.warning) log.warning(pulled.warning)
   return { image, haproxyImage }
 }
 
-// Runs under the deployment's lock: what the host has is read here, not before.
-export async function deploy(engine: Engine, settings: DeploySettings, { image, haproxyImage }: PulledImages): Promise<DeployResult> {
+// Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
+// at any moment before traffic has switched, it takes back what it created; after, it finishes.
+export async function deploy(engine: Engine, settings: DeploySettings, { image, haproxyImage }: PulledImages, signal?: AbortSignal): Promise<DeployResult> {
   const { docker } = engine
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
+  await settleInterruptedReplacement(docker, settings.instancePrefix, settings.lbName)
   const state = await readDeployment(docker, settings.instancePrefix)
 
   const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate)
@@ -99,16 +105,23 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
+    statsAuth: await statsAuthFor(plan.lb === 'keep' ? docker.getContainer(state.lb!.id) : undefined, `${CONFIG_DIR}/${CONFIG_FILE}`),
   }
-  const run = new Run(engine, settings, plan, lbSpec, netName, deadline)
+  log.setSecret(lbConfig.statsAuth.password)
+  log.setSecret(basicAuthorization(lbConfig.statsAuth))
+  const run = new Run(engine, settings, plan, lbSpec, netName, deadline, signal)
   try {
     const lb = await log.group('Start instances and load-balancer', () => run.startAll(lbConfig, state))
     const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () => run.switchTraffic(lb, lbConfig, state))
+    // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
+    // for the post step to take back.
+    rememberDeploy(undefined)
     await run.retire()
     await run.keepRunning()
-    return { ...address, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: renderHaproxyConfig(lbConfig), changed: run.changed }
+    return { ...address, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: withoutStatsPassword(renderHaproxyConfig(lbConfig)), changed: run.changed }
   } catch (error) {
-    await log.group('Deploy failed: undo this run', () => run.undo())
+    await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => run.undo())
+    rememberDeploy(undefined)
     throw error
   }
 }
@@ -217,6 +230,8 @@ class Run {
   // What a kept load-balancer had before this run changed it, for the undo (in memory only).
   private previousConfig?: { lb: Docker.Container; text: string; certificate?: string }
   private replacedLb?: { container: Docker.Container; name: string }
+  // What the post step must take back should this process be killed (state-helper.ts).
+  private unsettled: UnsettledDeploy
 
   constructor(
     private engine: Engine,
@@ -225,13 +240,23 @@ class Run {
     private lbSpec: string,
     private netName: string,
     private deadline: number,
-  ) {}
+    private signal?: AbortSignal,
+  ) {
+    this.unsettled = { deployment: settings.instancePrefix, lbName: settings.lbName, run: THIS_RUN }
+  }
+
+  private remember(change: Partial<UnsettledDeploy>): void {
+    this.unsettled = { ...this.unsettled, ...change }
+    rememberDeploy(this.unsettled)
+  }
 
   private get docker(): Docker {
     return this.engine.docker
   }
 
   async startAll(lbConfig: LbConfig, state: DeploymentState): Promise<Docker.Container> {
+    this.remember({})
+    this.signal?.throwIfAborted()
     if (this.plan.createNetwork) {
       const network = await this.docker.createNetwork({
         Name: this.netName,
@@ -254,9 +279,15 @@ class Run {
     const tasks: (() => Promise<unknown>)[] = [...(lb ? [lb] : []), ...this.plan.create.map((i) => () => this.startInstance(i.name, i.index))]
     const outcomes = await limited(
       tasks,
-      (task) => task().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
+      // A cancelled run starts nothing more; what already started settles first.
+      (task) =>
+        Promise.resolve()
+          .then(() => this.signal?.throwIfAborted())
+          .then(task)
+          .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
       STARTS_AT_ONCE[this.engine.isVch ? 'vch' : 'engine'],
     )
+    this.signal?.throwIfAborted()
     for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
     return lb ? (outcomes[0] as { value: Docker.Container }).value : this.docker.getContainer(state.lb!.id)
   }
@@ -338,6 +369,8 @@ class Run {
   // requests) and gives its name to the new one; it is kept until the new one serves, so that a
   // failed replacement can start it again.
   private async standAside(old: LbObject, next: Docker.Container): Promise<void> {
+    this.signal?.throwIfAborted()
+    this.remember({ replacedLb: { id: old.id, name: old.name } })
     const container = this.docker.getContainer(old.id)
     await container.stop({ t: 10 }).catch((error) => {
       if ((error as { statusCode?: number }).statusCode !== 304) throw error
@@ -352,7 +385,7 @@ class Run {
   // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
   async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
     await this.failIfExited()
-    const { endpoints, address } = await this.endpointsOf(lb)
+    const { endpoints, address } = await this.endpointsOf(lb, lbConfig)
     if (this.plan.lb === 'keep') {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
       const target = renderHaproxyConfig(lbConfig)
@@ -360,7 +393,11 @@ class Run {
       const certificate = this.settings.certificate && (await getFile(lb, CERTIFICATE_PATH))
       const newCertificate = this.settings.certificate && certificate !== this.settings.certificate.pem
       if (current !== target || newCertificate) {
+        this.signal?.throwIfAborted()
         this.previousConfig = { lb, text: current ?? '', certificate }
+        // Kept inside the load-balancer (it holds the stats credentials) for the post step.
+        await putFile(lb, CONFIG_DIR, PREVIOUS_CONFIG_FILE, current ?? '')
+        this.remember({ configChangedOn: lb.id })
         if (newCertificate) await putCertificate(lb, this.settings.certificate!.pem, this.settings.lbName)
         const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
         if (newcomers.length > 0) {
@@ -381,6 +418,7 @@ class Run {
   }
 
   private async reload(lb: Docker.Container, config: string): Promise<void> {
+    this.signal?.throwIfAborted()
     await validateInside(lb, this.settings.lbName, config)
     await putFile(lb, CONFIG_DIR, CONFIG_FILE, config)
     // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
@@ -392,7 +430,7 @@ class Run {
   private async waitFor(endpoints: Endpoints, backend: string, servers: Server[]): Promise<ServerStatus[]> {
     const names = servers.map((s) => s.name)
     try {
-      return await waitUntilServing(endpoints, { backend, servers: names, exact: true, deadline: this.deadline, check: () => this.failIfExited() })
+      return await waitUntilServing(endpoints, { backend, servers: names, exact: true, deadline: this.deadline, check: () => this.failIfExited(), signal: this.signal })
     } catch (error) {
       if (error instanceof NotReadyError) await this.showLogs(error.unhealthy, error.statuses, backend)
       throw error
@@ -429,7 +467,7 @@ class Run {
     if (unhealthy.length > 0) log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
-  private async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
+  private async endpointsOf(lb: Docker.Container, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
     const { settings } = this
     const inspected = await lb.inspect()
     let ip: string
@@ -453,6 +491,7 @@ class Run {
     return {
       endpoints: {
         statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+        statsAuthorization: basicAuthorization(lbConfig.statsAuth),
         serviceHost: ip,
         servicePort: port,
         protocol: settings.protocol,

@@ -15,6 +15,10 @@ export type Protocol = (typeof PROTOCOLS)[number]
 export const PULL_POLICIES = ['always', 'missing', 'never'] as const
 export type PullPolicy = (typeof PULL_POLICIES)[number]
 
+// The deployment deploy and teardown act on when instance-prefix is empty. Prune has no default:
+// removing deployments is never done on a guess.
+const DEFAULT_DEPLOYMENT = 'web'
+
 // A pinned LTS branch: `haproxy:lts` moves to a new branch every June.
 export const DEFAULT_HAPROXY_IMAGE = 'haproxy:3.2'
 
@@ -51,9 +55,8 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'lb-port', default: '80', description: 'Port the load-balancer serves on.' },
   {
     name: 'instance-prefix',
-    default: 'web',
     description:
-      'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. For `prune`: which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
+      'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
   },
   { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
   {
@@ -247,7 +250,7 @@ export function readInputs(read: InputReader): Inputs {
   const raw = (name: string): string | undefined => read(name)?.trim()
   const get = (name: string): string => raw(name) || defaultOf(name)
   const command = oneOf(get('command'), COMMANDS, 'command')
-  const instancePrefix = command === 'prune' ? deploymentPattern(get('instance-prefix')) : name(get('instance-prefix'), 'instance-prefix')
+  const instancePrefix = command === 'prune' ? deploymentPattern(raw('instance-prefix') ?? '') : name(raw('instance-prefix') || DEFAULT_DEPLOYMENT, 'instance-prefix')
   const tls = {
     ca: raw('tls-ca-cert') || undefined,
     cert: raw('tls-cert') || undefined,
@@ -449,6 +452,10 @@ function lbName(value: string, instancePrefix: string): string {
 }
 
 function deploymentPattern(value: string): string {
+  if (value === '')
+    throw new InputError(
+      "Input 'instance-prefix' is required for prune: give the deployments to consider, with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).",
+    )
   if (DEPLOYMENT_PATTERN.test(value) && value.length <= NAME_MAX) return value
   throw new InputError(
     `Invalid instance-prefix '${show(value)}' for prune. Expected the deployments to consider: up to ${NAME_MAX} letters, digits, '_' or '-', with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).`,

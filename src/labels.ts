@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { currentPullRequest, formatPullRequest } from './github/event'
 
 // Labels mark every object the action creates, so re-runs, scaling and teardown find exactly
@@ -21,7 +22,16 @@ export const LABEL = {
   // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
   holder: `${NAMESPACE}.holder`,
   operation: `${NAMESPACE}.operation`,
+  // Lock: the holder's process, so that a lock whose process is provably gone is taken over (lock.ts).
+  holderProcess: `${NAMESPACE}.holder-process`,
+  // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
+  holderRun: `${NAMESPACE}.holder-run`,
+  // The run that created the object: what the post step of a killed run removes (post.ts).
+  run: `${NAMESPACE}.run`,
 } as const
+
+// Names this process's run in the labels of what it creates.
+export const THIS_RUN = randomBytes(8).toString('hex')
 
 export type Role = 'instance' | 'lb' | 'network' | 'lock'
 
@@ -33,6 +43,7 @@ export function deploymentLabels(deployment: string, role: Role, extra: Record<s
     [LABEL.deployment]: deployment,
     [LABEL.role]: role,
     [LABEL.created]: new Date().toISOString(),
+    [LABEL.run]: THIS_RUN,
     ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
     ...extra,
   }

@@ -1,8 +1,12 @@
+import * as fs from 'node:fs'
 import * as os from 'node:os'
 import type Docker from 'dockerode'
+import { sleep } from './cancel'
 import { describe } from './docker/engine'
 import { LABEL, deploymentLabels } from './labels'
+import { workflowRunOf } from './github/runs'
 import { log as runLog } from './log'
+import { forgetLock, rememberLock } from './state-helper'
 
 // One run at a time per deployment: two runs for the same pull request (a push while the last
 // deploy still runs, a close during a deploy) must not interleave their changes. The lock lives
@@ -23,6 +27,10 @@ export interface LockOptions {
   log?: LockLog
   pollMs?: number
   reportEveryMs?: number
+  // Cancels the wait for the lock (cancel.ts).
+  signal?: AbortSignal
+  // Whether a holder's workflow run has completed (with a github-token: github/runs.ts).
+  runFinished?: (run: string) => Promise<boolean>
 }
 
 export interface LockLog {
@@ -36,9 +44,15 @@ export interface LockHolder {
   operation: string
   holder: string
   since: Date
+  // The holder's process as processIdentity wrote it, when it could.
+  process?: string
+  // The holder's workflow run as workflowRunOf wrote it, on a runner.
+  run?: string
 }
 
 const POLL_MS = 1_000
+// How often a waiting run asks GitHub again whether the holder's workflow run has completed.
+const ASK_GITHUB_EVERY_MS = 10_000
 const REPORT_EVERY_MS = 10_000
 // A VCH refuses to create a container without a command. The lock is never started; should
 // somebody start it by hand, this command fails at once instead of running the image's service.
@@ -58,12 +72,49 @@ export function holderOf(env: NodeJS.ProcessEnv = process.env, host = os.hostnam
   return `${host} pid ${pid}`
 }
 
+// Who holds a lock, precisely enough to prove later that the process is gone: its machine (host
+// name and boot), PID namespace, PID and the PID's start time (a reused PID starts later).
+export function processIdentity(pid = process.pid): string | undefined {
+  const machine = thisMachine()
+  const started = startTimeOf(pid)
+  return machine && started ? `${machine} ${pid} ${started}` : undefined
+}
+
+// True only when the holder ran on this machine and its process no longer runs. A holder
+// elsewhere, or one whose identity is unknown, may be alive: it is waited for.
+export function holderProcessGone(identity: string | undefined): boolean {
+  const machine = thisMachine()
+  const parts = identity?.split(' ') ?? []
+  if (!machine || parts.length !== 5 || parts.slice(0, 3).join(' ') !== machine) return false
+  return startTimeOf(Number(parts[3])) !== parts[4]
+}
+
+function thisMachine(): string | undefined {
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    const pidNamespace = fs.readlinkSync('/proc/self/ns/pid').replace(/\D/g, '')
+    return `${os.hostname()} ${boot} ${pidNamespace}`
+  } catch {
+    return undefined // not Linux: nothing is provable
+  }
+}
+
+// Field 22 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
 export async function withDeploymentLock<T>(docker: Docker, deployment: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   const lock = await acquire(docker, deployment, options)
   try {
     return await fn()
   } finally {
-    await release(docker, deployment, lock, options.log ?? runLog)
+    await releaseLock(docker, deployment, lock, options.log ?? runLog)
   }
 }
 
@@ -73,19 +124,27 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()
   let lastReport: number | undefined
+  const askedGitHub = new Map<string, number>() // lock container ID -> when
   for (;;) {
+    options.signal?.throwIfAborted()
     const taken = await tryCreate(docker, deployment, options)
     if (taken) {
+      rememberLock({ deployment, id: taken })
       if (lastReport !== undefined) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
       return taken
     }
     const current = await readHolder(docker, name, deployment)
     if (!current) continue // released between our attempt and our look: try again at once
     const now = Date.now()
-    if (now - current.since.getTime() > timeoutMs) {
-      log.warning(
-        `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it.`,
-      )
+    const gone = holderProcessGone(current.process)
+      ? 'whose process on this machine no longer runs'
+      : (await runCompleted(current, options, askedGitHub))
+        ? 'whose workflow run has completed'
+        : now - current.since.getTime() > timeoutMs
+          ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
+          : undefined
+    if (gone) {
+      log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`)
       await removeById(docker, current.id).catch((error) => {
         throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
@@ -101,8 +160,16 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
       )
       lastReport = now
     }
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? POLL_MS))
+    await sleep(options.pollMs ?? POLL_MS, options.signal)
   }
+}
+
+async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map<string, number>): Promise<boolean> {
+  if (!holder.run || !options.runFinished) return false
+  const last = asked.get(holder.id)
+  if (last !== undefined && Date.now() - last < ASK_GITHUB_EVERY_MS) return false
+  asked.set(holder.id, Date.now())
+  return options.runFinished(holder.run)
 }
 
 // The lock container's ID when this run took the lock; undefined when somebody else holds it.
@@ -116,6 +183,8 @@ async function tryCreate(docker: Docker, deployment: string, options: LockOption
       Labels: deploymentLabels(deployment, 'lock', {
         [LABEL.holder]: options.holder ?? holderOf(),
         [LABEL.operation]: options.operation,
+        ...withValue(LABEL.holderProcess, processIdentity()),
+        ...withValue(LABEL.holderRun, workflowRunOf()),
       }),
     })
     return container.id
@@ -153,7 +222,13 @@ export function holderFromLabels(id: string, labels: Record<string, string>, cre
     operation: labels[LABEL.operation] || 'deploy',
     holder: labels[LABEL.holder] || 'an unknown run',
     since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
+    ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
+    ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
   }
+}
+
+function withValue(label: string, value: string | undefined): Record<string, string> {
+  return value ? { [label]: value } : {}
 }
 
 // By ID, never by name: a lock that was taken over in the meantime belongs to another run.
@@ -167,10 +242,13 @@ async function removeById(docker: Docker, id: string): Promise<boolean> {
   }
 }
 
-async function release(docker: Docker, deployment: string, id: string, log: LockLog): Promise<void> {
+// By the ID this run took it with (the post step of a killed run releases it the same way).
+export async function releaseLock(docker: Docker, deployment: string, id: string, log: LockLog): Promise<void> {
   const name = lockName(deployment)
   try {
-    if (!(await removeById(docker, id)))
+    const removed = await removeById(docker, id)
+    forgetLock(id)
+    if (!removed)
       log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`)
   } catch (error) {
     log.warning(

@@ -11,39 +11,51 @@ import { imageOnHost, withDeploymentLock } from './lock'
 import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentPullRequest, runUrlOf } from './github/event'
+import { workflowRunFinished } from './github/runs'
 import { summarizeDeploy, summarizeTeardown } from './summary'
+import { cancelOnSignals, untilCancelled } from './cancel'
+import { markMainStarted } from './state-helper'
 
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 export const readActionInput: InputReader = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]
 
-export async function run(read: InputReader = readActionInput): Promise<void> {
+// Resolves with whether the run was cancelled.
+export async function run(read: InputReader = readActionInput): Promise<{ cancelled: boolean }> {
+  const cancellation = cancelOnSignals()
+  const { signal } = cancellation
   try {
     maskSecrets(read)
+    markMainStarted()
     const inputs = readInputs(read)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
     const engine = await log.group('Connect to the Docker host', async () => {
-      const connected = await connectEngine(target)
+      const connected = await untilCancelled(connectEngine(target), signal)
       log.info(`Connected to ${connected.description}`)
       return connected
     })
     const github = inputs.githubToken ? connectGitHub(inputs.githubToken) : undefined
-    if (inputs.command === 'deploy') await runDeploy(engine, inputs, github)
-    else if (inputs.command === 'teardown') await runTeardown(engine.docker, inputs, github)
-    else await runPrune(engine.docker, inputs, github)
+    if (inputs.command === 'deploy') await runDeploy(engine, inputs, github, signal)
+    else if (inputs.command === 'teardown') await runTeardown(engine.docker, inputs, github, signal)
+    else await runPrune(engine.docker, inputs, github, signal)
   } catch (error) {
-    log.setFailed(error instanceof Error ? error.message : String(error))
+    // A cancelled run says so, whatever step noticed it first.
+    const reason = signal.aborted ? signal.reason : error
+    log.setFailed(reason instanceof Error ? reason.message : String(reason))
+  } finally {
+    cancellation.stop()
   }
+  return { cancelled: signal.aborted }
 }
 
 // The PR comment is written while the lock is held, so two runs never write it out of order.
-async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
+async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
   await log.group('Check the Docker host', () => checkHost(engine, settings))
-  const pulled = await pullImages(engine.docker, settings)
-  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds }
+  const pulled = await pullImages(engine.docker, settings, signal)
+  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
-    const deployed = await deploy(engine, settings, pulled)
+    const deployed = await deploy(engine, settings, pulled, signal)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
     return deployed
   })
@@ -56,9 +68,10 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   await summarizeDeploy(deployment, settings, result)
 }
 
-async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
+// Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
+async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
-  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
+  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
@@ -67,9 +80,9 @@ async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | u
   await summarizeTeardown(deployment, removed)
 }
 
-async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
+async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const pattern = inputs.instancePrefix
-  const lock = { image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
+  const lock = { image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const report = await prune(docker, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
@@ -79,17 +92,21 @@ async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | unde
     )
 }
 
+function runFinishedVia(github: GitHubApi | undefined): ((run: string) => Promise<boolean>) | undefined {
+  return github ? workflowRunFinished(github) : undefined
+}
+
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
 // when it is there. Only a host without any image needs it pulled first.
-async function lockImage(docker: Docker, inputs: Inputs): Promise<string> {
+async function lockImage(docker: Docker, inputs: Inputs, signal: AbortSignal): Promise<string> {
   const onHost = await imageOnHost(docker, inputs.haproxyImage)
   if (onHost) return onHost
-  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull }, log.info)).id
+  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull, signal }, log.info)).id
 }
 
 // Registered before anything else is printed. PEM material is also masked line by line, since
 // a log line never holds a whole multi-line value.
-function maskSecrets(read: InputReader): void {
+export function maskSecrets(read: InputReader): void {
   for (const spec of INPUT_SPECS.filter((s) => s.secret)) {
     const value = read(spec.name)?.trim()
     if (!value) continue

@@ -2,6 +2,7 @@ import * as https from 'node:https'
 import * as net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Protocol } from './inputs'
+import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 import { log } from './log'
 
@@ -11,6 +12,8 @@ import { log } from './log'
 
 export interface Endpoints {
   statsUrl: string
+  // The Authorization header the stats page requires (stats-auth.ts).
+  statsAuthorization: string
   serviceHost: string
   servicePort: number
   protocol: Protocol
@@ -28,6 +31,8 @@ export interface Expectation {
   check?: () => Promise<void>
   // How often a long wait reports how far it is (PROGRESS_EVERY_MS unless a test needs it sooner).
   progressEveryMs?: number
+  // Stops waiting at once when the run is cancelled (cancel.ts).
+  signal?: AbortSignal
 }
 
 export class NotReadyError extends Error {
@@ -51,22 +56,24 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
   let statuses: ServerStatus[] = []
   let problem = 'no answer yet'
   let lastProgress = Date.now()
+  const { signal } = expectation
   for (;;) {
     // Set when instances are what the wait is for: then progress names them.
     let waitingFor: string | undefined
     try {
-      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`))
+      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`, endpoints.statsAuthorization, signal))
       const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
       const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
       if (unhealthy.length > 0) {
         problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
         waitingFor = instancesProgress(statuses, expectation, unhealthy)
       } else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
-      else if (await serviceAnswers(endpoints)) return statuses
+      else if (await serviceAnswers(endpoints, signal)) return statuses
       else problem = `the service port ${endpoints.servicePort} does not answer`
     } catch (error) {
       problem = `the load-balancer's stats page does not answer (${(error as Error).message})`
     }
+    signal?.throwIfAborted()
     await expectation.check?.()
     if (Date.now() >= expectation.deadline)
       throw new NotReadyError(
@@ -78,7 +85,7 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
       log.progress(waitingFor ?? `Waiting: ${problem}`)
       lastProgress = Date.now()
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    await sleep(POLL_MS, signal)
   }
 }
 
@@ -88,19 +95,24 @@ function instancesProgress(statuses: ServerStatus[], { backend, servers }: Expec
   return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`
 }
 
-async function fetchText(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+function timeoutOr(signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  return signal ? AbortSignal.any([timeout, signal]) : timeout
+}
+
+async function fetchText(url: string, authorization: string, signal: AbortSignal | undefined): Promise<string> {
+  const response = await fetch(url, { headers: { authorization }, signal: timeoutOr(signal) })
   if (!response.ok) throw new Error(`HTTP ${response.status}`)
   return response.text()
 }
 
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
-async function serviceAnswers(endpoints: Endpoints): Promise<boolean> {
+async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<boolean> {
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
   if (endpoints.certificateFingerprint) return httpsAnswers(endpoints.serviceHost, endpoints.servicePort, endpoints.certificateFingerprint)
   try {
     const response = await fetch(`http://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, {
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: timeoutOr(signal),
       redirect: 'manual',
     })
     await response.body?.cancel()

@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -17,7 +17,8 @@ export const IMAGES = {
   web2: 'vic-lb-test/web:2',
   crash: 'vic-lb-test/crash:1',
   silent: 'vic-lb-test/silent:1',
-  haproxy: 'vic-lb-test/haproxy:2.6',
+  // The shared e2e contract (BRIEF.md): also vic-lb-test/haproxy:3.0.
+  haproxy: process.env.VIC_LB_E2E_HAPROXY_IMAGE ?? 'vic-lb-test/haproxy:2.6',
 }
 export const LABEL_DEPLOYMENT = 'io.github.vic-lb-action.deployment'
 export const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
@@ -28,6 +29,8 @@ export interface ActionRun {
   stderr: string
   outputs: Record<string, string>
   summary: string
+  // What the step saved for its post step (core.saveState), the last value of each name.
+  state: Record<string, string>
 }
 
 const actionDefaults: Record<string, string> = Object.fromEntries(
@@ -37,28 +40,50 @@ const actionDefaults: Record<string, string> = Object.fromEntries(
 )
 
 export async function runAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-e2e-'))
-  const outputFile = path.join(dir, 'output')
-  const summaryFile = path.join(dir, 'summary')
-  fs.writeFileSync(outputFile, '')
-  fs.writeFileSync(summaryFile, '')
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('DOCKER_')))
-  const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/index.js')], {
-    env: { ...base, ...inputEnv, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, RUNNER_TEMP: dir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
-  const run = { code, stdout, stderr, outputs: parseOutputs(fs.readFileSync(outputFile, 'utf8')), summary: fs.readFileSync(summaryFile, 'utf8') }
-  fs.rmSync(dir, { recursive: true, force: true })
-  return run
+  return startAction(inputs, env).finished
 }
 
-// GITHUB_OUTPUT holds `name<<DELIMITER\nvalue\nDELIMITER` blocks.
+export interface StartedAction {
+  child: ChildProcess
+  // Everything printed so far, stdout then stderr.
+  output(): string
+  finished: Promise<ActionRun>
+}
+
+// The main step as a process the test can signal, as the runner does when a run is cancelled.
+export function startAction(inputs: Record<string, string>, env: Record<string, string> = {}): StartedAction {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-e2e-'))
+  const files = { output: path.join(dir, 'output'), summary: path.join(dir, 'summary'), state: path.join(dir, 'state') }
+  for (const file of Object.values(files)) fs.writeFileSync(file, '')
+  const child = spawnAction(inputs, { GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_STATE: files.state, RUNNER_TEMP: dir, ...env })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const finished = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1))).then((code) => {
+    const read = (file: string): string => fs.readFileSync(file, 'utf8')
+    const run = { code, stdout, stderr, outputs: parseOutputs(read(files.output)), summary: read(files.summary), state: parseOutputs(read(files.state)) }
+    fs.rmSync(dir, { recursive: true, force: true })
+    return run
+  })
+  return { child, output: () => stdout + stderr, finished }
+}
+
+// The post step as the runner starts it: the same bundle and inputs, with the state the main step
+// saved as STATE_<name> variables.
+export async function runPost(inputs: Record<string, string>, state: Record<string, string>): Promise<ActionRun> {
+  const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]))
+  return startAction(inputs, stateEnv).finished
+}
+
+function spawnAction(inputs: Record<string, string>, env: Record<string, string>): ChildProcess {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('DOCKER_') && !k.startsWith('STATE_')))
+  const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
+  return spawn(process.execPath, [path.join(ROOT, 'dist/index.js')], { env: { ...base, ...inputEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+// GITHUB_OUTPUT and GITHUB_STATE hold `name<<DELIMITER\nvalue\nDELIMITER` blocks; the last one
+// of a name wins, as the runner reads them.
 function parseOutputs(text: string): Record<string, string> {
   const outputs: Record<string, string> = {}
   const pattern = /^([^\n<]+)<<(\S+)\n([\s\S]*?)\n\2$/gm
@@ -94,10 +119,36 @@ export async function localInputs(prefix: string, extra: Record<string, string> 
 export async function distinctAnswers(url: string, requests = 30): Promise<Set<string>> {
   const answers = new Set<string>()
   for (let i = 0; i < requests; i++) {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
+    const response = await getAsBrowsersDo(url)
     answers.add(`${response.status} ${(await response.text()).trim()}`)
   }
   return answers
+}
+
+// A GET that is sent again once, on a new connection, when its kept-alive connection closed before
+// any byte of the answer came, as browsers do (RFC 9112 9.3.1 allows it for idempotent requests).
+// Why: HAProxy closes a client connection idle for `timeout http-keep-alive` (2 s, config.ts; it
+// bounds how long clients stay on an old worker after a reload). Closing an idle connection races
+// with a request the client sends on it at that moment: the request meets the close
+// (ECONNRESET, or undici's 'other side closed'). deploy.test.ts reproduces it by sending a
+// request 2 s after the last answer. Any server that closes idle connections has this race; only
+// the client can settle it, and Node's fetch does not.
+export async function getAsBrowsersDo(url: string, timeoutMs = 5000): Promise<Response> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  } catch (error) {
+    if (!closedBeforeAnswer(error)) throw error
+    retriedGets++
+    return fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  }
+}
+
+// How many GETs getAsBrowsersDo sent again, so a test can show the retry was needed.
+export let retriedGets = 0
+
+function closedBeforeAnswer(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  return cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET' || /other side closed/.test(cause?.message ?? '')
 }
 
 // Names of every container and network labelled as this deployment's.
@@ -106,6 +157,26 @@ export function objectsOf(prefix: string): string[] {
   const containers = docker('ps', '-a', '--filter', filter, '--format', '{{.Names}}')
   const networks = docker('network', 'ls', '--filter', filter, '--format', '{{.Name}}')
   return [...containers.split('\n'), ...networks.split('\n')].filter(Boolean).sort()
+}
+
+// A load-balancer's configuration as it is now, through the Docker API (the HAProxy image has no
+// shell tools to exec).
+export function lbConfig(prefix: string, lb = `${prefix}-lb`): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-cfg-'))
+  try {
+    docker('cp', `${lb}:/usr/local/etc/haproxy/haproxy.cfg`, dir)
+    return fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// The Authorization header the load-balancer's stats page requires, read from its configuration
+// as the action reads it.
+export function statsAuthorization(prefix: string, lb?: string): string {
+  const auth = /^\s*stats auth (\S+)$/m.exec(lbConfig(prefix, lb))?.[1]
+  if (!auth) throw new Error(`no stats auth in the configuration of ${lb ?? `${prefix}-lb`}`)
+  return `Basic ${Buffer.from(auth).toString('base64')}`
 }
 
 export function removeDeployment(prefix: string): void {

@@ -14,6 +14,7 @@ import {
   objectsOf,
   removeDeployment,
   runAction,
+  startAction,
   uniquePrefix,
   type ActionRun,
 } from './harness'
@@ -152,6 +153,14 @@ describe('prune', () => {
     expect(run.summary).toContain(fresh)
   })
 
+  it('refuses to run without instance-prefix, asking for a pattern, before touching the Docker host', async () => {
+    const run = await runAction({ command: 'prune', 'max-age': '1s' })
+    expect(run.code, explain(run)).toBe(1)
+    expect(run.stdout).toContain("::error::Input 'instance-prefix' is required for prune")
+    expect(run.stdout).toContain("e.g. 'pr-*'")
+    expect(run.stdout).not.toContain('Connect to the Docker host')
+  })
+
   it('refuses a malformed max-age before touching the Docker host', async () => {
     const run = await runAction({ command: 'prune', 'instance-prefix': `${base}-*`, 'max-age': '10 seconds' })
     expect(run.code).toBe(1)
@@ -166,6 +175,8 @@ class GitHubOnLoopback {
   comments: { id: number; issue: number; body: string }[] = []
   pullStates: Record<number, string> = {}
   refuseComments = new Set<number>()
+  // Workflow runs of octo/shop by ID: queued, in_progress, completed.
+  runStatus: Record<number, string> = {}
   requests: string[] = []
   private server = http.createServer((req, res) => void this.handle(req, res))
   private nextId = 500
@@ -197,6 +208,7 @@ class GitHubOnLoopback {
     const onIssue = /^\/repos\/octo\/shop\/issues\/(\d+)\/comments$/.exec(url.pathname)
     const comment = /^\/repos\/octo\/shop\/issues\/comments\/(\d+)$/.exec(url.pathname)
     const pull = /^\/repos\/octo\/shop\/pulls\/(\d+)$/.exec(url.pathname)
+    const runAttempt = /^\/repos\/octo\/shop\/actions\/runs\/(\d+)\/attempts\/(\d+)$/.exec(url.pathname)
     const view = (c: { id: number; issue: number; body: string }) => ({ id: c.id, body: c.body, html_url: `https://github.example/octo/shop/pull/${c.issue}#issuecomment-${c.id}` })
     if (onIssue && req.method === 'GET') {
       const perPage = Number(url.searchParams.get('per_page') ?? 30)
@@ -217,6 +229,8 @@ class GitHubOnLoopback {
       return reply(200, view(found))
     }
     if (pull && req.method === 'GET') return reply(200, { number: Number(pull[1]), state: this.pullStates[Number(pull[1])] ?? 'open' })
+    if (runAttempt && req.method === 'GET' && this.runStatus[Number(runAttempt[1])])
+      return reply(200, { id: Number(runAttempt[1]), run_attempt: Number(runAttempt[2]), status: this.runStatus[Number(runAttempt[1])] })
     reply(404, { message: 'Not Found' })
   }
 }
@@ -277,6 +291,32 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     for (const name of instancesOf(run)) expect(github.commentsOn(42)[0].body).toContain(name)
     expect(github.requests.filter((r) => r.startsWith('POST'))).toHaveLength(1)
     expect(github.requests).toContain(`PATCH /repos/octo/shop/issues/comments/${before.id}`)
+  })
+
+  it('waits for the lock of a workflow run in progress, and takes it over once GitHub says that run has completed', async () => {
+    const deployment = uniquePrefix('runlock')
+    created.push(deployment)
+    const label = (name: string, value: string) => ['--label', `${LABEL_DEPLOYMENT.replace('deployment', name)}=${value}`]
+    // The lock as a run 555 on another runner left it: no process here to check.
+    docker('create', '--name', `${deployment}-lock`, ...label('deployment', deployment), ...label('role', 'lock'), ...label('holder', 'run 555/1 of octo/shop'), ...label('holder-run', 'octo/shop 555 1'), IMAGES.haproxy, 'never-started')
+    const teardown = { command: 'teardown', 'instance-prefix': deployment, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' }
+    github.runStatus[555] = 'in_progress'
+    const begun = Date.now()
+    const waiting = startAction({ ...teardown, 'wait-timeout': '120' }, runEnv({}))
+    await new Promise((resolve) => setTimeout(resolve, 4_000))
+    // A run in progress holds its lock: the teardown waits.
+    expect(waiting.child.exitCode, waiting.output()).toBeNull()
+    expect(waiting.output()).toContain('Waiting for the deploy of')
+    expect(objectsOf(deployment)).toEqual([`${deployment}-lock`])
+    expect(github.requests).toContain('GET /repos/octo/shop/actions/runs/555/attempts/1')
+
+    // Completed: the teardown asks again (every 10 s) and takes the lock over.
+    github.runStatus[555] = 'completed'
+    const taken = await waiting.finished
+    expect(taken.code, explain(taken)).toBe(0)
+    expect(Date.now() - begun).toBeLessThan(20_000)
+    expect(taken.stdout).toContain('by run 555/1 of octo/shop, whose workflow run has completed.')
+    expect(objectsOf(deployment)).toEqual([])
   })
 
   it('says in the comment that the environment is gone after teardown', async () => {

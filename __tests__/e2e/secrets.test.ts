@@ -4,7 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
-import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, removeDeployment, runAction, tlsInputs, uniquePrefix, type ActionRun } from './harness'
+import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, lbConfig, localInputs, objectsOf, removeDeployment, runAction, statsAuthorization, tlsInputs, uniquePrefix, type ActionRun } from './harness'
 
 // Secret inputs (docker-host, the TLS key material, registry-password, secret-env, lb-certificate)
 // at debug level, through a deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
@@ -53,6 +53,10 @@ function neverShown(inputs: Record<string, string>): string[] {
   return [PASSWORD, Buffer.from(auth).toString('base64'), Buffer.from(auth).toString('base64url'), ...pemLines, ...Object.values(SECRET_VALUES)]
 }
 
+// The load-balancer's stats credentials (stats-auth.ts) are made or read back in the middle of a
+// deploy, so they are masked then, before anything could show them; every other mask comes first.
+const STATS_SECRET = /^(?:[0-9a-f]{48}|Basic [A-Za-z0-9+/=]+)$/
+
 // `::add-mask::` values as the runner reads them (@actions/core escapes %, CR and LF).
 function maskCommands(stdout: string): { masked: string[]; firstOtherLine: number; lastMaskLine: number } {
   const lines = stdout.split('\n')
@@ -60,8 +64,9 @@ function maskCommands(stdout: string): { masked: string[]; firstOtherLine: numbe
   let lastMaskLine = -1
   lines.forEach((line, i) => {
     if (!line.startsWith('::add-mask::')) return
-    masked.push(line.slice('::add-mask::'.length).replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%'))
-    lastMaskLine = i
+    const value = line.slice('::add-mask::'.length).replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
+    masked.push(value)
+    if (!STATS_SECRET.test(value)) lastMaskLine = i
   })
   return { masked, firstOtherLine: lines.findIndex((line) => line !== '' && !line.startsWith('::add-mask::')), lastMaskLine }
 }
@@ -128,7 +133,10 @@ describe('secrets at debug level: deploy and teardown over TLS with registry cre
     // The pull is tried with the credentials (offline it fails, and the local copy serves).
     expect(run.stdout).toMatch(/Could not pull vic-lb-test\/web:1 .*using the copy already on the Docker host/)
     expectMaskedFirst(run, inputs)
-    expectNowhere(run, [...neverShown(inputs), DOCKER_HOST])
+    const statsAuth = /^\s*stats auth (\S+)$/m.exec(lbConfig(prefix))![1]
+    const statsSecrets = [statsAuth.split(':')[1], statsAuthorization(prefix)]
+    for (const secret of statsSecrets) expect(maskCommands(run.stdout).masked).toContain(secret)
+    expectNowhere(run, [...neverShown(inputs), DOCKER_HOST, ...statsSecrets])
     expect(temp).toEqual([])
     const onHost = inspectDeployment(prefix)
     const envValues = Object.values(SECRET_VALUES)

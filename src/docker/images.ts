@@ -12,11 +12,12 @@ export interface PulledImage {
 export interface PullOptions {
   policy: PullPolicy
   auth?: RegistryAuth
+  signal?: AbortSignal
 }
 
 // The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
 // the host has is taken as it is: no registry is asked.
-export async function obtainImage(docker: Docker, reference: string, { policy, auth }: PullOptions, log: (line: string) => void): Promise<PulledImage> {
+export async function obtainImage(docker: Docker, reference: string, { policy, auth, signal }: PullOptions, log: (line: string) => void): Promise<PulledImage> {
   if (policy !== 'always') {
     const id = await imageId(docker, reference)
     if (id) return { reference, id }
@@ -25,17 +26,24 @@ export async function obtainImage(docker: Docker, reference: string, { policy, a
         `Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`,
       )
   }
-  return pullImage(docker, reference, auth, log)
+  return pullImage(docker, reference, auth, log, signal)
 }
 
 // Pull an image and return its ID. Registries report refusals INSIDE a 200 progress stream, so
 // every event is checked, not only the HTTP status. An image already on the host is good enough
 // when the pull fails (an offline host, a registry outage), with a warning.
-async function pullImage(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<PulledImage> {
+async function pullImage(
+  docker: Docker,
+  reference: string,
+  auth: RegistryAuth | undefined,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<PulledImage> {
   let pullError: string | undefined
   try {
-    await followPull(docker, reference, auth, log)
+    await followPull(docker, reference, auth, log, signal)
   } catch (error) {
+    if (signal?.aborted) throw signal.reason
     pullError = describe(error)
   }
   const id = await imageId(docker, reference)
@@ -46,10 +54,18 @@ async function pullImage(docker: Docker, reference: string, auth: RegistryAuth |
   )
 }
 
-async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void): Promise<void> {
+// A cancelled run closes the pull's connection, which stops the pull on the Docker host too.
+async function followPull(docker: Docker, reference: string, auth: RegistryAuth | undefined, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const options = auth ? { authconfig: { base64: auth.header } } : {}
-  const stream = (await docker.pull(reference, options)) as NodeJS.ReadableStream & { destroy(): void }
+  signal?.throwIfAborted()
+  const stream = (await docker.pull(reference, { ...options, abortSignal: signal })) as NodeJS.ReadableStream & { destroy(): void }
   await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      stream.destroy()
+      reject(signal!.reason)
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
     docker.modem.followProgress(
       stream,
       (error: Error | null) => (error ? reject(error) : resolve()),

@@ -23,6 +23,9 @@ export interface GitHubApi {
     pulls: {
       get(params: Repository & { pull_number: number }): Promise<{ data: { state: string } }>
     }
+    actions: {
+      getWorkflowRunAttempt(params: Repository & { run_id: number; attempt_number: number }): Promise<{ data: { status?: string | null } }>
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Protocol } from '../inputs'
+import { statsAuthLine, type StatsAuth } from './stats-auth'
 
 // Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
 export const STATS_PORT = 8404
@@ -8,6 +9,10 @@ export const CONFIG_FILE = 'haproxy.cfg'
 // lb-certificate: chain and key in one file, readable by HAProxy's user only (see deploy.ts).
 export const CERTIFICATE_FILE = 'service.pem'
 export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
+
+// The configuration a kept load-balancer had before a deploy changed it, for the post step of a
+// deploy that was killed (post.ts).
+export const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy'
 
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
@@ -27,6 +32,7 @@ export interface LbConfig {
   certificateFile?: string
   serving: Server[]
   candidates: Server[]
+  statsAuth: StatsAuth
 }
 
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
@@ -60,7 +66,10 @@ export function renderHaproxyConfig(config: LbConfig): string {
     // through the container's stdout and the Docker daemon's log driver, which cost about 30% of
     // the throughput at 100 connections on a 2-core host (bench/load.ts).
     '    option dontlog-normal',
-    '    timeout connect 5s',
+    // A killed instance's address stops answering at all (no refusal), so a request sent there
+    // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
+    // own network takes well under a millisecond when the instance is alive.
+    '    timeout connect 1s',
     '    timeout client 60s',
     '    timeout server 60s',
     '    timeout queue 30s',
@@ -76,9 +85,18 @@ export function renderHaproxyConfig(config: LbConfig): string {
           '    timeout http-keep-alive 2s',
         ]
       : []),
-    // A request that fails to connect is retried on another instance.
+    // A request that fails to connect is retried on another instance at once (every retry
+    // redispatches; the default waits 1 s and retries the same instance until the last one).
     '    retries 3',
-    '    option redispatch',
+    '    option redispatch 1',
+    ...(http
+      ? [
+          // ...and so is one whose instance died before answering (its connection closed or was
+          // reset): the kernel of a killed instance resets the requests in flight. Only GET and
+          // HEAD, which are safe to send twice (disable-l7-retry in the backends).
+          '    retry-on conn-failure empty-response',
+        ]
+      : []),
     // Check often so that readiness is seen quickly and a dead instance leaves rotation fast; a
     // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
     // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
@@ -90,6 +108,8 @@ export function renderHaproxyConfig(config: LbConfig): string {
     `    bind :${STATS_PORT}`,
     '    stats enable',
     `    stats uri ${STATS_PATH}`,
+    // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts).
+    `    ${statsAuthLine(config.statsAuth)}`,
     // Readiness polls would otherwise fill the log.
     '    http-request set-log-level silent',
     '',
@@ -107,6 +127,7 @@ function backend(name: string, servers: Server[], config: LbConfig): string[] {
   return [
     `backend ${name}`,
     '    balance roundrobin',
+    ...(config.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
     ...(config.healthCheckPath
       ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
       : []),

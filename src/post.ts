@@ -1,0 +1,72 @@
+import { log } from './log'
+import type Docker from 'dockerode'
+import { readInputs, type InputReader } from './inputs'
+import { resolveTarget } from './docker/target'
+import { connectEngine, describe } from './docker/engine'
+import { containerName } from './docker/state'
+import { removeObjects } from './docker/containers'
+import { getFile, putFile } from './docker/archive'
+import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE } from './haproxy/config'
+import { LABEL } from './labels'
+import { releaseLock } from './lock'
+import { leftDeploy, leftLocks, type UnsettledDeploy } from './state-helper'
+import { maskSecrets, readActionInput } from './main'
+
+// The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
+// before it could take back what it changed. The main step leaves in its state only what is still
+// unsettled (state-helper.ts); after a main step that finished, cancelled or not, there is nothing.
+// Like every clean-up it only warns: the next run of the deployment settles the rest.
+export async function post(read: InputReader = readActionInput): Promise<void> {
+  const deploy = leftDeploy()
+  const locks = leftLocks()
+  if (!deploy && locks.length === 0) {
+    log.info('Nothing to clean up: the main step settled everything it started.')
+    return
+  }
+  try {
+    maskSecrets(read)
+    const inputs = readInputs(read)
+    const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env))
+    if (deploy) await takeBack(engine.docker, deploy)
+    for (const lock of locks) {
+      await releaseLock(engine.docker, lock.deployment, lock.id, log)
+      log.info(`Released the lock of deployment '${lock.deployment}' the main step held`)
+    }
+  } catch (error) {
+    log.warning(
+      `The post step could not finish what the interrupted main step left: ${describe(error)}. The next run of the deployment settles it (it takes over a lock whose process is gone), or run teardown.`,
+    )
+  }
+}
+
+// In the order that keeps the previous deployment serving: its configuration back first, then
+// this run's containers out of the way, then the load-balancer it had stopped started again.
+async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> {
+  log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`)
+  if (deploy.configChangedOn) await restoreConfig(docker.getContainer(deploy.configChangedOn))
+  const filters = JSON.stringify({ label: [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`] })
+  const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
+  // The lock is released by its ID, after everything else.
+  const created = containers.filter((c) => c.Labels[LABEL.role] !== 'lock')
+  const failures = await removeObjects(docker, created.map((c) => c.Id), networks.map((n) => n.Id))
+  if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
+  log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`)
+  if (deploy.replacedLb) await restartReplaced(docker.getContainer(deploy.replacedLb.id), deploy.replacedLb.name)
+}
+
+async function restoreConfig(lb: Docker.Container): Promise<void> {
+  const previous = await getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`)
+  if (previous === undefined) return
+  await putFile(lb, CONFIG_DIR, CONFIG_FILE, previous)
+  await lb.kill({ signal: 'SIGUSR2' })
+  log.info('Restored the configuration the load-balancer had before the interrupted deploy')
+}
+
+async function restartReplaced(lb: Docker.Container, name: string): Promise<void> {
+  const { Name } = await lb.inspect()
+  if (Name.replace(/^\//, '') !== name) await lb.rename({ name })
+  await lb.start().catch((error) => {
+    if ((error as { statusCode?: number }).statusCode !== 304) throw error
+  })
+  log.info(`Started the previous load-balancer ${name} again`)
+}

@@ -1,0 +1,66 @@
+import * as core from '@actions/core'
+
+// What the post step (post.ts) needs from the main step, kept with core.saveState: the runner
+// hands it to the post step as STATE_<name> variables, the last value of each name. The main step
+// writes a value when it takes something on and empties it once that is settled, so a main step
+// that was killed leaves exactly what is still to be settled.
+
+const IS_POST = 'isPost'
+const LOCKS = 'locks'
+const DEPLOY = 'deploy'
+
+// Set as the main step starts: the same bundle then runs as the post step (docker/login-action's
+// state-helper does the same).
+export function isPost(): boolean {
+  return core.getState(IS_POST) === 'true'
+}
+
+export function markMainStarted(): void {
+  core.saveState(IS_POST, 'true')
+}
+
+export interface HeldLock {
+  deployment: string
+  id: string
+}
+
+// A deploy that has started changing the Docker host and has not switched traffic yet.
+export interface UnsettledDeploy {
+  deployment: string
+  lbName: string
+  // The run label of everything it created (labels.ts).
+  run: string
+  // A kept load-balancer whose configuration it changed; the previous one is saved inside it.
+  configChangedOn?: string
+  // A load-balancer it stopped to replace, by ID, with the name it served under.
+  replacedLb?: { id: string; name: string }
+}
+
+const held = new Map<string, HeldLock>()
+
+export function rememberLock(lock: HeldLock): void {
+  held.set(lock.id, lock)
+  core.saveState(LOCKS, JSON.stringify([...held.values()]))
+}
+
+export function forgetLock(id: string): void {
+  held.delete(id)
+  core.saveState(LOCKS, JSON.stringify([...held.values()]))
+}
+
+export function rememberDeploy(deploy: UnsettledDeploy | undefined): void {
+  core.saveState(DEPLOY, deploy ? JSON.stringify(deploy) : '')
+}
+
+export function leftLocks(): HeldLock[] {
+  return parse<HeldLock[]>(LOCKS) ?? []
+}
+
+export function leftDeploy(): UnsettledDeploy | undefined {
+  return parse<UnsettledDeploy>(DEPLOY)
+}
+
+function parse<T>(name: string): T | undefined {
+  const value = core.getState(name)
+  return value ? (JSON.parse(value) as T) : undefined
+}
