@@ -3,10 +3,11 @@ import type Docker from 'dockerode'
 import type { DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
+import { lbUser, type HostProfile } from './docker/host-profile'
 import { pullImage, type PulledImage } from './docker/images'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
-import { getFile, putFile } from './docker/archive'
+import { getFile, hasPath, putFile } from './docker/archive'
 import { LABEL, deploymentLabels } from './labels'
 import { lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
 import {
@@ -16,6 +17,7 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
@@ -40,9 +42,6 @@ export interface DeployResult extends ServiceAddress {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
-// How many containers start at once. A VCH boots a VM per start and gains from many at once; a
-// plain engine's starts are CPU-bound (N=50 on 2 cores: 8 or 4 at once about 10 s, 25 at once 12.4 s).
-const STARTS_AT_ONCE = { vch: 25, engine: 8 }
 // After a reload the previous HAProxy worker finishes the requests it has and lets go of its idle
 // keep-alive clients (`timeout http-keep-alive` in config.ts); give it that long before the
 // instances it was sending them to are removed.
@@ -82,14 +81,16 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     state,
   )
   core.info(describePlan(plan, state))
-  if (engine.isVch) core.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
+  if (engine.host.note) core.info(engine.host.note)
 
+  const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
-    listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
+    listenPort,
     healthCheckPath: settings.healthCheckPath,
     serving: plan.serving,
     candidates: [],
+    startsAsRoot: lbUser(engine.host, listenPort) === 'root',
   }
   const run = new Run(engine, settings, plan, lbSpec, netName, deadline)
   try {
@@ -121,11 +122,12 @@ export async function checkHost(docker: Docker, settings: DeploySettings): Promi
 }
 
 // The running load-balancer's own HAProxy checks a new configuration before it replaces the
-// one in use: the same binary and version that will load it.
-async function validateInside(lb: Docker.Container, lbName: string, config: string): Promise<void> {
+// one in use: the same binary and version that will load it, as the user its master runs as (a
+// VCH would run the check as root unless told).
+async function validateInside(lb: Docker.Container, lbName: string, user: string, config: LbConfig): Promise<void> {
   const candidate = 'haproxy-candidate.cfg'
-  await putFile(lb, '/tmp', candidate, config)
-  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true })
+  await putFile(lb, '/tmp', candidate, renderConfigToCheck(config))
+  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], User: user, AttachStdout: true, AttachStderr: true })
   const output = await new Promise<string>((resolve, reject) => {
     exec.start({ hijack: true, stdin: false }, (error, stream) => {
       if (error || !stream) return reject(error ?? new Error('no output stream'))
@@ -138,6 +140,10 @@ async function validateInside(lb: Docker.Container, lbName: string, config: stri
   const { ExitCode } = await exec.inspect()
   if (ExitCode !== 0)
     throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`)
+}
+
+function restartPolicyAtCreate(host: HostProfile): { RestartPolicy?: Docker.HostRestartPolicy } {
+  return host.restarts.when === 'at-create' ? { RestartPolicy: host.restarts.policy } : {}
 }
 
 function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
@@ -201,7 +207,7 @@ class Run {
     const outcomes = await limited(
       tasks,
       (task) => task().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
-      STARTS_AT_ONCE[this.engine.isVch ? 'vch' : 'engine'],
+      this.engine.host.startsAtOnce,
     )
     for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
     return lb ? (outcomes[0] as { value: Docker.Container }).value : this.docker.getContainer(state.lb!.id)
@@ -218,7 +224,7 @@ class Run {
           [LABEL.index]: String(index),
           [LABEL.port]: String(settings.instancePort),
         }),
-        HostConfig: { NetworkMode: netName },
+        HostConfig: { NetworkMode: netName, ...restartPolicyAtCreate(this.engine.host) },
         NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
       })
       .catch((error) => {
@@ -247,9 +253,12 @@ class Run {
         name,
         Image: settings.haproxyImage,
         Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: this.lbSpec }),
+        // Given only to bind a port below 1024: see lbUser.
+        ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
         ExposedPorts: { [listen]: {}, [stats]: {} },
         HostConfig: {
           NetworkMode: firstNetwork,
+          ...restartPolicyAtCreate(this.engine.host),
           // On a container network publishing opens the VCH firewall for the port; on the Docker
           // host's own network it maps lb-port, and the stats page to a free port.
           PortBindings: {
@@ -265,7 +274,10 @@ class Run {
     this.createdContainers.push(container.id)
     this.changed = true
     if (settings.externalNetwork) await this.docker.getNetwork(netName).connect({ Container: container.id })
-    await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)).catch((error) => {
+    const placed = hasPath(container, CONFIG_DIR).then((found) =>
+      found ? putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')),
+    )
+    await placed.catch((error) => {
       throw new Error(
         `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
       )
@@ -296,19 +308,18 @@ class Run {
   // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
   async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
     await this.failIfExited()
-    const { endpoints, address } = await this.endpointsOf(lb)
+    const { endpoints, address, user } = await this.endpointsOf(lb)
     if (this.plan.lb === 'keep') {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
-      const target = renderHaproxyConfig(lbConfig)
-      if (current !== target) {
+      if (current !== renderHaproxyConfig(lbConfig)) {
         this.previousConfig = { lb, text: current ?? '' }
         const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
         if (newcomers.length > 0) {
           const staging = { ...lbConfig, serving: this.stillServing(state), candidates: newcomers }
-          await this.reload(lb, renderHaproxyConfig(staging))
+          await this.reload(lb, user, staging)
           await this.waitFor(endpoints, CANDIDATE_BACKEND, newcomers)
         }
-        await this.reload(lb, target)
+        await this.reload(lb, user, lbConfig)
       }
     }
     return { statuses: await this.waitFor(endpoints, SERVING_BACKEND, lbConfig.serving), address }
@@ -320,9 +331,9 @@ class Run {
     return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
   }
 
-  private async reload(lb: Docker.Container, config: string): Promise<void> {
-    await validateInside(lb, this.settings.lbName, config)
-    await putFile(lb, CONFIG_DIR, CONFIG_FILE, config)
+  private async reload(lb: Docker.Container, user: string, config: LbConfig): Promise<void> {
+    await validateInside(lb, this.settings.lbName, user, config)
+    await putFile(lb, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(config))
     // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
     // configuration it cannot load leaves the previous worker serving.
     await lb.kill({ signal: 'SIGUSR2' })
@@ -345,7 +356,7 @@ class Run {
     if (watched.length === 0) return
     const containers = await this.docker.listContainers({
       all: true,
-      filters: JSON.stringify({ label: [`${LABEL.deployment}=${this.settings.instancePrefix}`], status: ['exited', 'dead', 'restarting'] }),
+      filters: JSON.stringify({ label: [`${LABEL.deployment}=${this.settings.instancePrefix}`], status: this.engine.host.stoppedStatuses }),
     })
     const dead = containers.find((c) => watched.includes(containerName(c)))
     if (!dead) return
@@ -371,7 +382,8 @@ class Run {
     if (unhealthy.length > 0) core.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
-  private async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
+  // Where the load-balancer serves and shows its stats, and the user it runs as.
+  private async endpointsOf(lb: Docker.Container): Promise<{ endpoints: Endpoints; address: ServiceAddress; user: string }> {
     const { settings } = this
     const inspected = await lb.inspect()
     let ip: string
@@ -394,6 +406,7 @@ class Run {
     return {
       endpoints: { statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`, serviceHost: ip, servicePort: port, protocol: settings.protocol },
       address: { ip, port, url },
+      user: inspected.Config.User ?? '',
     }
   }
 
@@ -407,15 +420,16 @@ class Run {
     core.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
   }
 
-  // Containers start without a restart policy so that one crashing at start shows its exit code
-  // instead of a restart loop; once the deployment serves, the Docker host restarts them after a
-  // crash or a reboot. A VCH has no restart policies.
+  // Where the host can update a container, it starts without a restart policy so that one crashing
+  // at start shows its exit code instead of a restart loop; once the deployment serves, the host
+  // restarts it after a crash or a reboot. Other hosts: see Restarts in host-profile.ts.
   async keepRunning(): Promise<void> {
-    if (this.engine.isVch || this.createdContainers.length === 0) return
+    const { restarts } = this.engine.host
+    if (restarts.when !== 'once-serving' || this.createdContainers.length === 0) return
     await limited(this.createdContainers, (id) =>
       this.docker
         .getContainer(id)
-        .update({ RestartPolicy: { Name: 'unless-stopped' } })
+        .update({ RestartPolicy: restarts.policy })
         .catch((error) => core.warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)),
     )
   }

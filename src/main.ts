@@ -28,8 +28,8 @@ export async function run(read: InputReader = readActionInput): Promise<void> {
     })
     const github = inputs.githubToken ? connectGitHub(inputs.githubToken) : undefined
     if (inputs.command === 'deploy') await runDeploy(engine, inputs, github)
-    else if (inputs.command === 'teardown') await runTeardown(engine.docker, inputs, github)
-    else await runPrune(engine.docker, inputs, github)
+    else if (inputs.command === 'teardown') await runTeardown(engine, inputs, github)
+    else await runPrune(engine, inputs, github)
   } catch (error) {
     core.setFailed(error instanceof Error ? error.message : String(error))
   }
@@ -41,7 +41,7 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   const deployment = inputs.instancePrefix
   await core.group('Check the Docker host', () => checkHost(engine.docker, settings))
   const pulled = await pullImages(engine.docker, settings)
-  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds }
+  const lock = { operation: 'deploy' as const, host: engine.host, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
     const deployed = await deploy(engine, settings, pulled)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
@@ -56,9 +56,9 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   await summarizeDeploy(deployment, settings.image, result)
 }
 
-async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
+async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
   const deployment = inputs.instancePrefix
-  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
+  const lock = { operation: 'teardown' as const, host, image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
@@ -67,9 +67,9 @@ async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | u
   await summarizeTeardown(deployment, removed)
 }
 
-async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
+async function runPrune({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined): Promise<void> {
   const pattern = inputs.instancePrefix
-  const lock = { image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
+  const lock = { host, image: await lockImage(docker, inputs), timeoutSeconds: inputs.waitTimeoutSeconds }
   const report = await prune(docker, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) core.info(line)
   await summarizePrune(report, pattern)
