@@ -362,6 +362,9 @@ class Run {
     if (!dead) return
     const container = this.docker.getContainer(dead.Id)
     const { State } = await container.inspect()
+    // Started again in the meantime by a restart policy given at create (Podman): judged once the
+    // restarts are used up and it stays down, with the exit code of its last run.
+    if (State.Running) return
     const logs = await recentLogs(container, 20).catch(() => '(logs unavailable)')
     const what = containerName(dead) === this.settings.lbName ? `Load-balancer ${this.settings.lbName}` : `Instance ${containerName(dead)}`
     const image = containerName(dead) === this.settings.lbName ? this.settings.haproxyImage : this.settings.image
