@@ -16,8 +16,8 @@ export async function putFile(container: Docker.Container, dir: string, name: st
 // directory where dockerd and a VCH refuse the put.
 export async function hasPath(container: Docker.Container, path: string): Promise<boolean> {
   try {
-    const archive = (await container.getArchive({ path })) as unknown as { destroy(): void }
-    archive.destroy()
+    // Read to the end (a directory of a few files): the host then closes the archive as usual.
+    for await (const _chunk of (await container.getArchive({ path })) as unknown as AsyncIterable<Buffer>);
     return true
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return false
