@@ -8,7 +8,9 @@
 // each container's resolv.conf names (dockerd's 127.0.0.11, Podman's aardvark-dns at the network
 // gateway, the VCH's resolver on its bridge). Podman's can stall for tens of seconds right after
 // containers start, so a candidate configuration is checked without lookups on every host
-// (renderConfigToCheck in haproxy/config.ts).
+// (renderConfigToCheck in haproxy/config.ts). Likewise Podman creates a missing directory on a
+// put where the others refuse it, so the load-balancer's image is asked for its configuration
+// directory on every host (hasPath in docker/archive.ts).
 
 export type HostKind = 'docker' | 'podman' | 'vch'
 
@@ -81,6 +83,7 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
     return {
       kind: 'podman',
       name: `Podman ${podman.Version ?? version.Version ?? '?'}`,
+      // Starts are CPU-bound as on dockerd (conmon, runc, netavark).
       startsAtOnce: 8,
       // No POST /containers/{id}/update (404). A crash loop has no back-off on Podman, hence the bound.
       restarts: { when: 'at-create', policy: { Name: 'on-failure', MaximumRetryCount: 5 } },
