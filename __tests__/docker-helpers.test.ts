@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { demultiplex } from '../src/docker/containers'
-import { NEWEST_KNOWN_API, OLDEST_SUPPORTED_API, compareApi, describe as describeError } from '../src/docker/engine'
+import { NEWEST_KNOWN_API, OLDEST_SUPPORTED_API, describe as describeError } from '../src/docker/engine'
+import { compareApi } from '../src/docker/host-profile'
 
 // One frame of the Engine API's multiplexed log stream: stream type (1 stdout, 2 stderr), three
 // zero bytes, the payload length as a big-endian 32-bit integer, then the payload.

@@ -3,7 +3,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CANDIDATE_BACKEND, SERVING_BACKEND, STATS_PATH, STATS_PORT, renderHaproxyConfig, type LbConfig, type Server } from '../src/haproxy/config'
+import {
+  CANDIDATE_BACKEND,
+  SERVING_BACKEND,
+  STATS_PATH,
+  STATS_PORT,
+  renderConfigToCheck,
+  renderHaproxyConfig,
+  type LbConfig,
+  type Server,
+} from '../src/haproxy/config'
 import { generationOf, instanceName } from '../src/plan'
 import { selfSignedPem } from '../test-support/certificate'
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
@@ -96,6 +105,24 @@ const variants: Record<string, LbConfig> = {
     candidates: servers('web', 'sha256:g', 80, 3),
     statsAuth: STATS_AUTH,
   },
+  'http, port 80 with a master started as root, candidates': {
+    protocol: 'http',
+    listenPort: 80,
+    healthCheckPath: '/healthz',
+    serving: servers('web', 'sha256:j', 80, 3),
+    candidates: servers('web', 'sha256:k', 80, 3),
+    startsAsRoot: true,
+    statsAuth: STATS_AUTH,
+  },
+  'tcp, port 443 with a master started as root': {
+    protocol: 'tcp',
+    listenPort: 443,
+    healthCheckPath: '',
+    serving: servers('tls', 'sha256:l', 8443, 2),
+    candidates: [],
+    startsAsRoot: true,
+    statsAuth: STATS_AUTH,
+  },
   'http, old and new generation on different ports, longest names': {
     protocol: 'http',
     listenPort: 1,
@@ -141,13 +168,12 @@ function haproxyCheck(name: string, text: string): Promise<{ status: number; out
 }
 
 const CHECK_TIMEOUT_MS = 120_000
-const checks = new Map(
-  Object.entries(variants).map(([name, config]) => {
-    const check = haproxyCheck(name, renderHaproxyConfig(config))
-    check.catch(() => {}) // reported by the test that awaits it
-    return [name, check] as const
-  }),
-)
+const started = (check: ReturnType<typeof haproxyCheck>) => {
+  check.catch(() => {}) // reported by the test that awaits it
+  return check
+}
+const checks = new Map(Object.entries(variants).map(([name, config]) => [name, started(haproxyCheck(name, renderHaproxyConfig(config)))] as const))
+const checksOfCopies = new Map(Object.entries(variants).map(([name, config]) => [name, started(haproxyCheck(`${name} to check`, renderConfigToCheck(config)))] as const))
 
 describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config) => {
   const text = renderHaproxyConfig(config)
@@ -165,6 +191,22 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config
     // Each complaint that is there is about one of our servers, which only Docker's DNS knows.
     const names = new Set([...config.serving, ...config.candidates].map((s) => s.name))
     for (const line of complaints) expect(names.has(/could not resolve address '([^']+)'/.exec(line)?.[1] ?? ''), line).toBe(true)
+  })
+
+  it('has a copy to check before a reload that looks no name up and is otherwise the same', { timeout: CHECK_TIMEOUT_MS + 5_000 }, async () => {
+    const copy = renderConfigToCheck(config)
+    expect(copy.replace(/ init-addr none$/m, ' init-addr last,libc,none')).toBe(text)
+    const { status, output } = await checksOfCopies.get(name)!
+    expect(status, output).toBe(0)
+    expect(output).toMatch(/Configuration file is valid/)
+    // Not even the servers only Docker's DNS knows are complained about: nothing was looked up.
+    expect(output.split('\n').filter((l) => /\[(WARNING|ALERT)\]/.test(l)), output).toEqual([])
+  })
+
+  it('starts the master as root only when told, and then runs the workers as haproxy', () => {
+    const global = section('global', '')!
+    const identity = global.lines.filter((t) => t[0] === 'user' || t[0] === 'group')
+    expect(identity).toEqual(config.startsAsRoot ? [['user', 'haproxy'], ['group', 'haproxy']] : [])
   })
 
   it('ends with a newline and has no trailing whitespace or tabs', () => {

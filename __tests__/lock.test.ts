@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import type Docker from 'dockerode'
 import { describe, expect, it } from 'vitest'
+import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { LABEL } from '../src/labels'
 import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, lockName, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
 
 // A Docker host that knows containers by name and ID as dockerd does: names are unique, a second
-// create with a taken name is a 409, a removed container is a 404.
+// create with a taken name is a 409 (a 500 on Podman), a removed container is a 404.
 interface FakeContainer {
   id: string
   name: string
@@ -15,7 +16,11 @@ interface FakeContainer {
   created: string
 }
 
+const DOCKER = detectHost({ Version: '20.10.24', ApiVersion: '1.41' }, {})
+const PODMAN = detectHost({ Version: '4.3.1', ApiVersion: '1.41', Components: [{ Name: 'Podman Engine', Version: '4.3.1' }] }, {})
+
 class FakeDocker {
+  constructor(private host: HostProfile = DOCKER) {}
   containers: FakeContainer[] = []
   images = ['vic-lb-test/haproxy:2.6', 'other:1']
   creates = 0
@@ -23,7 +28,10 @@ class FakeDocker {
 
   async createContainer(options: { name: string; Image: string; Cmd?: string[]; Labels: Record<string, string> }) {
     this.creates++
-    if (this.containers.some((c) => c.name === options.name)) throw httpError(409, `Conflict. The container name "/${options.name}" is already in use`)
+    const holder = this.containers.find((c) => c.name === options.name)
+    if (holder && this.host.kind === 'podman')
+      throw httpError(500, `container create: creating container storage: the container name "${options.name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`)
+    if (holder) throw httpError(409, `Conflict. The container name "/${options.name}" is already in use`)
     if (!this.images.includes(options.Image)) throw httpError(404, `No such image: ${options.Image}`)
     const container = { id: `id${this.next++}`, name: options.name, image: options.Image, cmd: options.Cmd, labels: options.Labels, created: new Date().toISOString() }
     this.containers.push(container)
@@ -82,7 +90,7 @@ function recorder(): LockLog & { infos: string[]; warnings: string[] } {
 }
 
 function options(log: LockLog, extra: Partial<LockOptions> = {}): LockOptions {
-  return { operation: 'deploy', image: 'vic-lb-test/haproxy:2.6', timeoutSeconds: 5, holder: 'run 7/1', log, pollMs: 5, reportEveryMs: 0, ...extra }
+  return { operation: 'deploy', host: DOCKER, image: 'vic-lb-test/haproxy:2.6', timeoutSeconds: 5, holder: 'run 7/1', log, pollMs: 5, reportEveryMs: 0, ...extra }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -143,6 +151,37 @@ describe('withDeploymentLock', () => {
     expect(secondLog.infos.at(-1)).toMatch(/^Took the lock pr-42-lock after waiting/)
     expect(firstLog.infos).toEqual([])
     expect(docker.containers).toEqual([])
+  })
+
+  it('waits on Podman too, where a taken name is a 500, not a 409', async () => {
+    const docker = new FakeDocker(PODMAN)
+    const order: string[] = []
+    const first = withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { host: PODMAN }), async () => {
+      order.push('first starts')
+      await sleep(40)
+      order.push('first ends')
+    })
+    await sleep(5)
+    const secondLog = recorder()
+    await withDeploymentLock(docker.asDocker, 'pr-6', options(secondLog, { host: PODMAN }), async () => order.push('second'))
+    await first
+    expect(order).toEqual(['first starts', 'first ends', 'second'])
+    expect(secondLog.infos.at(-1)).toMatch(/^Took the lock pr-6-lock after waiting/)
+  })
+
+  it('takes a 500 that is not about the name for the failure it is, on Podman as elsewhere', async () => {
+    const docker = new FakeDocker(PODMAN)
+    docker.createContainer = async () => {
+      throw httpError(500, 'runc: error setting rlimit type 7')
+    }
+    const attempt = withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { host: PODMAN }), async () => 'ran')
+    await expect(attempt).rejects.toThrow(/^Could not create the lock container pr-6-lock .*rlimit/)
+    // dockerd's 500 "already in use" would be a failure, since dockerd says 409 for a clash.
+    const dockerd = new FakeDocker(DOCKER)
+    dockerd.createContainer = async () => {
+      throw httpError(500, 'the name is already in use by a stuck container')
+    }
+    await expect(withDeploymentLock(dockerd.asDocker, 'pr-6', options(recorder()), async () => 'ran')).rejects.toThrow(/^Could not create the lock container/)
   })
 
   it('reports while waiting at most once per report interval', async () => {

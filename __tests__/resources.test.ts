@@ -4,17 +4,20 @@ import { describeResources, instanceResources } from '../src/docker/resources'
 
 const MIB = 1024 ** 2
 
+const VM = { instanceSize: 'containerVM' } as const
+const LIMITS = { instanceSize: 'cgroup-limits' } as const
+
 describe('instanceResources', () => {
   it('nothing given: nothing set, the host default applies', () => {
-    expect(instanceResources({}, false)).toEqual({})
-    expect(instanceResources({}, true)).toEqual({})
-    expect(describeResources({}, true)).toBeUndefined()
+    expect(instanceResources({}, LIMITS)).toEqual({})
+    expect(instanceResources({}, VM)).toEqual({})
+    expect(describeResources({}, VM)).toBeUndefined()
   })
 
   it('Docker and Podman: a memory limit in bytes and a CPU quota in NanoCpus', () => {
-    expect(instanceResources({ memoryBytes: 512 * MIB, cpus: 0.5 }, false)).toEqual({ Memory: 512 * MIB, NanoCpus: 500_000_000 })
-    expect(instanceResources({ cpus: 0.07 }, false)).toEqual({ NanoCpus: 70_000_000 })
-    expect(describeResources({ Memory: 512 * MIB, NanoCpus: 5e8 }, false)).toBe('Each instance is limited to 512 MiB and 0.5 CPU(s)')
+    expect(instanceResources({ memoryBytes: 512 * MIB, cpus: 0.5 }, LIMITS)).toEqual({ Memory: 512 * MIB, NanoCpus: 500_000_000 })
+    expect(instanceResources({ cpus: 0.07 }, LIMITS)).toEqual({ NanoCpus: 70_000_000 })
+    expect(describeResources({ Memory: 512 * MIB, NanoCpus: 5e8 }, LIMITS)).toBe('Each instance is limited to 512 MiB and 0.5 CPU(s)')
   })
 
   it.each([
@@ -24,7 +27,7 @@ describe('instanceResources', () => {
     [2048 * MIB, 2048],
     [1.5 * 1024 * MIB, 1536],
   ])('VCH: %d bytes is a containerVM of %d MiB (rounded up to 128)', (bytes, mib) => {
-    expect(instanceResources({ memoryBytes: bytes }, true)).toEqual({ Memory: mib * MIB })
+    expect(instanceResources({ memoryBytes: bytes }, VM)).toEqual({ Memory: mib * MIB })
   })
 
   it.each([
@@ -35,13 +38,13 @@ describe('instanceResources', () => {
     [2, 2],
     [16, 16],
   ])('VCH: %d CPUs are %d whole vCPUs (CPUCount; NanoCpus would be ignored)', (cpus, count) => {
-    expect(instanceResources({ cpus }, true)).toEqual({ CPUCount: count })
+    expect(instanceResources({ cpus }, VM)).toEqual({ CPUCount: count })
   })
 
   it('VCH: less than 512 MiB is refused, naming the input', () => {
-    expect(() => instanceResources({ memoryBytes: 256 * MIB }, true)).toThrow(InputError)
-    expect(() => instanceResources({ memoryBytes: 256 * MIB }, true)).toThrow(/instance-memory.*512 MiB/)
-    expect(instanceResources({ memoryBytes: 256 * MIB }, false)).toEqual({ Memory: 256 * MIB })
-    expect(describeResources({ Memory: 768 * MIB, CPUCount: 2 }, true)).toBe('Each instance is a containerVM with 768 MiB and 2 vCPU(s)')
+    expect(() => instanceResources({ memoryBytes: 256 * MIB }, VM)).toThrow(InputError)
+    expect(() => instanceResources({ memoryBytes: 256 * MIB }, VM)).toThrow(/instance-memory.*512 MiB/)
+    expect(instanceResources({ memoryBytes: 256 * MIB }, LIMITS)).toEqual({ Memory: 256 * MIB })
+    expect(describeResources({ Memory: 768 * MIB, CPUCount: 2 }, VM)).toBe('Each instance is a containerVM with 768 MiB and 2 vCPU(s)')
   })
 })

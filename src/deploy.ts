@@ -4,11 +4,12 @@ import type Docker from 'dockerode'
 import { InputError, type DeploySettings, type InstanceConfig } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
+import { lbUser, type HostProfile } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
-import { getFile, processOwner, putFile } from './docker/archive'
+import { getFile, hasPath, processOwner, putFile } from './docker/archive'
 import { LABEL, THIS_RUN, deploymentLabels } from './labels'
 import { rememberDeploy, type UnsettledDeploy } from './state-helper'
 import { settleInterruptedReplacement } from './recover'
@@ -23,6 +24,7 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
@@ -48,9 +50,6 @@ export interface DeployResult extends ServiceAddress {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
-// How many containers start at once. A VCH boots a VM per start and gains from many at once; a
-// plain engine's starts are CPU-bound (N=50 on 2 cores: 8 or 4 at once about 10 s, 25 at once 12.4 s).
-const STARTS_AT_ONCE = { vch: 25, engine: 8 }
 // After a reload the previous HAProxy worker finishes the requests it has and lets go of its idle
 // keep-alive clients (`timeout http-keep-alive` in config.ts); give it that long before the
 // instances it was sending them to are removed.
@@ -94,18 +93,20 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     state,
   )
   log.info(describePlan(plan, state))
-  const resources = describeResources(instanceResources(settings.instanceConfig, engine.isVch), engine.isVch)
+  const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host)
   if (resources) log.info(resources)
-  if (engine.isVch) log.info('VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.')
+  if (engine.host.note) log.info(engine.host.note)
 
+  const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
-    listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
+    listenPort,
     healthCheckPath: settings.healthCheckPath,
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
     statsAuth: await statsAuthFor(plan.lb === 'keep' ? docker.getContainer(state.lb!.id) : undefined, `${CONFIG_DIR}/${CONFIG_FILE}`),
+    startsAsRoot: lbUser(engine.host, listenPort) === 'root',
   }
   log.setSecret(lbConfig.statsAuth.password)
   log.setSecret(basicAuthorization(lbConfig.statsAuth))
@@ -145,9 +146,10 @@ async function generationFor(docker: Docker, settings: DeploySettings, imageId: 
 export async function checkHost(engine: Engine, settings: DeploySettings): Promise<void> {
   const { docker } = engine
   const { cpus } = settings.instanceConfig
-  instanceResources(settings.instanceConfig, engine.isVch)
-  // A Docker Engine refuses more CPUs than the host has, but only once the instance is created.
-  if (cpus && !engine.isVch) {
+  instanceResources(settings.instanceConfig, engine.host)
+  // A host that limits containers refuses more CPUs than it has, but only once the instance is
+  // created; a containerVM's vCPUs are not bounded by the VCH's own count.
+  if (cpus && engine.host.instanceSize === 'cgroup-limits') {
     const { NCPU } = await docker.info()
     if (NCPU && cpus > NCPU) throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
   }
@@ -166,14 +168,12 @@ export async function checkHost(engine: Engine, settings: DeploySettings): Promi
 }
 
 // The running load-balancer's own HAProxy checks a new configuration before it replaces the
-// one in use: the same binary and version that will load it.
-async function validateInside(lb: Docker.Container, lbName: string, config: string): Promise<void> {
+// one in use: the same binary and version that will load it, as the user its master runs as (a
+// VCH would run the check as root unless told).
+async function validateInside(lb: Docker.Container, lbName: string, user: string, config: LbConfig): Promise<void> {
   const candidate = 'haproxy-candidate.cfg'
-  await putFile(lb, '/tmp', candidate, config)
-  // As the user HAProxy runs as, who alone can read lb-certificate: a VCH execs as root otherwise,
-  // and its root has no capability to read another user's private file.
-  const { Config } = await lb.inspect()
-  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], AttachStdout: true, AttachStderr: true, User: Config.User || undefined })
+  await putFile(lb, '/tmp', candidate, renderConfigToCheck(config))
+  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], User: user, AttachStdout: true, AttachStderr: true })
   const output = await new Promise<string>((resolve, reject) => {
     exec.start({ hijack: true, stdin: false }, (error, stream) => {
       if (error || !stream) return reject(error ?? new Error('no output stream'))
@@ -204,6 +204,10 @@ async function putCertificate(lb: Docker.Container, pem: string, lbName: string)
   } catch (error) {
     throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
   }
+}
+
+function restartPolicyAtCreate(host: HostProfile): { RestartPolicy?: Docker.HostRestartPolicy } {
+  return host.restarts.when === 'at-create' ? { RestartPolicy: host.restarts.policy } : {}
 }
 
 function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
@@ -285,7 +289,7 @@ class Run {
           .then(() => this.signal?.throwIfAborted())
           .then(task)
           .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
-      STARTS_AT_ONCE[this.engine.isVch ? 'vch' : 'engine'],
+      this.engine.host.startsAtOnce,
     )
     this.signal?.throwIfAborted()
     for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
@@ -304,7 +308,7 @@ class Run {
           [LABEL.port]: String(settings.instancePort),
         }),
         ...containerConfigOf(settings.instanceConfig),
-        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, this.engine.isVch) },
+        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, this.engine.host), ...restartPolicyAtCreate(this.engine.host) },
         NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
       })
       .catch((error) => {
@@ -333,9 +337,12 @@ class Run {
         name,
         Image: settings.haproxyImage,
         Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: this.lbSpec }),
+        // Given only to bind a port below 1024: see lbUser.
+        ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
         ExposedPorts: { [listen]: {}, [stats]: {} },
         HostConfig: {
           NetworkMode: firstNetwork,
+          ...restartPolicyAtCreate(this.engine.host),
           // On a container network publishing opens the VCH firewall for the port; on the Docker
           // host's own network it maps lb-port, and the stats page to a free port.
           PortBindings: {
@@ -351,7 +358,10 @@ class Run {
     this.createdContainers.push(container.id)
     this.changed = true
     if (settings.externalNetwork) await this.docker.getNetwork(netName).connect({ Container: container.id })
-    await putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)).catch((error) => {
+    const placed = hasPath(container, CONFIG_DIR).then((found) =>
+      found ? putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')),
+    )
+    await placed.catch((error) => {
       throw new Error(
         `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
       )
@@ -385,7 +395,7 @@ class Run {
   // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
   async switchTraffic(lb: Docker.Container, lbConfig: LbConfig, state: DeploymentState): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
     await this.failIfExited()
-    const { endpoints, address } = await this.endpointsOf(lb, lbConfig)
+    const { endpoints, address, user } = await this.endpointsOf(lb, lbConfig)
     if (this.plan.lb === 'keep') {
       const current = await getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
       const target = renderHaproxyConfig(lbConfig)
@@ -402,10 +412,10 @@ class Run {
         const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
         if (newcomers.length > 0) {
           const staging = { ...lbConfig, serving: this.stillServing(state), candidates: newcomers }
-          await this.reload(lb, renderHaproxyConfig(staging))
+          await this.reload(lb, user, staging)
           await this.waitFor(endpoints, CANDIDATE_BACKEND, newcomers)
         }
-        await this.reload(lb, target)
+        await this.reload(lb, user, lbConfig)
       }
     }
     return { statuses: await this.waitFor(endpoints, SERVING_BACKEND, lbConfig.serving), address }
@@ -417,10 +427,10 @@ class Run {
     return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
   }
 
-  private async reload(lb: Docker.Container, config: string): Promise<void> {
+  private async reload(lb: Docker.Container, user: string, config: LbConfig): Promise<void> {
     this.signal?.throwIfAborted()
-    await validateInside(lb, this.settings.lbName, config)
-    await putFile(lb, CONFIG_DIR, CONFIG_FILE, config)
+    await validateInside(lb, this.settings.lbName, user, config)
+    await putFile(lb, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(config))
     // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
     // configuration it cannot load leaves the previous worker serving.
     await lb.kill({ signal: 'SIGUSR2' })
@@ -443,12 +453,15 @@ class Run {
     if (watched.length === 0) return
     const containers = await this.docker.listContainers({
       all: true,
-      filters: JSON.stringify({ label: [`${LABEL.deployment}=${this.settings.instancePrefix}`], status: ['exited', 'dead', 'restarting'] }),
+      filters: JSON.stringify({ label: [`${LABEL.deployment}=${this.settings.instancePrefix}`], status: this.engine.host.stoppedStatuses }),
     })
     const dead = containers.find((c) => watched.includes(containerName(c)))
     if (!dead) return
     const container = this.docker.getContainer(dead.Id)
     const { State } = await container.inspect()
+    // Started again in the meantime by a restart policy given at create (Podman): judged once the
+    // restarts are used up and it stays down, with the exit code of its last run.
+    if (State.Running) return
     const logs = await recentLogs(container, 20).catch(() => '(logs unavailable)')
     const what = containerName(dead) === this.settings.lbName ? `Load-balancer ${this.settings.lbName}` : `Instance ${containerName(dead)}`
     const image = containerName(dead) === this.settings.lbName ? this.settings.haproxyImage : this.settings.image
@@ -467,7 +480,8 @@ class Run {
     if (unhealthy.length > 0) log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
-  private async endpointsOf(lb: Docker.Container, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
+  // Where the load-balancer serves and shows its stats, and the user it runs as.
+  private async endpointsOf(lb: Docker.Container, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress; user: string }> {
     const { settings } = this
     const inspected = await lb.inspect()
     let ip: string
@@ -498,6 +512,7 @@ class Run {
         certificateFingerprint: settings.certificate?.fingerprint256,
       },
       address: { ip, port, url },
+      user: inspected.Config.User ?? '',
     }
   }
 
@@ -511,15 +526,16 @@ class Run {
     log.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
   }
 
-  // Containers start without a restart policy so that one crashing at start shows its exit code
-  // instead of a restart loop; once the deployment serves, the Docker host restarts them after a
-  // crash or a reboot. A VCH has no restart policies.
+  // Where the host can update a container, it starts without a restart policy so that one crashing
+  // at start shows its exit code instead of a restart loop; once the deployment serves, the host
+  // restarts it after a crash or a reboot. Other hosts: see Restarts in host-profile.ts.
   async keepRunning(): Promise<void> {
-    if (this.engine.isVch || this.createdContainers.length === 0) return
+    const { restarts } = this.engine.host
+    if (restarts.when !== 'once-serving' || this.createdContainers.length === 0) return
     await limited(this.createdContainers, (id) =>
       this.docker
         .getContainer(id)
-        .update({ RestartPolicy: { Name: 'unless-stopped' } })
+        .update({ RestartPolicy: restarts.policy })
         .catch((error) => log.warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)),
     )
   }

@@ -3,6 +3,7 @@ import * as os from 'node:os'
 import type Docker from 'dockerode'
 import { sleep } from './cancel'
 import { describe } from './docker/engine'
+import { isNameClash, type HostProfile } from './docker/host-profile'
 import { LABEL, deploymentLabels } from './labels'
 import { workflowRunOf } from './github/runs'
 import { log as runLog } from './log'
@@ -12,12 +13,14 @@ import { forgetLock, rememberLock } from './state-helper'
 // deploy still runs, a close during a deploy) must not interleave their changes. The lock lives
 // on the Docker host, where every run of every runner sees it: a container that is created and
 // never started. Docker gives a name to one container only, atomically, so creating
-// `<deployment>-lock` either takes the lock or fails with 409 Conflict while someone holds it.
+// `<deployment>-lock` either takes the lock or fails with a name clash while someone holds it.
 
 export type Operation = 'deploy' | 'teardown' | 'prune'
 
 export interface LockOptions {
   operation: Operation
+  // Tells a name clash (someone holds the lock) from a failure: a 409, or a 500 on Podman.
+  host: HostProfile
   // An image on the Docker host to create the lock container from (see imageOnHost).
   image: string
   // How long to wait for the holder; a lock older than this belongs to a run that died.
@@ -189,7 +192,7 @@ async function tryCreate(docker: Docker, deployment: string, options: LockOption
     })
     return container.id
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 409) return undefined
+    if (isNameClash(options.host, error)) return undefined
     throw new Error(
       `Could not create the lock container ${name} of deployment '${deployment}' from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`,
     )

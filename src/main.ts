@@ -35,8 +35,8 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
     })
     const github = inputs.githubToken ? connectGitHub(inputs.githubToken) : undefined
     if (inputs.command === 'deploy') await runDeploy(engine, inputs, github, signal)
-    else if (inputs.command === 'teardown') await runTeardown(engine.docker, inputs, github, signal)
-    else await runPrune(engine.docker, inputs, github, signal)
+    else if (inputs.command === 'teardown') await runTeardown(engine, inputs, github, signal)
+    else await runPrune(engine, inputs, github, signal)
   } catch (error) {
     // A cancelled run says so, whatever step noticed it first.
     const reason = signal.aborted ? signal.reason : error
@@ -53,7 +53,14 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
   const deployment = inputs.instancePrefix
   await log.group('Check the Docker host', () => checkHost(engine, settings))
   const pulled = await pullImages(engine.docker, settings, signal)
-  const lock = { operation: 'deploy' as const, image: pulled.haproxyImage.id, timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
+  const lock = {
+    operation: 'deploy' as const,
+    host: engine.host,
+    image: pulled.haproxyImage.id,
+    timeoutSeconds: inputs.waitTimeoutSeconds,
+    signal,
+    runFinished: runFinishedVia(github),
+  }
   const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
     const deployed = await deploy(engine, settings, pulled, signal)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
@@ -69,9 +76,9 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
 }
 
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
-async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
-  const lock = { operation: 'teardown' as const, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
+  const lock = { operation: 'teardown' as const, host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
@@ -80,9 +87,9 @@ async function runTeardown(docker: Docker, inputs: Inputs, github: GitHubApi | u
   await summarizeTeardown(deployment, removed)
 }
 
-async function runPrune(docker: Docker, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+async function runPrune({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const pattern = inputs.instancePrefix
-  const lock = { image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
+  const lock = { host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
   const report = await prune(docker, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)

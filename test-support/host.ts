@@ -3,9 +3,37 @@ import * as net from 'node:net'
 
 // Small helpers on this machine shared by the end-to-end tests and the benchmarks.
 
-// A docker CLI call on the local engine (set-up, inspection, clean-up), bounded in time.
+export type EngineKind = 'docker' | 'podman'
+
+export interface EngineUnderTest {
+  kind: EngineKind
+  // Where the docker CLI helper and the action's docker-host input point.
+  dockerHost: string
+  // The HAProxy image the load-balancer is made from.
+  haproxyImage: string
+}
+
+// The engine the tests run against, from the environment (see the shared contract in the README's
+// Development section): VIC_LB_E2E_ENGINE, VIC_LB_E2E_DOCKER_HOST, VIC_LB_E2E_HAPROXY_IMAGE.
+export function engineUnderTest(env: NodeJS.ProcessEnv = process.env): EngineUnderTest {
+  const kind = env.VIC_LB_E2E_ENGINE || 'docker'
+  if (kind !== 'docker' && kind !== 'podman') throw new Error(`VIC_LB_E2E_ENGINE='${kind}': expected docker or podman.`)
+  const dockerHost = env.VIC_LB_E2E_DOCKER_HOST || 'unix:///var/run/docker.sock'
+  if (!/^(unix|tcp):\/\/./.test(dockerHost)) throw new Error(`VIC_LB_E2E_DOCKER_HOST='${dockerHost}': expected unix:///path or tcp://host:port.`)
+  return { kind, dockerHost, haproxyImage: env.VIC_LB_E2E_HAPROXY_IMAGE || 'vic-lb-test/haproxy:2.6' }
+}
+
+export const ENGINE = engineUnderTest()
+
+// The docker CLI's environment aimed at the engine under test, and nowhere else.
+export function dockerCliEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DOCKER_')))
+  return { ...env, DOCKER_HOST: ENGINE.dockerHost }
+}
+
+// A docker CLI call on the engine under test (set-up, inspection, clean-up), bounded in time.
 export function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }).trim()
+  return execFileSync('docker', args, { encoding: 'utf8', env: dockerCliEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 }).trim()
 }
 
 // The same, for clean-up that must go on when something is already gone.

@@ -262,20 +262,36 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
         if (endpoints.length > 1) {
           throw new Refusal(400, `Container cannot be connected to network endpoints: ${endpoints.join(', ')}`, 'create-one-network')
         }
-        // A VCH ignores restart policies and health checks: they are simply not applied. It sizes
-        // the containerVM from Memory (MiB, rounded up to 128, at least 512) and CPUCount, and
-        // ignores NanoCpus and CpuShares (vic v1.5.8).
+        // A VCH ignores restart policies and health checks, and grants a containerVM no sysctl,
+        // capability or privilege: they are simply not applied. It sizes the containerVM from Memory
+        // (MiB, rounded up to 128, at least 512) and CPUCount, and ignores NanoCpus and CpuShares
+        // (vic v1.5.8).
         const host = spec.HostConfig ?? {}
-        const dropped = [host.RestartPolicy && 'RestartPolicy', spec.Healthcheck && 'Healthcheck', host.NanoCpus && 'NanoCpus', host.CpuShares && 'CpuShares'].filter(Boolean)
-        delete host.RestartPolicy
-        delete host.NanoCpus
-        delete host.CpuShares
+        const ignored = ['RestartPolicy', 'Sysctls', 'CapAdd', 'Privileged', 'SecurityOpt', 'NanoCpus', 'CpuShares'].filter((field) => host[field])
+        const dropped = [...ignored, ...(spec.Healthcheck ? ['Healthcheck'] : [])]
+        for (const field of ignored) delete host[field]
         delete spec.Healthcheck
         if (host.Memory) host.Memory = Math.max(VCH_MEMORY_MIN_MIB, Math.ceil(host.Memory / MIB / 128) * 128) * MIB
+        // A containerVM's own kernel keeps the default: only root binds a port below 1024 (dockerd
+        // 20.10+ would set 0 in the container's network namespace).
+        spec.HostConfig = { ...host, Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '1024' } }
         await forward(call, {
           body: Buffer.from(JSON.stringify(spec)),
           rule: dropped.length ? `create-dropped:${dropped.join(',')}` : undefined,
         })
+      },
+    },
+
+    {
+      modes: ['vch'],
+      method: 'POST',
+      path: /^\/containers\/([^/]+)\/exec$/,
+      handle: async (call) => {
+        // An exec runs as root unless the client names a user; dockerd would take the container's.
+        const raw = await readBody(call.req)
+        const spec = parseJson(raw)
+        if (spec === undefined || spec.User) return forward(call, { body: raw })
+        await forward(call, { body: Buffer.from(JSON.stringify({ ...spec, User: '0' })), rule: 'exec-as-root' })
       },
     },
 

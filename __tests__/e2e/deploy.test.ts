@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import {
+  ENGINE,
   IMAGES,
   distinctAnswers,
   docker,
   explain,
   getAsBrowsersDo,
+  haproxyUids,
   localInputs,
   objectsOf,
   removeDeployment,
@@ -123,6 +125,20 @@ describe('deploy on an external network', () => {
     expect(run.outputs.ip).toBe(lbAddress)
     expect(run.outputs.url).toBe(`http://${lbAddress}`)
     expect((await distinctAnswers(run.outputs.url)).size).toBe(3)
+
+    // HAProxy listens on port 80 itself here. dockerd lets any user bind it, so HAProxy runs as the
+    // image's user (uid 99) throughout; Podman keeps ports below 1024 for root, so there the master
+    // starts as root to bind and the workers, which serve, run as uid 99.
+    const uids = haproxyUids(`${prefix}-lb`)
+    expect(uids.workers.length).toBeGreaterThan(0)
+    expect(new Set(uids.workers)).toEqual(new Set([99]))
+    expect(uids.master).toBe(ENGINE.kind === 'docker' ? 99 : 0)
+    // A new generation goes in through graceful reloads of that same load-balancer.
+    const next = await runAction({ ...inputs, image: IMAGES.web2 })
+    expect(next.code, explain(next)).toBe(0)
+    expect(next.outputs['lb-container']).toBe(run.outputs['lb-container'])
+    expect([...(await distinctAnswers(next.outputs.url))].every((answer) => answer.startsWith('200 web v2 '))).toBe(true)
+    expect(new Set(haproxyUids(`${prefix}-lb`).workers)).toEqual(new Set([99]))
 
     const down = await runAction({ command: 'teardown', 'instance-prefix': prefix })
     expect(down.code, explain(down)).toBe(0)

@@ -3,13 +3,15 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { parse } from 'yaml'
-import { docker, freePort } from '../../test-support/host'
+import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
 
-export { docker, freePort }
+export { ENGINE, docker, freePort }
 
 // Runs the bundled action exactly as the Actions runner does: `node dist/index.js` with every
 // input as INPUT_<NAME> (action.yml's defaults filled in), and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY
-// files to read back.
+// files to read back. Every run and every docker CLI call goes to the engine under test (ENGINE:
+// VIC_LB_E2E_ENGINE, VIC_LB_E2E_DOCKER_HOST, VIC_LB_E2E_HAPROXY_IMAGE). On Podman the test images
+// are named localhost/vic-lb-test/...; the short names below resolve to them there.
 
 export const ROOT = path.resolve(__dirname, '../..')
 export const IMAGES = {
@@ -17,9 +19,12 @@ export const IMAGES = {
   web2: 'vic-lb-test/web:2',
   crash: 'vic-lb-test/crash:1',
   silent: 'vic-lb-test/silent:1',
-  // The shared e2e contract (BRIEF.md): also vic-lb-test/haproxy:3.0.
-  haproxy: process.env.VIC_LB_E2E_HAPROXY_IMAGE ?? 'vic-lb-test/haproxy:2.6',
+  haproxy: ENGINE.haproxyImage,
 }
+
+// Tests of something only dockerd has (its TLS listener, restarting it, the VCH stand-in, which
+// proxies dockerd's socket) run on the docker engine only; each use says why.
+export const ON_DOCKERD = ENGINE.kind === 'docker'
 export const LABEL_DEPLOYMENT = 'io.github.vic-lb-action.deployment'
 export const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
 
@@ -39,6 +44,8 @@ const actionDefaults: Record<string, string> = Object.fromEntries(
     .map(([name, spec]) => [name, String(spec.default)]),
 )
 
+// The action talks to the engine under test unless the test names a host itself, as an input or as
+// DOCKER_HOST in the environment.
 export async function runAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
   return startAction(inputs, env).finished
 }
@@ -78,7 +85,9 @@ export async function runPost(inputs: Record<string, string>, state: Record<stri
 
 function spawnAction(inputs: Record<string, string>, env: Record<string, string>): ChildProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('DOCKER_') && !k.startsWith('STATE_')))
-  const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
+  // The engine under test, unless the test names a Docker host itself.
+  const engine = env.DOCKER_HOST ? {} : { 'docker-host': ENGINE.dockerHost }
+  const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults, ...engine, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
   return spawn(process.execPath, [path.join(ROOT, 'dist/index.js')], { env: { ...base, ...inputEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
@@ -187,6 +196,15 @@ export function removeDeployment(prefix: string): void {
   if (networks.length > 0) docker('network', 'rm', ...networks)
 }
 
+// The user IDs HAProxy's master and its workers run as in a load-balancer container, read from
+// this machine's /proc (the engines under test run here; Podman 4.3's `top` answers nothing).
+export function haproxyUids(container: string): { master: number; workers: number[] } {
+  const pid = docker('inspect', '-f', '{{.State.Pid}}', container)
+  const uid = (p: string): number => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1])
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+  return { master: uid(pid), workers: children.map(uid) }
+}
+
 export function tlsInputs(dir = TLS_DIR): Record<string, string> {
   const read = (file: string): string => fs.readFileSync(path.join(dir, file), 'utf8')
   return { 'tls-ca-cert': read('ca.pem'), 'tls-cert': read('cert.pem'), 'tls-key': read('key.pem') }
@@ -194,5 +212,5 @@ export function tlsInputs(dir = TLS_DIR): Record<string, string> {
 
 // Builds a small image from a Dockerfile text, offline (FROM one of the local test images).
 export function buildImage(tag: string, dockerfile: string): void {
-  execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] })
+  execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, env: { ...dockerCliEnv(), DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] })
 }

@@ -1,5 +1,6 @@
 // The VCH stand-in must really behave like a VCH (or Docker Engine 29), not pass requests through:
-// each test shows one behaviour against the real dockerd behind it.
+// each test shows one behaviour against the real dockerd behind it. The stand-in proxies dockerd's
+// socket, so these tests run in the docker engine's suite only.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -10,6 +11,7 @@ import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startVchProxy, type VchProxy, type VchProxyOptions } from '../../test-support/vch-proxy'
+import { ON_DOCKERD } from './harness'
 
 const PREFIX = `vchp-test-${randomBytes(4).toString('hex')}`
 const IMAGE = `${PREFIX}-img:1`
@@ -99,6 +101,15 @@ async function buildImage() {
   }
 }
 
+async function waitForExit(container: Docker.Container): Promise<Docker.ContainerInspectInfo['State']> {
+  for (let i = 0; i < 50; i++) {
+    const { State } = await container.inspect()
+    if (State.Status === 'exited') return State
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`container ${container.id} did not exit`)
+}
+
 async function removeLeftovers() {
   await waitForUpstream()
   const containers = await upstream.listContainers({ all: true, filters: { name: [PREFIX] } })
@@ -135,7 +146,7 @@ afterAll(async () => {
   await upstream.getImage(IMAGE).remove({ force: true }).catch(() => {})
 })
 
-describe('vch mode', () => {
+describe.runIf(ON_DOCKERD)('vch mode', () => {
   it('answers /version, /_ping and /info as a VCH', async () => {
     const p = await proxy()
     await createNetwork('listed')
@@ -325,6 +336,46 @@ describe('vch mode', () => {
     expect(kept.Config.Healthcheck?.Test).toEqual(['CMD', 'true'])
   })
 
+  it('keeps ports below 1024 for root, as a containerVM does, whatever sysctl, capability or privilege is asked for', async () => {
+    const p = await proxy()
+    const asked = {
+      Image: IMAGE,
+      User: '99',
+      Cmd: ['httpd', '-f', '-p', '80', '-h', '/www'],
+      HostConfig: { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' }, CapAdd: ['NET_BIND_SERVICE'], Privileged: true },
+    }
+    const viaVch = await client(p).createContainer({ ...asked, name: name('vch') })
+    const applied = (await upstream.getContainer(viaVch.id).inspect()).HostConfig
+    expect(applied.Sysctls).toEqual({ 'net.ipv4.ip_unprivileged_port_start': '1024' })
+    expect(applied.CapAdd ?? []).toEqual([])
+    expect(applied.Privileged).toBe(false)
+    await viaVch.start()
+    const exited = await waitForExit(viaVch)
+    expect(exited.ExitCode).not.toBe(0)
+    expect((await viaVch.logs({ stdout: true, stderr: true })).toString('latin1')).toMatch(/bind: Permission denied/)
+
+    // Root may bind there; so may uid 99 when the same spec goes straight to dockerd.
+    const asRoot = await client(p).createContainer({ ...asked, User: '0', name: name('root') })
+    const direct = await upstream.createContainer({ ...asked, HostConfig: {}, name: name('direct') })
+    for (const container of [asRoot, direct]) {
+      await container.start()
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      expect((await container.inspect()).State.Running).toBe(true)
+    }
+  })
+
+  it('runs an exec as root unless a user is named, where dockerd takes the container user', async () => {
+    const p = await proxy()
+    const container = await client(p).createContainer({ name: name('exec'), Image: IMAGE, User: '99', Cmd: ['sleep', '600'] })
+    await container.start()
+    const unnamed = await client(p).getContainer(container.id).exec({ Cmd: ['true'] })
+    expect((await upstream.getExec(unnamed.id).inspect()).ProcessConfig.user).toBe('0')
+    const named = await client(p).getContainer(container.id).exec({ Cmd: ['true'], User: '99' })
+    expect((await upstream.getExec(named.id).inspect()).ProcessConfig.user).toBe('99')
+    const direct = await upstream.getContainer(container.id).exec({ Cmd: ['true'] })
+    expect((await upstream.getExec(direct.id).inspect()).ProcessConfig.user).toBe('99')
+  })
+
   it('refuses a listed pull inside a 200 progress stream, forwards other pulls', async () => {
     const p = await proxy({ refusePullImages: ['vchp-private/app:1'] })
     const docker = client(p)
@@ -390,7 +441,7 @@ describe('vch mode', () => {
   })
 })
 
-describe('engine29 mode', () => {
+describe.runIf(ON_DOCKERD)('engine29 mode', () => {
   it('answers /version with API 1.44 and refuses older clients, not unversioned ones', async () => {
     const p = await proxy({ mode: 'engine29' })
 

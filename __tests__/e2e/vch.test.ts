@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
-import { distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import { IMAGES, ON_DOCKERD, distinctAnswers, docker, explain, haproxyUids, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
 
 // The action through an endpoint that behaves like a VCH (API 1.25, one network at create, no
 // connect while running, slow starts, in-stream pull refusals) and like Docker Engine 29 (API
-// 1.44 and up only), with no configuration from the user.
+// 1.44 and up only), with no configuration from the user. The stand-in is a proxy in front of
+// dockerd's socket, so these tests run on the docker engine only.
 
 const created: string[] = []
 afterAll(() => created.forEach(removeDeployment))
 
-describe('through a VCH-behaving endpoint', () => {
+describe.runIf(ON_DOCKERD)('through a VCH-behaving endpoint', () => {
   let proxy: VchProxy
   beforeAll(async () => {
     proxy = await startVchProxy({ mode: 'vch', startDelayMs: 1000, refusePullImages: ['vic-lb-test/refused'] })
@@ -41,7 +42,7 @@ describe('through a VCH-behaving endpoint', () => {
     expect(objectsOf(prefix)).toEqual([])
   })
 
-  it('joins a container network in the order a VCH accepts and reports the address there', async () => {
+  it('joins a container network in the order a VCH accepts, serves on port 80 there with the non-root image, and reloads', async () => {
     const ext = uniquePrefix('vchext')
     created.push(ext)
     const network = `${ext}-routable`
@@ -52,6 +53,20 @@ describe('through a VCH-behaving endpoint', () => {
       const address = docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, `${ext}-lb`)
       expect(run.outputs.url).toBe(`http://${address}`)
       expect((await distinctAnswers(run.outputs.url)).size).toBe(2)
+      // As in a containerVM only root binds port 80: HAProxy's master starts as root, and the
+      // workers, which serve, run as the image's haproxy user (uid 99).
+      expect(docker('inspect', '-f', '{{json .HostConfig.Sysctls}}', `${ext}-lb`)).toBe('{"net.ipv4.ip_unprivileged_port_start":"1024"}')
+      const uids = haproxyUids(`${ext}-lb`)
+      expect(uids.master).toBe(0)
+      expect(uids.workers.length).toBeGreaterThan(0)
+      expect(new Set(uids.workers)).toEqual(new Set([99]))
+      // A new generation goes in through graceful reloads of the same load-balancer, checked first
+      // by its own HAProxy (an exec, which a VCH runs as root unless told).
+      const next = await runAction(await localInputs(ext, { 'docker-host': proxy.url, 'external-network': network, 'lb-port': '80', instances: '2', image: IMAGES.web2 }))
+      expect(next.code, explain(next)).toBe(0)
+      expect(next.outputs['lb-container']).toBe(run.outputs['lb-container'])
+      expect([...(await distinctAnswers(next.outputs.url))].every((answer) => answer.startsWith('200 web v2 '))).toBe(true)
+      expect(new Set(haproxyUids(`${ext}-lb`).workers)).toEqual(new Set([99]))
     } finally {
       removeDeployment(ext)
       docker('network', 'rm', network)
@@ -68,7 +83,7 @@ describe('through a VCH-behaving endpoint', () => {
   })
 })
 
-describe('through an endpoint that refuses API versions below 1.44 (Docker Engine 29)', () => {
+describe.runIf(ON_DOCKERD)('through an endpoint that refuses API versions below 1.44 (Docker Engine 29)', () => {
   let proxy: VchProxy
   beforeAll(async () => {
     proxy = await startVchProxy({ mode: 'engine29' })

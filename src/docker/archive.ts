@@ -24,6 +24,19 @@ export async function putFile(
   await container.putArchive(await collect(pack as unknown as AsyncIterable<Buffer>), { path: dir })
 }
 
+// Whether the container has this path. A put alone does not tell: Podman creates a missing
+// directory where dockerd and a VCH refuse the put.
+export async function hasPath(container: Docker.Container, path: string): Promise<boolean> {
+  try {
+    // Read to the end (a directory of a few files): the host then closes the archive as usual.
+    for await (const _chunk of (await container.getArchive({ path })) as unknown as AsyncIterable<Buffer>);
+    return true
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false
+    throw error
+  }
+}
+
 // The file's text, or undefined when the container does not have it.
 export async function getFile(container: Docker.Container, filePath: string): Promise<string | undefined> {
   let archive: NodeJS.ReadableStream

@@ -3,6 +3,7 @@ import * as https from 'node:https'
 import Docker from 'dockerode'
 import { ProbeTimeout, UnexpectedAnswer, explainUnreachable, probeFailure, type Failure } from './connection-errors'
 import { reportConnectionLoss } from './connection-loss'
+import { compareApi, detectHost, type HostProfile, type VersionAnswer } from './host-profile'
 import { checkTlsMaterial, type DockerTarget, type TcpConnection } from './target'
 
 // The newest Engine API version this action has been written against. Docker 29 refuses clients
@@ -19,14 +20,9 @@ export interface Engine {
   docker: Docker
   target: DockerTarget
   apiVersion: string
-  // A vSphere Integrated Containers host: each container is a VM (see docs on VIC behaviour).
-  isVch: boolean
+  // What this kind of host does differently (Docker Engine, Podman, VCH).
+  host: HostProfile
   description: string
-}
-
-interface VersionAnswer {
-  ApiVersion?: string
-  Version?: string
 }
 
 export async function connectEngine(target: DockerTarget): Promise<Engine> {
@@ -38,10 +34,8 @@ export async function connectEngine(target: DockerTarget): Promise<Engine> {
     throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`)
   const apiVersion = compareApi(serverApi, NEWEST_KNOWN_API) < 0 ? serverApi : NEWEST_KNOWN_API
   const docker = newClient(target, apiVersion)
-  const info = await docker.info()
-  const isVch = String(info.ID ?? '').startsWith('vSphere Integrated Containers') || String(info.Driver ?? '').startsWith('vSphere Integrated Containers')
-  const kind = isVch ? `vSphere Integrated Containers host (${info.Driver})` : `Docker Engine ${version.Version ?? '?'}`
-  return { docker, target, apiVersion, isVch, description: `${kind}, Engine API ${serverApi}, using ${apiVersion}` }
+  const host = detectHost(version, await docker.info())
+  return { docker, target, apiVersion, host, description: `${host.name}, Engine API ${serverApi}, using ${apiVersion}` }
 }
 
 async function probeWithRetries(target: DockerTarget): Promise<VersionAnswer> {
@@ -140,12 +134,6 @@ function socketAgent(): http.Agent {
 function tcpOptions(c: TcpConnection, version: string): Record<string, unknown> {
   const agent = c.protocol === 'https' ? new https.Agent({ ...tlsOptions(c), keepAlive: true }) : undefined
   return { host: c.host, port: c.port, protocol: c.protocol, agent, ca: undefined, cert: undefined, key: undefined, version }
-}
-
-export function compareApi(a: string, b: string): number {
-  const [aMajor, aMinor] = a.split('.').map(Number)
-  const [bMajor, bMinor] = b.split('.').map(Number)
-  return aMajor - bMajor || aMinor - bMinor
 }
 
 export function describe(error: unknown): string {

@@ -1,6 +1,7 @@
 import { InputError, type InstanceConfig } from '../inputs'
+import type { HostProfile } from './host-profile'
 
-// instance-memory and instance-cpus as each kind of host takes them. A Docker Engine or Podman
+// instance-memory and instance-cpus as each kind of host takes them (HostProfile.instanceSize). A Docker Engine or Podman
 // limits the container (cgroups). A VCH sizes the containerVM instead: Memory in MiB rounded up to
 // 128 (at least 512), vCPUs from CPUCount only (NanoCpus is ignored there).
 
@@ -14,9 +15,9 @@ export interface InstanceResources {
   CPUCount?: number
 }
 
-export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>, isVch: boolean): InstanceResources {
+export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>, host: Pick<HostProfile, 'instanceSize'>): InstanceResources {
   const resources: InstanceResources = {}
-  if (!isVch) {
+  if (host.instanceSize === 'cgroup-limits') {
     if (memoryBytes) resources.Memory = memoryBytes
     if (cpus) resources.NanoCpus = Math.round(cpus * 1e9)
     return resources
@@ -33,12 +34,12 @@ export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'm
 }
 
 // What each instance gets, for the log: a VCH rounds what it was given.
-export function describeResources(resources: InstanceResources, isVch: boolean): string | undefined {
+export function describeResources(resources: InstanceResources, host: Pick<HostProfile, 'instanceSize'>): string | undefined {
   const parts = [
     resources.Memory ? `${resources.Memory / MIB} MiB` : '',
     resources.NanoCpus ? `${resources.NanoCpus / 1e9} CPU(s)` : '',
     resources.CPUCount ? `${resources.CPUCount} vCPU(s)` : '',
   ].filter(Boolean)
   if (parts.length === 0) return undefined
-  return isVch ? `Each instance is a containerVM with ${parts.join(' and ')}` : `Each instance is limited to ${parts.join(' and ')}`
+  return host.instanceSize === 'containerVM' ? `Each instance is a containerVM with ${parts.join(' and ')}` : `Each instance is limited to ${parts.join(' and ')}`
 }

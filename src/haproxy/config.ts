@@ -33,11 +33,27 @@ export interface LbConfig {
   serving: Server[]
   candidates: Server[]
   statsAuth: StatsAuth
+  // HAProxy's master starts as root to bind a port below 1024 on a host that lets no other user
+  // do so; its workers, which handle the traffic, then run as the image's `haproxy` user.
+  startsAsRoot?: boolean
 }
 
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 export function renderHaproxyConfig(config: LbConfig): string {
+  return render(config, 'last,libc,none')
+}
+
+// What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
+// name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
+// lookups can only slow the check down, and on Podman they stalled it for 25-40 s right after
+// containers started (aardvark-dns). The reload itself still looks the names up, so that the new
+// worker sends traffic at once.
+export function renderConfigToCheck(config: LbConfig): string {
+  return render(config, 'none')
+}
+
+function render(config: LbConfig, initAddr: string): string {
   const http = config.protocol === 'http'
   const lines = [
     'global',
@@ -46,6 +62,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
     // recipe's 256 (and 32 per server) queued and refused requests under load.
     // Old workers keep finishing their connections after a reload, but not forever.
     '    hard-stop-after 30s',
+    ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
     '',
     // Instances come and go while the load-balancer runs, so their names are resolved at run time
     // through the container's own resolver (Docker's embedded DNS, or the VCH's).
@@ -101,7 +118,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
     // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
     // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
     // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test).
-    '    default-server check inter 500ms fastinter 250ms downinter 1s rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr last,libc,none',
+    `    default-server check inter 500ms fastinter 250ms downinter 1s rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
     '',
     'frontend stats',
     '    mode http',
