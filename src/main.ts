@@ -67,10 +67,11 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
     return deployed
   })
   log.setOutput('ip', result.ip)
-  log.setOutput('port', String(result.port))
+  log.setOutput('port', result.port)
   log.setOutput('url', result.url)
   log.setOutput('lb-container', result.lbContainer)
-  log.setOutput('instances', JSON.stringify(result.instances))
+  // Non-strings reach the runner as JSON (@actions/core), and --output json keeps their type.
+  log.setOutput('instances', result.instances)
   log.info(`${result.changed ? 'Deployed' : 'Unchanged'}: ${result.url} served by ${result.instances.length} instance(s)`)
   await summarizeDeploy(deployment, settings, result)
 }
