@@ -13,9 +13,10 @@ import {
   type LbConfig,
   type Server,
 } from '../src/haproxy/config'
-import { generationOf, instanceName } from '../src/plan'
+import { generationOf } from '../src/plan'
 import { selfSignedPem } from '../test-support/certificate'
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
+import { instanceName } from '../src/names'
 
 const STATS_AUTH = newStatsAuth()
 

@@ -6,9 +6,10 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { STATS_PORT, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
-import { InputError, defaultOf, readInputs, type DeploySettings } from '../src/inputs'
-import { instanceName } from '../src/plan'
+import { defaultOf, readInputs, type DeploySettings } from '../src/inputs'
 import { resolveTarget } from '../src/docker/target'
+import { InputError } from '../src/errors'
+import { instanceName } from '../src/names'
 
 // Hostile input: every value of every input is either refused with an InputError (one short line
 // that cannot smuggle a workflow command or a huge paste into the log) or becomes an HAProxy

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, InputError, defaultOf, readInputs, type DeploySettings, type Inputs } from '../src/inputs'
-import { lockName } from '../src/lock'
+import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, defaultOf, readInputs, type DeploySettings, type Inputs } from '../src/inputs'
 import { selfSignedPem } from '../test-support/certificate'
+import { InputError } from '../src/errors'
+import { lockName } from '../src/names'
 
 type Values = Record<string, string | undefined>
 

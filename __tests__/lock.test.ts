@@ -3,7 +3,8 @@ import type Docker from 'dockerode'
 import { describe, expect, it } from 'vitest'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { LABEL } from '../src/labels'
-import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, lockName, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
+import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
+import { lockName } from '../src/names'
 
 // A Docker host that knows containers by name and ID as dockerd does: names are unique, a second
 // create with a taken name is a 409 (a 500 on Podman), a removed container is a 404.

@@ -1,8 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { selfSignedPem } from '../test-support/certificate'
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { INPUT_SPECS, InputError, readInputs } from '../src/inputs'
+import { INPUT_SPECS, readInputs } from '../src/inputs'
 import { readActionInput, run } from '../src/main'
+import { InputError } from '../src/errors'
 
 type Values = Record<string, string | undefined>
 const reader = (values: Values) => (name: string) => values[name]

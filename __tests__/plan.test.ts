@@ -6,14 +6,13 @@ import {
   generationWithSecrets,
   generationsWithSettings,
   holdsValues,
-  instanceName,
   lbSpecOf,
-  networkName,
   planDeploy,
   shortHash,
   type DeployPlan,
   type DesiredDeployment,
 } from '../src/plan'
+import { instanceName, networkName } from '../src/names'
 
 const IMAGE_A = `sha256:${'a'.repeat(64)}`
 const IMAGE_B = `sha256:${'b'.repeat(64)}`

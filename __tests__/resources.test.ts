@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { InputError } from '../src/inputs'
 import { describeResources, instanceResources } from '../src/docker/resources'
+import { InputError } from '../src/errors'
 
 const MIB = 1024 ** 2
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkTlsMaterial, resolveTarget, type DockerTarget } from '../src/docker/target'
-import { InputError, type TlsMaterial } from '../src/inputs'
+import { type TlsMaterial } from '../src/inputs'
+import { InputError } from '../src/errors'
 
 const VERIFY: TlsMaterial = { verify: true }
 const NO_ENV: NodeJS.ProcessEnv = {}

@@ -1,7 +1,8 @@
 import { log } from './log'
 import { randomBytes } from 'node:crypto'
 import type Docker from 'dockerode'
-import { InputError, type DeploySettings, type InstanceConfig } from './inputs'
+import { InputError } from './errors'
+import { type DeploySettings, type InstanceConfig } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
 import { lbUser, type HostProfile } from './docker/host-profile'
@@ -11,9 +12,10 @@ import { containerName, readDeployment, ownerOf, type DeploymentState, type Inst
 import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
 import { getFile, hasPath, processOwner, putFile } from './docker/archive'
 import { LABEL, THIS_RUN, deploymentLabels } from './labels'
+import { networkName } from './names'
 import { rememberDeploy, type UnsettledDeploy } from './state-helper'
 import { settleInterruptedReplacement } from './recover'
-import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, networkName, planDeploy, type DeployPlan } from './plan'
+import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import {
   CANDIDATE_BACKEND,
   CERTIFICATE_FILE,

@@ -3,14 +3,13 @@
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto'
-import { STATS_PORT } from './haproxy/config'
-import { lockName } from './lock'
+import { PROTOCOLS, STATS_PORT, type Protocol } from './haproxy/config'
+import { InputError } from './errors'
+import { lockName } from './names'
 
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
 
-export const PROTOCOLS = ['http', 'tcp'] as const
-export type Protocol = (typeof PROTOCOLS)[number]
 
 export const PULL_POLICIES = ['always', 'missing', 'never'] as const
 export type PullPolicy = (typeof PULL_POLICIES)[number]
@@ -209,8 +208,6 @@ export interface Inputs {
   deploy?: DeploySettings
   prune?: PruneSettings
 }
-
-export class InputError extends Error {}
 
 // Gives an input's raw value, or undefined when it was not given at all (then its default applies).
 export type InputReader = (name: string) => string | undefined

@@ -7,6 +7,7 @@ import { isNameClash, type HostProfile } from './docker/host-profile'
 import { LABEL, deploymentLabels } from './labels'
 import { workflowRunOf } from './github/runs'
 import { log as runLog } from './log'
+import { lockName } from './names'
 import { forgetLock, rememberLock } from './state-helper'
 
 // One run at a time per deployment: two runs for the same pull request (a push while the last
@@ -60,10 +61,6 @@ const REPORT_EVERY_MS = 10_000
 // A VCH refuses to create a container without a command. The lock is never started; should
 // somebody start it by hand, this command fails at once instead of running the image's service.
 const LOCK_COMMAND = ['vic-lb-action-lock: never started']
-
-export function lockName(deployment: string): string {
-  return `${deployment}-lock`
-}
 
 // Names the holder so that a waiting run can say whom it waits for: the workflow run (and its
 // attempt) on a runner, else the machine and process.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Server } from './haproxy/config'
 import type { DeploymentState, InstanceObject } from './docker/state'
 import type { EnvVar, InstanceConfig } from './inputs'
+import { instanceName, networkName } from './names'
 
 // Pure planning: from what the deployment should be and what the Docker host has, decide what to
 // create, keep and remove. Re-running with the same inputs plans nothing; a new count scales the
@@ -35,14 +36,6 @@ export interface DeployPlan {
   // Removed once the load-balancer no longer sends them traffic.
   removeAfter: InstanceObject[]
   lb: 'create' | 'replace' | 'keep'
-}
-
-export function networkName(deployment: string): string {
-  return `${deployment}-net`
-}
-
-export function instanceName(deployment: string, generation: string, index: number): string {
-  return `${deployment}-${generation}-${index}`
 }
 
 export function shortHash(values: unknown[]): string {

@@ -1,7 +1,7 @@
 import * as https from 'node:https'
 import * as net from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import type { Protocol } from './inputs'
+import type { Protocol } from './haproxy/config'
 import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 import { log } from './log'

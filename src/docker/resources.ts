@@ -1,4 +1,5 @@
-import { InputError, type InstanceConfig } from '../inputs'
+import { InputError } from '../errors'
+import { type InstanceConfig } from '../inputs'
 import type { HostProfile } from './host-profile'
 
 // instance-memory and instance-cpus as each kind of host takes them (HostProfile.instanceSize). A Docker Engine or Podman

@@ -2,7 +2,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { InputError, type TlsMaterial } from '../inputs'
+import { InputError } from '../errors'
+import { type TlsMaterial } from '../inputs'
 
 // Where the Docker Engine API is and how to speak to it, worked out the way the docker CLI does
 // from the inputs and the DOCKER_* environment. Pure apart from reading DOCKER_CERT_PATH files.

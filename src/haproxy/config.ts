@@ -1,4 +1,6 @@
-import type { Protocol } from '../inputs'
+// Load-balance HTTP requests or plain TCP connections (the protocol input).
+export const PROTOCOLS = ['http', 'tcp'] as const
+export type Protocol = (typeof PROTOCOLS)[number]
 import { statsAuthLine, type StatsAuth } from './stats-auth'
 
 // Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
