@@ -17,7 +17,7 @@ export const IMAGES = {
   web2: 'vic-lb-test/web:2',
   crash: 'vic-lb-test/crash:1',
   silent: 'vic-lb-test/silent:1',
-  haproxy: 'vic-lb-test/haproxy:2.6',
+  haproxy: process.env.VIC_LB_E2E_HAPROXY_IMAGE || 'vic-lb-test/haproxy:2.6',
 }
 export const LABEL_DEPLOYMENT = 'io.github.vic-lb-action.deployment'
 export const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
