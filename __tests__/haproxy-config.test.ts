@@ -109,7 +109,7 @@ describe.each(HAPROXY_VERSIONS)('haproxy $version -c', (haproxy) => {
   })
 })
 
-describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (name, config) => {
+describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) => {
   const text = renderHaproxyConfig(config)
   const parsed = sections(text)
   const proxies = parsed.filter((s) => ['frontend', 'backend', 'listen'].includes(s.kind))

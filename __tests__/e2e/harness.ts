@@ -2,6 +2,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { inject } from 'vitest'
 import { parse } from 'yaml'
 import { docker, freePort } from '../../test-support/host'
 
@@ -21,6 +22,12 @@ export const IMAGES = {
 }
 export const LABEL_DEPLOYMENT = 'io.github.vic-lb-action.deployment'
 export const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
+
+// host:port of the suite's TLS endpoint of the engine under test (tls-endpoint-setup.ts), which
+// requires a client certificate from TLS_DIR.
+export function tlsEndpoint(): string {
+  return `127.0.0.1:${inject('dockerTlsPort')}`
+}
 
 export interface ActionRun {
   code: number

@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, removeDeployment, runAction, tlsInputs, uniquePrefix, type ActionRun } from './harness'
+import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, removeDeployment, runAction, tlsEndpoint, tlsInputs, uniquePrefix, type ActionRun } from './harness'
 
 // Secret inputs (docker-host, the TLS key material, registry-password) at debug level, through a
 // deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
@@ -17,7 +17,7 @@ import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, localInputs, objectsOf, rem
 //     succeeds does not print it at all;
 //   - nothing is written to disk: RUNNER_TEMP and TMPDIR hold no PEM file afterwards.
 
-const DOCKER_HOST = 'tcp://127.0.0.1:2376'
+const DOCKER_HOST = `tcp://${tlsEndpoint()}`
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}-$'"\\`
 const USERNAME = 'ci-bot'
 
