@@ -17,9 +17,9 @@
 #                          never becomes healthy (health-check timeout tests).
 #   vic-lb-test/haproxy:2.6
 #   vic-lb-test/haproxy:3.0
-#                          HAProxy 2.6 (Debian 12's package) and 3.0 (Debian
-#                          trixie's, from the root filesystem scripts/trixie-
-#                          rootfs.sh makes), each with just the shared libraries
+#                          HAProxy 2.6 (Debian bookworm's) and 3.0 (Debian
+#                          trixie's), from the root filesystems scripts/debian-
+#                          rootfs.sh makes, each with just the shared libraries
 #                          it needs, laid out like the official `haproxy` image
 #                          (2.4+): config /usr/local/etc/haproxy/haproxy.cfg,
 #                          runs as uid/gid 99 ("haproxy"), WORKDIR
@@ -36,8 +36,8 @@
 #
 # Usage: scripts/build-test-images.sh [--force]
 #   --force      rebuild every image even if it is up to date
-# Needs: root, a running dockerd, busybox-static, haproxy, and the trixie root
-# filesystem (scripts/trixie-rootfs.sh).
+# Needs: root, a running dockerd, busybox-static, and the Debian root
+# filesystems (scripts/debian-rootfs.sh).
 #
 # Note on STOPSIGNAL: Docker Engine 20.10 (Debian 12's docker.io) rejects
 # `docker import --change STOPSIGNAL` ("stopsignal is not a valid change
@@ -54,8 +54,7 @@ set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-HAPROXY_BIN=${HAPROXY_BIN:-/usr/sbin/haproxy}
-TRIXIE_ROOT=${VIC_LB_TRIXIE_ROOT:-/var/lib/vic-lb-test/trixie}
+ROOTFS_DIR=${VIC_LB_ROOTFS_DIR:-/var/lib/vic-lb-test}
 LABEL_KEY=vic-lb-test.recipe
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -81,8 +80,9 @@ die() { echo "[build-test-images] ERROR: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (image root filesystems need uid 0/99 ownership)"
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found (apt-get install busybox-static)"
 "$BUSYBOX" --list | grep -x httpd >/dev/null || die "$BUSYBOX has no httpd applet (need busybox-static)"
-[[ -x $HAPROXY_BIN ]] || die "$HAPROXY_BIN not found (apt-get install haproxy)"
-[[ -x $TRIXIE_ROOT/usr/sbin/haproxy ]] || die "no HAProxy 3.0 in $TRIXIE_ROOT (run scripts/trixie-rootfs.sh)"
+for suite in bookworm trixie; do
+  [[ -x $ROOTFS_DIR/$suite/usr/sbin/haproxy ]] || die "no HAProxy in $ROOTFS_DIR/$suite (run scripts/debian-rootfs.sh)"
+done
 "$DOCKER" info >/dev/null 2>&1 || die "cannot talk to the Docker daemon (run scripts/start-docker.sh)"
 
 # One instance at a time (parallel test set-ups may call this concurrently).
@@ -211,7 +211,7 @@ EOF
 }
 
 # build_haproxy TAG ROOT BINARY: the image TAG from HAProxy at BINARY inside the root filesystem
-# ROOT ("/" for this machine's), with the libraries that root's ldd names.
+# ROOT, with the libraries that root's ldd names.
 build_haproxy() {
   local tag=$1 from=$2 bin=$3 root="$WORK/haproxy" lib old id ctx="$WORK/haproxy-ctx" recipe
   rm -rf "$root" "$ctx"
@@ -265,8 +265,8 @@ up_to_date "$WEB2" "$BUSYBOX_RECIPE" || { build_web v2 "$WEB2"; BUILT=1; }
 up_to_date "$CRASH" "$BUSYBOX_RECIPE" || { build_crash; BUILT=1; }
 up_to_date "$SILENT" "$BUSYBOX_RECIPE" || { build_silent; BUILT=1; }
 RECIPE_FUNCTIONS=(pack_rootfs build_haproxy)
-build_haproxy "$HAPROXY26" / "$HAPROXY_BIN"
-build_haproxy "$HAPROXY30" "$TRIXIE_ROOT" /usr/sbin/haproxy
+build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm" /usr/sbin/haproxy
+build_haproxy "$HAPROXY30" "$ROOTFS_DIR/trixie" /usr/sbin/haproxy
 [[ $BUILT -eq 1 ]] || log "all images up to date"
 
 # Earlier builds of ours that lost their tag but were still in use then.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine (Debian 12, as root) for running and testing the action: Debian packages,
-# a Docker engine (a running one is left as it is), the test certificates, a Debian trixie root with
-# HAProxy 3.0, the offline test images, Podman's Docker API with those images, the npm dependencies
-# and the bundle. Safe to run again: each step is quick when already done.
+# a Docker engine (a running one is left as it is), the test certificates, Debian bookworm and
+# trixie roots with HAProxy 2.6 and 3.0, the offline test images, Podman's Docker API with those
+# images, the npm dependencies and the bundle. Safe to run again: each step is quick when done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -11,14 +11,14 @@ export NEEDRESTART_MODE=l NEEDRESTART_SUSPEND=1
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Each Debian package, and the command that shows it (or an equivalent, such as docker-ce on a
-# GitHub-hosted runner) is already there.
-declare -A APT_PACKAGES=([docker.io]=dockerd [haproxy]=haproxy [busybox-static]=busybox [openssl]=openssl [curl]=curl
-  [podman]=podman [debootstrap]=debootstrap [stunnel4]=stunnel)
+# Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
+# on a GitHub-hosted runner) is already there.
+declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [openssl]=openssl [curl]=curl [podman]=podman
+  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg [stunnel4]=stunnel)
 step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
 for p in "${!APT_PACKAGES[@]}"; do
-  command -v "${APT_PACKAGES[$p]}" >/dev/null || missing+=("$p")
+  command -v "${APT_PACKAGES[$p]}" >/dev/null || [[ -e ${APT_PACKAGES[$p]} ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "all installed"
@@ -47,8 +47,8 @@ scripts/start-docker.sh
 step "Test certificates (the e2e suite's TLS endpoint)"
 scripts/make-test-certs.sh
 
-step "Debian trixie root with HAProxy 3.0"
-scripts/trixie-rootfs.sh
+step "Debian roots with HAProxy 2.6 (bookworm) and 3.0 (trixie)"
+scripts/debian-rootfs.sh
 
 step "Offline test images"
 scripts/build-test-images.sh

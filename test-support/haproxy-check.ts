@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-// `haproxy -c` of the HAProxy branches the tests hold the generated configuration to: Debian 12's
-// 2.6 and Debian trixie's 3.0 (scripts/trixie-rootfs.sh, run by scripts/haproxy-3.0). Neither is
+// `haproxy -c` of the HAProxy branches the tests hold the generated configuration to: Debian
+// bookworm's 2.6 and trixie's 3.0, from the roots scripts/debian-rootfs.sh makes. Neither is
 // optional: a missing binary fails the tests that use it.
 export const HAPROXY_VERSIONS = [
-  { version: '2.6', command: process.env.HAPROXY_BIN ?? '/usr/sbin/haproxy' },
-  { version: '3.0', command: process.env.HAPROXY3_BIN ?? path.resolve(__dirname, '../scripts/haproxy-3.0') },
+  { version: '2.6', command: path.resolve(__dirname, '../scripts/haproxy-2.6') },
+  { version: '3.0', command: path.resolve(__dirname, '../scripts/haproxy-3.0') },
 ] as const
 
 export type HaproxyVersion = (typeof HAPROXY_VERSIONS)[number]
