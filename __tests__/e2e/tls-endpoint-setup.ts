@@ -4,7 +4,8 @@ import * as path from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { startDockerTlsProxy } from '../../test-support/docker-tls-proxy'
 
-// The TLS endpoint of the engine under test (test-support/docker-tls-proxy.ts), for the tests of
+// The engine under test (VIC_LB_E2E_ENGINE at VIC_LB_E2E_DOCKER_HOST) is checked to be the one
+// named, and gets its TLS endpoint (test-support/docker-tls-proxy.ts) for the tests of
 // `docker-host: tcp://...` with client certificates: started for the run, on a free loopback port
 // the tests read with inject('dockerTlsPort'), and stopped when the run ends.
 
