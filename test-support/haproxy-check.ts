@@ -30,17 +30,24 @@ const SERVER_ADDRESS = /^\s*server\s+\S+\s+([^\s:]+):\d+/gm
 
 // `haproxy -c -V` of a file as the load-balancer sees it in its container: each server's name
 // resolves (Docker's DNS does that in the deployment's network; here a hosts file, bind-mounted
-// over /etc/hosts in a mount namespace of the check's own, so no DNS query leaves the machine) and
-// the resolvers' nameserver is Docker's 127.0.0.11. Whatever HAProxy still warns about is then the
-// configuration's own fault. unshare and mount need root, as CI and scripts/setup.sh have.
+// over /etc/hosts in a mount namespace of the check's own, so no DNS query leaves the machine), the
+// resolvers' nameserver is Docker's 127.0.0.11, and the users are the image's (root, and haproxy
+// with uid 99). Whatever HAProxy still warns about is then the configuration's own fault. unshare
+// and mount need root, as CI and scripts/setup.sh have.
 export function haproxyCheck(haproxy: HaproxyVersion, file: string): CheckResult {
   const names = new Set([...fs.readFileSync(file, 'utf8').matchAll(SERVER_ADDRESS)].map((m) => m[1]))
-  const hosts = `${file}.hosts`
-  const resolvConf = `${file}.resolv.conf`
-  fs.writeFileSync(hosts, ['127.0.0.1 localhost', ...[...names].map((name) => `10.0.0.2 ${name}`), ''].join('\n'))
-  fs.writeFileSync(resolvConf, 'nameserver 127.0.0.11\n')
-  const script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"'
-  const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', script, 'sh', hosts, resolvConf, haproxy.command, '-c', '-V', '-f', file], {
+  const overlays: Record<string, string> = {
+    '/etc/hosts': ['127.0.0.1 localhost', ...[...names].map((name) => `10.0.0.2 ${name}`), ''].join('\n'),
+    '/etc/resolv.conf': 'nameserver 127.0.0.11\n',
+    '/etc/passwd': 'root:x:0:0:root:/root:/sbin/nologin\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/sbin/nologin\n',
+    '/etc/group': 'root:x:0:\nhaproxy:x:99:\n',
+  }
+  const mounts = Object.entries(overlays).map(([target, text]) => {
+    const source = `${file}.${path.basename(target)}`
+    fs.writeFileSync(source, text)
+    return `mount --bind ${source} ${target}`
+  })
+  const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', `${mounts.join(' && ')} && exec "$@"`, 'sh', haproxy.command, '-c', '-V', '-f', file], {
     encoding: 'utf8',
     timeout: 60_000,
   })
