@@ -126,7 +126,7 @@ describe("a Docker host over TLS (the suite's TLS endpoint, client certificates 
       DOCKER_CERT_PATH: TLS_DIR,
     })
     expect(run.code, explain(run)).toBe(0)
-    expect(run.stdout).toContain('Connected to Docker Engine')
+    expect(run.stdout).toContain(process.env.VIC_LB_E2E_ENGINE === 'podman' ? 'Connected to Podman' : 'Connected to Docker Engine')
   })
 
   it('fails with a clear error without a client certificate, changing nothing', async () => {
