@@ -8,6 +8,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 240_000,
     hookTimeout: 240_000,
-    globalSetup: ['__tests__/e2e/global-setup.ts'],
+    globalSetup: ['__tests__/e2e/global-setup.ts', '__tests__/e2e/tls-endpoint-setup.ts'],
   },
 })

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine (Debian 12, as root) for running and testing the action: Debian packages,
-# a Docker engine (unix socket + TLS on 127.0.0.1:2376), the offline test images, the npm
-# dependencies and the bundle. Safe to run again: each step is quick when already done.
+# a Docker engine (a running one is left as it is), the test certificates, Debian bookworm and
+# trixie roots with HAProxy 2.6 and 3.0, the offline test images, Podman's Docker API with those
+# images, the npm dependencies and the bundle. Safe to run again: each step is quick when done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -10,20 +11,21 @@ export NEEDRESTART_MODE=l NEEDRESTART_SUSPEND=1
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Each Debian package, and the command that shows it (or an equivalent, such as docker-ce on a
-# GitHub-hosted runner) is already there.
-declare -A APT_PACKAGES=([docker.io]=dockerd [haproxy]=haproxy [busybox-static]=busybox [openssl]=openssl [curl]=curl)
+# Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
+# on a GitHub-hosted runner) is already there.
+declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [openssl]=openssl [curl]=curl [podman]=podman
+  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg [stunnel4]=stunnel)
 step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
 for p in "${!APT_PACKAGES[@]}"; do
-  command -v "${APT_PACKAGES[$p]}" >/dev/null || missing+=("$p")
+  command -v "${APT_PACKAGES[$p]}" >/dev/null || [[ -e ${APT_PACKAGES[$p]} ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "all installed"
 else
   apt-get update -qq || { sleep 5; apt-get update -qq; }
-  # Keep the packages' maintainer scripts from starting dockerd: start-docker.sh starts it with
-  # the listeners the tests need.
+  # Keep the packages' maintainer scripts from starting daemons: start-docker.sh starts dockerd
+  # when none runs.
   policy_added=0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -42,8 +44,17 @@ fi
 step "Docker engine"
 scripts/start-docker.sh
 
+step "Test certificates (the e2e suite's TLS endpoint)"
+scripts/make-test-certs.sh
+
+step "Debian roots with HAProxy 2.6 (bookworm) and 3.0 (trixie)"
+scripts/debian-rootfs.sh
+
 step "Offline test images"
 scripts/build-test-images.sh
+
+step "Podman's Docker API"
+scripts/setup-podman.sh
 
 step "npm dependencies"
 if [[ -f node_modules/.package-lock.json && node_modules/.package-lock.json -nt package-lock.json ]]; then

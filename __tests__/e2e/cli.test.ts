@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ENGINE, IMAGES, ROOT, TLS_DIR, distinctAnswers, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import { ENGINE, IMAGES, ROOT, TLS_DIR, tlsEndpoint, distinctAnswers, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
 
 // The vic-lb command as a person and a script run it: the bundle with a command and flags, outside
 // GitHub Actions; and the same command inside a workflow step, where it prints as the action does.
@@ -141,12 +141,13 @@ describe('vic-lb with a file flag it cannot read', () => {
   })
 })
 
-// dockerd's own TLS listener, which requires client certificates: the PEM files are given by path.
-describe.runIf((process.env.VIC_LB_E2E_ENGINE ?? 'docker') === 'docker')('vic-lb with --tls-*-file flags', () => {
+// The suite's TLS endpoint in front of the engine under test, which requires client certificates:
+// the PEM files are given by path.
+describe('vic-lb with --tls-*-file flags', () => {
   it('deploys and tears down over TLS, never printing the key or the Docker host', async () => {
     const prefix = uniquePrefix('clitls')
     created.push(prefix)
-    const host = 'tcp://127.0.0.1:2376'
+    const host = `tcp://${tlsEndpoint()}`
     const tls = ['--docker-host', host, '--tls-ca-cert-file', `${TLS_DIR}/ca.pem`, '--tls-cert-file', `${TLS_DIR}/cert.pem`, '--tls-key-file', `${TLS_DIR}/key.pem`]
     const { 'docker-host': _, ...inputs } = await localInputs(prefix, { instances: '2' })
     const deploy = await runCli(['deploy', ...flags(inputs), ...tls, '--output', 'json'])

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import {
+  ENGINE,
   IMAGES,
   TLS_DIR,
   distinctAnswers,
@@ -9,6 +10,7 @@ import {
   objectsOf,
   removeDeployment,
   runAction,
+  tlsEndpoint,
   tlsInputs,
   uniquePrefix,
 } from './harness'
@@ -102,16 +104,16 @@ describe('a failed deploy', () => {
   })
 })
 
-describe('a Docker host over TLS (127.0.0.1:2376, client certificates required)', () => {
+describe("a Docker host over TLS (the suite's TLS endpoint, client certificates required)", () => {
   it('deploys and tears down with the client certificates', async () => {
     const prefix = uniquePrefix('tls')
     created.push(prefix)
-    const inputs = await localInputs(prefix, { 'docker-host': 'tcp://127.0.0.1:2376', instances: '2', ...tlsInputs() })
+    const inputs = await localInputs(prefix, { 'docker-host': `tcp://${tlsEndpoint()}`, instances: '2', ...tlsInputs() })
     const run = await runAction(inputs)
     expect(run.code, explain(run)).toBe(0)
     expect(run.outputs.ip).toBe('127.0.0.1')
     expect((await distinctAnswers(run.outputs.url)).size).toBe(2)
-    const down = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'docker-host': '127.0.0.1:2376', ...tlsInputs() })
+    const down = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'docker-host': tlsEndpoint(), ...tlsInputs() })
     expect(down.code, explain(down)).toBe(0)
     expect(objectsOf(prefix)).toEqual([])
   })
@@ -120,19 +122,19 @@ describe('a Docker host over TLS (127.0.0.1:2376, client certificates required)'
     const prefix = uniquePrefix('tlsenv')
     created.push(prefix)
     const run = await runAction(await localInputs(prefix, { instances: '1' }), {
-      DOCKER_HOST: 'tcp://127.0.0.1:2376',
+      DOCKER_HOST: `tcp://${tlsEndpoint()}`,
       DOCKER_TLS_VERIFY: '1',
       DOCKER_CERT_PATH: TLS_DIR,
     })
     expect(run.code, explain(run)).toBe(0)
-    expect(run.stdout).toContain('Connected to Docker Engine')
+    expect(run.stdout).toContain(ENGINE.kind === 'podman' ? 'Connected to Podman' : 'Connected to Docker Engine')
   })
 
   it('fails with a clear error without a client certificate, changing nothing', async () => {
     const prefix = uniquePrefix('notls')
     created.push(prefix)
     const { 'tls-ca-cert': ca } = tlsInputs()
-    const run = await runAction(await localInputs(prefix, { 'docker-host': 'tcp://127.0.0.1:2376', 'tls-ca-cert': ca }))
+    const run = await runAction(await localInputs(prefix, { 'docker-host': `tcp://${tlsEndpoint()}`, 'tls-ca-cert': ca }))
     expect(run.code, explain(run)).toBe(1)
     expect(run.stdout).toMatch(/::error::Cannot reach the Docker host .*refused the client certificate: none was given/)
     expect(objectsOf(prefix)).toEqual([])

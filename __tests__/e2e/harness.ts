@@ -2,6 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { inject } from 'vitest'
 import { parse } from 'yaml'
 import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
 
@@ -22,11 +23,17 @@ export const IMAGES = {
   haproxy: ENGINE.haproxyImage,
 }
 
-// Tests of something only dockerd has (its TLS listener, restarting it, the VCH stand-in, which
-// proxies dockerd's socket) run on the docker engine only; each use says why.
+// Tests of something only dockerd has (the VCH stand-in proxies dockerd's socket) run on the docker
+// engine only; each use says why.
 export const ON_DOCKERD = ENGINE.kind === 'docker'
 export const LABEL_DEPLOYMENT = 'io.github.vic-lb-action.deployment'
 export const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
+
+// host:port of the suite's TLS endpoint of the engine under test (tls-endpoint-setup.ts), which
+// requires a client certificate from TLS_DIR.
+export function tlsEndpoint(): string {
+  return `127.0.0.1:${inject('dockerTlsPort')}`
+}
 
 export interface ActionRun {
   code: number

@@ -4,7 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
-import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, lbConfig, localInputs, objectsOf, removeDeployment, runAction, statsAuthorization, tlsInputs, uniquePrefix, type ActionRun } from './harness'
+import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, lbConfig, localInputs, objectsOf, removeDeployment, runAction, statsAuthorization, tlsEndpoint, tlsInputs, uniquePrefix, type ActionRun } from './harness'
 
 // Secret inputs (docker-host, the TLS key material, registry-password, secret-env, lb-certificate)
 // at debug level, through a deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
@@ -21,7 +21,7 @@ import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, lbConfig, localInputs, obje
 //     succeeds does not print it at all;
 //   - nothing is written to disk: RUNNER_TEMP and TMPDIR hold no PEM file afterwards.
 
-const DOCKER_HOST = 'tcp://127.0.0.1:2376'
+const DOCKER_HOST = `tcp://${tlsEndpoint()}`
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}-$'"\\`
 const USERNAME = 'ci-bot'
 // Values with what shells and log parsers treat specially; each one is masked on its own.
