@@ -74,9 +74,12 @@ describe('formatPullRequest and parsePullRequest', () => {
     expect(parsePullRequest(formatPullRequest(pr))).toEqual(pr)
   })
 
-  it.each([undefined, '', '42', '#42', 'octo/shop', 'octo/shop#', 'octo/shop#0', 'octo/shop#x', 'o/r/x#1', 'octo/shop#42 '])('reads %j as no pull request', (text) => {
-    expect(parsePullRequest(text)).toBeUndefined()
-  })
+  it.each([undefined, '', '42', '#42', 'octo/shop', 'octo/shop#', 'octo/shop#0', 'octo/shop#x', 'o/r/x#1', 'octo/shop#42 '])(
+    'reads %j as no pull request',
+    (text) => {
+      expect(parsePullRequest(text)).toBeUndefined()
+    },
+  )
 })
 
 describe('inRepository', () => {

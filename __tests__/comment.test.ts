@@ -41,7 +41,12 @@ class FakeGitHub implements GitHubApi {
       },
       createComment: async (p: { owner: string; repo: string; issue_number: number; body: string }) => {
         this.call('create')
-        const comment = { id: this.next++, body: p.body, html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.issue_number}#c${this.next}`, issue: p.issue_number }
+        const comment = {
+          id: this.next++,
+          body: p.body,
+          html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.issue_number}#c${this.next}`,
+          issue: p.issue_number,
+        }
         this.comments.push(comment)
         return { data: comment }
       },
@@ -223,7 +228,10 @@ describe('announceDeployed and announceRemoved', () => {
     await announceRemoved(github, pr, { deployment: 'pr-42', at, reason: 'teardown' }, log)
     expect(github.comments).toHaveLength(1)
     expect(github.comments[0].body).toContain(': removed')
-    expect(log.infos).toEqual([expect.stringMatching(/^Commented on pull request octo\/shop#42: /), expect.stringMatching(/^Updated the comment on pull request octo\/shop#42: /)])
+    expect(log.infos).toEqual([
+      expect.stringMatching(/^Commented on pull request octo\/shop#42: /),
+      expect.stringMatching(/^Updated the comment on pull request octo\/shop#42: /),
+    ])
   })
 
   it('turn a failing GitHub API into a warning that says what failed and what to check', async () => {

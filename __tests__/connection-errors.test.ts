@@ -11,7 +11,11 @@ const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
 const expiredCert = fs.existsSync(path.join(TLS_DIR, 'expired/cert.pem')) ? fs.readFileSync(path.join(TLS_DIR, 'expired/cert.pem'), 'utf8') : undefined
 
 function tcp(extra: Partial<Extract<DockerTarget['connection'], { host: string }>> = {}): DockerTarget {
-  return { address: 'tcp://vch.example:2376', publishedHost: 'vch.example', connection: { host: 'vch.example', port: 2376, protocol: 'https', rejectUnauthorized: true, ...extra } }
+  return {
+    address: 'tcp://vch.example:2376',
+    publishedHost: 'vch.example',
+    connection: { host: 'vch.example', port: 2376, protocol: 'https', rejectUnauthorized: true, ...extra },
+  }
 }
 const socket: DockerTarget = { address: 'unix:///var/run/docker.sock', publishedHost: '127.0.0.1', connection: { socketPath: '/var/run/docker.sock' } }
 
@@ -43,7 +47,10 @@ describe('probeFailure', () => {
   })
 
   it('DNS: a name that does not resolve is final, a temporary failure is retried', () => {
-    expect(probeFailure(coded('ENOTFOUND', 'getaddrinfo ENOTFOUND vch.example'), tcp())).toMatchObject({ transient: false, what: 'the host name does not resolve (ENOTFOUND)' })
+    expect(probeFailure(coded('ENOTFOUND', 'getaddrinfo ENOTFOUND vch.example'), tcp())).toMatchObject({
+      transient: false,
+      what: 'the host name does not resolve (ENOTFOUND)',
+    })
     expect(probeFailure(coded('EAI_AGAIN'), tcp()).transient).toBe(true)
   })
 
@@ -59,7 +66,7 @@ describe('probeFailure', () => {
     expect(failure.advice).toContain('port 2376')
   })
 
-  it('never repeats Node\'s message, which names the host', () => {
+  it("never repeats Node's message, which names the host", () => {
     expect(probeFailure(coded('EWEIRD', 'connect EWEIRD vch.example:2376'), tcp()).what).toBe('EWEIRD')
   })
 })

@@ -24,7 +24,11 @@ async function fakeEngine(): Promise<FakeEngine> {
   const answer = (request: http.IncomingMessage, response: http.ServerResponse): void => {
     const path = request.url?.replace(/^\/v[\d.]+/, '').replace(/\?.*$/, '')
     if (path === '/events') return void response.writeHead(200, { 'content-type': 'application/json' }).flushHeaders()
-    const bodies: Record<string, unknown> = { '/version': { ApiVersion: '1.41', Version: 'fake' }, '/info': { ID: 'fake', Driver: 'overlay2' }, '/containers/json': [] }
+    const bodies: Record<string, unknown> = {
+      '/version': { ApiVersion: '1.41', Version: 'fake' },
+      '/info': { ID: 'fake', Driver: 'overlay2' },
+      '/containers/json': [],
+    }
     if (!(path! in bodies)) return void response.writeHead(404).end('{"message":"no such route"}')
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(bodies[path!]))
   }
@@ -78,7 +82,9 @@ describe('a Docker daemon that restarts between two API calls', () => {
     const address = `tcp://127.0.0.1:${fake.port}`
     const engine = await connectEngine(resolveTarget(address, { verify: true }, {}))
     await fake.stop()
-    await expect(engine.docker.listContainers()).rejects.toThrow(new RegExp(`^Lost the connection to the Docker host ${address} \\((ECONNREFUSED|ECONNRESET)\\)`))
+    await expect(engine.docker.listContainers()).rejects.toThrow(
+      new RegExp(`^Lost the connection to the Docker host ${address} \\((ECONNREFUSED|ECONNRESET)\\)`),
+    )
   })
 
   it('an HTTP error of the Engine passes unchanged, with its status code', async () => {

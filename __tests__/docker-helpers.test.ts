@@ -27,7 +27,10 @@ describe('demultiplex', () => {
 
   it('keeps a UTF-8 character split across two frames whole', () => {
     const euro = Buffer.from('€', 'utf8') // 3 bytes
-    const raw = Buffer.concat([frame(1, Buffer.concat([Buffer.from('price: '), euro.subarray(0, 1)])), frame(1, Buffer.concat([euro.subarray(1), Buffer.from('5\n')]))])
+    const raw = Buffer.concat([
+      frame(1, Buffer.concat([Buffer.from('price: '), euro.subarray(0, 1)])),
+      frame(1, Buffer.concat([euro.subarray(1), Buffer.from('5\n')])),
+    ])
     expect(demultiplex(raw)).toBe('price: €5\n')
   })
 
@@ -85,7 +88,10 @@ describe('compareApi', () => {
 
 describe('describe (Docker errors)', () => {
   it("prefers the Engine's JSON message over dockerode's wrapper text", () => {
-    const error = Object.assign(new Error('(HTTP code 404) no such container - No such container: lb '), { json: { message: 'No such container: lb' }, statusCode: 404 })
+    const error = Object.assign(new Error('(HTTP code 404) no such container - No such container: lb '), {
+      json: { message: 'No such container: lb' },
+      statusCode: 404,
+    })
     expect(describeError(error)).toBe('No such container: lb')
   })
 

@@ -158,16 +158,15 @@ describe.each(HAPROXY_VERSIONS)('haproxy $version -c', (haproxy) => {
 
   // The configuration a load-balancer loads, and the copy it checks before a reload (no lookups).
   const rendered = { text: renderHaproxyConfig, 'copy to check': renderConfigToCheck }
-  it.each(Object.entries(variants).flatMap(([name, config]) => Object.entries(rendered).map(([form, render]) => [`${name} (${form})`, render(config)] as const)))(
-    'accepts %s with no warning',
-    (name, text) => {
-      const file = path.join(dir, `${haproxy.version}-${name.replace(/[^a-z0-9]+/gi, '-')}.cfg`)
-      writeFileSync(file, text)
-      const { ok, output, complaints } = haproxyCheck(haproxy, file)
-      expect(complaints, output).toEqual([])
-      expect(ok, output).toBe(true)
-    },
-  )
+  it.each(
+    Object.entries(variants).flatMap(([name, config]) => Object.entries(rendered).map(([form, render]) => [`${name} (${form})`, render(config)] as const)),
+  )('accepts %s with no warning', (name, text) => {
+    const file = path.join(dir, `${haproxy.version}-${name.replace(/[^a-z0-9]+/gi, '-')}.cfg`)
+    writeFileSync(file, text)
+    const { ok, output, complaints } = haproxyCheck(haproxy, file)
+    expect(complaints, output).toEqual([])
+    expect(ok, output).toBe(true)
+  })
 
   it('reports a warning (the check itself works)', () => {
     const file = path.join(dir, `${haproxy.version}-warning.cfg`)
@@ -192,7 +191,14 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
   it('starts the master as root only when told, and then runs the workers as haproxy', () => {
     const global = section('global', '')!
     const identity = global.lines.filter((t) => t[0] === 'user' || t[0] === 'group')
-    expect(identity).toEqual(config.startsAsRoot ? [['user', 'haproxy'], ['group', 'haproxy']] : [])
+    expect(identity).toEqual(
+      config.startsAsRoot
+        ? [
+            ['user', 'haproxy'],
+            ['group', 'haproxy'],
+          ]
+        : [],
+    )
   })
 
   it('ends with a newline and has no trailing whitespace or tabs', () => {

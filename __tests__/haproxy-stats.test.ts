@@ -113,10 +113,7 @@ describe('unhealthyServers', () => {
   const statuses = parseStatsCsv(REAL_CSV)
 
   it('lists the expected servers that are not healthy in the backend, in the order expected', () => {
-    expect(unhealthyServers(statuses, 'instances', ['web-1a2b3c4d-3', 'web-1a2b3c4d-1', 'web-1a2b3c4d-2'])).toEqual([
-      'web-1a2b3c4d-3',
-      'web-1a2b3c4d-2',
-    ])
+    expect(unhealthyServers(statuses, 'instances', ['web-1a2b3c4d-3', 'web-1a2b3c4d-1', 'web-1a2b3c4d-2'])).toEqual(['web-1a2b3c4d-3', 'web-1a2b3c4d-2'])
   })
 
   it('counts a server the backend does not have yet as unhealthy', () => {

@@ -2,10 +2,20 @@ import { describe, expect, it } from 'vitest'
 import { detectHost, isNameClash, lbUser } from '../src/docker/host-profile'
 
 // GET /version and GET /info as each host answers them (trimmed to what tells them apart).
-const DOCKERD_20 = { version: { Version: '20.10.24+dfsg1', ApiVersion: '1.41', Components: [{ Name: 'Engine', Version: '20.10.24+dfsg1' }] }, info: { ID: 'ABCD:EFGH', Driver: 'overlay2' } }
+const DOCKERD_20 = {
+  version: { Version: '20.10.24+dfsg1', ApiVersion: '1.41', Components: [{ Name: 'Engine', Version: '20.10.24+dfsg1' }] },
+  info: { ID: 'ABCD:EFGH', Driver: 'overlay2' },
+}
 const DOCKERD_19 = { version: { Version: '19.03.15', ApiVersion: '1.40', Components: [{ Name: 'Engine', Version: '19.03.15' }] }, info: { Driver: 'overlay2' } }
 const PODMAN = {
-  version: { Version: '4.3.1', ApiVersion: '1.41', Components: [{ Name: 'Podman Engine', Version: '4.3.1' }, { Name: 'Conmon', Version: 'conmon version 2.1.6' }] },
+  version: {
+    Version: '4.3.1',
+    ApiVersion: '1.41',
+    Components: [
+      { Name: 'Podman Engine', Version: '4.3.1' },
+      { Name: 'Conmon', Version: 'conmon version 2.1.6' },
+    ],
+  },
   info: { ID: '93c17c39-0b1a-4b4f-9649-65d937eacc36', Driver: 'overlay' },
 }
 const VCH = {
@@ -23,7 +33,10 @@ describe('detectHost', () => {
   it('names each host as it is, for the logs', () => {
     expect(hostOf(DOCKERD_20)).toMatchObject({ kind: 'docker', name: 'Docker Engine 20.10.24+dfsg1' })
     expect(hostOf(PODMAN)).toMatchObject({ kind: 'podman', name: 'Podman 4.3.1' })
-    expect(hostOf(VCH)).toMatchObject({ kind: 'vch', name: 'vSphere Integrated Containers host (vSphere Integrated Containers v1.5.8-21620-49f7ba1 Backend Engine)' })
+    expect(hostOf(VCH)).toMatchObject({
+      kind: 'vch',
+      name: 'vSphere Integrated Containers host (vSphere Integrated Containers v1.5.8-21620-49f7ba1 Backend Engine)',
+    })
     // Either field of /info tells a VCH.
     expect(detectHost(VCH.version, { Driver: VCH.info.Driver }).kind).toBe('vch')
     expect(detectHost(VCH.version, { ID: VCH.info.ID }).kind).toBe('vch')
@@ -62,7 +75,10 @@ describe('detectHost', () => {
 })
 
 describe('isNameClash', () => {
-  const podmanClash = httpError(500, 'container create: creating container storage: the container name "pr-1-lock" is already in use by 8b4c9d6. You have to remove that container to be able to reuse that name: that name is already in use')
+  const podmanClash = httpError(
+    500,
+    'container create: creating container storage: the container name "pr-1-lock" is already in use by 8b4c9d6. You have to remove that container to be able to reuse that name: that name is already in use',
+  )
 
   it('is a 409 on dockerd and a VCH', () => {
     for (const host of [hostOf(DOCKERD_20), hostOf(VCH)]) {

@@ -432,10 +432,7 @@ describe('readInputs: registry credentials', () => {
     expect(auth!.header).not.toMatch(/[+/]/)
   })
 
-  it.each([
-    { 'registry-username': 'bot' },
-    { 'registry-password': 's3cret' },
-  ])('refuses half a pair: %j', (values) => {
+  it.each([{ 'registry-username': 'bot' }, { 'registry-password': 's3cret' }])('refuses half a pair: %j', (values) => {
     const error = refusal({ image: 'nginx', ...values }, 'registry-username')
     expect(error.message).toContain('registry-password')
     expect(error.message).not.toContain('s3cret')
@@ -478,7 +475,9 @@ describe('readInputs: secret inputs', () => {
           ? selfSignedPem()
           : name === 'secret-env'
             ? `SECRET=secret-${i}-0123456789`
-            : name.startsWith('tls-') ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`) : `secret-${name}-0123456789`,
+            : name.startsWith('tls-')
+              ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`)
+              : `secret-${name}-0123456789`,
     ]),
   )
   const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
@@ -494,8 +493,6 @@ describe('readInputs: secret inputs', () => {
     expect(tls.cert?.trim()).toBe(values['tls-cert']!.trim())
     expect(tls.key?.trim()).toBe(values['tls-key']!.trim())
   })
-
-
 })
 
 describe('readInputs: env and secret-env', () => {
@@ -631,7 +628,10 @@ describe('readInputs: pull', () => {
 describe('readInputs: lb-certificate', () => {
   const pem = selfSignedPem()
   const other = selfSignedPem()
-  const [cert, key] = [pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0], pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0]]
+  const [cert, key] = [
+    pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0],
+    pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0],
+  ]
   const otherKey = other.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0]
   const otherCert = other.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0]
 
@@ -655,7 +655,10 @@ describe('readInputs: lb-certificate', () => {
   ])('refuses %s, naming the input and showing none of it', (_, value, problem) => {
     const error = refusal({ image: 'nginx', 'lb-certificate': value() }, 'lb-certificate')
     expect(error.message).toContain(problem)
-    for (const line of value().split('\n').filter((l) => l.length >= 8 && !l.startsWith('-----'))) expect(error.message).not.toContain(line)
+    for (const line of value()
+      .split('\n')
+      .filter((l) => l.length >= 8 && !l.startsWith('-----')))
+      expect(error.message).not.toContain(line)
   })
 
   it('is refused with protocol tcp', () => {

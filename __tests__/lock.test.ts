@@ -31,10 +31,20 @@ class FakeDocker {
     this.creates++
     const holder = this.containers.find((c) => c.name === options.name)
     if (holder && this.host.kind === 'podman')
-      throw httpError(500, `container create: creating container storage: the container name "${options.name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`)
+      throw httpError(
+        500,
+        `container create: creating container storage: the container name "${options.name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`,
+      )
     if (holder) throw httpError(409, `Conflict. The container name "/${options.name}" is already in use`)
     if (!this.images.includes(options.Image)) throw httpError(404, `No such image: ${options.Image}`)
-    const container = { id: `id${this.next++}`, name: options.name, image: options.Image, cmd: options.Cmd, labels: options.Labels, created: new Date().toISOString() }
+    const container = {
+      id: `id${this.next++}`,
+      name: options.name,
+      image: options.Image,
+      cmd: options.Cmd,
+      labels: options.Labels,
+      created: new Date().toISOString(),
+    }
     this.containers.push(container)
     return { id: container.id }
   }
@@ -91,7 +101,17 @@ function recorder(): LockLog & { infos: string[]; warnings: string[] } {
 }
 
 function options(log: LockLog, extra: Partial<LockOptions> = {}): LockOptions {
-  return { operation: 'deploy', host: DOCKER, image: 'vic-lb-test/haproxy:2.6', timeoutSeconds: 5, holder: 'run 7/1', log, pollMs: 5, reportEveryMs: 0, ...extra }
+  return {
+    operation: 'deploy',
+    host: DOCKER,
+    image: 'vic-lb-test/haproxy:2.6',
+    timeoutSeconds: 5,
+    holder: 'run 7/1',
+    log,
+    pollMs: 5,
+    reportEveryMs: 0,
+    ...extra,
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -199,7 +219,9 @@ describe('withDeploymentLock', () => {
     const docker = new FakeDocker()
     const log = recorder()
     await withDeploymentLock(docker.asDocker, 'pr-1', options(log), () =>
-      withDeploymentLock(docker.asDocker, 'pr-2', options(log), async () => expect(docker.containers.map((c) => c.name).sort()).toEqual(['pr-1-lock', 'pr-2-lock'])),
+      withDeploymentLock(docker.asDocker, 'pr-2', options(log), async () =>
+        expect(docker.containers.map((c) => c.name).sort()).toEqual(['pr-1-lock', 'pr-2-lock']),
+      ),
     )
     expect(log.infos).toEqual([])
   })
@@ -221,7 +243,9 @@ describe('withDeploymentLock', () => {
     expect(held?.id).not.toBe(stale.id)
     expect(held?.labels[LABEL.holder]).toBe('run 7/1')
     expect(log.warnings).toHaveLength(1)
-    expect(log.warnings[0]).toMatch(/^Taking over the lock pr-9-lock of deployment 'pr-9': it was taken for the teardown started at 2020-01-01T00:00:00.000Z by run 55\/2, longer ago than wait-timeout \(5 s\)/)
+    expect(log.warnings[0]).toMatch(
+      /^Taking over the lock pr-9-lock of deployment 'pr-9': it was taken for the teardown started at 2020-01-01T00:00:00.000Z by run 55\/2, longer ago than wait-timeout \(5 s\)/,
+    )
     expect(docker.containers).toEqual([])
   })
 
@@ -232,7 +256,13 @@ describe('withDeploymentLock', () => {
     expect(identity).toBeDefined()
     child.kill('SIGKILL')
     await new Promise((resolve) => child.once('exit', resolve))
-    const lock = { [LABEL.deployment]: 'pr-8', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 9/1', [LABEL.holderProcess]: identity! }
+    const lock = {
+      [LABEL.deployment]: 'pr-8',
+      [LABEL.role]: 'lock',
+      [LABEL.created]: new Date().toISOString(),
+      [LABEL.holder]: 'run 9/1',
+      [LABEL.holderProcess]: identity!,
+    }
     docker.addLock('pr-8', lock)
     const log = recorder()
     const started = Date.now()
@@ -284,7 +314,9 @@ describe('withDeploymentLock', () => {
       const waiter = withDeploymentLock(docker.asDocker, 'pr-3', options(recorder(), { timeoutSeconds: 1 }), async () => {
         ran = true
       })
-      await expect(waiter).rejects.toThrow(/^Gave up after 1 s \(wait-timeout\) waiting for the deploy of 'pr-3' started at .+ by run 1\/1\. .*docker rm -f pr-3-lock/)
+      await expect(waiter).rejects.toThrow(
+        /^Gave up after 1 s \(wait-timeout\) waiting for the deploy of 'pr-3' started at .+ by run 1\/1\. .*docker rm -f pr-3-lock/,
+      )
     } finally {
       clearInterval(queue)
     }
@@ -296,16 +328,22 @@ describe('withDeploymentLock', () => {
     const docker = new FakeDocker()
     docker.addLock('pr-7', { [LABEL.deployment]: 'other', [LABEL.role]: 'lb' })
     const attempt = withDeploymentLock(docker.asDocker, 'pr-7', options(recorder()), async () => 'ran')
-    await expect(attempt).rejects.toThrow(/^A container named pr-7-lock exists on the Docker host and is not the lock of deployment 'pr-7' \(it belongs to deployment 'other'\)\. .*instance-prefix/)
+    await expect(attempt).rejects.toThrow(
+      /^A container named pr-7-lock exists on the Docker host and is not the lock of deployment 'pr-7' \(it belongs to deployment 'other'\)\. .*instance-prefix/,
+    )
     docker.containers = []
     docker.addLock('pr-7', {})
-    await expect(withDeploymentLock(docker.asDocker, 'pr-7', options(recorder()), async () => 'ran')).rejects.toThrow(/not the lock of deployment 'pr-7'\. Rename/)
+    await expect(withDeploymentLock(docker.asDocker, 'pr-7', options(recorder()), async () => 'ran')).rejects.toThrow(
+      /not the lock of deployment 'pr-7'\. Rename/,
+    )
   })
 
   it('says which image it could not create the lock from', async () => {
     const docker = new FakeDocker()
     const attempt = withDeploymentLock(docker.asDocker, 'pr-8', options(recorder(), { image: 'missing:1' }), async () => 'ran')
-    await expect(attempt).rejects.toThrow(/^Could not create the lock container pr-8-lock of deployment 'pr-8' from image missing:1: No such image: missing:1\./)
+    await expect(attempt).rejects.toThrow(
+      /^Could not create the lock container pr-8-lock of deployment 'pr-8' from image missing:1: No such image: missing:1\./,
+    )
   })
 
   it('warns, and does not fail, when its lock was taken over while it ran', async () => {
@@ -337,7 +375,12 @@ describe('holderOf', () => {
 describe('holderFromLabels', () => {
   it('reads operation, holder and time from the labels', () => {
     const labels = { [LABEL.created]: '2024-05-01T12:00:00.000Z', [LABEL.holder]: 'run 1/1', [LABEL.operation]: 'prune' }
-    expect(holderFromLabels('abc', labels, '2030-01-01T00:00:00Z')).toEqual({ id: 'abc', operation: 'prune', holder: 'run 1/1', since: new Date('2024-05-01T12:00:00Z') })
+    expect(holderFromLabels('abc', labels, '2030-01-01T00:00:00Z')).toEqual({
+      id: 'abc',
+      operation: 'prune',
+      holder: 'run 1/1',
+      since: new Date('2024-05-01T12:00:00Z'),
+    })
   })
 
   it('falls back to the creation time on the Docker host and says the holder is unknown', () => {

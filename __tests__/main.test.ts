@@ -34,7 +34,10 @@ afterEach(release)
 
 // Everything printed, as lines.
 function lines(): string[] {
-  return written.join('').split(/\r?\n/).filter((l) => l !== '')
+  return written
+    .join('')
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
 }
 
 // One run and what it printed and set, for several tests to look at.
@@ -49,7 +52,11 @@ async function runOnce(values: Values): Promise<{ out: string[]; exitCode: typeo
 }
 
 function base64Lines(bytes: number): string {
-  return (randomBytes(bytes).toString('base64').match(/.{1,64}/g) ?? []).join('\n')
+  return (
+    randomBytes(bytes)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? []
+  ).join('\n')
 }
 
 describe('run: invalid inputs', () => {

@@ -328,7 +328,14 @@ describe('instance configuration and the generation', () => {
 
   it('with secret-env, keeps the generation whose instances hold the values, else starts one with a nonce', () => {
     const settings = generationOf(IMAGE_A, 80, config({ secretEnv: [{ key: 'S', value: 'x' }] }))
-    const running = (generation: string, running = true): InstanceObject => ({ id: newId(), name: instanceName('web', generation, 1), generation, index: 1, port: 80, running })
+    const running = (generation: string, running = true): InstanceObject => ({
+      id: newId(),
+      name: instanceName('web', generation, 1),
+      generation,
+      index: 1,
+      port: 80,
+      running,
+    })
     const state: DeploymentState = {
       instances: [running(`${settings}-aaaaaa`), running(`${settings}-bbbbbb`, false), running(generationOf(IMAGE_B, 80)), running(`${settings}0-cccccc`)],
       networks: [],

@@ -176,7 +176,10 @@ describe('pullRequestStates against an Octokit-shaped double', () => {
         },
       },
     } as unknown as GitHubApi
-    const states = await pullRequestStates(github, [1, 2, 3].map((number) => ({ owner: 'o', repo: 'r', number })))
+    const states = await pullRequestStates(
+      github,
+      [1, 2, 3].map((number) => ({ owner: 'o', repo: 'r', number })),
+    )
     expect(asked).toEqual([1, 2, 3])
     expect([...states.closed]).toEqual(['o/r#1'])
     expect(states.unknown).toEqual(['o/r#3: Not Found'])

@@ -20,7 +20,13 @@ async function standIn(rowsAt: () => Row[]): Promise<{ endpoints: Endpoints; clo
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   return {
-    endpoints: { statsUrl: `http://127.0.0.1:${port}/stats`, statsAuthorization: STATS_AUTHORIZATION, serviceHost: '127.0.0.1', servicePort: port, protocol: 'http' },
+    endpoints: {
+      statsUrl: `http://127.0.0.1:${port}/stats`,
+      statsAuthorization: STATS_AUTHORIZATION,
+      serviceHost: '127.0.0.1',
+      servicePort: port,
+      protocol: 'http',
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }

@@ -11,7 +11,8 @@ let dir: string
 let work: string
 
 const git = (...args: string[]): string => execFileSync('git', args, { cwd: work, encoding: 'utf8' }).trim()
-const release = (...args: string[]) => spawnSync('bash', ['script/release', ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, RELEASE_SKIP_BUILD: '1' } })
+const release = (...args: string[]) =>
+  spawnSync('bash', ['script/release', ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, RELEASE_SKIP_BUILD: '1' } })
 const commit = (text: string): void => {
   writeFileSync(path.join(work, 'file.txt'), text)
   git('add', '-A')

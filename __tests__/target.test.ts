@@ -120,7 +120,7 @@ describe('resolveTarget: TCP', () => {
     expect(tcp(resolveTarget('https://h:8443', VERIFY, NO_ENV))).toMatchObject({ host: 'h', port: 8443, protocol: 'https' })
   })
 
-  it('http://host:80 connects to port 80 (WHATWG URL drops a scheme\'s default port)', () => {
+  it("http://host:80 connects to port 80 (WHATWG URL drops a scheme's default port)", () => {
     expect(tcp(resolveTarget('http://h:80', VERIFY, NO_ENV))).toMatchObject({ host: 'h', port: 80, protocol: 'http' })
   })
 
@@ -223,13 +223,43 @@ describe('checkTlsMaterial', () => {
   let otherKey = ''
   beforeAll(() => {
     const dir = certDir({})
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=vch.test', '-days', '2'], { stdio: 'pipe' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=vch.test',
+        '-days',
+        '2',
+      ],
+      { stdio: 'pipe' },
+    )
     cert = readFileSync(path.join(dir, 'cert.pem'), 'utf8')
     key = readFileSync(path.join(dir, 'key.pem'), 'utf8')
-    otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey
+    otherKey = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }).privateKey
   })
 
-  const https = (material: { ca?: string; cert?: string; key?: string }) => ({ host: 'h', port: 2376, protocol: 'https' as const, rejectUnauthorized: true, ...material })
+  const https = (material: { ca?: string; cert?: string; key?: string }) => ({
+    host: 'h',
+    port: 2376,
+    protocol: 'https' as const,
+    rejectUnauthorized: true,
+    ...material,
+  })
 
   function refusal(material: { ca?: string; cert?: string; key?: string }): InputError {
     let caught: unknown

@@ -31,7 +31,11 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: path.resolve(__dirname, '../../shared/seed/deploying-a-service-behind-a-load-balancer.md') },
   },
 })
-const sizesOf = (list: string) => list.split(',').map(Number).filter((n) => n > 0)
+const sizesOf = (list: string) =>
+  list
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0)
 const shown = (file: string) => (path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file))
 
 const CLI = flags.cli
@@ -146,7 +150,13 @@ async function runRecipe(n: number, env: NodeJS.ProcessEnv = {}) {
   const lbName = `${ID}-recipe${++runs}-lb`
   try {
     docker('network', 'create', ROUTABLE)
-    const values = { INSTANCE_IMG: WEB_IMAGE, NUM_INSTANCES: String(n), INSTANCE_CTR_PREFIX: `${ID}-recipe${runs}-web`, LB_CTR_NAME: lbName, EXTERNAL_NET: ROUTABLE }
+    const values = {
+      INSTANCE_IMG: WEB_IMAGE,
+      NUM_INSTANCES: String(n),
+      INSTANCE_CTR_PREFIX: `${ID}-recipe${runs}-web`,
+      LB_CTR_NAME: lbName,
+      EXTERNAL_NET: ROUTABLE,
+    }
     writeFileSync(path.join(WORK, 'recipe.sh'), recipeScript(values))
     const run = await timed('bash', ['recipe.sh'], { cwd: WORK, env: { ...process.env, ...env } })
     if (flags.trace) console.error(`--- recipe, N=${n}${env.DOCKER_HOST ? ' via proxy' : ''}:\n${run.lines.join('\n')}`)
@@ -193,7 +203,9 @@ async function measure(sizes: number[], dockerHost?: string, env?: NodeJS.Proces
       const recipe = await runRecipe(n, env)
       actions.push(action)
       recipes.push(recipe)
-      console.error(`${dockerHost ? 'B' : 'A'} N=${n}: action ${seconds(action.ms)} s, recipe ${seconds(recipe.ms)} s (script ${seconds(recipe.scriptMs)} + wait ${seconds(recipe.waitMs)})`)
+      console.error(
+        `${dockerHost ? 'B' : 'A'} N=${n}: action ${seconds(action.ms)} s, recipe ${seconds(recipe.ms)} s (script ${seconds(recipe.scriptMs)} + wait ${seconds(recipe.waitMs)})`,
+      )
     }
     const action = median(actions, (r) => r.ms)
     const recipe = median(recipes, (r) => r.ms)
@@ -208,7 +220,9 @@ function table(rows: Row[]): string {
     '|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const r of rows)
-    lines.push(`| ${r.n} | ${seconds(r.action)} | ${seconds(r.recipe)} | ${(r.action / r.recipe).toFixed(2)} | ${seconds(r.scriptMs)} | ${seconds(r.waitMs)} | ${seconds(r.verifyMs)} |`)
+    lines.push(
+      `| ${r.n} | ${seconds(r.action)} | ${seconds(r.recipe)} | ${(r.action / r.recipe).toFixed(2)} | ${seconds(r.scriptMs)} | ${seconds(r.waitMs)} | ${seconds(r.verifyMs)} |`,
+    )
   return lines.join('\n')
 }
 
@@ -220,7 +234,8 @@ async function main(): Promise<void> {
       process.exit(130)
     })
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`)
-  for (const image of [WEB_IMAGE, HAPROXY_IMAGE]) if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', image)) throw new Error(`${image} is missing: run scripts/build-test-images.sh`)
+  for (const image of [WEB_IMAGE, HAPROXY_IMAGE])
+    if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', image)) throw new Error(`${image} is missing: run scripts/build-test-images.sh`)
   if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', RECIPE_HAPROXY)) {
     docker('tag', HAPROXY_IMAGE, RECIPE_HAPROXY)
     taggedRecipeHaproxy = true

@@ -66,8 +66,20 @@ async function deploy(): Promise<{ lbUrl: string; instances: string[] }> {
   const lbPort = await freePort()
   const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--instances', String(INSTANCES), '--external-network=']
   args.push('--lb-port', String(lbPort), '--instance-prefix', ID, '--lb-name', `${ID}-lb`, '--wait-timeout', '120')
-  execFileSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GITHUB_OUTPUT: '/dev/null' }, timeout: 300_000 })
-  const instances = docker('ps', '--filter', `label=io.github.vic-lb-action.deployment=${ID}`, '--filter', 'label=io.github.vic-lb-action.role=instance', '--format', '{{.Names}}')
+  execFileSync(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, GITHUB_OUTPUT: '/dev/null' },
+    timeout: 300_000,
+  })
+  const instances = docker(
+    'ps',
+    '--filter',
+    `label=io.github.vic-lb-action.deployment=${ID}`,
+    '--filter',
+    'label=io.github.vic-lb-action.role=instance',
+    '--format',
+    '{{.Names}}',
+  )
     .split('\n')
     .filter(Boolean)
     .sort()
@@ -149,7 +161,10 @@ async function measure(target: Target, connections: number): Promise<Row> {
 
 function table(rows: Row[]): string {
   const header = '| target | connections | req/s | p99 ms | 2xx | non-2xx | 5xx | errors | timeouts |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|'
-  return [header, ...rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p99} | ${r.ok} | ${r.non2xx} | ${r.fiveXx} | ${r.errors} | ${r.timeouts} |`)].join('\n')
+  return [
+    header,
+    ...rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p99} | ${r.ok} | ${r.non2xx} | ${r.fiveXx} | ${r.errors} | ${r.timeouts} |`),
+  ].join('\n')
 }
 
 // The issue's targets: through-LB throughput at least 0.8x direct at 100 connections; no 5xx from
@@ -160,7 +175,10 @@ function verdicts(rows: Row[]): string[] {
   const lines: string[] = []
   for (const ours of [TARGETS.oursPublished, TARGETS.oursBridge]) {
     const row = at(ours, 100)
-    if (row && direct) lines.push(`- ${ours} / direct at 100 connections: ${(row.rps / direct.rps).toFixed(2)}x (target >= 0.8x): ${row.rps >= 0.8 * direct.rps ? 'met' : 'MISSED'}`)
+    if (row && direct)
+      lines.push(
+        `- ${ours} / direct at 100 connections: ${(row.rps / direct.rps).toFixed(2)}x (target >= 0.8x): ${row.rps >= 0.8 * direct.rps ? 'met' : 'MISSED'}`,
+      )
     const big = at(ours, 1000)
     if (big) lines.push(`- ${ours} at 1000 connections: ${big.fiveXx} 5xx, ${big.errors} errors (target: no 5xx): ${big.fiveXx === 0 ? 'met' : 'MISSED'}`)
   }
@@ -197,10 +215,9 @@ async function main(): Promise<void> {
   ]
   for (const target of targets) for (const url of target.urls) await waitForAnswer(url)
   const rows: Row[] = []
-  for (const connections of flags.concurrency.split(',').map(Number))
-    for (const target of targets) rows.push(await measure(target, connections))
+  for (const connections of flags.concurrency.split(',').map(Number)) for (const target of targets) rows.push(await measure(target, connections))
   const report = [
-    '## Load: the action\'s load-balancer against the recipe\'s and against the instances directly',
+    "## Load: the action's load-balancer against the recipe's and against the instances directly",
     '',
     machine(),
     '',

@@ -41,7 +41,19 @@ interface Result {
 async function measure(redeploy: (deploy: (image: string) => Promise<void>, teardown: () => Promise<void>) => Promise<void>): Promise<Result> {
   const prefix = `bench-rd-${randomBytes(3).toString('hex')}`
   const port = await freePort()
-  const common = ['--haproxy-image', 'vic-lb-test/haproxy:2.6', '--external-network=', '--lb-port', String(port), '--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(N)]
+  const common = [
+    '--haproxy-image',
+    'vic-lb-test/haproxy:2.6',
+    '--external-network=',
+    '--lb-port',
+    String(port),
+    '--instance-prefix',
+    prefix,
+    '--lb-name',
+    `${prefix}-lb`,
+    '--instances',
+    String(N),
+  ]
   const deploy = (image: string): Promise<void> => cli('deploy', '--image', image, ...common)
   const teardown = (): Promise<void> => cli('teardown', '--instance-prefix', prefix)
   try {
@@ -64,10 +76,13 @@ async function main(): Promise<void> {
   const rows: string[] = []
   const approaches: [string, (deploy: (image: string) => Promise<void>, teardown: () => Promise<void>) => Promise<void>][] = [
     ['vic-lb-action redeploy', (deploy) => deploy(IMAGES[1])],
-    ['naive: remove, then create again', async (deploy, teardown) => {
-      await teardown()
-      await deploy(IMAGES[1])
-    }],
+    [
+      'naive: remove, then create again',
+      async (deploy, teardown) => {
+        await teardown()
+        await deploy(IMAGES[1])
+      },
+    ],
   ]
   for (const [name, redeploy] of approaches) {
     for (let run = 1; run <= Number(flags.repeat); run++) {

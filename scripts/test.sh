@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: the type check and the unit tests once, then the end-to-end suite once per host
+# Runs every test: the type check, lint (eslint, prettier, no import cycles) and the unit tests once, then the end-to-end suite once per host
 # and HAProxy branch the action supports:
 #   dockerd + HAProxy 2.6    the whole suite, with the VCH stand-in and the API 1.44-only mode
 #   dockerd + HAProxy 3.0    the suite but the stand-in's files (they test the API, not HAProxy)
@@ -41,6 +41,7 @@ run_suite() {
 }
 
 run_suite "type check" typecheck npm run typecheck
+run_suite "lint: eslint, prettier, import cycles" lint npm run lint
 run_suite "unit tests" unit npm run test:unit
 run_suite "e2e: dockerd + HAProxy 2.6 (with the VCH stand-in and API 1.44-only)" e2e-docker-2.6 \
   env VIC_LB_E2E_ENGINE=docker VIC_LB_E2E_HAPROXY_IMAGE=vic-lb-test/haproxy:2.6 npm run test:e2e

@@ -17,7 +17,11 @@ export function cancelOnSignals(): { signal: AbortSignal; stop: () => void } {
       return
     }
     log.warning(`Received ${signal}: the run is cancelled. Stopping now and taking back what it changed.`)
-    controller.abort(new CancelledError(`The run was cancelled (${signal}). What it had changed on the Docker host was taken back; a deployment that served before goes on serving.`))
+    controller.abort(
+      new CancelledError(
+        `The run was cancelled (${signal}). What it had changed on the Docker host was taken back; a deployment that served before goes on serving.`,
+      ),
+    )
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)

@@ -72,7 +72,8 @@ export function parseCommandLine(args: string[], readFile = (path: string) => fs
   const [command] = parsed.positionals
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`Unknown command '${command}'. Expected one of: ${COMMANDS.join(', ')}.`)
   const output = (values.output as string | undefined) ?? 'text'
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(output)) throw new UsageError(`Invalid --output '${output}'. Expected one of: ${OUTPUT_FORMATS.join(', ')}.`)
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
+    throw new UsageError(`Invalid --output '${output}'. Expected one of: ${OUTPUT_FORMATS.join(', ')}.`)
 
   const inputs: Record<string, string | undefined> = Object.fromEntries(flags.map((f) => [f.name, values[f.name] as string | undefined]))
   for (const { name } of fileFlags) {

@@ -121,7 +121,14 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     rememberDeploy(undefined)
     await run.retire()
     await run.keepRunning()
-    return { ...address, lbContainer: lb.id, instances: plan.serving.map((s) => s.name), statuses, config: withoutStatsPassword(renderHaproxyConfig(lbConfig)), changed: run.changed }
+    return {
+      ...address,
+      lbContainer: lb.id,
+      instances: plan.serving.map((s) => s.name),
+      statuses,
+      config: withoutStatsPassword(renderHaproxyConfig(lbConfig)),
+      changed: run.changed,
+    }
   } catch (error) {
     await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => run.undo())
     rememberDeploy(undefined)
@@ -290,7 +297,10 @@ class Run {
         Promise.resolve()
           .then(() => this.signal?.throwIfAborted())
           .then(task)
-          .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
+          .then(
+            (value) => ({ ok: true as const, value }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
       this.engine.host.startsAtOnce,
     )
     this.signal?.throwIfAborted()
@@ -371,7 +381,9 @@ class Run {
     if (settings.certificate) await putCertificate(container, settings.certificate.pem, name)
     if (state.lb) await this.standAside(state.lb, container)
     await container.start().catch((error) => {
-      throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`)
+      throw new Error(
+        `Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`,
+      )
     })
     log.info(`Started load-balancer ${settings.lbName}`)
     return container
@@ -442,7 +454,14 @@ class Run {
   private async waitFor(endpoints: Endpoints, backend: string, servers: Server[]): Promise<ServerStatus[]> {
     const names = servers.map((s) => s.name)
     try {
-      return await waitUntilServing(endpoints, { backend, servers: names, exact: true, deadline: this.deadline, check: () => this.failIfExited(), signal: this.signal })
+      return await waitUntilServing(endpoints, {
+        backend,
+        servers: names,
+        exact: true,
+        deadline: this.deadline,
+        check: () => this.failIfExited(),
+        signal: this.signal,
+      })
     } catch (error) {
       if (error instanceof NotReadyError) await this.showLogs(error.unhealthy, error.statuses, backend)
       throw error
@@ -479,7 +498,8 @@ class Run {
       const logs = await recentLogs(this.docker.getContainer(name)).catch((error) => `(logs unavailable: ${describe(error)})`)
       await log.group(`Logs of ${name}${state}`, async () => log.info(logs.trimEnd() || '(no output)'))
     }
-    if (unhealthy.length > 0) log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
+    if (unhealthy.length > 0)
+      log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
   }
 
   // Where the load-balancer serves and shows its stats, and the user it runs as.
@@ -490,7 +510,10 @@ class Run {
     let statsHostPort: number
     if (settings.externalNetwork) {
       ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? ''
-      if (!ip) throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`)
+      if (!ip)
+        throw new Error(
+          `Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`,
+        )
       statsHostPort = STATS_PORT
     } else {
       ip = this.engine.target.publishedHost
@@ -543,7 +566,11 @@ class Run {
   }
 
   private async remove(instances: InstanceObject[]): Promise<void> {
-    const failures = await removeObjects(this.docker, instances.map((i) => i.id), [])
+    const failures = await removeObjects(
+      this.docker,
+      instances.map((i) => i.id),
+      [],
+    )
     if (failures.length > 0) throw new Error(`Could not remove old instances: ${failures.join('; ')}`)
   }
 

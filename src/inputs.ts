@@ -10,7 +10,6 @@ import { lockName } from './names'
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
 
-
 export const PULL_POLICIES = ['always', 'missing', 'never'] as const
 export type PullPolicy = (typeof PULL_POLICIES)[number]
 
@@ -124,8 +123,7 @@ export const INPUT_SPECS: InputSpec[] = [
   },
   {
     name: 'max-age',
-    description:
-      'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
+    description: 'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
   },
 ]
 
@@ -221,7 +219,7 @@ const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 const IMAGE_PATTERN = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
 )
-const PATH_PATTERN = /^\/[A-Za-z0-9._~\/%?&=+-]*$/
+const PATH_PATTERN = /^\/[A-Za-z0-9._~/%?&=+-]*$/
 const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -247,7 +245,8 @@ export function readInputs(read: InputReader): Inputs {
   const raw = (name: string): string | undefined => read(name)?.trim()
   const get = (name: string): string => raw(name) || defaultOf(name)
   const command = oneOf(get('command'), COMMANDS, 'command')
-  const instancePrefix = command === 'prune' ? deploymentPattern(raw('instance-prefix') ?? '') : name(raw('instance-prefix') || DEFAULT_DEPLOYMENT, 'instance-prefix')
+  const instancePrefix =
+    command === 'prune' ? deploymentPattern(raw('instance-prefix') ?? '') : name(raw('instance-prefix') || DEFAULT_DEPLOYMENT, 'instance-prefix')
   const tls = {
     ca: raw('tls-ca-cert') || undefined,
     cert: raw('tls-cert') || undefined,
@@ -291,8 +290,7 @@ function readDeploySettings(
   const username = raw('registry-username') ?? ''
   const image = get('image')
   if (!image) throw new InputError("Input 'image' is required for deploy. Give an image reference such as 'nginx:1.27'.")
-  if (!!username !== !!password)
-    throw new InputError("Inputs 'registry-username' and 'registry-password' go together: give both or neither.")
+  if (!!username !== !!password) throw new InputError("Inputs 'registry-username' and 'registry-password' go together: give both or neither.")
   const protocol = oneOf(get('protocol'), PROTOCOLS, 'protocol')
   const healthCheckPath = get('health-check-path')
   if (healthCheckPath && protocol === 'tcp')
@@ -331,11 +329,12 @@ function readInstanceConfig(read: InputReader, raw: (name: string) => string | u
   const env = envLines(read('env') ?? '', 'env')
   const secretEnv = envLines(read('secret-env') ?? '', 'secret-env')
   const keys = new Map(env.map((v) => [v.key, 'env']))
-  for (const { key } of secretEnv)
-    if (keys.has(key)) throw new InputError(`Variable ${key} is in both env and secret-env. Give it in one of them.`)
+  for (const { key } of secretEnv) if (keys.has(key)) throw new InputError(`Variable ${key} is in both env and secret-env. Give it in one of them.`)
   const size = [...env, ...secretEnv].reduce((total, v) => total + v.key.length + v.value.length + 2, 0)
   if (size > ENV_TOTAL_MAX)
-    throw new InputError(`Inputs env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment. Pass large data another way (a file in the image, a volume).`)
+    throw new InputError(
+      `Inputs env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment. Pass large data another way (a file in the image, a volume).`,
+    )
   const config: InstanceConfig = { env, secretEnv }
   const command = raw('instance-command')
   if (command) config.command = instanceCommand(command)
@@ -360,7 +359,9 @@ function envLines(text: string, input: string): EnvVar[] {
     const key = entry.slice(0, equals)
     const value = entry.slice(equals + 1)
     if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
-      throw new InputError(`${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`)
+      throw new InputError(
+        `${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`,
+      )
     if (value.includes('\0')) throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`)
     if (entry.length > ENV_LINE_MAX) throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`)
     const earlier = seen.get(key)
@@ -397,14 +398,18 @@ function memoryBytes(value: string): number {
   const match = MEMORY_PATTERN.exec(value)
   const bytes = match ? Math.ceil(Number(match[1]) * MEMORY_UNITS[match[2]!.toLowerCase()]!) : NaN
   if (!(bytes >= MEMORY_MIN && bytes <= MEMORY_MAX))
-    throw new InputError(`Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`)
+    throw new InputError(
+      `Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`,
+    )
   return bytes
 }
 
 function cpuCount(value: string): number {
   const cpus = Number(value)
   if (!CPUS_PATTERN.test(value) || !(cpus >= 0.01 && cpus <= CPUS_MAX))
-    throw new InputError(`Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`)
+    throw new InputError(
+      `Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`,
+    )
   return cpus
 }
 
@@ -412,13 +417,16 @@ function cpuCount(value: string): number {
 // certificate it belongs to first. Nothing of the value is quoted back: it is a secret.
 function lbCertificate(value: string): LbCertificate {
   const refuse = (problem: string): InputError =>
-    new InputError(`Invalid lb-certificate: ${problem}. Expected the PEM certificate chain (the server's certificate first) and its unencrypted private key in one value.`)
+    new InputError(
+      `Invalid lb-certificate: ${problem}. Expected the PEM certificate chain (the server's certificate first) and its unencrypted private key in one value.`,
+    )
   if (value.includes('\0')) throw refuse('it holds a NUL character')
   const [leafPem, ...chain] = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
   const keys = value.match(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g) ?? []
   if (!leafPem) throw refuse('no PEM certificate (-----BEGIN CERTIFICATE-----) found')
   const [keyPem] = keys
-  if (!keyPem || keys.length > 1) throw refuse(keyPem ? `${keys.length} private keys found, one expected` : 'no PEM private key (-----BEGIN PRIVATE KEY-----) found')
+  if (!keyPem || keys.length > 1)
+    throw refuse(keyPem ? `${keys.length} private keys found, one expected` : 'no PEM private key (-----BEGIN PRIVATE KEY-----) found')
   if (keyPem.startsWith('-----BEGIN ENCRYPTED')) throw refuse('the private key is encrypted, and HAProxy cannot ask for its passphrase')
   const parsed = <T>(parse: () => T, problem: string): T => {
     try {
@@ -444,7 +452,9 @@ function externalNetwork(value: string): string {
 function lbName(value: string, instancePrefix: string): string {
   const lb = name(value, 'lb-name')
   if (lb === lockName(instancePrefix))
-    throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`)
+    throw new InputError(
+      `Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
+    )
   return lb
 }
 
@@ -490,9 +500,7 @@ function integer(value: string, input: string, min: number, max: number): number
 
 function name(value: string, input: string): string {
   if (NAME_PATTERN.test(value) && value.length <= NAME_MAX) return value
-  throw new InputError(
-    `Invalid ${input} '${show(value)}'. Expected up to ${NAME_MAX} letters, digits, '_' or '-', starting with a letter or digit.`,
-  )
+  throw new InputError(`Invalid ${input} '${show(value)}'. Expected up to ${NAME_MAX} letters, digits, '_' or '-', starting with a letter or digit.`)
 }
 
 function matching(value: string, pattern: RegExp, input: string, expected: string): string {

@@ -144,7 +144,9 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
           ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
           : undefined
     if (gone) {
-      log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`)
+      log.warning(
+        `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
+      )
       await removeById(docker, current.id).catch((error) => {
         throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
@@ -249,7 +251,9 @@ export async function releaseLock(docker: Docker, deployment: string, id: string
     const removed = await removeById(docker, id)
     forgetLock(id)
     if (!removed)
-      log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`)
+      log.warning(
+        `The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`,
+      )
   } catch (error) {
     log.warning(
       `Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run waits until it is older than wait-timeout; remove it with 'docker rm -f ${name}' to go on sooner.`,

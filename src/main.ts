@@ -79,7 +79,14 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
 async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
-  const lock = { operation: 'teardown' as const, host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
+  const lock = {
+    operation: 'teardown' as const,
+    host,
+    image: await lockImage(docker, inputs, signal),
+    timeoutSeconds: inputs.waitTimeoutSeconds,
+    signal,
+    runFinished: runFinishedVia(github),
+  }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })

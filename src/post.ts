@@ -48,7 +48,11 @@ async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> 
   const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
   // The lock is released by its ID, after everything else.
   const created = containers.filter((c) => c.Labels[LABEL.role] !== 'lock')
-  const failures = await removeObjects(docker, created.map((c) => c.Id), networks.map((n) => n.Id))
+  const failures = await removeObjects(
+    docker,
+    created.map((c) => c.Id),
+    networks.map((n) => n.Id),
+  )
   if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
   log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`)
   if (deploy.replacedLb) await restartReplaced(docker.getContainer(deploy.replacedLb.id), deploy.replacedLb.name)

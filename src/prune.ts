@@ -80,7 +80,8 @@ export function decide(summary: DeploymentSummary, policy: PrunePolicy): PruneDe
   if (pullRequest && policy.closedPullRequests.has(pullRequest)) return verdict(true, `pull request ${pullRequest} is closed`)
   const ageSeconds = Math.max(0, Math.floor((policy.now.getTime() - summary.newest.getTime()) / 1000))
   const age = `last changed ${formatDuration(ageSeconds)} ago`
-  if (policy.maxAgeSeconds === undefined) return verdict(false, pullRequest ? `pull request ${pullRequest} is not known to be closed` : 'no pull request, and no max-age')
+  if (policy.maxAgeSeconds === undefined)
+    return verdict(false, pullRequest ? `pull request ${pullRequest} is not known to be closed` : 'no pull request, and no max-age')
   if (ageSeconds > policy.maxAgeSeconds) return verdict(true, `${age}, longer than max-age ${formatDuration(policy.maxAgeSeconds)}`)
   return verdict(false, `${age}, within max-age ${formatDuration(policy.maxAgeSeconds)}`)
 }
@@ -171,11 +172,7 @@ async function listObjects(docker: Docker, filters: string): Promise<DeploymentO
 }
 
 // Only this repository's pull requests are asked about: the token is for this repository.
-async function closedPullRequests(
-  github: GitHubApi | undefined,
-  repository: Repository | undefined,
-  candidates: DeploymentSummary[],
-): Promise<Set<string>> {
+async function closedPullRequests(github: GitHubApi | undefined, repository: Repository | undefined, candidates: DeploymentSummary[]): Promise<Set<string>> {
   if (!github) return new Set()
   if (!repository) {
     log.warning('github-token is given but GITHUB_REPOSITORY is not set: no pull request is asked about, so only max-age removes deployments.')
@@ -214,7 +211,14 @@ export async function summarizePrune(report: PruneReport, pattern: string): Prom
   ].map((row) => row.map(escape))
   await core.summary
     .addHeading(`Prune of deployments matching ${escape(pattern)}`, 2)
-    .addTable([[{ data: 'Deployment', header: true }, { data: 'Outcome', header: true }, { data: 'Why', header: true }], ...rows])
+    .addTable([
+      [
+        { data: 'Deployment', header: true },
+        { data: 'Outcome', header: true },
+        { data: 'Why', header: true },
+      ],
+      ...rows,
+    ])
     .write()
 }
 

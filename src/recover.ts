@@ -18,10 +18,15 @@ export async function settleInterruptedReplacement(docker: Docker, deployment: s
   const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)]
   if (!next && !old) return
   const fail = (what: string) => (error: unknown) => {
-    throw new Error(`Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`)
+    throw new Error(
+      `Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`,
+    )
   }
   if (next) {
-    await docker.getContainer(next.Id).remove({ force: true }).catch(fail(`removing ${lbName}-next`))
+    await docker
+      .getContainer(next.Id)
+      .remove({ force: true })
+      .catch(fail(`removing ${lbName}-next`))
     log.info(`Removed ${lbName}-next, a replacement load-balancer an interrupted run had not started`)
   }
   if (!old) return
@@ -37,11 +42,17 @@ export async function settleInterruptedReplacement(docker: Docker, deployment: s
       },
     )
     if (started) {
-      await docker.getContainer(old.Id).remove({ force: true }).catch(fail(`removing ${lbName}-old`))
+      await docker
+        .getContainer(old.Id)
+        .remove({ force: true })
+        .catch(fail(`removing ${lbName}-old`))
       log.info(`Removed ${lbName}-old: an interrupted run had replaced it, and its replacement runs`)
       return
     }
-    await docker.getContainer(current.Id).remove({ force: true }).catch(fail(`removing the replacement ${lbName} that does not start`))
+    await docker
+      .getContainer(current.Id)
+      .remove({ force: true })
+      .catch(fail(`removing the replacement ${lbName} that does not start`))
   }
   const previous = docker.getContainer(old.Id)
   await previous.rename({ name: lbName }).catch(fail(`renaming ${lbName}-old back`))

@@ -10,7 +10,10 @@ export async function summarizeDeploy(deployment: string, settings: DeploySettin
   if (!process.env.GITHUB_STEP_SUMMARY) return
   await core.summary
     .addHeading(`Deployment ${deployment}`, 2)
-    .addRaw(`Serving <a href="${result.url}">${result.url}</a> from ${result.instances.length} instance(s) of <code>${escape(settings.image)}</code>${result.changed ? '' : ' (unchanged)'}.`, true)
+    .addRaw(
+      `Serving <a href="${result.url}">${result.url}</a> from ${result.instances.length} instance(s) of <code>${escape(settings.image)}</code>${result.changed ? '' : ' (unchanged)'}.`,
+      true,
+    )
     .addList(describeInstances(settings))
     .addTable([
       [

@@ -17,9 +17,15 @@ export async function teardown(docker: Docker, deployment: string): Promise<Tear
     log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`)
     return { removed }
   }
-  const failures = await removeObjects(docker, containers.map((c) => c.id), state.networks.map((n) => n.id))
+  const failures = await removeObjects(
+    docker,
+    containers.map((c) => c.id),
+    state.networks.map((n) => n.id),
+  )
   if (failures.length > 0)
-    throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`)
+    throw new Error(
+      `Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`,
+    )
   log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`)
   return { removed }
 }

@@ -129,8 +129,7 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
         const up = http.request({ socketPath, method, path: url, headers: { ...headers, host: 'docker' }, agent })
         up.on('response', resolve)
         up.on('error', (err: NodeJS.ErrnoException) => {
-          const retriable =
-            err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || (up.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+          const retriable = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || (up.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
           if (retriable && Buffer.isBuffer(body) && Date.now() < deadline) setTimeout(attempt, 250)
           else reject(err)
         })
@@ -242,9 +241,7 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
             info.OperatingSystem = 'VMware Photon OS/Linux'
             const networks =
               opts.containerNetworks ??
-              ((await upstreamJson('/networks')).json ?? [])
-                .map((n: { Name: string }) => n.Name)
-                .filter((name: string) => name !== 'host' && name !== 'none')
+              ((await upstreamJson('/networks')).json ?? []).map((n: { Name: string }) => n.Name).filter((name: string) => name !== 'host' && name !== 'none')
             info.Plugins = { ...info.Plugins, Network: networks }
           },
         }),
@@ -330,8 +327,7 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
           if (status === 200 && json.State?.Running) {
             throw new Refusal(
               500,
-              `Cannot connect container ${container} to network ${decodeURIComponent(network)}: ` +
-                'container must be stopped to connect it to a network',
+              `Cannot connect container ${container} to network ${decodeURIComponent(network)}: ` + 'container must be stopped to connect it to a network',
               'connect-running',
             )
           }
@@ -443,8 +439,7 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
   const server = http.createServer((req, res) => {
     const call: Call = { ...parseTarget(req), req, res }
     handle(call).catch((err: unknown) => {
-      const refusal =
-        err instanceof Refusal ? err : new Refusal(502, `vch-proxy: upstream ${socketPath}: ${(err as Error).message}`, 'upstream-error')
+      const refusal = err instanceof Refusal ? err : new Refusal(502, `vch-proxy: upstream ${socketPath}: ${(err as Error).message}`, 'upstream-error')
       if (!res.headersSent) reply(call, refusal.status, { message: refusal.message }, refusal.rule)
       else res.destroy()
     })

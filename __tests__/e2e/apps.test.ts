@@ -88,7 +88,9 @@ describe('env, secret-env, instance-command, instance-memory and instance-cpus',
 
   it('a JSON array command is taken word for word', async () => {
     const prefix = deployment('argv')
-    const run = await runAction(await localInputs(prefix, { instances: '1', 'instance-port': '8082', 'instance-command': '["httpd", "-f", "-p", "8082", "-h", "/etc"]' }))
+    const run = await runAction(
+      await localInputs(prefix, { instances: '1', 'instance-port': '8082', 'instance-command': '["httpd", "-f", "-p", "8082", "-h", "/etc"]' }),
+    )
     expect(run.code, explain(run)).toBe(0)
     const [name] = instancesOf(prefix)
     expect(docker('inspect', '-f', '{{json .Config.Cmd}}', name)).toBe('["httpd","-f","-p","8082","-h","/etc"]')
@@ -229,7 +231,8 @@ function getOverHttps(url: string, ca: string): Promise<{ status: number; body: 
 }
 
 describe('lb-certificate: HTTPS on lb-port', () => {
-  const fingerprintOf = (pem: string): string => new X509Certificate(pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0]).fingerprint256
+  const fingerprintOf = (pem: string): string =>
+    new X509Certificate(pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)![0]).fingerprint256
 
   it('serves the given certificate, keeps its key private to HAProxy, and redeploys and renews over HTTPS without losing a request', async () => {
     const prefix = deployment('https')
@@ -243,7 +246,10 @@ describe('lb-certificate: HTTPS on lb-port', () => {
     expect(answer.body).toMatch(/^web v1 /)
     expect(answer.fingerprint).toBe(fingerprintOf(pem))
     // Plain HTTP on the same port is not served (HAProxy drops the connection or answers 400).
-    const plain = await fetch(`http://127.0.0.1:${inputs['lb-port']}/`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 'refused')
+    const plain = await fetch(`http://127.0.0.1:${inputs['lb-port']}/`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      () => 'refused',
+    )
     expect(plain).not.toBe(200)
 
     // In the load-balancer: one file, mode 0400, owned by the user HAProxy runs as (uid 99).
@@ -275,7 +281,9 @@ describe('lb-certificate: HTTPS on lb-port', () => {
   it('a certificate whose key does not match fails before anything is created', async () => {
     const prefix = deployment('badcert')
     const [cert, key] = [selfSignedPem(), selfSignedPem()].map((pem, i) =>
-      i === 0 ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0] : pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0],
+      i === 0
+        ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n/)![0]
+        : pem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----\n/)![0],
     )
     const run = await runAction(await localInputs(prefix, { 'lb-certificate': cert + key }))
     expect(run.code, explain(run)).toBe(1)
@@ -287,6 +295,14 @@ describe('lb-certificate: HTTPS on lb-port', () => {
 // Mode and owner of the certificate file, from the tar header the Engine's archive API sends.
 function certificateFile(container: string): { mode: number; uid: number; gid: number } {
   const tar = execFileSync('docker', ['cp', `${container}:/usr/local/etc/haproxy/service.pem`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const octal = (offset: number): number => parseInt(tar.subarray(offset, offset + 8).toString('ascii').replace(/\0.*$/, '').trim(), 8)
+  const octal = (offset: number): number =>
+    parseInt(
+      tar
+        .subarray(offset, offset + 8)
+        .toString('ascii')
+        .replace(/\0.*$/, '')
+        .trim(),
+      8,
+    )
   return { mode: octal(100) & 0o7777, uid: octal(108), gid: octal(116) }
 }

@@ -52,7 +52,11 @@ async function cancelAsTheRunner(started: StartedAction): Promise<Cancelled> {
   const sentAt = Date.now()
   const signals: NodeJS.Signals[] = []
   const ended = exited(started).then(() => true)
-  for (const [signal, waitMs] of [['SIGINT', SIGTERM_AFTER_MS], ['SIGTERM', SIGKILL_AFTER_MS], ['SIGKILL', 10_000]] as const) {
+  for (const [signal, waitMs] of [
+    ['SIGINT', SIGTERM_AFTER_MS],
+    ['SIGTERM', SIGKILL_AFTER_MS],
+    ['SIGKILL', 10_000],
+  ] as const) {
     signals.push(signal)
     started.child.kill(signal)
     if (await Promise.race([ended, sleep(waitMs).then(() => false)])) break
@@ -108,7 +112,10 @@ async function redeployAfter(prefix: string, inputs: Record<string, string>, ins
   return next
 }
 
-async function deployed(tag: string, extra: Record<string, string> = {}): Promise<{ prefix: string; inputs: Record<string, string>; first: ActionRun; before: string[] }> {
+async function deployed(
+  tag: string,
+  extra: Record<string, string> = {},
+): Promise<{ prefix: string; inputs: Record<string, string>; first: ActionRun; before: string[] }> {
   const prefix = uniquePrefix(tag)
   created.push(prefix)
   const inputs = await localInputs(prefix, { instances: '3', ...extra })

@@ -36,7 +36,13 @@ function explain(run: CliRun): string {
   return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
 }
 
-const STEPS = ['Connect to the Docker host', 'Check the Docker host', 'Pull images', 'Start instances and load-balancer', 'Wait until every instance serves through the load-balancer']
+const STEPS = [
+  'Connect to the Docker host',
+  'Check the Docker host',
+  'Pull images',
+  'Start instances and load-balancer',
+  'Wait until every instance serves through the load-balancer',
+]
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const WORKFLOW_COMMAND = /^::[a-z-]+/m
 
@@ -97,7 +103,12 @@ describe('vic-lb deploy run by a person', () => {
   })
 
   it('tears down with --output json: an empty object', async () => {
-    const run = await runCli(['teardown', `--instance-prefix=${prefix}`, ...(inputs['docker-host'] ? [`--docker-host=${inputs['docker-host']}`] : []), '--output=json'])
+    const run = await runCli([
+      'teardown',
+      `--instance-prefix=${prefix}`,
+      ...(inputs['docker-host'] ? [`--docker-host=${inputs['docker-host']}`] : []),
+      '--output=json',
+    ])
     expect(run.code, explain(run)).toBe(0)
     expect(JSON.parse(run.stdout)).toEqual({})
     expect(run.stderr).toMatch(new RegExp(`^Removed \\d+ object\\(s\\) of deployment '${prefix}'`, 'm'))
@@ -113,7 +124,12 @@ describe('a failed vic-lb deploy', () => {
     expect(run.code, explain(run)).toBe(1)
     expect(run.stdout).toBe('')
     expect(run.stdout + run.stderr).not.toMatch(WORKFLOW_COMMAND)
-    expect(run.stderr).toMatch(new RegExp(`^error: Instance ${prefix}-[0-9a-f]{8}-1 exited with code 3 right after starting\\. Its last log lines:\\n(?:.*\\n)*crash: failing on purpose\\n`, 'm'))
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^error: Instance ${prefix}-[0-9a-f]{8}-1 exited with code 3 right after starting\\. Its last log lines:\\n(?:.*\\n)*crash: failing on purpose\\n`,
+        'm',
+      ),
+    )
     expect(run.stderr).not.toContain('%0A')
     expect(run.stderr).toMatch(/^✗ Wait until every instance serves through the load-balancer failed after \d+\.\ds$/m)
     expect(run.stderr).toMatch(/^✓ Deploy failed: undo this run \(\d+\.\ds\)$/m)
@@ -125,7 +141,9 @@ describe('a failed vic-lb deploy', () => {
     created.push(prefix)
     const run = await runCli(['deploy', ...flags(await localInputs(prefix, { image: IMAGES.silent, instances: '2', 'wait-timeout': '15' }))])
     expect(run.code, explain(run)).toBe(1)
-    expect(run.stdout).toMatch(new RegExp(`^ {2}0 of 2 instances healthy; waiting for ${prefix}-[0-9a-f]{8}-1: DOWN \\(last check: L4\\w+\\), ${prefix}-[0-9a-f]{8}-2: DOWN`, 'm'))
+    expect(run.stdout).toMatch(
+      new RegExp(`^ {2}0 of 2 instances healthy; waiting for ${prefix}-[0-9a-f]{8}-1: DOWN \\(last check: L4\\w+\\), ${prefix}-[0-9a-f]{8}-2: DOWN`, 'm'),
+    )
     expect(run.stdout).toMatch(new RegExp(`^ {2}▸ Logs of ${prefix}-lb$`, 'm'))
     expect(run.stderr).toMatch(/^error: Timed out waiting for the deployment to become ready: 2 of 2 instances not healthy yet\.$/m)
     expect(objectsOf(prefix)).toEqual([])
@@ -148,7 +166,16 @@ describe('vic-lb with --tls-*-file flags', () => {
     const prefix = uniquePrefix('clitls')
     created.push(prefix)
     const host = `tcp://${tlsEndpoint()}`
-    const tls = ['--docker-host', host, '--tls-ca-cert-file', `${TLS_DIR}/ca.pem`, '--tls-cert-file', `${TLS_DIR}/cert.pem`, '--tls-key-file', `${TLS_DIR}/key.pem`]
+    const tls = [
+      '--docker-host',
+      host,
+      '--tls-ca-cert-file',
+      `${TLS_DIR}/ca.pem`,
+      '--tls-cert-file',
+      `${TLS_DIR}/cert.pem`,
+      '--tls-key-file',
+      `${TLS_DIR}/key.pem`,
+    ]
     const { 'docker-host': _, ...inputs } = await localInputs(prefix, { instances: '2' })
     const deploy = await runCli(['deploy', ...flags(inputs), ...tls, '--output', 'json'])
     expect(deploy.code, explain(deploy)).toBe(0)
@@ -158,7 +185,10 @@ describe('vic-lb with --tls-*-file flags', () => {
     expect(teardown.stdout).toMatch(/^Removed \d+ object\(s\)/m)
     expect(objectsOf(prefix)).toEqual([])
 
-    const keyLines = fs.readFileSync(`${TLS_DIR}/key.pem`, 'utf8').split('\n').filter((l) => l.length >= 8 && !l.startsWith('-----'))
+    const keyLines = fs
+      .readFileSync(`${TLS_DIR}/key.pem`, 'utf8')
+      .split('\n')
+      .filter((l) => l.length >= 8 && !l.startsWith('-----'))
     for (const output of [deploy.stdout, deploy.stderr, teardown.stdout, teardown.stderr]) {
       for (const line of keyLines) expect(output).not.toContain(line)
       expect(output).not.toContain('127.0.0.1:2376')

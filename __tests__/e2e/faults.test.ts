@@ -76,7 +76,9 @@ describe('an unreachable Docker host fails in bounded time, naming the host and 
   it('a closed port: refused, retried with backoff, then given up', async () => {
     const port = await freePort()
     const { error, seconds } = await failingDeploy('closed', { 'docker-host': `tcp://127.0.0.1:${port}` })
-    expect(error).toContain(`Cannot reach the Docker host tcp://127.0.0.1:${port}: nothing accepts connections on port ${port} (ECONNREFUSED); gave up after 3 attempts.`)
+    expect(error).toContain(
+      `Cannot reach the Docker host tcp://127.0.0.1:${port}: nothing accepts connections on port ${port} (ECONNREFUSED); gave up after 3 attempts.`,
+    )
     expect(error).toContain('Check the port')
     expect(seconds).toBeLessThan(15)
   })
@@ -85,7 +87,9 @@ describe('an unreachable Docker host fails in bounded time, naming the host and 
     const hang = await silentServer()
     try {
       const { error, seconds } = await failingDeploy('hang', { 'docker-host': `tcp://127.0.0.1:${hang.port}` })
-      expect(error).toContain(`Cannot reach the Docker host tcp://127.0.0.1:${hang.port}: connected, but GET /version got no answer within 10 s; gave up after 3 attempts.`)
+      expect(error).toContain(
+        `Cannot reach the Docker host tcp://127.0.0.1:${hang.port}: connected, but GET /version got no answer within 10 s; gave up after 3 attempts.`,
+      )
       expect(error).toContain('Check that docker-host points at the Docker Engine API port')
       // 3 attempts of 10 s and 1 + 3 s between them.
       expect(seconds).toBeGreaterThan(30)
@@ -163,7 +167,19 @@ describe('an image that does not exist', () => {
     expect(errorOf(run)).toMatch(/^Could not pull image vic-lb-test\/absent:1: .*Check the image name and tag/)
     // Not "created and removed again": the Docker host saw no instance, load-balancer or network
     // created at all (only the deployment's lock, which every run takes).
-    const events = docker('events', '--since', String(since), '--until', String(until), '--filter', 'type=container', '--filter', 'type=network', '--format', `{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "${LABEL_DEPLOYMENT.replace('deployment', 'role')}"}}`)
+    const events = docker(
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      'type=container',
+      '--filter',
+      'type=network',
+      '--format',
+      `{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes "${LABEL_DEPLOYMENT.replace('deployment', 'role')}"}}`,
+    )
     expect(events.split('\n').filter((line) => line.includes(prefix) && !line.endsWith(' lock'))).toEqual([])
     expect(objectsOf(prefix)).toEqual([])
   })
@@ -234,7 +250,9 @@ describe('the Docker daemon restarts during a deploy', () => {
     const failed = await deploying
     expect(failed.code, explain(failed)).toBe(1)
     const error = errorOf(failed)
-    expect(error).toMatch(new RegExp(`^Lost the connection to the Docker host unix://${relay.path.replace(/[.]/g, '\\.')} \\((ECONNREFUSED|ENOENT|ECONNRESET)[;)]`))
+    expect(error).toMatch(
+      new RegExp(`^Lost the connection to the Docker host unix://${relay.path.replace(/[.]/g, '\\.')} \\((ECONNREFUSED|ENOENT|ECONNRESET)[;)]`),
+    )
     expect(error).toContain('run the action again')
     console.log(`the failed run said: ${error}`)
     // Its clean-up waited for the daemon to come back, and took back everything it had created.

@@ -18,7 +18,10 @@ export default function setup(): void {
   // A suite meant for Podman that reached dockerd (or the reverse) would prove nothing about it.
   const isPodman = components.split(';').includes('Podman Engine')
   if (isPodman !== (ENGINE.kind === 'podman'))
-    fail(`${ENGINE.kind} at ${ENGINE.dockerHost}`, `It answers as ${isPodman ? 'Podman' : 'Docker Engine'}: check VIC_LB_E2E_ENGINE and VIC_LB_E2E_DOCKER_HOST.`)
+    fail(
+      `${ENGINE.kind} at ${ENGINE.dockerHost}`,
+      `It answers as ${isPodman ? 'Podman' : 'Docker Engine'}: check VIC_LB_E2E_ENGINE and VIC_LB_E2E_DOCKER_HOST.`,
+    )
   const images = ['vic-lb-test/web:1', 'vic-lb-test/web:2', 'vic-lb-test/crash:1', 'vic-lb-test/silent:1', ENGINE.haproxyImage]
   for (const image of images) {
     try {

@@ -219,5 +219,9 @@ export function tlsInputs(dir = TLS_DIR): Record<string, string> {
 
 // Builds a small image from a Dockerfile text, offline (FROM one of the local test images).
 export function buildImage(tag: string, dockerfile: string): void {
-  execFileSync('docker', ['build', '-q', '-t', tag, '-'], { input: dockerfile, env: { ...dockerCliEnv(), DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] })
+  execFileSync('docker', ['build', '-q', '-t', tag, '-'], {
+    input: dockerfile,
+    env: { ...dockerCliEnv(), DOCKER_BUILDKIT: '0' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
 }

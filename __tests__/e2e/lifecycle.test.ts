@@ -102,7 +102,9 @@ describe('a lock left behind by a run that died', () => {
     const run = await runAction(await localInputs(prefix, { instances: '2' }))
     expect(run.code, explain(run)).toBe(0)
     expect(run.stdout).toMatch(
-      new RegExp(`::warning::Taking over the lock ${prefix}-lock of deployment '${prefix}': it was taken for the deploy started at 2000-01-01T00:00:00.000Z by run 1234/1 of octo/shop`),
+      new RegExp(
+        `::warning::Taking over the lock ${prefix}-lock of deployment '${prefix}': it was taken for the deploy started at 2000-01-01T00:00:00.000Z by run 1234/1 of octo/shop`,
+      ),
     )
     expect(objectsOf(prefix)).not.toContain(`${prefix}-lock`)
     expect((await distinctAnswers(run.outputs.url)).size).toBe(2)
@@ -129,7 +131,16 @@ describe('prune', () => {
 
   it('removes the deployments older than max-age, keeps the fresh one and never touches anything else', async () => {
     docker('run', '-d', '--name', stranger, IMAGES.web1)
-    docker('create', '--name', `${other}-by-hand`, '--label', `${LABEL_DEPLOYMENT}=${other}`, '--label', `${LABEL_CREATED}=2000-01-01T00:00:00.000Z`, IMAGES.web1)
+    docker(
+      'create',
+      '--name',
+      `${other}-by-hand`,
+      '--label',
+      `${LABEL_DEPLOYMENT}=${other}`,
+      '--label',
+      `${LABEL_CREATED}=2000-01-01T00:00:00.000Z`,
+      IMAGES.web1,
+    )
 
     const first = await runAction(await localInputs(old, { instances: '1' }))
     expect(first.code, explain(first)).toBe(0)
@@ -209,11 +220,20 @@ class GitHubOnLoopback {
     const comment = /^\/repos\/octo\/shop\/issues\/comments\/(\d+)$/.exec(url.pathname)
     const pull = /^\/repos\/octo\/shop\/pulls\/(\d+)$/.exec(url.pathname)
     const runAttempt = /^\/repos\/octo\/shop\/actions\/runs\/(\d+)\/attempts\/(\d+)$/.exec(url.pathname)
-    const view = (c: { id: number; issue: number; body: string }) => ({ id: c.id, body: c.body, html_url: `https://github.example/octo/shop/pull/${c.issue}#issuecomment-${c.id}` })
+    const view = (c: { id: number; issue: number; body: string }) => ({
+      id: c.id,
+      body: c.body,
+      html_url: `https://github.example/octo/shop/pull/${c.issue}#issuecomment-${c.id}`,
+    })
     if (onIssue && req.method === 'GET') {
       const perPage = Number(url.searchParams.get('per_page') ?? 30)
       const page = Number(url.searchParams.get('page') ?? 1)
-      return reply(200, this.commentsOn(Number(onIssue[1])).slice((page - 1) * perPage, page * perPage).map((c) => view({ ...c, issue: Number(onIssue[1]) })))
+      return reply(
+        200,
+        this.commentsOn(Number(onIssue[1]))
+          .slice((page - 1) * perPage, page * perPage)
+          .map((c) => view({ ...c, issue: Number(onIssue[1]) })),
+      )
     }
     if (onIssue && req.method === 'POST') {
       const issue = Number(onIssue[1])
@@ -298,7 +318,17 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     created.push(deployment)
     const label = (name: string, value: string) => ['--label', `${LABEL_DEPLOYMENT.replace('deployment', name)}=${value}`]
     // The lock as a run 555 on another runner left it: no process here to check.
-    docker('create', '--name', `${deployment}-lock`, ...label('deployment', deployment), ...label('role', 'lock'), ...label('holder', 'run 555/1 of octo/shop'), ...label('holder-run', 'octo/shop 555 1'), IMAGES.haproxy, 'never-started')
+    docker(
+      'create',
+      '--name',
+      `${deployment}-lock`,
+      ...label('deployment', deployment),
+      ...label('role', 'lock'),
+      ...label('holder', 'run 555/1 of octo/shop'),
+      ...label('holder-run', 'octo/shop 555 1'),
+      IMAGES.haproxy,
+      'never-started',
+    )
     const teardown = { command: 'teardown', 'instance-prefix': deployment, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' }
     github.runStatus[555] = 'in_progress'
     const begun = Date.now()
@@ -320,7 +350,10 @@ describe('on a pull request, with a GitHub API on this machine', () => {
   })
 
   it('says in the comment that the environment is gone after teardown', async () => {
-    const run = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' }, runEnv({ action: 'closed', number: 42, pull_request: { number: 42 } }))
+    const run = await runAction(
+      { command: 'teardown', 'instance-prefix': prefix, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' },
+      runEnv({ action: 'closed', number: 42, pull_request: { number: 42 } }),
+    )
     expect(run.code, explain(run)).toBe(0)
     expect(objectsOf(prefix)).toEqual([])
     const [comment, ...more] = github.commentsOn(42)
@@ -349,7 +382,9 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     github.refuseComments.add(43)
     const run = await runAction(await localInputs(other, { instances: '1', 'github-token': 'test-token' }), onPullRequest(43))
     expect(run.code, explain(run)).toBe(0)
-    expect(run.stdout).toMatch(new RegExp(`::warning::Could not comment on pull request octo/shop#43 about deployment '${other}': Resource not accessible by integration`))
+    expect(run.stdout).toMatch(
+      new RegExp(`::warning::Could not comment on pull request octo/shop#43 about deployment '${other}': Resource not accessible by integration`),
+    )
     expect((await distinctAnswers(run.outputs.url, 3)).size).toBe(1)
   })
 })

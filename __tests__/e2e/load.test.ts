@@ -68,7 +68,8 @@ async function watchUntilOut(statsUrl: string, authorization: string, server: st
   return {}
 }
 
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]
+const percentile = (values: number[], p: number): number =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))]
 
 describe('an instance killed under load', () => {
   it('costs no GET, and leaves rotation within the health-check timing', async () => {
@@ -99,7 +100,10 @@ describe('an instance killed under load', () => {
       [
         `requests: ${samples.length} in ${DURATION_MS / 1000} s (${Math.round(samples.length / (DURATION_MS / 1000))}/s) at concurrency ${CONCURRENCY}`,
         `failed: ${failed.length}${failed.length ? ` (${[...new Set(failed.map((s) => s.failure))].join('; ')})` : ''}`,
-        `latency ms: p50 ${percentile(latencies, 50)}, p99 ${percentile(latencies, 99)}, max ${Math.max(...latencies)}; after the kill p99 ${percentile(afterKill.map((s) => s.ms), 99)}`,
+        `latency ms: p50 ${percentile(latencies, 50)}, p99 ${percentile(latencies, 99)}, max ${Math.max(...latencies)}; after the kill p99 ${percentile(
+          afterKill.map((s) => s.ms),
+          99,
+        )}`,
         `killed ${victim} at +${killedAt - started} ms; its last answer ended ${lastByVictim - killedAt} ms after the kill; ${answeredByVictim.length} answers from it in all`,
         `out of rotation (stats: ${out.status ?? 'still UP'}) ${outAfterMs ?? '-'} ms after the kill`,
       ].join('\n'),

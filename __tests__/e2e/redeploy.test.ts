@@ -61,7 +61,9 @@ describe('a new HAProxy image replaces the load-balancer', () => {
     // Not an HAProxy image at all: refused before the old load-balancer is touched.
     const foreign = await runAction({ ...inputs, 'haproxy-image': IMAGES.web2 })
     expect(foreign.code, explain(foreign)).toBe(1)
-    expect(foreign.stdout).toMatch(/Could not put the HAProxy configuration into \/usr\/local\/etc\/haproxy of load-balancer .*haproxy-image must be built like the official haproxy image/)
+    expect(foreign.stdout).toMatch(
+      /Could not put the HAProxy configuration into \/usr\/local\/etc\/haproxy of load-balancer .*haproxy-image must be built like the official haproxy image/,
+    )
     expect(docker('inspect', '-f', '{{.Id}} {{.State.Status}}', `${prefix}-lb`)).toBe(`${first.outputs['lb-container']} running`)
 
     // An HAProxy image that exits at start: the old load-balancer has stepped aside by then and

@@ -4,7 +4,22 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
-import { LABEL_DEPLOYMENT, TLS_DIR, docker, explain, lbConfig, localInputs, objectsOf, removeDeployment, runAction, statsAuthorization, tlsEndpoint, tlsInputs, uniquePrefix, type ActionRun } from './harness'
+import {
+  LABEL_DEPLOYMENT,
+  TLS_DIR,
+  docker,
+  explain,
+  lbConfig,
+  localInputs,
+  objectsOf,
+  removeDeployment,
+  runAction,
+  statsAuthorization,
+  tlsEndpoint,
+  tlsInputs,
+  uniquePrefix,
+  type ActionRun,
+} from './harness'
 
 // Secret inputs (docker-host, the TLS key material, registry-password, secret-env, lb-certificate)
 // at debug level, through a deploy and a teardown over TLS. Masking is the runner's: our process cannot hide what it prints,
@@ -25,8 +40,13 @@ const DOCKER_HOST = `tcp://${tlsEndpoint()}`
 const PASSWORD = `pw-${randomBytes(12).toString('base64url')}-$'"\\`
 const USERNAME = 'ci-bot'
 // Values with what shells and log parsers treat specially; each one is masked on its own.
-const SECRET_VALUES = { DATABASE_URL: `postgres://app:${randomBytes(9).toString('base64url')}@db:5432/app?x=$y`, API_KEY: `k=${randomBytes(12).toString('hex')} "q" #` }
-const SECRET_ENV = `# from the workflow's secrets\n${Object.entries(SECRET_VALUES).map(([k, v]) => `${k}=${v}`).join('\n')}\n`
+const SECRET_VALUES = {
+  DATABASE_URL: `postgres://app:${randomBytes(9).toString('base64url')}@db:5432/app?x=$y`,
+  API_KEY: `k=${randomBytes(12).toString('hex')} "q" #`,
+}
+const SECRET_ENV = `# from the workflow's secrets\n${Object.entries(SECRET_VALUES)
+  .map(([k, v]) => `${k}=${v}`)
+  .join('\n')}\n`
 const CERTIFICATE = selfSignedPem()
 
 const created: string[] = []
@@ -37,7 +57,14 @@ afterAll(() => {
 })
 
 function secretInputs(): Record<string, string> {
-  return { 'docker-host': DOCKER_HOST, ...tlsInputs(), 'registry-username': USERNAME, 'registry-password': PASSWORD, 'secret-env': SECRET_ENV, 'lb-certificate': CERTIFICATE }
+  return {
+    'docker-host': DOCKER_HOST,
+    ...tlsInputs(),
+    'registry-username': USERNAME,
+    'registry-password': PASSWORD,
+    'secret-env': SECRET_ENV,
+    'lb-certificate': CERTIFICATE,
+  }
 }
 
 // What must never be seen: the password (and the base64 forms a registry auth header takes), the
@@ -81,7 +108,8 @@ function withoutMaskCommands(stdout: string): string {
 function expectMaskedFirst(run: ActionRun, inputs: Record<string, string>): void {
   const { masked, firstOtherLine, lastMaskLine } = maskCommands(run.stdout)
   expect(lastMaskLine, 'every ::add-mask:: comes before any other output').toBeLessThan(firstOtherLine)
-  for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'secret-env', 'lb-certificate']) expect(masked, name).toContain(inputs[name].trim())
+  for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'secret-env', 'lb-certificate'])
+    expect(masked, name).toContain(inputs[name].trim())
   for (const line of neverShown(inputs).slice(3)) expect(masked).toContain(line)
 }
 
@@ -140,14 +168,16 @@ describe('secrets at debug level: deploy and teardown over TLS with registry cre
     expect(temp).toEqual([])
     const onHost = inspectDeployment(prefix)
     const envValues = Object.values(SECRET_VALUES)
-    for (const secret of [...neverShown(inputs).filter((s) => !envValues.includes(s)), DOCKER_HOST]) expect(onHost.includes(secret), 'a secret reached the Docker host').toBe(false)
+    for (const secret of [...neverShown(inputs).filter((s) => !envValues.includes(s)), DOCKER_HOST])
+      expect(onHost.includes(secret), 'a secret reached the Docker host').toBe(false)
     const containers = docker('ps', '-aq', '--filter', `label=${LABEL_DEPLOYMENT}=${prefix}`).split('\n')
     const labels = docker('inspect', '-f', '{{json .Config.Labels}}', ...containers)
     const envs = docker('inspect', '-f', '{{.Name}} {{json .Config.Env}}', ...containers)
     for (const value of envValues) {
       expect(labels.includes(value), 'a secret-env value is in a label').toBe(false)
       // In the instances' environment only: not the load-balancer's.
-      for (const line of envs.split('\n')) expect(line.includes(JSON.stringify(value).slice(1, -1)), line.split(' ')[0]).toBe(line.startsWith(`/${prefix}-`) && !line.startsWith(`/${prefix}-lb `))
+      for (const line of envs.split('\n'))
+        expect(line.includes(JSON.stringify(value).slice(1, -1)), line.split(' ')[0]).toBe(line.startsWith(`/${prefix}-`) && !line.startsWith(`/${prefix}-lb `))
     }
     expect(run.outputs.url).toMatch(/^https:\/\//)
   })

@@ -156,7 +156,9 @@ describe(`HAProxy image ${IMAGES.haproxy}`, () => {
     const branch = /:(\d+\.\d+)$/.exec(IMAGES.haproxy)?.[1]
     expect(branch, 'the HAProxy test image is tagged with its branch').toBeDefined()
     containers.push(`${prefix}-version`)
-    expect(docker('run', '--name', `${prefix}-version`, '--network', 'none', IMAGES.haproxy, 'haproxy', '-v')).toMatch(new RegExp(`^HAProxy version ${branch!.replace('.', '\\.')}\\.`))
+    expect(docker('run', '--name', `${prefix}-version`, '--network', 'none', IMAGES.haproxy, 'haproxy', '-v')).toMatch(
+      new RegExp(`^HAProxy version ${branch!.replace('.', '\\.')}\\.`),
+    )
   })
 
   it('balances over two web containers as uid 99', async () => {

@@ -17,11 +17,11 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const tlsDir = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
   for (const file of ['ca.pem', 'server-cert.pem', 'server-key.pem', 'cert.pem', 'key.pem', 'other-ca/cert.pem', 'expired/cert.pem'])
-    if (!fs.existsSync(path.join(tlsDir, file))) throw new Error(`End-to-end tests need the test certificates (${path.join(tlsDir, file)} is missing). Run: bash scripts/make-test-certs.sh`)
+    if (!fs.existsSync(path.join(tlsDir, file)))
+      throw new Error(`End-to-end tests need the test certificates (${path.join(tlsDir, file)} is missing). Run: bash scripts/make-test-certs.sh`)
   const engine = ENGINE.dockerHost
   if (!engine.startsWith('unix://')) throw new Error(`VIC_LB_E2E_DOCKER_HOST must be a unix:// socket for the TLS endpoint, not ${engine}`)
   const proxy = await startDockerTlsProxy({ socketPath: engine.slice('unix://'.length), tlsDir })
   project.provide('dockerTlsPort', proxy.port)
   return () => proxy.close()
 }
-

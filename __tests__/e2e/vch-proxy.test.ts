@@ -113,9 +113,23 @@ async function waitForExit(container: Docker.Container): Promise<Docker.Containe
 async function removeLeftovers() {
   await waitForUpstream()
   const containers = await upstream.listContainers({ all: true, filters: { name: [PREFIX] } })
-  await Promise.all(containers.map((c) => upstream.getContainer(c.Id).remove({ force: true }).catch(() => {})))
+  await Promise.all(
+    containers.map((c) =>
+      upstream
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  )
   const networks = await upstream.listNetworks({ filters: { name: [PREFIX] } })
-  await Promise.all(networks.map((n) => upstream.getNetwork(n.Id).remove().catch(() => {})))
+  await Promise.all(
+    networks.map((n) =>
+      upstream
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => {}),
+    ),
+  )
 }
 
 async function waitForUpstream() {
@@ -143,7 +157,10 @@ afterEach(async () => {
 
 afterAll(async () => {
   await removeLeftovers()
-  await upstream.getImage(IMAGE).remove({ force: true }).catch(() => {})
+  await upstream
+    .getImage(IMAGE)
+    .remove({ force: true })
+    .catch(() => {})
 })
 
 describe.runIf(ON_DOCKERD)('vch mode', () => {
@@ -368,9 +385,13 @@ describe.runIf(ON_DOCKERD)('vch mode', () => {
     const p = await proxy()
     const container = await client(p).createContainer({ name: name('exec'), Image: IMAGE, User: '99', Cmd: ['sleep', '600'] })
     await container.start()
-    const unnamed = await client(p).getContainer(container.id).exec({ Cmd: ['true'] })
+    const unnamed = await client(p)
+      .getContainer(container.id)
+      .exec({ Cmd: ['true'] })
     expect((await upstream.getExec(unnamed.id).inspect()).ProcessConfig.user).toBe('0')
-    const named = await client(p).getContainer(container.id).exec({ Cmd: ['true'], User: '99' })
+    const named = await client(p)
+      .getContainer(container.id)
+      .exec({ Cmd: ['true'], User: '99' })
     expect((await upstream.getExec(named.id).inspect()).ProcessConfig.user).toBe('99')
     const direct = await upstream.getContainer(container.id).exec({ Cmd: ['true'] })
     expect((await upstream.getExec(direct.id).inspect()).ProcessConfig.user).toBe('99')
@@ -382,9 +403,7 @@ describe.runIf(ON_DOCKERD)('vch mode', () => {
 
     // dockerode resolves pull() once the 200 stream starts; the refusal is an event in it.
     const stream = await docker.pull('vchp-private/app:1')
-    const events = await new Promise<any[]>((resolve, reject) =>
-      docker.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out))),
-    )
+    const events = await new Promise<any[]>((resolve, reject) => docker.modem.followProgress(stream, (err, out) => (err ? reject(err) : resolve(out))))
     expect(events[0]).toHaveProperty('status')
     const last = events.at(-1)
     expect(last.error).toMatch(/pull access denied|repository does not exist/)

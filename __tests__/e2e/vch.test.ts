@@ -62,7 +62,9 @@ describe.runIf(ON_DOCKERD)('through a VCH-behaving endpoint', () => {
       expect(new Set(uids.workers)).toEqual(new Set([99]))
       // A new generation goes in through graceful reloads of the same load-balancer, checked first
       // by its own HAProxy (an exec, which a VCH runs as root unless told).
-      const next = await runAction(await localInputs(ext, { 'docker-host': proxy.url, 'external-network': network, 'lb-port': '80', instances: '2', image: IMAGES.web2 }))
+      const next = await runAction(
+        await localInputs(ext, { 'docker-host': proxy.url, 'external-network': network, 'lb-port': '80', instances: '2', image: IMAGES.web2 }),
+      )
       expect(next.code, explain(next)).toBe(0)
       expect(next.outputs['lb-container']).toBe(run.outputs['lb-container'])
       expect([...(await distinctAnswers(next.outputs.url))].every((answer) => answer.startsWith('200 web v2 '))).toBe(true)

@@ -55,7 +55,8 @@ const SERVER_UNTRUSTED = new Set([
   'CERT_UNTRUSTED',
 ])
 // TLS alerts a server sends about the client's certificate (TLS 1.2 and 1.3 spellings).
-const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/
+const CLIENT_CERT_REFUSED =
+  /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/
 // What OpenSSL says when the answer to its ClientHello is plain text.
 const PLAIN_TEXT_ANSWER = /wrong version number|packet length too long|http request/i
 
@@ -88,7 +89,7 @@ function answerFailure(error: UnexpectedAnswer, target: DockerTarget): Failure {
   if (error.status === 400 && /HTTP request to an HTTPS server/i.test(error.body))
     return {
       what: 'the host expects TLS on this port, and this connection was plain HTTP (no TLS inputs were given)',
-      advice: "Give tls-ca-cert, tls-cert and tls-key (or DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), or write docker-host as https://host:port.",
+      advice: 'Give tls-ca-cert, tls-cert and tls-key (or DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), or write docker-host as https://host:port.',
       transient: false,
     }
   const port = 'socketPath' in target.connection ? '' : ` (port ${target.connection.port})`
@@ -112,10 +113,13 @@ function socketFailure(code: string, message: string, socketPath: string): Failu
 }
 
 function tlsFailure(code: string, message: string, c: TcpConnection): Failure | undefined {
-  const fix = "Give the CA that signed the host's certificate (the ca.pem vic-machine wrote) as tls-ca-cert, or set tls-verify to false for a VCH created with --no-tlsverify."
+  const fix =
+    "Give the CA that signed the host's certificate (the ca.pem vic-machine wrote) as tls-ca-cert, or set tls-verify to false for a VCH created with --no-tlsverify."
   if (SERVER_UNTRUSTED.has(code))
     return {
-      what: c.ca ? `the Docker host's certificate is not signed by tls-ca-cert (${code})` : `the Docker host's certificate is not signed by a CA this runner trusts, and no tls-ca-cert was given (${code})`,
+      what: c.ca
+        ? `the Docker host's certificate is not signed by tls-ca-cert (${code})`
+        : `the Docker host's certificate is not signed by a CA this runner trusts, and no tls-ca-cert was given (${code})`,
       advice: fix,
       transient: false,
     }
@@ -140,7 +144,8 @@ function tlsFailure(code: string, message: string, c: TcpConnection): Failure | 
   if (c.protocol === 'https' && PLAIN_TEXT_ANSWER.test(message))
     return {
       what: `the host does not speak TLS on port ${c.port}; it answered in plain text`,
-      advice: 'Use the TLS port of the Docker host (2376), or, if its API really has no TLS, leave out the TLS inputs and write docker-host as http://host:port.',
+      advice:
+        'Use the TLS port of the Docker host (2376), or, if its API really has no TLS, leave out the TLS inputs and write docker-host as http://host:port.',
       transient: false,
     }
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO')
@@ -168,11 +173,15 @@ function networkFailure(code: string, message: string, c: TcpConnection): Failur
       }
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return { what: `the host name does not resolve (${code})`, advice: 'Check the host name in docker-host and the runner\'s DNS.', transient: code === 'EAI_AGAIN' }
+      return {
+        what: `the host name does not resolve (${code})`,
+        advice: "Check the host name in docker-host and the runner's DNS.",
+        transient: code === 'EAI_AGAIN',
+      }
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'ETIMEDOUT':
-      return { what: `no route to the host (${code})`, advice: 'Check that the runner can reach the host\'s network (VPN, firewall, routes).', transient: true }
+      return { what: `no route to the host (${code})`, advice: "Check that the runner can reach the host's network (VPN, firewall, routes).", transient: true }
     case 'ECONNRESET':
     case 'EPIPE':
       return {

@@ -50,7 +50,7 @@ export async function recentLogs(container: Docker.Container, lines = 50): Promi
 export function demultiplex(raw: Buffer): string {
   if (raw.length < 8 || raw[0] > 2 || raw[1] !== 0 || raw[2] !== 0 || raw[3] !== 0) return raw.toString('utf8')
   const parts: Buffer[] = []
-  for (let offset = 0; offset + 8 <= raw.length; ) {
+  for (let offset = 0; offset + 8 <= raw.length;) {
     const size = raw.readUInt32BE(offset + 4)
     parts.push(raw.subarray(offset + 8, offset + 8 + size))
     offset += 8 + size

@@ -16,7 +16,10 @@ export interface InstanceResources {
   CPUCount?: number
 }
 
-export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>, host: Pick<HostProfile, 'instanceSize'>): InstanceResources {
+export function instanceResources(
+  { memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>,
+  host: Pick<HostProfile, 'instanceSize'>,
+): InstanceResources {
   const resources: InstanceResources = {}
   if (host.instanceSize === 'cgroup-limits') {
     if (memoryBytes) resources.Memory = memoryBytes
@@ -26,7 +29,9 @@ export function instanceResources({ memoryBytes, cpus }: Pick<InstanceConfig, 'm
   if (memoryBytes) {
     const mib = Math.ceil(memoryBytes / MIB / VCH_MEMORY_STEP_MIB) * VCH_MEMORY_STEP_MIB
     if (mib < VCH_MEMORY_MIN_MIB)
-      throw new InputError(`Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`)
+      throw new InputError(
+        `Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`,
+      )
     resources.Memory = mib * MIB
   }
   // A VM has whole vCPUs: a fraction rounds up, so an instance never gets less than was asked.
@@ -42,5 +47,7 @@ export function describeResources(resources: InstanceResources, host: Pick<HostP
     resources.CPUCount ? `${resources.CPUCount} vCPU(s)` : '',
   ].filter(Boolean)
   if (parts.length === 0) return undefined
-  return host.instanceSize === 'containerVM' ? `Each instance is a containerVM with ${parts.join(' and ')}` : `Each instance is limited to ${parts.join(' and ')}`
+  return host.instanceSize === 'containerVM'
+    ? `Each instance is a containerVM with ${parts.join(' and ')}`
+    : `Each instance is limited to ${parts.join(' and ')}`
 }

@@ -32,10 +32,7 @@ export interface DeploymentState {
 
 export async function readDeployment(docker: Docker, deployment: string): Promise<DeploymentState> {
   const filters = deploymentFilter(deployment)
-  const [containers, networks] = await Promise.all([
-    docker.listContainers({ all: true, filters }),
-    docker.listNetworks({ filters }),
-  ])
+  const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
   const state: DeploymentState = { instances: [], networks: networks.map((n) => ({ id: n.Id, name: n.Name })) }
   for (const c of containers) {
     const base = { id: c.Id, name: containerName(c), running: c.State === 'running' }

@@ -81,7 +81,7 @@ function parseTcpAddress(address: string): { host: string; port: number; scheme:
 // user name, path, query or fragment that the user meant for something.
 function isHostAndPort(url: URL, text: string): boolean {
   const extras = url.username || url.password || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/')
-  return !!url.hostname && !extras && url.port !== '0' && !/[\s\x00-\x1f\x7f]/.test(text)
+  return !!url.hostname && !extras && url.port !== '0' && !/[\s\p{Cc}]/u.test(text)
 }
 
 // The value itself may be a secret, so the message describes the form without repeating it.

@@ -27,7 +27,12 @@ export function deployedEnvironment(deployment: string, image: string, result: D
   }
 }
 
-export function announceDeployed(api: GitHubApi | undefined, pr: PullRequestRef | undefined, env: DeployedEnvironment, log: AnnounceLog = runLog): Promise<void> {
+export function announceDeployed(
+  api: GitHubApi | undefined,
+  pr: PullRequestRef | undefined,
+  env: DeployedEnvironment,
+  log: AnnounceLog = runLog,
+): Promise<void> {
   return announce(api, pr, env.deployment, renderDeployedComment(env), 'create-or-update', log)
 }
 

@@ -13,13 +13,7 @@ export type CommentOutcome = { action: 'created' | 'updated'; url: string } | { 
 
 const PAGE_SIZE = 100
 
-export async function publishComment(
-  api: GitHubApi,
-  pr: PullRequestRef,
-  deployment: string,
-  body: string,
-  mode: CommentMode,
-): Promise<CommentOutcome> {
+export async function publishComment(api: GitHubApi, pr: PullRequestRef, deployment: string, body: string, mode: CommentMode): Promise<CommentOutcome> {
   const repository = { owner: pr.owner, repo: pr.repo }
   const existing = await findComment(api, pr, deployment)
   if (existing) {
