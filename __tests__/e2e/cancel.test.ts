@@ -1,6 +1,6 @@
-import * as net from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startLoad } from '../../test-support/load'
+import { silentServer } from '../../test-support/silent-server'
 import {
   IMAGES,
   distinctAnswers,
@@ -124,28 +124,10 @@ async function deployed(
   return { prefix, inputs, first, before: objectsOf(prefix) }
 }
 
-// A server on loopback that accepts connections and never answers: a registry whose pull hangs,
-// or a Docker host that does not answer.
-async function silentRegistry(): Promise<{ port: number; close: () => void }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy()
-      server.close()
-    },
-  }
-}
-
 describe('a run cancelled as the runner cancels it', () => {
   it('during the pull: stops at once, and the deployment goes on serving untouched', async () => {
     const { prefix, inputs, first, before } = await deployed('cxpull')
-    const registry = await silentRegistry()
+    const registry = await silentServer()
     try {
       const started = startAction({ ...inputs, image: `127.0.0.1:${registry.port}/web:2` })
       await until('the pull', () => started.output().includes('::group::Pull images'))
@@ -164,7 +146,7 @@ describe('a run cancelled as the runner cancels it', () => {
   it('while connecting to a Docker host that does not answer: stops at once', async () => {
     const prefix = uniquePrefix('cxconnect')
     created.push(prefix)
-    const host = await silentRegistry()
+    const host = await silentServer()
     try {
       const started = startAction(await localInputs(prefix, { 'docker-host': `tcp://127.0.0.1:${host.port}` }))
       await until('the connection attempt', () => started.output().includes('::group::Connect to the Docker host'))

@@ -22,6 +22,7 @@ import {
   uniquePrefix,
   type ActionRun,
 } from './harness'
+import { silentServer } from '../../test-support/silent-server'
 import { SocketRelay } from '../../test-support/socket-relay'
 
 // Faults around the deploy: an unreachable or misconfigured Docker host, an image that is not
@@ -47,23 +48,6 @@ async function failingDeploy(tag: string, extra: Record<string, string>): Promis
   expect(run.code, explain(run)).toBe(1)
   expect(objectsOf(prefix)).toEqual([])
   return { run, error: errorOf(run), seconds }
-}
-
-// A local server that accepts connections and never answers: a host that hangs.
-async function silentServer(): Promise<{ port: number; close: () => void }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      for (const socket of sockets) socket.destroy()
-      server.close()
-    },
-  }
 }
 
 async function plainHttpServer(): Promise<{ port: number; close: () => void }> {
