@@ -9,8 +9,8 @@ import { lbUser, type HostProfile } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
-import { demultiplex, limited, recentLogs, removeObjects } from './docker/containers'
-import { getFile, hasPath, processOwner, putFile } from './docker/archive'
+import { limited, recentLogs, removeObjects } from './docker/containers'
+import { getFile, hasPath, putFile } from './docker/archive'
 import { LABEL, THIS_RUN, deploymentLabels } from './labels'
 import { networkName } from './names'
 import { rememberDeploy, type UnsettledDeploy } from './state-helper'
@@ -18,19 +18,17 @@ import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import {
   CANDIDATE_BACKEND,
-  CERTIFICATE_FILE,
   CERTIFICATE_PATH,
   CONFIG_DIR,
   CONFIG_FILE,
-  PREVIOUS_CONFIG_FILE,
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
-  renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
 } from './haproxy/config'
+import { checkInside, keepPreviousConfig, loadConfig, putCertificate } from './haproxy/reload'
 import { describeServer, type ServerStatus } from './haproxy/stats'
 import { basicAuthorization, statsAuthFor, withoutStatsPassword } from './haproxy/stats-auth'
 import { NotReadyError, hostForUrl, waitUntilServing, type Endpoints } from './readiness'
@@ -176,43 +174,11 @@ export async function checkHost(engine: Engine, settings: DeploySettings): Promi
     )
 }
 
-// The running load-balancer's own HAProxy checks a new configuration before it replaces the
-// one in use: the same binary and version that will load it, as the user its master runs as (a
-// VCH would run the check as root unless told).
-async function validateInside(lb: Docker.Container, lbName: string, user: string, config: LbConfig): Promise<void> {
-  const candidate = 'haproxy-candidate.cfg'
-  await putFile(lb, '/tmp', candidate, renderConfigToCheck(config))
-  const exec = await lb.exec({ Cmd: ['haproxy', '-c', '-f', `/tmp/${candidate}`], User: user, AttachStdout: true, AttachStderr: true })
-  const output = await new Promise<string>((resolve, reject) => {
-    exec.start({ hijack: true, stdin: false }, (error, stream) => {
-      if (error || !stream) return reject(error ?? new Error('no output stream'))
-      const chunks: Buffer[] = []
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-      stream.on('end', () => resolve(demultiplex(Buffer.concat(chunks))))
-      stream.on('error', reject)
-    })
-  })
-  const { ExitCode } = await exec.inspect()
-  if (ExitCode !== 0)
-    throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`)
-}
-
 // Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
 // with `docker run IMAGE COMMAND`.
 function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?: string[]; Cmd?: string[] } {
   const vars = [...env, ...secretEnv]
   return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) }
-}
-
-// Straight from memory into the container, never onto the runner's disk, and readable only by
-// the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
-// user the load-balancer container is made to run as.
-async function putCertificate(lb: Docker.Container, pem: string, lbName: string): Promise<void> {
-  try {
-    await putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await processOwner(lb) })
-  } catch (error) {
-    throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
-  }
 }
 
 function restartPolicyAtCreate(host: HostProfile): { RestartPolicy?: Docker.HostRestartPolicy } {
@@ -419,8 +385,7 @@ class Run {
       if (current !== target || newCertificate) {
         this.signal?.throwIfAborted()
         this.previousConfig = { lb, text: current ?? '', certificate }
-        // Kept inside the load-balancer (it holds the stats credentials) for the post step.
-        await putFile(lb, CONFIG_DIR, PREVIOUS_CONFIG_FILE, current ?? '')
+        await keepPreviousConfig(lb, current ?? '')
         this.remember({ configChangedOn: lb.id })
         if (newCertificate) await putCertificate(lb, this.settings.certificate!.pem, this.settings.lbName)
         const newcomers = this.plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
@@ -443,11 +408,8 @@ class Run {
 
   private async reload(lb: Docker.Container, user: string, config: LbConfig): Promise<void> {
     this.signal?.throwIfAborted()
-    await validateInside(lb, this.settings.lbName, user, config)
-    await putFile(lb, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(config))
-    // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
-    // configuration it cannot load leaves the previous worker serving.
-    await lb.kill({ signal: 'SIGUSR2' })
+    await checkInside(lb, this.settings.lbName, user, config)
+    await loadConfig(lb, renderHaproxyConfig(config))
     this.changed = true
   }
 
@@ -579,8 +541,7 @@ class Run {
       const { lb, text, certificate } = this.previousConfig
       try {
         if (certificate) await putCertificate(lb, certificate, this.settings.lbName)
-        await putFile(lb, CONFIG_DIR, CONFIG_FILE, text)
-        await lb.kill({ signal: 'SIGUSR2' })
+        await loadConfig(lb, text)
         log.info('Restored the previous load-balancer configuration')
       } catch (error) {
         log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)

@@ -5,8 +5,7 @@ import { resolveTarget } from './docker/target'
 import { connectEngine, describe } from './docker/engine'
 import { containerName } from './docker/state'
 import { removeObjects } from './docker/containers'
-import { getFile, putFile } from './docker/archive'
-import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE } from './haproxy/config'
+import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
 import { leftDeploy, leftLocks, type UnsettledDeploy } from './state-helper'
@@ -59,11 +58,7 @@ async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> 
 }
 
 async function restoreConfig(lb: Docker.Container): Promise<void> {
-  const previous = await getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`)
-  if (previous === undefined) return
-  await putFile(lb, CONFIG_DIR, CONFIG_FILE, previous)
-  await lb.kill({ signal: 'SIGUSR2' })
-  log.info('Restored the configuration the load-balancer had before the interrupted deploy')
+  if (await restorePreviousConfig(lb)) log.info('Restored the configuration the load-balancer had before the interrupted deploy')
 }
 
 async function restartReplaced(lb: Docker.Container, name: string): Promise<void> {

@@ -1,0 +1,139 @@
+import { PassThrough, Readable } from 'node:stream'
+import type Docker from 'dockerode'
+import * as tar from 'tar-stream'
+import { describe, expect, it } from 'vitest'
+import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import { checkInside, keepPreviousConfig, loadConfig, putCertificate, restorePreviousConfig } from '../src/haproxy/reload'
+import { newStatsAuth } from '../src/haproxy/stats-auth'
+
+// The reload sequence against a stand-in load-balancer container: files as the archive API moves
+// them (tar), signals and exec recorded in the order they happen.
+
+interface StoredFile {
+  text: string
+  mode: number
+  uid: number
+  gid: number
+}
+
+function standInLb(check: { exitCode: number; output: string } = { exitCode: 0, output: 'Configuration file is valid\n' }) {
+  const files = new Map<string, StoredFile>()
+  const events: string[] = []
+  const lb = {
+    async putArchive(archive: Buffer, { path }: { path: string }) {
+      const extract = tar.extract()
+      const done = new Promise<void>((resolve, reject) => {
+        extract.on('entry', (header, stream, next) => {
+          const chunks: Buffer[] = []
+          stream.on('data', (c) => chunks.push(c as Buffer))
+          stream.on('end', () => {
+            const file = `${path}/${header.name}`
+            files.set(file, { text: Buffer.concat(chunks).toString('utf8'), mode: header.mode ?? 0, uid: header.uid ?? 0, gid: header.gid ?? 0 })
+            events.push(`put ${file}`)
+            next()
+          })
+        })
+        extract.on('finish', resolve)
+        extract.on('error', reject)
+      })
+      Readable.from([archive]).pipe(extract)
+      await done
+    },
+    async getArchive({ path }: { path: string }) {
+      const file = files.get(path)
+      if (!file) throw Object.assign(new Error('no such file'), { statusCode: 404 })
+      const pack = tar.pack()
+      pack.entry({ name: path.split('/').pop()! }, file.text)
+      pack.finalize()
+      return pack
+    },
+    async kill({ signal }: { signal: string }) {
+      events.push(`kill ${signal}`)
+    },
+    async inspect() {
+      return { Name: '/lb', Config: { User: '' } }
+    },
+    async exec({ Cmd, User }: { Cmd: string[]; User: string }) {
+      events.push(`exec ${Cmd.join(' ')} as ${User || 'the container user'}`)
+      return {
+        start(_options: unknown, callback: (error: Error | null, stream?: NodeJS.ReadableStream) => void) {
+          // Without a TTY the API frames the output: stream type, three zero bytes, length.
+          const payload = Buffer.from(check.output)
+          const header = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])
+          header.writeUInt32BE(payload.length, 4)
+          const stream = new PassThrough()
+          callback(null, stream)
+          stream.end(Buffer.concat([header, payload]))
+        },
+        async inspect() {
+          return { ExitCode: check.exitCode }
+        },
+      }
+    },
+  }
+  return { lb: lb as unknown as Docker.Container, files, events }
+}
+
+const CONFIG: LbConfig = {
+  protocol: 'http',
+  listenPort: 8080,
+  healthCheckPath: '',
+  serving: [{ name: 'web-1', port: 80 }],
+  candidates: [],
+  statsAuth: newStatsAuth(),
+}
+const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
+
+describe('loadConfig', () => {
+  it('copies the configuration in, then signals the master to reload', async () => {
+    const { lb, files, events } = standInLb()
+    await loadConfig(lb, 'global\n')
+    expect(files.get(LIVE)).toMatchObject({ text: 'global\n', mode: 0o644 })
+    expect(events).toEqual([`put ${LIVE}`, 'kill SIGUSR2'])
+  })
+})
+
+describe('checkInside', () => {
+  it("runs the load-balancer's own haproxy -c on a copy that looks no name up, as the given user", async () => {
+    const { lb, files, events } = standInLb()
+    await checkInside(lb, 'lb', 'root', CONFIG)
+    const candidate = files.get('/tmp/haproxy-candidate.cfg')!.text
+    expect(candidate).toContain(' init-addr none')
+    expect(candidate.replace(/ init-addr none$/m, ' init-addr last,libc,none')).toBe(renderHaproxyConfig(CONFIG))
+    expect(events).toEqual(['put /tmp/haproxy-candidate.cfg', 'exec haproxy -c -f /tmp/haproxy-candidate.cfg as root'])
+  })
+
+  it("refuses a configuration HAProxy rejects, with HAProxy's words, and touches the live one not", async () => {
+    const { lb, files, events } = standInLb({ exitCode: 1, output: "[ALERT] config : parsing [x:1] : unknown keyword 'bogus'\n" })
+    await expect(checkInside(lb, 'pr-7-lb', '', CONFIG)).rejects.toThrow(
+      /^HAProxy in pr-7-lb rejected the new configuration \(haproxy -c exit code 1\); the running one stays in use:\n\[ALERT\].*unknown keyword 'bogus'$/,
+    )
+    expect(files.has(LIVE)).toBe(false)
+    expect(events.some((e) => e.startsWith('kill'))).toBe(false)
+  })
+})
+
+describe('keepPreviousConfig and restorePreviousConfig', () => {
+  it('put back what was kept, with a reload', async () => {
+    const { lb, files, events } = standInLb()
+    await keepPreviousConfig(lb, 'the old one\n')
+    await loadConfig(lb, 'the new one\n')
+    expect(await restorePreviousConfig(lb)).toBe(true)
+    expect(files.get(LIVE)!.text).toBe('the old one\n')
+    expect(events).toEqual([`put ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, `put ${LIVE}`, 'kill SIGUSR2', `put ${LIVE}`, 'kill SIGUSR2'])
+  })
+
+  it('do nothing when nothing was kept', async () => {
+    const { lb, events } = standInLb()
+    expect(await restorePreviousConfig(lb)).toBe(false)
+    expect(events).toEqual([])
+  })
+})
+
+describe('putCertificate', () => {
+  it('gives the PEM to the user HAProxy runs as, readable by it alone', async () => {
+    const { lb, files } = standInLb()
+    await putCertificate(lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
+    expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toEqual({ text: '-----BEGIN CERTIFICATE-----\n', mode: 0o400, uid: 0, gid: 0 })
+  })
+})
