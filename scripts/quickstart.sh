@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Sets this machine up and runs the main job: a deploy of 3 instances behind HAProxy on the local
 # Docker engine, published on port 8080, then one request through the load-balancer. The images
-# are the offline test images; on a connected machine pass your own, e.g. --image nginx:1.27.
+# are the offline test images, already on the host (--pull missing); on a connected machine pass
+# your own, e.g. --image nginx:1.27.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 printf '\n== Deploy\n'
 node dist/index.js deploy \
   --image vic-lb-test/web:1 --haproxy-image vic-lb-test/haproxy:2.6 \
-  --instances 3 --external-network= --lb-port 8080 --instance-prefix quickstart --lb-name quickstart-lb \
+  --instances 3 --external-network= --lb-port 8080 --instance-prefix quickstart --lb-name quickstart-lb --pull missing \
   "$@"
 printf '\n== Through the load-balancer: curl -s http://127.0.0.1:8080/\n'
 curl -sS --max-time 5 http://127.0.0.1:8080/
