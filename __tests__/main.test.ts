@@ -163,6 +163,18 @@ describe('run: secrets are masked before anything else is printed', () => {
       for (const line of values[name]!.split(/\r?\n/).filter((l) => l.trim().length >= 16)) expect(errors[0]).not.toContain(line.trim())
   })
 
+  it('masks DOCKER_HOST from the environment as it masks docker-host', async () => {
+    vi.stubEnv('DOCKER_HOST', 'tcp://vch.internal.example:2376')
+    try {
+      await run(reader({ command: 'deploy', image: 'nginx:1.27', instances: 'many' }))
+    } finally {
+      vi.unstubAllEnvs()
+    }
+    const out = lines()
+    expect(out[0]).toBe('::add-mask::tcp://vch.internal.example:2376')
+    expect(out.at(-1)).toMatch(/^::error::.*instances/)
+  })
+
   it('masks secrets even when another input is invalid', async () => {
     await run(reader({ ...values, instances: 'many' }))
     const out = lines()

@@ -136,4 +136,7 @@ export function maskSecrets(read: InputReader): void {
   const username = read('registry-username')?.trim()
   const password = read('registry-password')
   if (username && password) log.setSecret(registryAuthHeader(username, password))
+  // The Docker host address is as secret taken from the environment as given as docker-host.
+  const fromEnvironment = process.env.DOCKER_HOST?.trim()
+  if (fromEnvironment) log.setSecret(fromEnvironment)
 }
