@@ -65,7 +65,7 @@ const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' 
 interface ActionRun {
   ms: number
   verifyMs: number
-  rerunMs?: number
+  rerun?: TimedRun
   trace?: string
 }
 
@@ -89,7 +89,7 @@ async function runAction(n: number, opts: { dockerHost?: string; rerun?: boolean
     })
     const result: ActionRun = { ms: run.ms, verifyMs }
     if (healthy) result.trace = breakdown(run, recordHost(prefix, lbName), healthy, lbName, opts.traceAgainstFloorMs!)
-    if (opts.rerun) result.rerunMs = (await unchangedRerun(args, where)).ms
+    if (opts.rerun) result.rerun = await unchangedRerun(args, where)
     return result
   } finally {
     const teardown = await timed(process.execPath, [CLI, 'teardown', '--instance-prefix', prefix, ...(opts.dockerHost ? ['--docker-host', opts.dockerHost] : [])])
@@ -163,18 +163,17 @@ interface Row {
 }
 
 // Floor, action and baseline one after the other for each size, `--repeat` times; medians.
-async function measure(local: Engine, sizes: number[], via?: { engine: Engine; url: string; env: NodeJS.ProcessEnv }): Promise<{ rows: Row[]; rerunMs?: number }> {
+async function measure(local: Engine, sizes: number[], via?: { engine: Engine; url: string; env: NodeJS.ProcessEnv }): Promise<{ rows: Row[]; rerun?: TimedRun }> {
   const rows: Row[] = []
-  let rerunMs: number | undefined
+  let rerun: TimedRun | undefined
   const engine = via?.engine ?? local
   for (const n of sizes) {
     const samples: Row[] = []
     for (let i = 0; i < REPEAT; i++) {
       const floor = await runFloor(engine, n, FLOOR_AT_ONCE)
       const vchFloor = via ? await runFloor(engine, n, VCH_AT_ONCE) : undefined
-      const rerun = !via && n === Number(flags['rerun-size']) && rerunMs === undefined
-      const action = await runAction(n, { dockerHost: via?.url, rerun, local })
-      rerunMs ??= action.rerunMs
+      const action = await runAction(n, { dockerHost: via?.url, rerun: !via && n === Number(flags['rerun-size']) && !rerun, local })
+      rerun ??= action.rerun
       const baseline = await runBaselineToReady(n, via?.env)
       samples.push({ n, floor, vchFloor, action: action.ms, verifyMs: action.verifyMs, baseline: baseline.ms, baselineScript: baseline.scriptMs, baselineWait: baseline.waitMs })
       console.error(
@@ -194,7 +193,7 @@ async function measure(local: Engine, sizes: number[], via?: { engine: Engine; u
       baselineWait: m((r) => r.baselineWait),
     })
   }
-  return { rows, rerunMs }
+  return { rows, rerun }
 }
 
 function table(rows: Row[]): string {
@@ -210,6 +209,12 @@ function table(rows: Row[]): string {
         ` ${seconds(r.baseline, 2)} | ${(r.action / r.baseline).toFixed(2)} | ${seconds(r.baselineScript, 2)} + ${seconds(r.baselineWait, 2)} | ${seconds(r.verifyMs, 2)} |`,
     )
   return lines.join('\n')
+}
+
+// A run's step lines, without its warnings and details, and when it exited.
+function steps(run: TimedRun): string {
+  const shown = run.lines.filter((l) => /^(▸|✓|Started|Created|Removed|Generation|Deployed|Unchanged)/.test(l.text.trimStart()))
+  return rendered([...shown, { ms: run.ms, text: '(exit)' }])
 }
 
 // The action's peak resident set size, as /usr/bin/time -v reports it for the node process.
@@ -286,9 +291,11 @@ async function main(): Promise<void> {
 
   const extras: string[] = []
   const rerunSize = Number(flags['rerun-size'])
+  let rerunTimeline = ''
   if (rerunSize > 0) {
-    const rerunMs = partA.rerunMs ?? (await runAction(rerunSize, { rerun: true, local })).rerunMs!
-    extras.push(`| unchanged re-run, N=${rerunSize} (spawn to exit, says Unchanged) | ${seconds(rerunMs, 2)} s | ≤ 0.5 s |`)
+    const rerun = partA.rerun ?? (await runAction(rerunSize, { rerun: true, local })).rerun!
+    extras.push(`| unchanged re-run, N=${rerunSize} (spawn to exit, says Unchanged) | ${seconds(rerun.ms, 2)} s | ≤ 0.5 s |`)
+    rerunTimeline = steps(rerun)
   }
   const redeployN = Number(flags['redeploy-instances'])
   let redeployTimeline = ''
@@ -297,14 +304,15 @@ async function main(): Promise<void> {
     for (let i = 0; i < REPEAT; i++) results.push(await measureRedeploy({ cli: CLI, instances: redeployN, concurrency: 8 }, ACTION_REDEPLOY))
     const r = median(results, (x) => x.seconds)
     extras.push(`| redeploy of N=${redeployN} to a new image under load (8 keep-alive clients) | ${r.seconds.toFixed(2)} s, ${r.load.failed} of ${r.load.total} requests failed | ≤ 5 s, 0 failed |`)
-    redeployTimeline = rendered(r.runs[0].lines.filter((l) => /^(▸|✓|Started|Created|Removed|Generation|Deployed)/.test(l.text.trimStart())))
+    redeployTimeline = steps(r.runs[0])
   }
   if (rssSize > 0) {
     const rss = await peakRss(rssSize)
     extras.push(`| peak RSS of the action (node), deploy of N=${rssSize} (${TIME} -v) | ${rss.mb.toFixed(0)} MB (deploy took ${seconds(rss.ms)} s) | ≤ 100 MB |`)
   }
   if (extras.length > 0) out.push('', '### C. Re-run, redeploy, memory (local engine)', '', '| measure | result | target (issue 11) |', '|---|---|---|', ...extras)
-  if (redeployTimeline) out.push('', "The redeploy's steps as the action printed them (seconds since spawn):", '', '```', redeployTimeline, '```')
+  if (rerunTimeline) out.push('', "The unchanged re-run's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', rerunTimeline, '```')
+  if (redeployTimeline) out.push('', "The redeploy's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', redeployTimeline, '```')
 
   const traceSize = Number(flags['trace-size'])
   if (traceSize > 0) {

@@ -8,7 +8,7 @@ import { seconds, sleep, type TimedRun } from './timing'
 // Where a deploy's time goes. Three clocks on one axis (ms since the action was spawned): the
 // action's own output lines as they arrive; the Docker host's Created/StartedAt of every container
 // and the load-balancer's log (`docker logs -t`: when HAProxy resolved each instance, marked it
-// DOWN or UP); and what an observer polling HAProxy's stats page every OBSERVE_MS saw.
+// DOWN); and what an observer polling HAProxy's stats page every OBSERVE_MS saw.
 
 const OBSERVE_MS = 50
 
@@ -55,32 +55,38 @@ export interface HostRecord {
   // Epoch ms per container name.
   created: Map<string, number>
   started: Map<string, number>
-  // From the load-balancer's log, epoch ms per instance name.
+  // From the load-balancer's log: epoch ms per instance name, and those marked DOWN.
   resolved: Map<string, number>
-  up: Map<string, number>
   wentDown: Set<string>
 }
 
 // Read before the deployment is torn down.
 export function recordHost(deployment: string, lbName: string): HostRecord {
-  const record: HostRecord = { created: new Map(), started: new Map(), resolved: new Map(), up: new Map(), wentDown: new Set() }
+  const record = { created: new Map<string, number>(), started: new Map<string, number>() }
   const ids = dockerCli('ps', '-aq', '--filter', `label=${LABEL.deployment}=${deployment}`).split('\n').filter(Boolean)
   for (const c of JSON.parse(dockerCli('inspect', ...ids)) as { Name: string; Created: string; State: { StartedAt: string } }[]) {
     const name = c.Name.replace(/^\//, '')
     record.created.set(name, Date.parse(c.Created))
     if (!c.State.StartedAt.startsWith('0001')) record.started.set(name, Date.parse(c.State.StartedAt))
   }
-  // HAProxy writes these both to stderr and to its `log stdout`: the first occurrence counts.
-  for (const line of tryDocker('logs', '-t', lbName).split('\n')) {
-    const at = Date.parse(line.slice(0, line.indexOf(' ')))
-    const event = / (?:Server )?instances\/(\S+) (changed its IP from \(none\)|is UP,|is DOWN,)/.exec(line)
+  return { ...record, ...parseLbLog(tryDocker('logs', '-t', lbName)) }
+}
+
+// When each serving instance was first resolved, and which were marked DOWN, from the
+// load-balancer's `docker logs -t`.
+// HAProxy writes each both to stderr and to its `log stdout`: the first occurrence counts.
+export function parseLbLog(text: string): Pick<HostRecord, 'resolved' | 'wentDown'> {
+  const events: Pick<HostRecord, 'resolved' | 'wentDown'> = { resolved: new Map(), wentDown: new Set() }
+  const pattern = new RegExp(` (?:Server )?${SERVING_BACKEND}/(\\S+) (changed its IP from \\(none\\)|is DOWN,)`)
+  for (const line of text.split('\n')) {
+    const event = pattern.exec(line)
     if (!event) continue
+    const at = Date.parse(line.slice(0, line.indexOf(' ')))
     const [, server, what] = event
-    if (what.startsWith('changed') && !record.resolved.has(server)) record.resolved.set(server, at)
-    if (what === 'is UP,' && !record.up.has(server)) record.up.set(server, at)
-    if (what === 'is DOWN,') record.wentDown.add(server)
+    if (what.startsWith('changed') && !events.resolved.has(server)) events.resolved.set(server, at)
+    if (what === 'is DOWN,') events.wentDown.add(server)
   }
-  return record
+  return events
 }
 
 const lineAt = (run: TimedRun, pattern: RegExp): number => {
