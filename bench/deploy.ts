@@ -1,169 +1,144 @@
-// Deploy-to-ready benchmark: the action (dist/index.js) against the seed's shell recipe, on the local
-// Docker Engine (part A) and through the VCH stand-in (part B). "Ready" means N distinct instances
-// have answered through the load-balancer; the recipe has no readiness check of its own, so its
-// time is the script's run time plus the wait until that is true.
+// Deploy-to-ready benchmark. In one run, on the local Docker Engine (part A) and through the VCH
+// stand-in (part B): the engine's floor (floor.ts), the action (dist/index.js, the CLI from start
+// to exit) and the serial docker-CLI baseline (baseline.ts). Then (part C) an unchanged re-run, a
+// redeploy under load (redeploy.ts) and the action's peak RSS, and (part D) where the time of one
+// traced deploy goes (trace.ts).
 //
-//   npx tsx bench/deploy.ts [--sizes 3,20,50] [--proxy-sizes 3,10,20] [--start-delay-ms 3000]
-//                           [--skip-proxy] [--repeat 1] [--trace] [--cli dist/index.js]
+//   npx tsx bench/deploy.ts [--sizes 3,20,50] [--proxy-sizes 20] [--start-delay-ms 3000] [--skip-proxy]
+//                           [--repeat 1] [--rerun-size 20] [--trace-size 20] [--redeploy-instances 5]
+//                           [--rss-size 100] [--trace] [--cli dist/index.js] [--out bench/results.md]
 //
-// Prints a markdown table per part and writes the same to bench/results.md. Uses the local test
-// images (scripts/build-test-images.sh). Everything it creates is named bench-<random>… (the
-// routable network bench_<random>_routable, because the recipe names it in a Go template) and is
-// removed after each run, on failure and on SIGINT/SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process'
+// A size of 0 skips that measurement. Writes the tables to --out, above its "## Analysis" section,
+// which is kept as it is. Uses the local test images (scripts/build-test-images.sh); everything it
+// creates is named bench-<random>… and removed after each run, on failure and on SIGINT/SIGTERM.
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { connectEngine, type Engine } from '../src/docker/engine'
+import { resolveTarget } from '../src/docker/target'
 import { docker, freePort, tryDocker } from '../test-support/host'
 import { startVchProxy } from '../test-support/vch-proxy'
+import { runBaseline } from './baseline'
+import { timeFloor } from './floor'
+import { ACTION_REDEPLOY, measureRedeploy } from './redeploy'
+import { breakdown, observeLoadBalancer, recordHost } from './trace'
+import { killRunning, median, rendered, seconds, timed, timeUntilServing, type TimedRun } from './timing'
 
 const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: '3,20,50' },
-    'proxy-sizes': { type: 'string', default: '3,10,20' },
+    'proxy-sizes': { type: 'string', default: '20' },
     'start-delay-ms': { type: 'string', default: '3000' },
     'skip-proxy': { type: 'boolean', default: false },
     repeat: { type: 'string', default: '1' },
+    'rerun-size': { type: 'string', default: '20' },
+    'trace-size': { type: 'string', default: '20' },
+    'redeploy-instances': { type: 'string', default: '5' },
+    'rss-size': { type: 'string', default: '100' },
     trace: { type: 'boolean', default: false },
     cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
-    seed: { type: 'string', default: path.resolve(__dirname, '../../shared/seed/deploying-a-service-behind-a-load-balancer.md') },
+    out: { type: 'string', default: path.resolve(__dirname, 'results.md') },
   },
 })
-const sizesOf = (list: string) =>
+const sizesOf = (list: string): number[] =>
   list
     .split(',')
     .map(Number)
     .filter((n) => n > 0)
-const shown = (file: string) => (path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file))
-
+const REPEAT = Number(flags.repeat)
 const CLI = flags.cli
+const TIME = '/usr/bin/time'
 const WEB_IMAGE = 'vic-lb-test/web:1'
 const HAPROXY_IMAGE = 'vic-lb-test/haproxy:2.6'
-const RECIPE_HAPROXY = 'haproxy:1.7' // what the recipe runs; tagged from HAPROXY_IMAGE for the run
+// The floor's concurrency: the action's on a plain engine (deploy.ts STARTS_AT_ONCE.engine).
+const FLOOR_AT_ONCE = 8
+// The action's on a VCH (STARTS_AT_ONCE.vch): through the stand-in the floor is also shown at it.
+const VCH_AT_ONCE = 25
 const WAIT_TIMEOUT_S = 300
-const COMMAND_TIMEOUT_MS = (WAIT_TIMEOUT_S + 120) * 1000
 const ID = `bench-${randomBytes(3).toString('hex')}`
-const ROUTABLE = `${ID.replace(/-/g, '_')}_routable`
-const WORK = mkdtempSync(path.join(os.tmpdir(), `${ID}-`)) // the recipe runs here (it writes haproxy.cfg)
-let taggedRecipeHaproxy = false
+// Stands in for a VCH's --container-network, where the baseline puts its load-balancer.
+const ROUTABLE = `${ID}-routable`
+const WORK = mkdtempSync(path.join(os.tmpdir(), `${ID}-`))
 let runs = 0 // each deploy gets its own names, so that nothing one run leaves can help the next
-let running: ChildProcess | undefined
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const seconds = (ms: number) => (ms / 1000).toFixed(1)
-const median = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]
+const actionEnv = { ...process.env, GITHUB_OUTPUT: '/dev/null' }
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
-// A timed command, in its own process group so that a timeout or Ctrl-C ends all it started.
-// Every output line is kept with the time it arrived (ms since the start).
-async function timed(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  const start = performance.now()
-  const lines: string[] = []
-  const child = spawn(command, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  running = child
-  for (const stream of [child.stdout, child.stderr]) {
-    let rest = ''
-    stream.setEncoding('utf8').on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n')
-      rest = parts.pop() ?? ''
-      for (const line of parts) lines.push(`${seconds(performance.now() - start).padStart(6)}s  ${line}`)
-    })
-  }
-  const timer = setTimeout(() => killGroup(child), COMMAND_TIMEOUT_MS)
-  const code = await new Promise<number | string | null>((resolve) => child.on('close', (c, signal) => resolve(c ?? signal)))
-  clearTimeout(timer)
-  running = undefined
-  return { ms: performance.now() - start, code, lines }
-}
-
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, 'SIGKILL')
-  } catch {
-    // already gone
-  }
-}
-
-// Polls `url` until `n` distinct instances (hostnames in "web v1 <hostname>") have answered.
-// Returns the milliseconds that took; throws at the deadline.
-async function timeUntilServing(url: string, n: number, deadline: number): Promise<number> {
-  const start = performance.now()
-  const seen = new Set<string>()
-  let last = 'no answer yet'
-  while (seen.size < n) {
-    if (Date.now() > deadline) throw new Error(`${url}: only ${seen.size} of ${n} instances answered before the deadline (last: ${last})`)
-    let host: string | undefined
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) })
-      const body = await response.text()
-      host = response.ok ? /^web v1 (\S+)/.exec(body)?.[1] : undefined
-      last = `HTTP ${response.status} ${body.trim().slice(0, 60)}`
-    } catch (error) {
-      last = (error as Error).message
-    }
-    if (host) seen.add(host)
-    else await sleep(50)
-  }
-  return performance.now() - start
+interface ActionRun {
+  ms: number
+  verifyMs: number
+  rerun?: TimedRun
+  trace?: string
 }
 
 // The action: the bundled CLI from start to exit, then an independent check through the LB.
-async function runAction(n: number, dockerHost?: string) {
+async function runAction(n: number, opts: { dockerHost?: string; rerun?: boolean; traceAgainstFloorMs?: number; local: Engine }): Promise<ActionRun> {
   const prefix = `${ID}-act${++runs}`
-  const lbPort = await freePort()
-  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(lbPort)]
-  args.push('--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S))
-  if (dockerHost) args.push('--docker-host', dockerHost)
+  const lbName = `${prefix}-lb`
+  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(await freePort())]
+  args.push('--instance-prefix', prefix, '--lb-name', lbName, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S))
+  if (opts.dockerHost) args.push('--docker-host', opts.dockerHost)
+  const where = `action, N=${n}${opts.dockerHost ? ' via the stand-in' : ''}`
   try {
-    const run = await timed(process.execPath, [CLI, ...args], { env: { ...process.env, GITHUB_OUTPUT: '/dev/null' } })
-    if (flags.trace) console.error(`--- action, N=${n}${dockerHost ? ' via proxy' : ''}:\n${run.lines.join('\n')}`)
-    if (run.code !== 0) throw new Error(`action exited ${run.code}:\n${run.lines.slice(-20).join('\n')}`)
-    const verifyMs = await timeUntilServing(`http://127.0.0.1:${lbPort}/`, n, Date.now() + 15_000).catch((error: Error) => {
-      throw new Error(`the action reported ready but the LB does not serve from ${n} instances: ${error.message}`)
+    const observer = opts.traceAgainstFloorMs !== undefined ? observeLoadBalancer(opts.local.docker, lbName) : undefined
+    const run = await timed(process.execPath, [CLI, ...args], { env: actionEnv })
+    const healthy = await observer?.stop()
+    if (flags.trace) console.error(`--- ${where}:\n${rendered(run.lines)}`)
+    if (run.code !== 0) throw new Error(`${where} exited ${run.code}:\n${rendered(run.lines.slice(-20))}`)
+    const url = `http://127.0.0.1:${args[args.indexOf('--lb-port') + 1]}/`
+    const verifyMs = await timeUntilServing(url, n, Date.now() + 15_000).catch((error: Error) => {
+      throw new Error(`${where} reported ready but the LB does not serve from ${n} instances: ${error.message}`)
     })
-    return { ms: run.ms, verifyMs }
+    const result: ActionRun = { ms: run.ms, verifyMs }
+    if (healthy) result.trace = breakdown(run, recordHost(prefix, lbName), healthy, lbName, opts.traceAgainstFloorMs!)
+    if (opts.rerun) result.rerun = await unchangedRerun(args, where)
+    return result
   } finally {
-    const teardown = await timed(process.execPath, [CLI, 'teardown', '--instance-prefix', prefix])
-    if (teardown.code !== 0) console.error(`warning: teardown of ${prefix} exited ${teardown.code}: ${teardown.lines.at(-1)}`)
+    const teardown = await timed(process.execPath, [
+      CLI,
+      'teardown',
+      '--instance-prefix',
+      prefix,
+      ...(opts.dockerHost ? ['--docker-host', opts.dockerHost] : []),
+    ])
+    if (teardown.code !== 0) console.error(`warning: teardown of ${prefix} exited ${teardown.code}: ${teardown.lines.at(-1)?.text}`)
     sweep()
   }
 }
 
-// The seed's script as it is, with only the USER-DEFINED VARIABLES values replaced.
-function recipeScript(values: Record<string, string>): string {
-  const script = /^```[a-z]*\n(#!\/bin\/bash\n[\s\S]*?)^```$/m.exec(readFileSync(flags.seed, 'utf8'))?.[1]
-  if (!script) throw new Error(`no #!/bin/bash block in ${flags.seed}`)
-  const replaced = new Set<string>()
-  const text = script.replace(/^([A-Z_]+)=.*$/gm, (line, name: string) => {
-    if (!(name in values)) return line
-    replaced.add(name)
-    return `${name}=${values[name]}`
-  })
-  const missing = Object.keys(values).filter((name) => !replaced.has(name))
-  if (missing.length) throw new Error(`the recipe has no ${missing.join(', ')}`)
-  return text
+// The same deploy again: it must find everything as wanted and change nothing.
+async function unchangedRerun(args: string[], where: string): Promise<TimedRun> {
+  const rerun = await timed(process.execPath, [CLI, ...args], { env: actionEnv })
+  if (flags.trace) console.error(`--- re-run of the ${where}:\n${rendered(rerun.lines)}`)
+  if (rerun.code !== 0 || !rerun.lines.some((l) => l.text.startsWith('Unchanged:')))
+    throw new Error(`the unchanged re-run of the ${where} exited ${rerun.code} without saying Unchanged:\n${rendered(rerun.lines.slice(-20))}`)
+  return rerun
 }
 
-// The recipe: run the script, then poll through the LB's address on the routable network.
-async function runRecipe(n: number, env: NodeJS.ProcessEnv = {}) {
-  const lbName = `${ID}-recipe${++runs}-lb`
+// The baseline, then the wait until N distinct instances answer through its LB's address on the
+// routable network: it has no readiness check of its own.
+async function runBaselineToReady(n: number, env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; scriptMs: number; waitMs: number }> {
   try {
     docker('network', 'create', ROUTABLE)
-    const values = {
-      INSTANCE_IMG: WEB_IMAGE,
-      NUM_INSTANCES: String(n),
-      INSTANCE_CTR_PREFIX: `${ID}-recipe${runs}-web`,
-      LB_CTR_NAME: lbName,
-      EXTERNAL_NET: ROUTABLE,
-    }
-    writeFileSync(path.join(WORK, 'recipe.sh'), recipeScript(values))
-    const run = await timed('bash', ['recipe.sh'], { cwd: WORK, env: { ...process.env, ...env } })
-    if (flags.trace) console.error(`--- recipe, N=${n}${env.DOCKER_HOST ? ' via proxy' : ''}:\n${run.lines.join('\n')}`)
-    const ip = tryDocker('inspect', '-f', `{{(index .NetworkSettings.Networks "${ROUTABLE}").IPAddress}}`, lbName)
-    if (!ip) throw new Error(`the recipe's LB has no address on ${ROUTABLE}:\n${run.lines.slice(-20).join('\n')}`)
+    const run = await runBaseline({
+      name: `${ID}-base${++runs}`,
+      instances: n,
+      webImage: WEB_IMAGE,
+      haproxyImage: HAPROXY_IMAGE,
+      routableNetwork: ROUTABLE,
+      workDir: WORK,
+      env,
+    })
+    if (flags.trace)
+      console.error(
+        `--- baseline, N=${n}:\n${run.calls.map((c) => `${seconds(c.ms, 2).padStart(7)}s  docker ${c.args.join(' ')}${c.failed ? ` (failed: ${c.failed})` : ''}`).join('\n')}`,
+      )
+    const ip = tryDocker('inspect', '-f', `{{(index .NetworkSettings.Networks "${ROUTABLE}").IPAddress}}`, run.lbName)
+    if (!ip) throw new Error(`the baseline's LB has no address on ${ROUTABLE}`)
     const waitMs = await timeUntilServing(`http://${ip}:80/`, n, Date.now() + WAIT_TIMEOUT_S * 1000).catch((error: Error) => {
-      throw new Error(`${error.message}\nrecipe output:\n${run.lines.slice(-20).join('\n')}\nLB logs:\n${tryDocker('logs', '--tail', '20', lbName)}`)
+      throw new Error(`${error.message}\nbaseline LB logs:\n${tryDocker('logs', '--tail', '20', run.lbName)}`)
     })
     return { ms: run.ms + waitMs, scriptMs: run.ms, waitMs }
   } finally {
@@ -171,11 +146,19 @@ async function runRecipe(n: number, env: NodeJS.ProcessEnv = {}) {
   }
 }
 
+async function runFloor(engine: Engine, n: number, concurrency: number): Promise<number> {
+  try {
+    return await timeFloor(engine.docker, { name: `${ID}-floor${++runs}`, instances: n, concurrency, webImage: WEB_IMAGE, haproxyImage: HAPROXY_IMAGE })
+  } finally {
+    sweep()
+  }
+}
+
 // Removes every container and network of this benchmark (synchronous: also runs on a signal).
 function sweep(): void {
-  const mine = (name: string) => name.startsWith(`${ID}-`) || name === ROUTABLE
-  const containers = () => tryDocker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(mine)
-  const networks = () => tryDocker('network', 'ls', '--format', '{{.Name}}').split('\n').filter(mine)
+  const mine = (name: string): boolean => name.startsWith(`${ID}-`)
+  const containers = (): string[] => tryDocker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(mine)
+  const networks = (): string[] => tryDocker('network', 'ls', '--format', '{{.Name}}').split('\n').filter(mine)
   const names = containers()
   if (names.length) tryDocker('rm', '-f', ...names)
   for (const network of networks()) tryDocker('network', 'rm', network)
@@ -184,46 +167,106 @@ function sweep(): void {
 }
 
 function cleanUp(): void {
-  if (running) killGroup(running)
+  killRunning()
   sweep()
-  if (taggedRecipeHaproxy) tryDocker('rmi', RECIPE_HAPROXY)
-  taggedRecipeHaproxy = false
   rmSync(WORK, { recursive: true, force: true })
 }
 
-type Row = { n: number; action: number; recipe: number; scriptMs: number; waitMs: number; verifyMs: number }
+interface Row {
+  n: number
+  floor: number
+  vchFloor?: number
+  action: number
+  verifyMs: number
+  baseline: number
+  baselineScript: number
+  baselineWait: number
+}
 
-async function measure(sizes: number[], dockerHost?: string, env?: NodeJS.ProcessEnv): Promise<Row[]> {
+// Floor, action and baseline one after the other for each size, `--repeat` times; medians.
+async function measure(
+  local: Engine,
+  sizes: number[],
+  via?: { engine: Engine; url: string; env: NodeJS.ProcessEnv },
+): Promise<{ rows: Row[]; rerun?: TimedRun }> {
   const rows: Row[] = []
+  let rerun: TimedRun | undefined
+  const engine = via?.engine ?? local
   for (const n of sizes) {
-    const actions: Awaited<ReturnType<typeof runAction>>[] = []
-    const recipes: Awaited<ReturnType<typeof runRecipe>>[] = []
-    for (let i = 0; i < Number(flags.repeat); i++) {
-      const action = await runAction(n, dockerHost)
-      const recipe = await runRecipe(n, env)
-      actions.push(action)
-      recipes.push(recipe)
+    const samples: Row[] = []
+    for (let i = 0; i < REPEAT; i++) {
+      const floor = await runFloor(engine, n, FLOOR_AT_ONCE)
+      const vchFloor = via ? await runFloor(engine, n, VCH_AT_ONCE) : undefined
+      const action = await runAction(n, { dockerHost: via?.url, rerun: !via && n === Number(flags['rerun-size']) && !rerun, local })
+      rerun ??= action.rerun
+      const baseline = await runBaselineToReady(n, via?.env)
+      samples.push({
+        n,
+        floor,
+        vchFloor,
+        action: action.ms,
+        verifyMs: action.verifyMs,
+        baseline: baseline.ms,
+        baselineScript: baseline.scriptMs,
+        baselineWait: baseline.waitMs,
+      })
       console.error(
-        `${dockerHost ? 'B' : 'A'} N=${n}: action ${seconds(action.ms)} s, recipe ${seconds(recipe.ms)} s (script ${seconds(recipe.scriptMs)} + wait ${seconds(recipe.waitMs)})`,
+        `${via ? 'B' : 'A'} N=${n}: floor ${seconds(floor, 2)} s${vchFloor ? ` (${VCH_AT_ONCE} at once ${seconds(vchFloor, 2)} s)` : ''}, action ${seconds(action.ms, 2)} s, baseline ${seconds(baseline.ms, 2)} s; load ${loadAverage()}`,
       )
     }
-    const action = median(actions, (r) => r.ms)
-    const recipe = median(recipes, (r) => r.ms)
-    rows.push({ n, action: action.ms, verifyMs: action.verifyMs, recipe: recipe.ms, scriptMs: recipe.scriptMs, waitMs: recipe.waitMs })
+    // Each column's own median: the runs are not paired.
+    const m = (key: (r: Row) => number): number => key(median(samples, key))
+    rows.push({
+      n,
+      floor: m((r) => r.floor),
+      vchFloor: via ? m((r) => r.vchFloor!) : undefined,
+      action: m((r) => r.action),
+      verifyMs: m((r) => r.verifyMs),
+      baseline: m((r) => r.baseline),
+      baselineScript: m((r) => r.baselineScript),
+      baselineWait: m((r) => r.baselineWait),
+    })
   }
-  return rows
+  return { rows, rerun }
 }
 
 function table(rows: Row[]): string {
+  const vch = rows.some((r) => r.vchFloor !== undefined)
   const lines = [
-    '| N | action (s) | recipe (s) | action/recipe | recipe script (s) | recipe wait for N (s) | check after action (s) |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    `| N | floor, ${FLOOR_AT_ONCE} at a time (s) | action (s) | action/floor |${vch ? ` floor, ${VCH_AT_ONCE} at a time (s) | action/that |` : ''} baseline (s) | action/baseline | baseline script + wait (s) | check after action (s) |`,
+    `|---:|---:|---:|---:|${vch ? '---:|---:|' : ''}---:|---:|---:|---:|`,
   ]
   for (const r of rows)
     lines.push(
-      `| ${r.n} | ${seconds(r.action)} | ${seconds(r.recipe)} | ${(r.action / r.recipe).toFixed(2)} | ${seconds(r.scriptMs)} | ${seconds(r.waitMs)} | ${seconds(r.verifyMs)} |`,
+      `| ${r.n} | ${seconds(r.floor, 2)} | ${seconds(r.action, 2)} | ${(r.action / r.floor).toFixed(2)} |` +
+        (vch ? ` ${seconds(r.vchFloor!, 2)} | ${(r.action / r.vchFloor!).toFixed(2)} |` : '') +
+        ` ${seconds(r.baseline, 2)} | ${(r.action / r.baseline).toFixed(2)} | ${seconds(r.baselineScript, 2)} + ${seconds(r.baselineWait, 2)} | ${seconds(r.verifyMs, 2)} |`,
     )
   return lines.join('\n')
+}
+
+// A run's step lines, without its warnings and details, and when it exited.
+function steps(run: TimedRun): string {
+  const shown = run.lines.filter((l) => /^(▸|✓|Started|Created|Removed|Generation|Deployed|Unchanged)/.test(l.text.trimStart()))
+  return rendered([...shown, { ms: run.ms, text: '(exit)' }])
+}
+
+// The action's peak resident set size, as /usr/bin/time -v reports it for the node process.
+async function peakRss(n: number): Promise<{ mb: number; ms: number }> {
+  const prefix = `${ID}-rss${++runs}`
+  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(await freePort())]
+  args.push('--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S))
+  try {
+    const run = await timed(TIME, ['-v', process.execPath, CLI, ...args], { env: actionEnv })
+    if (flags.trace) console.error(`--- action under ${TIME} -v, N=${n}:\n${rendered(run.lines)}`)
+    if (run.code !== 0) throw new Error(`the action at N=${n} under ${TIME} exited ${run.code}:\n${rendered(run.lines.slice(-30))}`)
+    const kb = run.lines.map((l) => /Maximum resident set size \(kbytes\): (\d+)/.exec(l.text)?.[1]).find(Boolean)
+    if (!kb) throw new Error(`${TIME} -v printed no "Maximum resident set size"`)
+    return { mb: Number(kb) / 1024, ms: run.ms }
+  } finally {
+    await timed(process.execPath, [CLI, 'teardown', '--instance-prefix', prefix])
+    sweep()
+  }
 }
 
 async function main(): Promise<void> {
@@ -236,43 +279,106 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`)
   for (const image of [WEB_IMAGE, HAPROXY_IMAGE])
     if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', image)) throw new Error(`${image} is missing: run scripts/build-test-images.sh`)
-  if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', RECIPE_HAPROXY)) {
-    docker('tag', HAPROXY_IMAGE, RECIPE_HAPROXY)
-    taggedRecipeHaproxy = true
-  } else if (tryDocker('image', 'inspect', '-f', '{{.Id}}', RECIPE_HAPROXY) !== tryDocker('image', 'inspect', '-f', '{{.Id}}', HAPROXY_IMAGE)) {
-    console.error(`warning: ${RECIPE_HAPROXY} exists and is not ${HAPROXY_IMAGE}; the recipe runs it as it is`)
-  }
+  const rssSize = Number(flags['rss-size'])
+  if (rssSize > 0 && !existsSync(TIME))
+    throw new Error(`${TIME} is missing, which measures the peak RSS: install it (Debian: apt-get install time), or pass --rss-size 0`)
+  const noTls = { verify: true }
+  const local = await connectEngine(resolveTarget('', noTls, {}))
+  const loadAtStart = loadAverage()
 
-  const repeat = Number(flags.repeat) > 1 ? `, median of ${flags.repeat} runs` : ''
   const out = [
-    '## Deploy-to-ready: the action against the recipe',
+    "## Deploy to ready: the action against the engine's floor and the baseline",
     '',
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.availableParallelism()} CPUs (nproc), ` +
+    `Written by \`npx tsx bench/deploy.ts\` at ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.availableParallelism()} CPUs, ` +
       `Docker Engine ${docker('version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})')}, Node ${process.version}; ` +
-      `images ${WEB_IMAGE} (busybox httpd) and ${HAPROXY_IMAGE} (also as ${RECIPE_HAPROXY} for the recipe); docker pull fails offline.`,
+      `images ${WEB_IMAGE} (busybox httpd) and ${HAPROXY_IMAGE}; offline, every pull fails and the host's copy is used. ` +
+      `${REPEAT > 1 ? `Medians of ${REPEAT} runs` : 'One run each'}. Load average (1, 5, 15 min) at the start: ${loadAtStart}.`,
     '',
-    `action: \`node ${shown(CLI)} deploy ... --external-network=\` from start to exit (it returns once HAProxy reports every ` +
-      'instance healthy and the LB answers); then a check that N distinct instances answer through the LB. recipe: the seed ' +
-      "script as it is (only its variables set), run with bash, plus the time until N distinct instances have answered through the LB's " +
-      'address on the stand-in routable network (a user-defined bridge), since the script has no readiness check.',
+    `**floor**: a user-defined bridge, then N instances and the load-balancer container created and started through the Engine API ` +
+      `(dockerode, the action's client and queue), ${FLOOR_AT_ONCE} at a time, nothing else (bench/floor.ts). **action**: \`node dist/index.js deploy ... --external-network=\` ` +
+      'from spawn to exit; it returns once HAProxy reports every instance healthy and the load-balancer answers; then an independent check that ' +
+      'N distinct instances answer through it. **baseline**: the serial docker-CLI way (pull, network create, N× `docker run -d`, write haproxy.cfg, ' +
+      '`docker create` the LB on the routable network, `network connect`, `docker cp`, `docker start`; bench/baseline.ts), plus the time until N ' +
+      "distinct instances answer through its LB's address, since it has no readiness check.",
     '',
-    `### A. Local Docker Engine${repeat}`,
+    '### A. Local Docker Engine',
     '',
-    table(await measure(sizesOf(flags.sizes))),
   ]
-  if (!flags['skip-proxy']) {
+  const partA = await measure(local, sizesOf(flags.sizes))
+  out.push(table(partA.rows))
+  if (!flags['skip-proxy'] && sizesOf(flags['proxy-sizes']).length > 0) {
     const delay = Number(flags['start-delay-ms'])
     const proxy = await startVchProxy({ mode: 'vch', startDelayMs: delay })
     try {
-      const rows = await measure(sizesOf(flags['proxy-sizes']), proxy.url, { DOCKER_HOST: proxy.url, DOCKER_API_VERSION: '1.25' })
-      out.push('', `### B. Through the VCH stand-in (API 1.25, ${delay / 1000} s per container start)${repeat}`, '', table(rows))
+      const engine = await connectEngine(resolveTarget(proxy.url, noTls, {}))
+      const partB = await measure(local, sizesOf(flags['proxy-sizes']), { engine, url: proxy.url, env: { DOCKER_HOST: proxy.url, DOCKER_API_VERSION: '1.25' } })
+      out.push(
+        '',
+        `### B. Through the VCH stand-in (test-support/vch-proxy.ts: API 1.25, ${delay / 1000} s added to every container start)`,
+        '',
+        `The floor goes through the stand-in too. The action starts ${VCH_AT_ONCE} at a time on a VCH, so the floor is also shown at that concurrency.`,
+        '',
+        table(partB.rows),
+      )
     } finally {
       await proxy.close()
     }
   }
-  const markdown = out.join('\n') + '\n'
-  console.log(`\n${markdown}`)
-  writeFileSync(path.join(__dirname, 'results.md'), markdown)
+
+  const extras: string[] = []
+  const rerunSize = Number(flags['rerun-size'])
+  let rerunTimeline = ''
+  if (rerunSize > 0) {
+    const rerun = partA.rerun ?? (await runAction(rerunSize, { rerun: true, local })).rerun!
+    extras.push(`| unchanged re-run, N=${rerunSize} (spawn to exit, says Unchanged) | ${seconds(rerun.ms, 2)} s | ≤ 0.5 s |`)
+    rerunTimeline = steps(rerun)
+  }
+  const redeployN = Number(flags['redeploy-instances'])
+  let redeployTimeline = ''
+  if (redeployN > 0) {
+    const results = []
+    for (let i = 0; i < REPEAT; i++) results.push(await measureRedeploy({ cli: CLI, instances: redeployN, concurrency: 8 }, ACTION_REDEPLOY))
+    const r = median(results, (x) => x.seconds)
+    extras.push(
+      `| redeploy of N=${redeployN} to a new image under load (8 keep-alive clients) | ${r.seconds.toFixed(2)} s, ${r.load.failed} of ${r.load.total} requests failed | ≤ 5 s, 0 failed |`,
+    )
+    redeployTimeline = steps(r.runs[0])
+  }
+  if (rssSize > 0) {
+    const rss = await peakRss(rssSize)
+    extras.push(
+      `| peak RSS of the action (node), deploy of N=${rssSize} (${TIME} -v) | ${rss.mb.toFixed(0)} MB (deploy took ${seconds(rss.ms)} s) | ≤ 100 MB |`,
+    )
+  }
+  if (extras.length > 0)
+    out.push('', '### C. Re-run, redeploy, memory (local engine)', '', '| measure | result | target (issue 11) |', '|---|---|---|', ...extras)
+  if (rerunTimeline)
+    out.push('', "The unchanged re-run's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', rerunTimeline, '```')
+  if (redeployTimeline)
+    out.push('', "The redeploy's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', redeployTimeline, '```')
+
+  const traceSize = Number(flags['trace-size'])
+  if (traceSize > 0) {
+    // Its own floor, right before it: on a busy host part A's may be from another minute's load.
+    const floor = await runFloor(local, traceSize, FLOOR_AT_ONCE)
+    const traced = await runAction(traceSize, { traceAgainstFloorMs: floor, local })
+    out.push(
+      '',
+      `### D. Where the time goes: one traced deploy, N=${traceSize}, local engine`,
+      '',
+      `Its own run (an observer polls HAProxy's stats page meanwhile), against a floor measured right before it. Times from the action's output lines, ` +
+        "the containers' Created/StartedAt, the load-balancer's log (`docker logs -t`) and the observer, on one clock.",
+      '',
+      traced.trace!,
+    )
+  }
+  out.push('', `Load average at the end: ${loadAverage()}.`)
+  const measuredText = out.join('\n') + '\n'
+  console.log(`\n${measuredText}`)
+  // The hand-written analysis below the figures stays.
+  const previous = existsSync(flags.out) ? readFileSync(flags.out, 'utf8') : ''
+  const analysis = previous.indexOf('\n## Analysis')
+  writeFileSync(flags.out, analysis >= 0 ? measuredText + previous.slice(analysis) : measuredText)
 }
 
 main()

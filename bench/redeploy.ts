@@ -5,42 +5,53 @@
 //
 //   npx tsx bench/redeploy.ts [--instances 5] [--concurrency 8] [--repeat 3] [--cli dist/index.js]
 //
-// Prints a markdown table and writes it to bench/redeploy-results.md. Uses the local test images
+// Prints a markdown table and writes it to bench/redeploy-results.md; bench/deploy.ts runs the
+// action's redeploy once as part of its figures. Uses the local test images
 // (scripts/build-test-images.sh); everything it creates is named bench-rd-<random> and removed.
-import { execFile, execFileSync } from 'node:child_process'
-import { promisify } from 'node:util'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort } from '../test-support/host'
 import { startLoad, type LoadReport } from '../test-support/load'
+import { timed, type TimedRun } from './timing'
 
-const { values: flags } = parseArgs({
-  options: {
-    instances: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '8' },
-    repeat: { type: 'string', default: '3' },
-    cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
-  },
-})
-const N = Number(flags.instances)
 const IMAGES = ['vic-lb-test/web:1', 'vic-lb-test/web:2']
 
-// Asynchronous, so that the load generator in this process keeps running during a redeploy.
-async function cli(...args: string[]): Promise<void> {
-  await promisify(execFile)(process.execPath, [flags.cli, ...args], { timeout: 300_000 })
-}
-
-interface Result {
+export interface RedeployResult {
   seconds: number
   load: LoadReport
+  // The action runs made by the redeploy step, with their timed output.
+  runs: TimedRun[]
+}
+
+type Step = (image: string) => Promise<void>
+export type Redeploy = (deploy: Step, teardown: () => Promise<void>) => Promise<void>
+
+export const ACTION_REDEPLOY: Redeploy = (deploy) => deploy(IMAGES[1])
+const NAIVE_REDEPLOY: Redeploy = async (deploy, teardown) => {
+  await teardown()
+  await deploy(IMAGES[1])
 }
 
 // Deploys IMAGES[0], then times `redeploy` (which must end with IMAGES[1] serving) under load.
-async function measure(redeploy: (deploy: (image: string) => Promise<void>, teardown: () => Promise<void>) => Promise<void>): Promise<Result> {
+export async function measureRedeploy(opts: { cli: string; instances: number; concurrency: number }, redeploy: Redeploy): Promise<RedeployResult> {
   const prefix = `bench-rd-${randomBytes(3).toString('hex')}`
   const port = await freePort()
+  const runs: TimedRun[] = []
+  // Asynchronous, so that the load generator in this process keeps running during a redeploy.
+  const cli = async (...args: string[]): Promise<TimedRun> => {
+    const run = await timed(process.execPath, [opts.cli, ...args], { timeoutMs: 300_000 })
+    if (run.code !== 0)
+      throw new Error(
+        `${args[0]} exited ${run.code}:\n${run.lines
+          .slice(-10)
+          .map((l) => l.text)
+          .join('\n')}`,
+      )
+    return run
+  }
   const common = [
     '--haproxy-image',
     'vic-lb-test/haproxy:2.6',
@@ -52,41 +63,50 @@ async function measure(redeploy: (deploy: (image: string) => Promise<void>, tear
     '--lb-name',
     `${prefix}-lb`,
     '--instances',
-    String(N),
+    String(opts.instances),
   ]
-  const deploy = (image: string): Promise<void> => cli('deploy', '--image', image, ...common)
-  const teardown = (): Promise<void> => cli('teardown', '--instance-prefix', prefix)
+  const teardown = async (): Promise<void> => {
+    await cli('teardown', '--instance-prefix', prefix)
+  }
+  let load: ReturnType<typeof startLoad> | undefined
   try {
-    await deploy(IMAGES[0])
-    const load = startLoad(`http://127.0.0.1:${port}/`, Number(flags.concurrency), 120)
+    await cli('deploy', '--image', IMAGES[0], ...common)
+    load = startLoad(`http://127.0.0.1:${port}/`, opts.concurrency, 120)
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const started = Date.now()
-    await redeploy(deploy, teardown)
+    await redeploy(async (image) => {
+      runs.push(await cli('deploy', '--image', image, ...common))
+    }, teardown)
     const seconds = (Date.now() - started) / 1000
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const report = await load.stop()
+    load = undefined
     if (![...report.bodies.keys()].some((body) => body.startsWith('web v2'))) throw new Error('the new image never served')
-    return { seconds, load: report }
+    return { seconds, load: report, runs }
   } finally {
+    await load?.stop()
     await teardown()
   }
 }
 
 async function main(): Promise<void> {
+  const { values: flags } = parseArgs({
+    options: {
+      instances: { type: 'string', default: '5' },
+      concurrency: { type: 'string', default: '8' },
+      repeat: { type: 'string', default: '3' },
+      cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
+    },
+  })
+  const opts = { cli: flags.cli, instances: Number(flags.instances), concurrency: Number(flags.concurrency) }
   const rows: string[] = []
-  const approaches: [string, (deploy: (image: string) => Promise<void>, teardown: () => Promise<void>) => Promise<void>][] = [
-    ['vic-lb-action redeploy', (deploy) => deploy(IMAGES[1])],
-    [
-      'naive: remove, then create again',
-      async (deploy, teardown) => {
-        await teardown()
-        await deploy(IMAGES[1])
-      },
-    ],
+  const approaches: [string, Redeploy][] = [
+    ['vic-lb-action redeploy', ACTION_REDEPLOY],
+    ['naive: remove, then create again', NAIVE_REDEPLOY],
   ]
   for (const [name, redeploy] of approaches) {
     for (let run = 1; run <= Number(flags.repeat); run++) {
-      const { seconds, load } = await measure(redeploy)
+      const { seconds, load } = await measureRedeploy(opts, redeploy)
       const pct = ((100 * load.failed) / load.total).toFixed(1)
       rows.push(`| ${name} | ${run} | ${seconds.toFixed(1)} | ${load.total} | ${load.failed} (${pct} %) | ${load.failureWindowMs} |`)
       console.error(rows.at(-1), load.failures.slice(0, 3))
@@ -94,7 +114,7 @@ async function main(): Promise<void> {
   }
   const docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim()
   const table = [
-    `Redeploy of N=${N} from one image to another under ${flags.concurrency} concurrent keep-alive clients (GET /, bounded), on the local Docker Engine ${docker}, ${new Date().toISOString().slice(0, 10)}:`,
+    `Redeploy of N=${opts.instances} from one image to another under ${opts.concurrency} concurrent keep-alive clients (GET /, bounded), on the local Docker Engine ${docker}, ${new Date().toISOString().slice(0, 10)}:`,
     '',
     '| approach | run | redeploy (s) | requests | failed | failures spread over (ms) |',
     '|---|---|---|---|---|---|',
@@ -105,7 +125,8 @@ async function main(): Promise<void> {
   writeFileSync(path.resolve(__dirname, 'redeploy-results.md'), table)
 }
 
-void main().catch((error) => {
-  console.error(error)
-  process.exit(1)
-})
+if (require.main === module)
+  void main().catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
