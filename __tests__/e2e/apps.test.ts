@@ -4,9 +4,22 @@ import * as https from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { afterAll, describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
+import { dockerCliEnv } from '../../test-support/host'
 import { startLoad } from '../../test-support/load'
 import { startVchProxy } from '../../test-support/vch-proxy'
-import { IMAGES, LABEL_DEPLOYMENT, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import {
+  IMAGES,
+  LABEL_DEPLOYMENT,
+  ON_DOCKERD,
+  distinctAnswers,
+  docker,
+  explain,
+  localInputs,
+  objectsOf,
+  removeDeployment,
+  runAction,
+  uniquePrefix,
+} from './harness'
 
 // Real applications (issue 9): environment, secrets, command, limits, pull policy and HTTPS, on
 // the engine under test (VIC_LB_E2E_DOCKER_HOST), through the bundled action.
@@ -122,7 +135,8 @@ describe('bad instance inputs and failing commands', () => {
   })
 })
 
-describe('instance-memory and instance-cpus on a VCH (the stand-in)', () => {
+// The stand-in proxies dockerd's socket, so this runs where the engine under test is dockerd.
+describe.runIf(ON_DOCKERD)('instance-memory and instance-cpus on a VCH (the stand-in)', () => {
   it('size the containerVM: memory rounded up to 128 MiB, a fraction of a CPU up to a whole vCPU, no NanoCpus', async () => {
     const calls: string[] = []
     const proxy = await startVchProxy({ mode: 'vch', log: (line) => calls.push(line) })
@@ -294,7 +308,7 @@ describe('lb-certificate: HTTPS on lb-port', () => {
 
 // Mode and owner of the certificate file, from the tar header the Engine's archive API sends.
 function certificateFile(container: string): { mode: number; uid: number; gid: number } {
-  const tar = execFileSync('docker', ['cp', `${container}:/usr/local/etc/haproxy/service.pem`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const tar = execFileSync('docker', ['cp', `${container}:/usr/local/etc/haproxy/service.pem`, '-'], { env: dockerCliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   const octal = (offset: number): number =>
     parseInt(
       tar
