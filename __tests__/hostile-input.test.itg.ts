@@ -87,7 +87,9 @@ function expectSafeRefusal(error: unknown, value: string, secret = false): void 
   const message = (error as Error).message
   expect(message).not.toMatch(/[\r\n\u2028\u2029]/)
   expect(message.length).toBeLessThan(400)
-  if (secret && value.trim().length >= 4) expect(message).not.toContain(value.trim())
+  // From 8 characters on: a shorter random value can be a piece of the message's own words
+  // ('alue' of 'value'), which says nothing about whether the value was shown.
+  if (secret && value.trim().length >= 8) expect(message).not.toContain(value.trim())
 }
 
 const accepted = new Map<string, string>() // configuration -> the input value that made it
