@@ -217,6 +217,21 @@ export function tlsInputs(dir = TLS_DIR): Record<string, string> {
   return { 'tls-ca-cert': read('ca.pem'), 'tls-cert': read('cert.pem'), 'tls-key': read('key.pem') }
 }
 
+// Removes an image a test built. Podman finishes a removed container's clean-up in the background
+// (conmon), and meanwhile still counts it as using the image: try again for a few seconds. A
+// container that really goes on using it still fails the removal, naming it.
+export async function removeImage(tag: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      docker('rmi', tag)
+      return
+    } catch (error) {
+      if (attempt >= 20 || !/in use/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
+
 // Builds a small image from a Dockerfile text, offline (FROM one of the local test images).
 export function buildImage(tag: string, dockerfile: string): void {
   execFileSync('docker', ['build', '-q', '-t', tag, '-'], {

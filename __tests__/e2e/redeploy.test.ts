@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { startLoad } from '../../test-support/load'
-import { IMAGES, buildImage, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import { IMAGES, buildImage, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, removeImage, runAction, uniquePrefix } from './harness'
 
 // Redeploys while requests keep coming: the new generation is checked before it gets traffic,
 // HAProxy reloads gracefully, the old generation leaves afterwards, and the address stays.
@@ -76,7 +76,7 @@ describe('a new HAProxy image replaces the load-balancer', () => {
       expect(broken.stdout).toMatch(/Load-balancer .* exited with code [1-9]/)
       expect(broken.stdout).toContain('Started the previous load-balancer')
     } finally {
-      docker('rmi', brokenImage)
+      await removeImage(brokenImage)
     }
     expect(docker('inspect', '-f', '{{.Id}} {{.State.Status}}', `${prefix}-lb`)).toBe(`${first.outputs['lb-container']} running`)
     expect((await distinctAnswers(first.outputs.url)).size).toBe(2)
@@ -96,7 +96,7 @@ describe('a new HAProxy image replaces the load-balancer', () => {
       console.log(`HAProxy image change: ${report.failed} of ${report.total} requests failed, within ${report.failureWindowMs} ms`)
     } finally {
       removeDeployment(prefix)
-      docker('rmi', `${prefix}-haproxy:next`)
+      await removeImage(`${prefix}-haproxy:next`)
     }
   })
 })
