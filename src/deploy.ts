@@ -14,7 +14,7 @@ import { getFile, hasPath, putFile } from './docker/archive'
 import { LABEL, THIS_RUN, deploymentLabels } from './labels'
 import { networkName } from './names'
 import { rememberDeploy, type UnsettledDeploy } from './state-helper'
-import { settleInterruptedReplacement } from './recover'
+import { restartReplacedLb, settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import {
   CANDIDATE_BACKEND,
@@ -551,9 +551,7 @@ class Run {
     if (this.replacedLb) {
       const { container, name } = this.replacedLb
       try {
-        if (name === this.settings.lbName) await container.rename({ name })
-        await container.start()
-        log.info(`Started the previous load-balancer ${name} again`)
+        await restartReplacedLb(container, name)
       } catch (error) {
         failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`)
       }

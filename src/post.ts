@@ -8,6 +8,7 @@ import { removeObjects } from './docker/containers'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
+import { restartReplacedLb } from './recover'
 import { leftDeploy, leftLocks, type UnsettledDeploy } from './state-helper'
 import { maskSecrets, readActionInput } from './main'
 
@@ -54,18 +55,9 @@ async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> 
   )
   if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
   log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`)
-  if (deploy.replacedLb) await restartReplaced(docker.getContainer(deploy.replacedLb.id), deploy.replacedLb.name)
+  if (deploy.replacedLb) await restartReplacedLb(docker.getContainer(deploy.replacedLb.id), deploy.replacedLb.name)
 }
 
 async function restoreConfig(lb: Docker.Container): Promise<void> {
   if (await restorePreviousConfig(lb)) log.info('Restored the configuration the load-balancer had before the interrupted deploy')
-}
-
-async function restartReplaced(lb: Docker.Container, name: string): Promise<void> {
-  const { Name } = await lb.inspect()
-  if (Name.replace(/^\//, '') !== name) await lb.rename({ name })
-  await lb.start().catch((error) => {
-    if ((error as { statusCode?: number }).statusCode !== 304) throw error
-  })
-  log.info(`Started the previous load-balancer ${name} again`)
 }

@@ -66,3 +66,14 @@ async function startContainer(container: Docker.Container): Promise<void> {
     if ((error as { statusCode?: number }).statusCode !== 304) throw error
   })
 }
+
+// The load-balancer a replacement stopped, started again under its own name: for the undo of a
+// failed or cancelled run, and for the post step of a killed one.
+export async function restartReplacedLb(lb: Docker.Container, name: string): Promise<void> {
+  const { Name } = await lb.inspect()
+  if (Name.replace(/^\//, '') !== name) await lb.rename({ name })
+  await lb.start().catch((error) => {
+    if ((error as { statusCode?: number }).statusCode !== 304) throw error
+  })
+  log.info(`Started the previous load-balancer ${name} again`)
+}
