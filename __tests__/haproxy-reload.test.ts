@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
 import { describe, expect, it } from 'vitest'
 import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
-import { checkInside, keepPreviousConfig, loadConfig, putCertificate, restorePreviousConfig } from '../src/haproxy/reload'
+import { checkInside, drainOldWorkers, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate, restorePreviousConfig, workerPids } from '../src/haproxy/reload'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
 
 // The reload sequence against a stand-in load-balancer container: files as the archive API moves
@@ -136,4 +136,74 @@ describe('putCertificate', () => {
     await putCertificate(lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
     expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toEqual({ text: '-----BEGIN CERTIFICATE-----\n', mode: 0o400, uid: 0, gid: 0 })
   })
+})
+
+// GET /containers/{id}/top as dockerd answers `-o pid,ppid,comm` (host PIDs; the master's parent is
+// the shim) and Podman answers `pid,ppid,comm` (the container's PIDs).
+const DOCKERD_TOP = {
+  Titles: ['PID', 'PPID', 'COMMAND'],
+  Processes: [
+    ['20302', '20283', 'haproxy'],
+    ['20332', '20302', 'haproxy'],
+    ['20367', '20302', 'haproxy'],
+  ],
+}
+const PODMAN_TOP = {
+  Titles: ['PID', 'PPID', 'COMMAND'],
+  Processes: [
+    ['1', '0', 'tini'],
+    ['7', '1', 'haproxy'],
+    ['9', '7', 'haproxy'],
+  ],
+}
+
+describe('workerPids', () => {
+  it("lists the master's children, whatever process the master runs under", () => {
+    expect(workerPids(DOCKERD_TOP)).toEqual(new Set(['20332', '20367']))
+    expect(workerPids(PODMAN_TOP)).toEqual(new Set(['9']))
+  })
+
+  it('refuses a list without the columns it needs', () => {
+    expect(() => workerPids({ Titles: ['UID', 'PID', 'CMD'], Processes: [] })).toThrow(/no PID, PPID or COMMAND column \(UID, PID, CMD\)/)
+  })
+})
+
+describe('drainOldWorkers', () => {
+  // A load-balancer whose process list changes from one call to the next.
+  function listing(...answers: (typeof DOCKERD_TOP | Error)[]) {
+    const asked: unknown[] = []
+    const lb = {
+      async top(options: unknown) {
+        asked.push(options)
+        const answer = answers[Math.min(asked.length - 1, answers.length - 1)]
+        if (answer instanceof Error) throw answer
+        return answer
+      },
+    }
+    return { lb: lb as unknown as Docker.Container, asked }
+  }
+  const after = (workers: string[]) => ({ Titles: DOCKERD_TOP.Titles, Processes: [['20302', '20283', 'haproxy'], ...workers.map((w) => [w, '20302', 'haproxy'])] })
+
+  it('ends as soon as the workers from before the reload have exited', async () => {
+    const { lb, asked } = listing(DOCKERD_TOP, after(['20332', '20400']), after(['20400']))
+    const old = await haproxyWorkers(lb, '-o pid,ppid,comm')
+    const started = Date.now()
+    await drainOldWorkers(lb, '-o pid,ppid,comm', old)
+    expect(asked).toEqual(Array(3).fill({ ps_args: '-o pid,ppid,comm' }))
+    expect(Date.now() - started).toBeLessThan(1_000)
+  })
+
+  it('waits a fixed time where the host cannot list processes, or the list stops answering', async () => {
+    const { lb, asked } = listing(new Error('not implemented'))
+    expect(await haproxyWorkers(lb, undefined)).toBeUndefined()
+    let started = Date.now()
+    await drainOldWorkers(lb, undefined, undefined)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
+    expect(asked).toEqual([])
+
+    started = Date.now()
+    await drainOldWorkers(lb, '-o pid,ppid,comm', new Set(['20332']))
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
+    expect(asked).toHaveLength(1)
+  }, 10_000)
 })

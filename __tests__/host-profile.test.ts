@@ -47,10 +47,10 @@ describe('detectHost', () => {
     expect(hostOf(PODMAN).startsAtOnce).toBe(hostOf(DOCKERD_20).startsAtOnce)
   })
 
-  it('sets restart policies once serving on dockerd, at create (bounded) on Podman, never on a VCH', () => {
-    expect(hostOf(DOCKERD_20).restarts).toEqual({ when: 'once-serving', policy: { Name: 'unless-stopped' } })
-    expect(hostOf(PODMAN).restarts).toEqual({ when: 'at-create', policy: { Name: 'on-failure', MaximumRetryCount: 5 } })
-    expect(hostOf(VCH).restarts).toEqual({ when: 'never' })
+  it('sets restart policies at create, bounded on Podman, never on a VCH', () => {
+    expect(hostOf(DOCKERD_20).restartPolicy).toEqual({ Name: 'unless-stopped' })
+    expect(hostOf(PODMAN).restartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 5 })
+    expect(hostOf(VCH).restartPolicy).toBeUndefined()
   })
 
   it('lists stopped containers only with the status filters each host accepts and matches', () => {
@@ -70,7 +70,13 @@ describe('detectHost', () => {
   it('says something in the log only where the host needs explaining', () => {
     expect(hostOf(DOCKERD_20).note).toBeUndefined()
     expect(hostOf(VCH).note).toMatch(/^VCH: .*restart policies do not apply/)
-    expect(hostOf(PODMAN).note).toMatch(/^Podman: restart policies are set when containers are created/)
+    expect(hostOf(PODMAN).note).toMatch(/^Podman: containers restart on failure at most 5 times/)
+  })
+
+  it("lists a container's processes where the host can, in the words of its own ps", () => {
+    expect(hostOf(DOCKERD_20).processListArgs).toBe('-o pid,ppid,comm')
+    expect(hostOf(PODMAN).processListArgs).toBe('pid,ppid,comm')
+    expect(hostOf(VCH).processListArgs).toBeUndefined()
   })
 })
 

@@ -5,7 +5,7 @@ import { InputError } from './errors'
 import { type DeploySettings, type InstanceConfig } from './inputs'
 import type { Engine } from './docker/engine'
 import { describe } from './docker/engine'
-import { lbUser, type HostProfile } from './docker/host-profile'
+import { lbUser } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { containerName, readDeployment, ownerOf, type DeploymentState, type InstanceObject, type LbObject } from './docker/state'
@@ -28,7 +28,7 @@ import {
   type LbConfig,
   type Server,
 } from './haproxy/config'
-import { checkInside, keepPreviousConfig, loadConfig, putCertificate } from './haproxy/reload'
+import { checkInside, drainOldWorkers, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from './haproxy/reload'
 import { describeServer, type ServerStatus } from './haproxy/stats'
 import { basicAuthorization, statsAuthFor, withoutStatsPassword } from './haproxy/stats-auth'
 import { NotReadyError, hostForUrl, waitUntilServing, type Endpoints } from './readiness'
@@ -50,10 +50,6 @@ export interface DeployResult extends ServiceAddress {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
-// After a reload the previous HAProxy worker finishes the requests it has and lets go of its idle
-// keep-alive clients (`timeout http-keep-alive` in config.ts); give it that long before the
-// instances it was sending them to are removed.
-const DRAIN_MS = 3_000
 
 export interface PulledImages {
   image: PulledImage
@@ -118,7 +114,6 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
     // for the post step to take back.
     rememberDeploy(undefined)
     await run.retire()
-    await run.keepRunning()
     return {
       ...address,
       lbContainer: lb.id,
@@ -181,10 +176,6 @@ function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?:
   return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) }
 }
 
-function restartPolicyAtCreate(host: HostProfile): { RestartPolicy?: Docker.HostRestartPolicy } {
-  return host.restarts.when === 'at-create' ? { RestartPolicy: host.restarts.policy } : {}
-}
-
 function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
   if (owner === undefined || owner === deployment) return
   const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`
@@ -209,6 +200,9 @@ class Run {
   // What a kept load-balancer had before this run changed it, for the undo (in memory only).
   private previousConfig?: { lb: Docker.Container; text: string; certificate?: string }
   private replacedLb?: { container: Docker.Container; name: string }
+  // The kept load-balancer's HAProxy workers from before the final reload, which may still send
+  // requests to the instances that leave (undefined where the host cannot list them).
+  private drain?: { lb: Docker.Container; oldWorkers?: Set<string> }
   // What the post step must take back should this process be killed (state-helper.ts).
   private unsettled: UnsettledDeploy
 
@@ -286,7 +280,7 @@ class Run {
           [LABEL.port]: String(settings.instancePort),
         }),
         ...containerConfigOf(settings.instanceConfig),
-        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, this.engine.host), ...restartPolicyAtCreate(this.engine.host) },
+        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, this.engine.host), RestartPolicy: this.engine.host.restartPolicy },
         NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
       })
       .catch((error) => {
@@ -320,7 +314,7 @@ class Run {
         ExposedPorts: { [listen]: {}, [stats]: {} },
         HostConfig: {
           NetworkMode: firstNetwork,
-          ...restartPolicyAtCreate(this.engine.host),
+          RestartPolicy: this.engine.host.restartPolicy,
           // On a container network publishing opens the VCH firewall for the port; on the Docker
           // host's own network it maps lb-port, and the stats page to a free port.
           PortBindings: {
@@ -394,6 +388,8 @@ class Run {
           await this.reload(lb, user, staging)
           await this.waitFor(endpoints, CANDIDATE_BACKEND, newcomers)
         }
+        if (this.plan.removeAfter.length > 0)
+          this.drain = { lb, oldWorkers: await haproxyWorkers(lb, this.engine.host.processListArgs).catch(() => undefined) }
         await this.reload(lb, user, lbConfig)
       }
     }
@@ -442,9 +438,10 @@ class Run {
     if (!dead) return
     const container = this.docker.getContainer(dead.Id)
     const { State } = await container.inspect()
-    // Started again in the meantime by a restart policy given at create (Podman): judged once the
-    // restarts are used up and it stays down, with the exit code of its last run.
-    if (State.Running) return
+    // Started again by its restart policy: Podman restarts at once, so it is judged once its restarts
+    // are used up and it stays down; dockerd waits before each restart and shows it restarting
+    // meanwhile, which is a crash at start. Either way with the exit code of its last run.
+    if (State.Running && !State.Restarting) return
     const logs = await recentLogs(container, 20).catch(() => '(logs unavailable)')
     const what = containerName(dead) === this.settings.lbName ? `Load-balancer ${this.settings.lbName}` : `Instance ${containerName(dead)}`
     const image = containerName(dead) === this.settings.lbName ? this.settings.haproxyImage : this.settings.image
@@ -507,24 +504,10 @@ class Run {
   async retire(): Promise<void> {
     if (this.replacedLb) await removeObjects(this.docker, [this.replacedLb.container.id], [])
     if (this.plan.removeAfter.length === 0) return
-    if (this.plan.lb === 'keep') await new Promise((resolve) => setTimeout(resolve, DRAIN_MS))
+    if (this.drain) await drainOldWorkers(this.drain.lb, this.engine.host.processListArgs, this.drain.oldWorkers)
     await this.remove(this.plan.removeAfter)
     this.changed = true
     log.info(`Removed ${this.plan.removeAfter.map((i) => i.name).join(', ')}`)
-  }
-
-  // Where the host can update a container, it starts without a restart policy so that one crashing
-  // at start shows its exit code instead of a restart loop; once the deployment serves, the host
-  // restarts it after a crash or a reboot. Other hosts: see Restarts in host-profile.ts.
-  async keepRunning(): Promise<void> {
-    const { restarts } = this.engine.host
-    if (restarts.when !== 'once-serving' || this.createdContainers.length === 0) return
-    await limited(this.createdContainers, (id) =>
-      this.docker
-        .getContainer(id)
-        .update({ RestartPolicy: restarts.policy })
-        .catch((error) => log.warning(`Could not set a restart policy on ${id.slice(0, 12)}: ${describe(error)}`)),
-    )
   }
 
   private async remove(instances: InstanceObject[]): Promise<void> {

@@ -45,7 +45,7 @@ export class NotReadyError extends Error {
   }
 }
 
-const POLL_MS = 200
+const POLL_MS = 100
 const REQUEST_TIMEOUT_MS = 2_000
 // A short wait says nothing; a long one says what it waits for this often.
 const PROGRESS_EVERY_MS = 3_000

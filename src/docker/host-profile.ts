@@ -28,17 +28,6 @@ export interface InfoAnswer {
 
 export type RestartPolicy = { Name: 'unless-stopped' } | { Name: 'on-failure'; MaximumRetryCount: number }
 
-// When the containers of a deployment get a restart policy, if ever.
-export type Restarts =
-  // The host ignores restart policies: HAProxy's health checks take a crashed instance out of
-  // rotation, and the next deploy replaces it.
-  | { when: 'never' }
-  // Set with POST /containers/{id}/update once the deployment serves, so that a container that
-  // crashes at start shows its exit code instead of a restart loop.
-  | { when: 'once-serving'; policy: RestartPolicy }
-  // The host cannot update a container: the policy is given at create, bounded so that a container
-  // that crashes at start ends up exited (and is reported) after a few quick restarts.
-  | { when: 'at-create'; policy: RestartPolicy }
 
 export interface HostProfile {
   kind: HostKind
@@ -46,7 +35,11 @@ export interface HostProfile {
   name: string
   // How many containers start at once (one bounded queue, see deploy.ts).
   startsAtOnce: number
-  restarts: Restarts
+  // Given at create, so it costs no call of its own; a container that crashes at start is still
+  // reported with its exit code as soon as the host shows it restarting or exited (failIfExited in
+  // deploy.ts). None where the host ignores restart policies: HAProxy's health checks take a
+  // crashed instance out of rotation, and the next deploy replaces it.
+  restartPolicy?: RestartPolicy
   // The `status=` values of GET /containers/json that mean "stopped", among those the host accepts
   // and matches: an exited instance fails the deploy at once.
   stoppedStatuses: string[]
@@ -57,6 +50,9 @@ export interface HostProfile {
   // What instance-memory and instance-cpus size (resources.ts): the container's cgroup limits, or
   // the containerVM itself (Memory in MiB steps, whole vCPUs from CPUCount).
   instanceSize: 'cgroup-limits' | 'containerVM'
+  // The `ps_args` of GET /containers/{id}/top that list each process's PID, parent PID and command
+  // name, where the host has that call: the drain after a reload watches the old HAProxy workers.
+  processListArgs?: string
   // Said once per deploy, when the host needs explaining.
   note?: string
 }
@@ -72,14 +68,14 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       name: `vSphere Integrated Containers host (${info.Driver ?? info.ID})`,
       // A start boots a VM and takes seconds: many at once.
       startsAtOnce: 25,
-      // Restart policies are ignored and POST /containers/{id}/update answers 500.
-      restarts: { when: 'never' },
+      // Restart policies are ignored.
       // Accepts every Docker status but only ever matches created, running and exited.
       stoppedStatuses: ['exited'],
       nameClashStatus: 409,
       // A containerVM's kernel keeps the default 1024 and takes no sysctl or capability.
       unprivilegedLowPorts: false,
       instanceSize: 'containerVM',
+      // No process list (top is not implemented).
       note: 'VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.',
     }
   const podman = version.Components?.find((c) => c.Name === 'Podman Engine')
@@ -89,8 +85,9 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       name: `Podman ${podman.Version ?? version.Version ?? '?'}`,
       // Starts are CPU-bound as on dockerd (conmon, runc, netavark).
       startsAtOnce: 8,
-      // No POST /containers/{id}/update (404). A crash loop has no back-off on Podman, hence the bound.
-      restarts: { when: 'at-create', policy: { Name: 'on-failure', MaximumRetryCount: 5 } },
+      // A crash loop has no back-off on Podman, hence the bound: a container that crashes at start
+      // ends up exited after a few quick restarts, and is reported then.
+      restartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 },
       // `dead` and `restarting` are refused with a 500.
       stoppedStatuses: ['exited'],
       // "the container name ... is already in use".
@@ -98,18 +95,23 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       // Containers keep the kernel default of 1024.
       unprivilegedLowPorts: false,
       instanceSize: 'cgroup-limits',
-      note: 'Podman: restart policies are set when containers are created (on-failure, at most 5 restarts), since Podman cannot update them later.',
+      // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
+      processListArgs: 'pid,ppid,comm',
+      note: 'Podman: containers restart on failure at most 5 times, since Podman restarts a crashing container without waiting.',
     }
   return {
     kind: 'docker',
     name: `Docker Engine ${version.Version ?? '?'}`,
     // Starts are CPU-bound here (N=50 on 2 cores: 8 or 4 at once about 10 s, 25 at once 12.4 s).
     startsAtOnce: 8,
-    restarts: { when: 'once-serving', policy: { Name: 'unless-stopped' } },
+    // dockerd waits longer before each restart and shows the container as `restarting` meanwhile.
+    restartPolicy: { Name: 'unless-stopped' },
     stoppedStatuses: ['exited', 'dead', 'restarting'],
     nameClashStatus: 409,
     unprivilegedLowPorts: compareApi(String(version.ApiVersion ?? '0.0'), UNPRIVILEGED_LOW_PORTS_SINCE_API) >= 0,
     instanceSize: 'cgroup-limits',
+    // Options of the host's `ps`.
+    processListArgs: '-o pid,ppid,comm',
   }
 }
 

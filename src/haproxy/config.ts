@@ -16,6 +16,9 @@ export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
 // deploy that was killed (post.ts).
 export const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy'
 
+// Old workers keep finishing their connections after a reload, but not forever.
+export const HARD_STOP_AFTER_S = 30
+
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 export const SERVING_BACKEND = 'instances'
@@ -62,8 +65,7 @@ function render(config: LbConfig, initAddr: string): string {
     '    log stdout format raw local0',
     // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
     // recipe's 256 (and 32 per server) queued and refused requests under load.
-    // Old workers keep finishing their connections after a reload, but not forever.
-    '    hard-stop-after 30s',
+    `    hard-stop-after ${HARD_STOP_AFTER_S}s`,
     ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
     '',
     // Instances come and go while the load-balancer runs, so their names are resolved at run time
@@ -99,8 +101,8 @@ function render(config: LbConfig, initAddr: string): string {
           // On a reload the old worker does not close idle keep-alive connections under a client
           // that may be sending on them; it answers their next request with `Connection: close`.
           '    option idle-close-on-response',
-          // ...and those still idle after this long are closed as usual, so that within the drain
-          // time (deploy.ts) no client is left on the old worker, routing to retired instances.
+          // ...and those still idle after this long are closed as usual, so that the old worker
+          // exits soon and the drain (drainOldWorkers in reload.ts) ends.
           '    timeout http-keep-alive 2s',
         ]
       : []),
@@ -119,8 +121,10 @@ function render(config: LbConfig, initAddr: string): string {
     // Check often so that readiness is seen quickly and a dead instance leaves rotation fast; a
     // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
     // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
-    // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test).
-    `    default-server check inter 500ms fastinter 250ms downinter 1s rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+    // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
+    // answers for an instance created but not started yet, so it is checked, fails and is DOWN
+    // before it runs: downinter is how soon it is seen up after its start (1 s cost up to 1 s a deploy).
+    `    default-server check inter 500ms fastinter 250ms downinter 250ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
     '',
     'frontend stats',
     '    mode http',

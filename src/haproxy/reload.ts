@@ -2,7 +2,8 @@ import type Docker from 'dockerode'
 import { getFile, processOwner, putFile } from '../docker/archive'
 import { demultiplex } from '../docker/containers'
 import { describe } from '../docker/engine'
-import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderConfigToCheck, type LbConfig } from './config'
+import { sleep } from '../cancel'
+import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, HARD_STOP_AFTER_S, PREVIOUS_CONFIG_FILE, renderConfigToCheck, type LbConfig } from './config'
 
 // A running load-balancer changes its configuration in place: its own HAProxy checks the new one,
 // the file is copied in, and a signal makes the master load it gracefully. Restoring the previous
@@ -34,6 +35,49 @@ export async function checkInside(lb: Docker.Container, lbName: string, user: st
 export async function loadConfig(lb: Docker.Container, text: string): Promise<void> {
   await putFile(lb, CONFIG_DIR, CONFIG_FILE, text)
   await lb.kill({ signal: 'SIGUSR2' })
+}
+
+// After a reload the previous workers finish the requests they have, let go of their idle
+// keep-alive clients and exit; until then they may send requests to instances that the new
+// configuration no longer lists, so those are removed only once the workers listed before the
+// reload have exited (hard-stop-after ends them at the latest). Where the host cannot list a
+// container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
+const FIXED_DRAIN_MS = 3_000
+const DRAIN_POLL_MS = 100
+
+// The PIDs of the load-balancer's HAProxy workers (its master's children), or undefined where the
+// host has no process list (HostProfile.processListArgs).
+export async function haproxyWorkers(lb: Docker.Container, processListArgs: string | undefined): Promise<Set<string> | undefined> {
+  if (!processListArgs) return undefined
+  return workerPids(await lb.top({ ps_args: processListArgs }))
+}
+
+export async function drainOldWorkers(lb: Docker.Container, processListArgs: string | undefined, oldWorkers: Set<string> | undefined): Promise<void> {
+  const started = Date.now()
+  if (oldWorkers) {
+    try {
+      while (Date.now() - started < HARD_STOP_AFTER_S * 1000) {
+        const running = await haproxyWorkers(lb, processListArgs)
+        if (![...oldWorkers].some((pid) => running?.has(pid))) return
+        await sleep(DRAIN_POLL_MS)
+      }
+      return
+    } catch {
+      // The list stopped answering: wait out what is left of the fixed time.
+    }
+  }
+  await sleep(Math.max(0, FIXED_DRAIN_MS - (Date.now() - started)))
+}
+
+// GET /containers/{id}/top with PID, PPID and COMMAND columns. A process whose parent is an HAProxy
+// process is a worker (the master is the one whose parent is not, whatever runs as PID 1).
+export function workerPids(top: { Titles?: string[]; Processes?: string[][] }): Set<string> {
+  const column = (title: string): number => top.Titles?.indexOf(title) ?? -1
+  const [pid, ppid, command] = [column('PID'), column('PPID'), column('COMMAND')]
+  if (pid < 0 || ppid < 0 || command < 0) throw new Error(`the process list has no PID, PPID or COMMAND column (${top.Titles?.join(', ')})`)
+  const haproxy = (top.Processes ?? []).filter((p) => p[command] === 'haproxy')
+  const pids = new Set(haproxy.map((p) => p[pid]))
+  return new Set(haproxy.filter((p) => pids.has(p[ppid])).map((p) => p[pid]))
 }
 
 // Kept inside the load-balancer (it holds the stats credentials), for the post step of a deploy
