@@ -3,7 +3,16 @@ import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
 import { describe, expect, it } from 'vitest'
 import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
-import { checkInside, drainOldWorkers, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate, restorePreviousConfig, workerPids } from '../src/haproxy/reload'
+import {
+  checkInside,
+  drainOldWorkers,
+  haproxyWorkers,
+  keepPreviousConfig,
+  loadConfig,
+  putCertificate,
+  restorePreviousConfig,
+  workerPids,
+} from '../src/haproxy/reload'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
 
 // The reload sequence against a stand-in load-balancer container: files as the archive API moves
@@ -182,7 +191,10 @@ describe('drainOldWorkers', () => {
     }
     return { lb: lb as unknown as Docker.Container, asked }
   }
-  const after = (workers: string[]) => ({ Titles: DOCKERD_TOP.Titles, Processes: [['20302', '20283', 'haproxy'], ...workers.map((w) => [w, '20302', 'haproxy'])] })
+  const after = (workers: string[]) => ({
+    Titles: DOCKERD_TOP.Titles,
+    Processes: [['20302', '20283', 'haproxy'], ...workers.map((w) => [w, '20302', 'haproxy'])],
+  })
 
   it('ends as soon as the workers from before the reload have exited', async () => {
     const { lb, asked } = listing(DOCKERD_TOP, after(['20332', '20400']), after(['20400']))

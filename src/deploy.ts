@@ -388,8 +388,7 @@ class Run {
           await this.reload(lb, user, staging)
           await this.waitFor(endpoints, CANDIDATE_BACKEND, newcomers)
         }
-        if (this.plan.removeAfter.length > 0)
-          this.drain = { lb, oldWorkers: await haproxyWorkers(lb, this.engine.host.processListArgs).catch(() => undefined) }
+        if (this.plan.removeAfter.length > 0) this.drain = { lb, oldWorkers: await haproxyWorkers(lb, this.engine.host.processListArgs).catch(() => undefined) }
         await this.reload(lb, user, lbConfig)
       }
     }

@@ -28,7 +28,6 @@ export interface InfoAnswer {
 
 export type RestartPolicy = { Name: 'unless-stopped' } | { Name: 'on-failure'; MaximumRetryCount: number }
 
-
 export interface HostProfile {
   kind: HostKind
   // How the logs name the host, e.g. "Podman 4.3.1".
