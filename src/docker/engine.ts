@@ -3,7 +3,7 @@ import * as https from 'node:https'
 import Docker from 'dockerode'
 import { ProbeTimeout, UnexpectedAnswer, explainUnreachable, probeFailure, type Failure } from './connection-errors'
 import { reportConnectionLoss } from './connection-loss'
-import { compareApi, detectHost, type HostProfile, type VersionAnswer } from './host-profile'
+import { compareApi, detectHost, type HostProfile, type InfoAnswer, type VersionAnswer } from './host-profile'
 import { checkTlsMaterial, type DockerTarget, type TcpConnection } from './target'
 
 // The newest Engine API version this action has been written against. Docker 29 refuses clients
@@ -34,8 +34,23 @@ export async function connectEngine(target: DockerTarget): Promise<Engine> {
     throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`)
   const apiVersion = compareApi(serverApi, NEWEST_KNOWN_API) < 0 ? serverApi : NEWEST_KNOWN_API
   const docker = newClient(target, apiVersion)
-  const host = detectHost(version, await docker.info())
+  const host = detectHost(version, await infoOf(docker, target))
   return { docker, target, apiVersion, host, description: `${host.name}, Engine API ${serverApi}, using ${apiVersion}` }
+}
+
+// GET /info gathers state from every container: a dockerd that has wedged on one (moby#44300, seen
+// on 20.10 after many concurrent removals) answers /version at once and /info never.
+async function infoOf(docker: Docker, target: DockerTarget): Promise<InfoAnswer> {
+  try {
+    // dockerode's types leave out the options its info() takes.
+    const withOptions = docker as unknown as { info(options: { abortSignal: AbortSignal }): Promise<InfoAnswer> }
+    return await withOptions.info({ abortSignal: AbortSignal.timeout(PROBE_TIMING.answerMs) })
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError' && (error as Error).name !== 'TimeoutError') throw error
+    throw new Error(
+      `The Docker host ${target.address} answered GET /version but not GET /info within ${PROBE_TIMING.answerMs / 1000} s: its daemon is stuck (docker info hangs there too). Restart the Docker daemon, then run the action again.`,
+    )
+  }
 }
 
 async function probeWithRetries(target: DockerTarget): Promise<VersionAnswer> {
