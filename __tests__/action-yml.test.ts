@@ -61,7 +61,7 @@ describe('action.yml', () => {
   it('runs dist/index.js on node24, which the build makes from src/index.ts', () => {
     expect(action.runs.using).toBe('node24')
     expect(action.runs.main).toBe('dist/index.js')
-    // The post step is the same bundle (src/index.ts tells it apart by its state).
+    // The post step is the same bundle (src/start.ts tells it apart by its state).
     expect(action.runs.post).toBe('dist/index.js')
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     expect(pkg.scripts.build).toMatch(/ncc build src\/index\.ts -o dist(\s|$)/)

@@ -1,21 +1,29 @@
+import { X509Certificate } from 'node:crypto'
 import * as http from 'node:http'
+import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actionsLog, useLog, type Log } from '../src/log'
 import { waitUntilServing, type Endpoints } from '../src/readiness'
+import { selfSignedPem } from '../test-support/certificate'
 
 // The readiness wait against a stand-in for HAProxy on loopback: its stats CSV (the columns the
-// parser reads) and a service that answers 200.
+// parser reads) and a service that answers 200 unless a test gives it another answer.
 
 type Row = [server: string, status: string, check: string]
 
 const STATS_AUTHORIZATION = 'Basic c3RhdHM6c2VjcmV0'
 
-async function standIn(rowsAt: () => Row[]): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
+type Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void
+
+async function standIn(
+  rowsAt: () => Row[],
+  service: Handler = (_, response) => response.end('hello'),
+): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
   const server = http.createServer((request, response) => {
     if (request.url === '/stats;csv' && request.headers.authorization === STATS_AUTHORIZATION) {
       response.end(['# pxname,svname,status,check_status', ...rowsAt().map((row) => `instances,${row.join(',')}`), 'instances,BACKEND,UP,'].join('\n'))
-    } else response.end('hello')
+    } else service(request, response)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
@@ -27,7 +35,10 @@ async function standIn(rowsAt: () => Row[]): Promise<{ endpoints: Endpoints; clo
       servicePort: port,
       protocol: 'http',
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
   }
 }
 
@@ -103,3 +114,89 @@ describe('waitUntilServing reports its progress', () => {
     expect(lines).toEqual([])
   })
 })
+
+describe('waitUntilServing asks the service itself', () => {
+  const healthy = (): Row[] => [['web-1', 'UP', 'L7OK']]
+  const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], deadline: Date.now() + ms })
+  const never: Handler = () => {}
+
+  it('counts a redirect as an answer, without following it', async () => {
+    const { endpoints, close } = await standIn(healthy, (_, response) => response.writeHead(302, { location: 'http://127.0.0.1:9/' }).end())
+    try {
+      await expect(waitUntilServing(endpoints, expectation(3_000))).resolves.toHaveLength(1)
+    } finally {
+      await close()
+    }
+  })
+
+  it("does not count HAProxy's 503 (nothing healthy to send to) as an answer", async () => {
+    const { endpoints, close } = await standIn(healthy, (_, response) => response.writeHead(503).end())
+    try {
+      await expect(waitUntilServing(endpoints, expectation(1_000))).rejects.toThrow(`the service port ${endpoints.servicePort} does not answer.`)
+    } finally {
+      await close()
+    }
+  })
+
+  it('gives up on a request after 2 s: a service or stats page that never answers does not hold the wait past its deadline', async () => {
+    for (const [rows, service, problem] of [
+      [healthy, never, 'the service port'],
+      [() => [], undefined, 'no answer within 2 s'],
+    ] as const) {
+      const { endpoints, close } = await standIn(rows, service)
+      if (!service) endpoints.statsUrl = `http://127.0.0.1:${await silentPort()}/stats`
+      const started = Date.now()
+      try {
+        await expect(waitUntilServing(endpoints, expectation(500))).rejects.toThrow(problem)
+        expect(Date.now() - started).toBeLessThan(3_500)
+      } finally {
+        await close()
+      }
+    }
+  })
+
+  it('stops a request that hangs as soon as the run is cancelled', async () => {
+    const { endpoints, close } = await standIn(healthy, never)
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(new Error('cancelled')), 300)
+    const started = Date.now()
+    try {
+      await expect(waitUntilServing(endpoints, { ...expectation(10_000), signal: controller.signal })).rejects.toThrow('cancelled')
+      expect(Date.now() - started).toBeLessThan(1_500)
+    } finally {
+      await close()
+    }
+  })
+
+  it('over HTTPS, requires exactly the given certificate, self-signed or not', async () => {
+    const pem = selfSignedPem()
+    const service = https.createServer({ key: pem, cert: pem }, (_, response) => response.end('hello'))
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve))
+    const { endpoints, close } = await standIn(healthy)
+    const tls = { ...endpoints, servicePort: (service.address() as AddressInfo).port }
+    try {
+      const fingerprint = new X509Certificate(pem).fingerprint256
+      await expect(waitUntilServing({ ...tls, certificateFingerprint: fingerprint }, expectation(3_000))).resolves.toHaveLength(1)
+      await expect(waitUntilServing({ ...tls, certificateFingerprint: 'AA:BB' }, expectation(1_000))).rejects.toThrow('does not answer')
+    } finally {
+      service.closeAllConnections()
+      await new Promise((resolve) => service.close(resolve))
+      await close()
+    }
+  })
+})
+
+// A port that accepts connections and never says anything.
+const silent: http.Server[] = []
+afterEach(async () => {
+  for (const server of silent.splice(0)) {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+async function silentPort(): Promise<number> {
+  const server = http.createServer(() => {})
+  silent.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}

@@ -33,7 +33,7 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
       log.info(`Connected to ${connected.description}`)
       return connected
     })
-    const github = inputs.githubToken ? connectGitHub(inputs.githubToken) : undefined
+    const github = inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined
     if (inputs.command === 'deploy') await runDeploy(engine, inputs, github, signal)
     else if (inputs.command === 'teardown') await runTeardown(engine, inputs, github, signal)
     else await runPrune(engine, inputs, github, signal)

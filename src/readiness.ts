@@ -1,3 +1,4 @@
+import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -95,44 +96,42 @@ function instancesProgress(statuses: ServerStatus[], { backend, servers }: Expec
   return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`
 }
 
-function timeoutOr(signal: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
-  return signal ? AbortSignal.any([timeout, signal]) : timeout
-}
-
 async function fetchText(url: string, authorization: string, signal: AbortSignal | undefined): Promise<string> {
-  const response = await fetch(url, { headers: { authorization }, signal: timeoutOr(signal) })
-  if (!response.ok) throw new Error(`HTTP ${response.status}`)
-  return response.text()
+  const response = await get(url, signal, { authorization })
+  const status = response.statusCode ?? 0
+  if (status < 200 || status > 299) {
+    response.destroy()
+    throw new Error(`HTTP ${status}`)
+  }
+  let text = ''
+  for await (const chunk of response.setEncoding('utf8')) text += chunk
+  return text
 }
 
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
 async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<boolean> {
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
-  if (endpoints.certificateFingerprint) return httpsAnswers(endpoints.serviceHost, endpoints.servicePort, endpoints.certificateFingerprint)
+  const fingerprint = endpoints.certificateFingerprint
   try {
-    const response = await fetch(`http://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, {
-      signal: timeoutOr(signal),
-      redirect: 'manual',
-    })
-    await response.body?.cancel()
-    return ![502, 503, 504].includes(response.status)
+    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal)
+    const certified = !fingerprint || (response.socket as TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
+    response.destroy()
+    return certified && ![502, 503, 504].includes(response.statusCode ?? 0)
   } catch {
     return false
   }
 }
 
-// The certificate is the user's, for the service's public name, and may be self-signed: instead of
-// the usual chain and name checks (this request only) it must be exactly the given certificate.
-function httpsAnswers(host: string, port: number, fingerprint: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = https.get({ host, port, path: '/', rejectUnauthorized: false, agent: false, timeout: REQUEST_TIMEOUT_MS }, (response) => {
-      const served = (response.socket as TLSSocket).getPeerCertificate().fingerprint256
-      response.resume()
-      resolve(served === fingerprint && ![502, 503, 504].includes(response.statusCode ?? 0))
-    })
-    request.once('timeout', () => request.destroy())
-    request.once('error', () => resolve(false))
+// One GET on a connection of its own (none outlives a reload of the load-balancer), resolved at the
+// response's head; a redirect is an answer, not followed. Over HTTPS any certificate is accepted:
+// it is the user's, for the service's public name, and may be self-signed, so instead of the usual
+// chain and name checks the caller compares its fingerprint with the one it must be.
+function get(url: string, signal: AbortSignal | undefined, headers: http.OutgoingHttpHeaders = {}): Promise<http.IncomingMessage> {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+  const options = { headers, agent: false, signal: signal ? AbortSignal.any([timeout, signal]) : timeout }
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? https.get(url, { ...options, rejectUnauthorized: false }, resolve) : http.get(url, options, resolve)
+    request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error))
   })
 }
 

@@ -1,5 +1,6 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
+import { inspect } from 'node:util'
 import Docker from 'dockerode'
 import { ProbeTimeout, UnexpectedAnswer, explainUnreachable, probeFailure, type Failure } from './connection-errors'
 import { reportConnectionLoss } from './connection-loss'
@@ -139,7 +140,7 @@ function newClient(target: DockerTarget, apiVersion: string): Docker {
 // connections it already has. A kept connection would show this run's containers exited, as if
 // the image had failed; a new one is refused, and says what happened.
 function socketAgent(): http.Agent {
-  return new http.Agent({ keepAlive: false })
+  return shownBriefly(new http.Agent({ keepAlive: false }))
 }
 
 // An explicit agent carries the client certificate and honours tls-verify=false, which
@@ -147,8 +148,16 @@ function socketAgent(): http.Agent {
 // The key material goes to the agent only: docker-modem would otherwise put it into every request's
 // options (and its DEBUG output), and would take DOCKER_CERT_PATH's files on its own.
 function tcpOptions(c: TcpConnection, version: string): Record<string, unknown> {
-  const agent = c.protocol === 'https' ? new https.Agent({ ...tlsOptions(c), keepAlive: true }) : undefined
+  const agent = c.protocol === 'https' ? shownBriefly(new https.Agent({ ...tlsOptions(c), keepAlive: true })) : undefined
   return { host: c.host, port: c.port, protocol: c.protocol, agent, ca: undefined, cert: undefined, key: undefined, version }
+}
+
+// docker-modem formats the options of every request, the agent among them, with util.inspect
+// (showHidden, unlimited depth) whether DEBUG is on or not. Through the agent's sockets that is
+// megabytes of garbage per call, which made the heap, and the peak RSS, grow with every instance.
+function shownBriefly<T extends http.Agent>(agent: T): T {
+  Object.defineProperty(agent, inspect.custom, { value: () => `[${agent.constructor.name}]` })
+  return agent
 }
 
 export function describe(error: unknown): string {
