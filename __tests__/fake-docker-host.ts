@@ -184,9 +184,9 @@ export class FakeHost implements DockerHost {
   }
 }
 
-export const DOCKERD: HostProfile = detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {})
+const DOCKERD: HostProfile = detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {})
 
-export const SETTINGS: DeploySettings = {
+const SETTINGS: DeploySettings = {
   image: 'nginx:1.27',
   instances: 3,
   instancePort: 80,
