@@ -7,6 +7,7 @@ import { containerName } from './state'
 
 // The DockerHost of a deploy, through dockerode.
 
+// A container already in the state asked for (304) is what the caller wanted.
 const notModified = (error: unknown): void => {
   if ((error as { statusCode?: number }).statusCode !== 304) throw error
 }

@@ -13,9 +13,9 @@ import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, HARD_STOP_AFTER_S, PREVIOUS_
 export async function checkInside(host: DockerHost, lb: string, lbName: string, user: string, config: LbConfig): Promise<void> {
   const candidate = 'haproxy-candidate.cfg'
   await host.putFile(lb, '/tmp', candidate, renderConfigToCheck(config))
-  const { exitCode: ExitCode, output } = await host.exec(lb, ['haproxy', '-c', '-f', `/tmp/${candidate}`], user)
-  if (ExitCode !== 0)
-    throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${ExitCode}); the running one stays in use:\n${output.trim()}`)
+  const { exitCode, output } = await host.exec(lb, ['haproxy', '-c', '-f', `/tmp/${candidate}`], user)
+  if (exitCode !== 0)
+    throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${exitCode}); the running one stays in use:\n${output.trim()}`)
 }
 
 // The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
