@@ -14,9 +14,16 @@ import {
   workerPids,
 } from '../src/haproxy/reload'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
+import type { DockerHost } from '../src/docker/deploy-host'
+import { dockerodeHost } from '../src/docker/dockerode-host'
 
-// The reload sequence against a stand-in load-balancer container: files as the archive API moves
-// them (tar), signals and exec recorded in the order they happen.
+// The reload sequence against a stand-in load-balancer container, reached through the real
+// dockerodeHost: files as the archive API moves them (tar), signals and exec recorded in the order
+// they happen.
+
+function through(container: object): DockerHost {
+  return dockerodeHost({ getContainer: () => container } as unknown as Docker)
+}
 
 interface StoredFile {
   text: string
@@ -80,7 +87,7 @@ function standInLb(check: { exitCode: number; output: string } = { exitCode: 0, 
       }
     },
   }
-  return { lb: lb as unknown as Docker.Container, files, events }
+  return { host: through(lb), lb: 'lb', files, events }
 }
 
 const CONFIG: LbConfig = {
@@ -95,8 +102,8 @@ const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
 
 describe('loadConfig', () => {
   it('copies the configuration in, then signals the master to reload', async () => {
-    const { lb, files, events } = standInLb()
-    await loadConfig(lb, 'global\n')
+    const { host, lb, files, events } = standInLb()
+    await loadConfig(host, lb, 'global\n')
     expect(files.get(LIVE)).toMatchObject({ text: 'global\n', mode: 0o644 })
     expect(events).toEqual([`put ${LIVE}`, 'kill SIGUSR2'])
   })
@@ -104,8 +111,8 @@ describe('loadConfig', () => {
 
 describe('checkInside', () => {
   it("runs the load-balancer's own haproxy -c on a copy that looks no name up, as the given user", async () => {
-    const { lb, files, events } = standInLb()
-    await checkInside(lb, 'lb', 'root', CONFIG)
+    const { host, lb, files, events } = standInLb()
+    await checkInside(host, lb, 'lb', 'root', CONFIG)
     const candidate = files.get('/tmp/haproxy-candidate.cfg')!.text
     expect(candidate).toContain(' init-addr none')
     expect(candidate.replace(/ init-addr none$/m, ' init-addr last,libc,none')).toBe(renderHaproxyConfig(CONFIG))
@@ -113,8 +120,8 @@ describe('checkInside', () => {
   })
 
   it("refuses a configuration HAProxy rejects, with HAProxy's words, and touches the live one not", async () => {
-    const { lb, files, events } = standInLb({ exitCode: 1, output: "[ALERT] config : parsing [x:1] : unknown keyword 'bogus'\n" })
-    await expect(checkInside(lb, 'pr-7-lb', '', CONFIG)).rejects.toThrow(
+    const { host, lb, files, events } = standInLb({ exitCode: 1, output: "[ALERT] config : parsing [x:1] : unknown keyword 'bogus'\n" })
+    await expect(checkInside(host, lb, 'pr-7-lb', '', CONFIG)).rejects.toThrow(
       /^HAProxy in pr-7-lb rejected the new configuration \(haproxy -c exit code 1\); the running one stays in use:\n\[ALERT\].*unknown keyword 'bogus'$/,
     )
     expect(files.has(LIVE)).toBe(false)
@@ -124,25 +131,25 @@ describe('checkInside', () => {
 
 describe('keepPreviousConfig and restorePreviousConfig', () => {
   it('put back what was kept, with a reload', async () => {
-    const { lb, files, events } = standInLb()
-    await keepPreviousConfig(lb, 'the old one\n')
-    await loadConfig(lb, 'the new one\n')
-    expect(await restorePreviousConfig(lb)).toBe(true)
+    const { host, lb, files, events } = standInLb()
+    await keepPreviousConfig(host, lb, 'the old one\n')
+    await loadConfig(host, lb, 'the new one\n')
+    expect(await restorePreviousConfig(host, lb)).toBe(true)
     expect(files.get(LIVE)!.text).toBe('the old one\n')
     expect(events).toEqual([`put ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, `put ${LIVE}`, 'kill SIGUSR2', `put ${LIVE}`, 'kill SIGUSR2'])
   })
 
   it('do nothing when nothing was kept', async () => {
-    const { lb, events } = standInLb()
-    expect(await restorePreviousConfig(lb)).toBe(false)
+    const { host, lb, events } = standInLb()
+    expect(await restorePreviousConfig(host, lb)).toBe(false)
     expect(events).toEqual([])
   })
 })
 
 describe('putCertificate', () => {
   it('gives the PEM to the user HAProxy runs as, readable by it alone', async () => {
-    const { lb, files } = standInLb()
-    await putCertificate(lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
+    const { host, lb, files } = standInLb()
+    await putCertificate(host, lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
     expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toEqual({ text: '-----BEGIN CERTIFICATE-----\n', mode: 0o400, uid: 0, gid: 0 })
   })
 })
@@ -189,7 +196,7 @@ describe('drainOldWorkers', () => {
         return answer
       },
     }
-    return { lb: lb as unknown as Docker.Container, asked }
+    return { host: through(lb), lb: 'lb', asked }
   }
   const after = (workers: string[]) => ({
     Titles: DOCKERD_TOP.Titles,
@@ -197,24 +204,24 @@ describe('drainOldWorkers', () => {
   })
 
   it('ends as soon as the workers from before the reload have exited', async () => {
-    const { lb, asked } = listing(DOCKERD_TOP, after(['20332', '20400']), after(['20400']))
-    const old = await haproxyWorkers(lb, '-o pid,ppid,comm')
+    const { host, lb, asked } = listing(DOCKERD_TOP, after(['20332', '20400']), after(['20400']))
+    const old = await haproxyWorkers(host, lb, '-o pid,ppid,comm')
     const started = Date.now()
-    await drainOldWorkers(lb, '-o pid,ppid,comm', old)
+    await drainOldWorkers(host, lb, '-o pid,ppid,comm', old)
     expect(asked).toEqual(Array(3).fill({ ps_args: '-o pid,ppid,comm' }))
     expect(Date.now() - started).toBeLessThan(1_000)
   })
 
   it('waits a fixed time where the host cannot list processes, or the list stops answering', async () => {
-    const { lb, asked } = listing(new Error('not implemented'))
-    expect(await haproxyWorkers(lb, undefined)).toBeUndefined()
+    const { host, lb, asked } = listing(new Error('not implemented'))
+    expect(await haproxyWorkers(host, lb, undefined)).toBeUndefined()
     let started = Date.now()
-    await drainOldWorkers(lb, undefined, undefined)
+    await drainOldWorkers(host, lb, undefined, undefined)
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
     expect(asked).toEqual([])
 
     started = Date.now()
-    await drainOldWorkers(lb, '-o pid,ppid,comm', new Set(['20332']))
+    await drainOldWorkers(host, lb, '-o pid,ppid,comm', new Set(['20332']))
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
     expect(asked).toHaveLength(1)
   }, 10_000)

@@ -5,6 +5,8 @@ import { resolveTarget } from './docker/target'
 import { connectEngine, describe } from './docker/engine'
 import { containerName } from './docker/state'
 import { removeObjects } from './docker/containers'
+import type { DockerHost } from './docker/deploy-host'
+import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
@@ -43,7 +45,8 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
 // this run's containers out of the way, then the load-balancer it had stopped started again.
 async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> {
   log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`)
-  if (deploy.configChangedOn) await restoreConfig(docker.getContainer(deploy.configChangedOn))
+  const host = dockerodeHost(docker)
+  if (deploy.configChangedOn) await restoreConfig(host, deploy.configChangedOn)
   const filters = JSON.stringify({ label: [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`] })
   const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
   // The lock is released by its ID, after everything else.
@@ -55,9 +58,9 @@ async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> 
   )
   if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
   log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`)
-  if (deploy.replacedLb) await restartReplacedLb(docker.getContainer(deploy.replacedLb.id), deploy.replacedLb.name)
+  if (deploy.replacedLb) await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name)
 }
 
-async function restoreConfig(lb: Docker.Container): Promise<void> {
-  if (await restorePreviousConfig(lb)) log.info('Restored the configuration the load-balancer had before the interrupted deploy')
+async function restoreConfig(host: DockerHost, lb: string): Promise<void> {
+  if (await restorePreviousConfig(host, lb)) log.info('Restored the configuration the load-balancer had before the interrupted deploy')
 }

@@ -1,10 +1,11 @@
 import { log } from './log'
 import type Docker from 'dockerode'
+import type { DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
 import { containerName } from './docker/state'
 import { LABEL } from './labels'
 
-// A run killed while it replaced the load-balancer (deploy.ts standAside) and whose post step never
+// A run killed while it replaced the load-balancer (steps/start.ts standAside) and whose post step never
 // ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
 // previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
 // its lock, puts that right before it plans: a complete replacement is kept, otherwise the
@@ -69,11 +70,9 @@ async function startContainer(container: Docker.Container): Promise<void> {
 
 // The load-balancer a replacement stopped, started again under its own name: for the undo of a
 // failed or cancelled run, and for the post step of a killed one.
-export async function restartReplacedLb(lb: Docker.Container, name: string): Promise<void> {
-  const { Name } = await lb.inspect()
-  if (Name.replace(/^\//, '') !== name) await lb.rename({ name })
-  await lb.start().catch((error) => {
-    if ((error as { statusCode?: number }).statusCode !== 304) throw error
-  })
+export async function restartReplacedLb(host: DockerHost, lb: string, name: string): Promise<void> {
+  const { Name } = await host.inspect(lb)
+  if (Name.replace(/^\//, '') !== name) await host.rename(lb, name)
+  await host.start(lb)
   log.info(`Started the previous load-balancer ${name} again`)
 }

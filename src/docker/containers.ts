@@ -5,7 +5,7 @@ import { describe } from './engine'
 // Container and network removal shared by a failed deploy's clean-up, scaling down and teardown,
 // plus the small container operations the orchestration needs.
 
-// Bounds how many API calls of one kind run at once (see deploy.ts for container starts).
+// Bounds how many API calls of one kind run at once (see steps/start.ts for container starts).
 export function limited<T, R>(items: T[], task: (item: T) => Promise<R>, concurrency = 8): Promise<R[]> {
   const limit = pLimit(concurrency)
   return Promise.all(items.map((item) => limit(() => task(item))))

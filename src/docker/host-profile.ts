@@ -32,11 +32,11 @@ export interface HostProfile {
   kind: HostKind
   // How the logs name the host, e.g. "Podman 4.3.1".
   name: string
-  // How many containers start at once (one bounded queue, see deploy.ts).
+  // How many containers start at once (one bounded queue, see steps/start.ts).
   startsAtOnce: number
   // Given at create, so it costs no call of its own; a container that crashes at start is still
   // reported with its exit code as soon as the host shows it restarting or exited (failIfExited in
-  // deploy.ts). None where the host ignores restart policies: HAProxy's health checks take a
+  // steps/switch.ts). None where the host ignores restart policies: HAProxy's health checks take a
   // crashed instance out of rotation, and the next deploy replaces it.
   restartPolicy?: RestartPolicy
   // The `status=` values of GET /containers/json that mean "stopped", among those the host accepts

@@ -8,7 +8,7 @@ export const STATS_PORT = 8404
 export const STATS_PATH = '/stats'
 export const CONFIG_DIR = '/usr/local/etc/haproxy'
 export const CONFIG_FILE = 'haproxy.cfg'
-// lb-certificate: chain and key in one file, readable by HAProxy's user only (see deploy.ts).
+// lb-certificate: chain and key in one file, readable by HAProxy's user only (putCertificate in reload.ts).
 export const CERTIFICATE_FILE = 'service.pem'
 export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type Docker from 'dockerode'
-import { getFile } from '../docker/archive'
+import type { DockerHost } from '../docker/deploy-host'
 
 // The stats page lists every instance's name, address and state, and it is reachable wherever the
 // load-balancer is (the routable network of a VCH, a published port). It needs credentials that
@@ -41,7 +40,7 @@ export function basicAuthorization(auth: StatsAuth): string {
 }
 
 // A kept load-balancer keeps its credentials; a new one gets new ones.
-export async function statsAuthFor(kept: Docker.Container | undefined, configPath: string): Promise<StatsAuth> {
-  const current = kept ? await getFile(kept, configPath) : undefined
+export async function statsAuthFor(host: DockerHost, kept: string | undefined, configPath: string): Promise<StatsAuth> {
+  const current = kept ? await host.getFile(kept, configPath) : undefined
   return (current !== undefined && statsAuthIn(current)) || newStatsAuth()
 }

@@ -1,0 +1,265 @@
+import type { ContainerDetails, ContainerSpec, DockerHost, ProcessList } from '../src/docker/deploy-host'
+import type { FileOwner } from '../src/docker/archive'
+import { detectHost, type HostProfile } from '../src/docker/host-profile'
+import { newStatsAuth } from '../src/haproxy/stats-auth'
+import type { LbConfig } from '../src/haproxy/config'
+import type { DeploySettings } from '../src/inputs'
+import type { DeployPlan } from '../src/plan'
+import type { Expectation } from '../src/readiness'
+import type { ServerStatus } from '../src/haproxy/stats'
+import { useLog, type Log } from '../src/log'
+import type { UnsettledDeploy } from '../src/state-helper'
+import { UndoRecord, type StepContext } from '../src/steps/context'
+
+// An in-memory Docker host for the deploy's steps: it records every call by container name, in
+// the order made (`create web-1`, `start lb`, `put lb /usr/local/etc/haproxy/haproxy.cfg`), and
+// fails the call it is told to fail, the next time it is made.
+
+export interface FakeContainer {
+  id: string
+  name: string
+  running: boolean
+  restarting?: boolean
+  exitCode?: number
+  user?: string
+  env?: string[]
+  logs?: string
+  spec?: ContainerSpec
+  files: Map<string, string>
+}
+
+export class FakeHost implements DockerHost {
+  calls: string[] = []
+  containers = new Map<string, FakeContainer>()
+  networks = new Map<string, string>()
+  // What `haproxy -c` answers, and the process lists the load-balancer shows, one per call (the last repeats).
+  check = { exitCode: 0 as number | null, output: 'Configuration file is valid\n' }
+  processLists: ProcessList[] = []
+  // The most starts under way at once.
+  mostAtOnce = 0
+  private startsUnderWay = 0
+  private failures = new Map<string, Error>()
+  private nextId = 1
+
+  // The call (as recorded) fails with this error, once.
+  fail(call: string, error: Error = new Error(`${call} failed`)): void {
+    this.failures.set(call, error)
+  }
+
+  add(container: Partial<FakeContainer> & { name: string }): string {
+    const id = `id-${container.name}`
+    this.containers.set(id, { id, running: true, files: new Map(), ...container })
+    return id
+  }
+
+  byName(name: string): FakeContainer | undefined {
+    return [...this.containers.values()].find((c) => c.name === name)
+  }
+
+  private container(idOrName: string): FakeContainer {
+    const found = this.containers.get(idOrName) ?? this.byName(idOrName)
+    if (!found) throw Object.assign(new Error(`No such container: ${idOrName}`), { statusCode: 404 })
+    return found
+  }
+
+  private async call(call: string): Promise<void> {
+    this.calls.push(call)
+    // Every call answers after the others made at the same moment have been made, as over a socket.
+    await new Promise((resolve) => setImmediate(resolve))
+    const failure = this.failures.get(call)
+    this.failures.delete(call)
+    if (failure) throw failure
+  }
+
+  async createNetwork(name: string): Promise<string> {
+    await this.call(`create network ${name}`)
+    const id = `net-${name}`
+    this.networks.set(id, name)
+    return id
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    await this.call(`create ${spec.name}`)
+    const id = `new-${this.nextId++}`
+    this.containers.set(id, { id, name: spec.name, running: false, user: spec.User, env: spec.Env, spec, files: new Map() })
+    return id
+  }
+
+  async connect(network: string, container: string): Promise<void> {
+    await this.call(`connect ${this.container(container).name} to ${network}`)
+  }
+
+  async start(id: string): Promise<void> {
+    const container = this.container(id)
+    this.startsUnderWay++
+    this.mostAtOnce = Math.max(this.mostAtOnce, this.startsUnderWay)
+    try {
+      await this.call(`start ${container.name}`)
+      container.running = true
+    } finally {
+      this.startsUnderWay--
+    }
+  }
+
+  async stop(id: string, timeoutS: number): Promise<void> {
+    const container = this.container(id)
+    await this.call(`stop ${container.name} ${timeoutS}s`)
+    container.running = false
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    const container = this.container(id)
+    await this.call(`rename ${container.name} ${name}`)
+    container.name = name
+  }
+
+  async inspect(id: string): Promise<ContainerDetails> {
+    const c = this.container(id)
+    return {
+      Name: `/${c.name}`,
+      Config: { User: c.user, Env: c.env },
+      State: { Status: c.running ? 'running' : 'exited', Running: c.running, Restarting: !!c.restarting, ExitCode: c.exitCode ?? 0 },
+      NetworkSettings: { Networks: {}, Ports: c.running ? { '8404/tcp': [{ HostPort: '32768' }] } : {} },
+    }
+  }
+
+  async listStopped(_deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]> {
+    return [...this.containers.values()]
+      .filter((c) => statuses.includes(c.restarting ? 'restarting' : c.running ? 'running' : 'exited'))
+      .map((c) => ({ id: c.id, name: c.name }))
+  }
+
+  async recentLogs(id: string): Promise<string> {
+    return this.container(id).logs ?? ''
+  }
+
+  async remove(containers: string[], networks: string[]): Promise<string[]> {
+    const failures: string[] = []
+    for (const id of containers) {
+      const name = this.containers.get(id)?.name ?? id
+      await this.call(`remove ${name}`).then(
+        () => this.containers.delete(id),
+        (error: Error) => failures.push(`container ${name}: ${error.message}`),
+      )
+    }
+    for (const id of networks) {
+      await this.call(`remove network ${this.networks.get(id)}`).then(
+        () => this.networks.delete(id),
+        (error: Error) => failures.push(`network ${id}: ${error.message}`),
+      )
+    }
+    return failures
+  }
+
+  async getFile(id: string, path: string): Promise<string | undefined> {
+    return this.container(id).files.get(path)
+  }
+
+  async putFile(id: string, dir: string, name: string, content: string): Promise<void> {
+    const container = this.container(id)
+    await this.call(`put ${container.name} ${dir}/${name}`)
+    container.files.set(`${dir}/${name}`, content)
+  }
+
+  async hasPath(): Promise<boolean> {
+    return true
+  }
+
+  async processOwner(): Promise<FileOwner> {
+    return { uid: 99, gid: 99 }
+  }
+
+  async exec(id: string, cmd: string[], user: string): Promise<{ exitCode: number | null; output: string }> {
+    await this.call(`exec ${this.container(id).name} ${cmd.join(' ')} as ${user || 'the container user'}`)
+    return this.check
+  }
+
+  async signal(id: string, signal: string): Promise<void> {
+    await this.call(`signal ${this.container(id).name} ${signal}`)
+  }
+
+  async processes(id: string): Promise<ProcessList> {
+    await this.call(`top ${this.container(id).name}`)
+    return this.processLists.shift() ?? { Titles: ['PID', 'PPID', 'COMMAND'], Processes: [] }
+  }
+}
+
+const DOCKERD: HostProfile = detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {})
+
+const SETTINGS: DeploySettings = {
+  image: 'nginx:1.27',
+  instances: 3,
+  instancePort: 80,
+  lbPort: 8081,
+  instancePrefix: 'web',
+  lbName: 'web-lb',
+  externalNetwork: '',
+  haproxyImage: 'haproxy:3.0',
+  protocol: 'http',
+  healthCheckPath: '/',
+  waitTimeoutSeconds: 60,
+  instanceConfig: { env: [], secretEnv: [] },
+  pull: 'missing',
+}
+
+export function lbConfigFor(plan: DeployPlan): LbConfig {
+  return { protocol: 'http', listenPort: 8080, healthCheckPath: '/', serving: plan.serving, candidates: [], statsAuth: newStatsAuth() }
+}
+
+// A deploy's context on the fake host; readiness answers at once unless a test says otherwise.
+export function contextOf(
+  host: FakeHost,
+  plan: DeployPlan,
+  options: {
+    settings?: Partial<DeploySettings>
+    profile?: Partial<HostProfile>
+    signal?: AbortSignal
+    ready?: (expectation: Expectation) => Promise<ServerStatus[]>
+  } = {},
+) {
+  const remembered: (UnsettledDeploy | undefined)[] = []
+  const waits: Expectation[] = []
+  const settings = { ...SETTINGS, ...options.settings }
+  const ctx: StepContext = {
+    host,
+    profile: { ...DOCKERD, ...options.profile },
+    publishedHost: '127.0.0.1',
+    settings,
+    plan,
+    lbSpec: 'spec-1',
+    netName: 'web-net',
+    deadline: Date.now() + 60_000,
+    signal: options.signal,
+    record: new UndoRecord(settings, (deploy) => remembered.push(deploy)),
+    waitUntilServing: async (_endpoints, expectation) => {
+      waits.push(expectation)
+      return options.ready ? options.ready(expectation) : []
+    },
+  }
+  return { ctx, remembered, waits }
+}
+
+export function emptyPlan(change: Partial<DeployPlan> = {}): DeployPlan {
+  return { generation: 'g2', createNetwork: false, removeFirst: [], create: [], serving: [], removeAfter: [], lb: 'keep', ...change }
+}
+
+// What the steps print, instead of the runner's log.
+export function recordLog(): string[] {
+  const lines: string[] = []
+  const log: Log = {
+    info: (m) => lines.push(m),
+    warning: (m) => lines.push(`warning: ${m}`),
+    error: (m) => lines.push(`error: ${m}`),
+    debug: () => {},
+    group: async (name, fn) => {
+      lines.push(`group: ${name}`)
+      return fn()
+    },
+    progress: () => {},
+    setSecret: () => {},
+    setOutput: () => {},
+    setFailed: () => {},
+  }
+  useLog(log)
+  return lines
+}

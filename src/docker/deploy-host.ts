@@ -1,0 +1,48 @@
+import type Docker from 'dockerode'
+import type { FileOwner } from './archive'
+
+// The one seam between a deploy's steps (src/steps) and the Docker host, as actions/checkout's
+// IGitCommandManager sits between its steps and git: the steps say what they need in their own
+// terms, containers and networks by ID or name, and the unit tests stand in for the host here.
+// Types only: dockerode-host.ts implements it.
+
+// The body of POST /containers/create, as the steps build it.
+export type ContainerSpec = Docker.ContainerCreateOptions & { name: string }
+
+// The part of GET /containers/{id}/json the steps read.
+export interface ContainerDetails {
+  Name: string
+  Config: { User?: string; Env?: string[] }
+  State: { Status: string; Running: boolean; Restarting: boolean; ExitCode: number }
+  NetworkSettings: { Networks: Record<string, { IPAddress?: string } | undefined>; Ports?: Record<string, { HostPort: string }[] | null | undefined> }
+}
+
+// GET /containers/{id}/top
+export interface ProcessList {
+  Titles?: string[]
+  Processes?: string[][]
+}
+
+export interface DockerHost {
+  createNetwork(name: string, labels: Record<string, string>): Promise<string>
+  // Returns the new container's ID.
+  createContainer(spec: ContainerSpec): Promise<string>
+  connect(network: string, container: string): Promise<void>
+  // Already running counts as started, already stopped as stopped (304).
+  start(container: string): Promise<void>
+  stop(container: string, timeoutS: number): Promise<void>
+  rename(container: string, name: string): Promise<void>
+  inspect(container: string): Promise<ContainerDetails>
+  // The deployment's containers in one of these states, by ID and name.
+  listStopped(deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]>
+  recentLogs(container: string, lines?: number): Promise<string>
+  // Containers first, then networks; returns what could not be removed, with why.
+  remove(containers: string[], networks: string[]): Promise<string[]>
+  getFile(container: string, path: string): Promise<string | undefined>
+  putFile(container: string, dir: string, name: string, content: string, options?: { mode?: number; owner?: FileOwner }): Promise<void>
+  hasPath(container: string, path: string): Promise<boolean>
+  processOwner(container: string): Promise<FileOwner>
+  exec(container: string, cmd: string[], user: string): Promise<{ exitCode: number | null; output: string }>
+  signal(container: string, signal: string): Promise<void>
+  processes(container: string, psArgs: string): Promise<ProcessList>
+}

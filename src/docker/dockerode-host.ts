@@ -1,0 +1,65 @@
+import type Docker from 'dockerode'
+import { LABEL } from '../labels'
+import { getFile, hasPath, processOwner, putFile } from './archive'
+import { demultiplex, recentLogs, removeObjects } from './containers'
+import type { DockerHost } from './deploy-host'
+import { containerName } from './state'
+
+// The DockerHost of a deploy, through dockerode.
+
+// A container already in the state asked for (304) is what the caller wanted.
+const notModified = (error: unknown): void => {
+  if ((error as { statusCode?: number }).statusCode !== 304) throw error
+}
+
+export function dockerodeHost(docker: Docker): DockerHost {
+  const container = (id: string): Docker.Container => docker.getContainer(id)
+  return {
+    createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
+    createContainer: async (spec) => (await docker.createContainer(spec)).id,
+    connect: async (network, id) => {
+      await docker.getNetwork(network).connect({ Container: id })
+    },
+    start: (id) =>
+      container(id)
+        .start()
+        .then(() => undefined, notModified),
+    stop: (id, timeoutS) =>
+      container(id)
+        .stop({ t: timeoutS })
+        .then(() => undefined, notModified),
+    rename: async (id, name) => {
+      await container(id).rename({ name })
+    },
+    inspect: (id) => container(id).inspect(),
+    listStopped: async (deployment, statuses) =>
+      (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
+        id: c.Id,
+        name: containerName(c),
+      })),
+    recentLogs: (id, lines) => recentLogs(container(id), lines),
+    remove: (containers, networks) => removeObjects(docker, containers, networks),
+    getFile: (id, path) => getFile(container(id), path),
+    putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),
+    hasPath: (id, path) => hasPath(container(id), path),
+    processOwner: (id) => processOwner(container(id)),
+    exec: async (id, cmd, user) => {
+      const exec = await container(id).exec({ Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true })
+      const output = await new Promise<string>((resolve, reject) => {
+        exec.start({ hijack: true, stdin: false }, (error, stream) => {
+          if (error || !stream) return reject(error ?? new Error('no output stream'))
+          const chunks: Buffer[] = []
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk))
+          stream.on('end', () => resolve(demultiplex(Buffer.concat(chunks))))
+          stream.on('error', reject)
+        })
+      })
+      const { ExitCode } = await exec.inspect()
+      return { exitCode: ExitCode, output }
+    },
+    signal: async (id, signal) => {
+      await container(id).kill({ signal })
+    },
+    processes: (id, psArgs) => container(id).top({ ps_args: psArgs }),
+  }
+}

@@ -1,0 +1,163 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import type { DeploymentState } from '../docker/state'
+import {
+  CANDIDATE_BACKEND,
+  CERTIFICATE_PATH,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  SERVING_BACKEND,
+  STATS_PATH,
+  STATS_PORT,
+  renderHaproxyConfig,
+  type LbConfig,
+  type Server,
+} from '../haproxy/config'
+import { checkInside, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
+import { describeServer, type ServerStatus } from '../haproxy/stats'
+import { basicAuthorization } from '../haproxy/stats-auth'
+import { NotReadyError, hostForUrl, type Endpoints } from '../readiness'
+import type { StepContext } from './context'
+
+export interface ServiceAddress {
+  ip: string
+  port: number
+  url: string
+}
+
+// New instances join through the candidates backend: health-checked first, given traffic only
+// once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
+export async function switchTraffic(
+  ctx: StepContext,
+  lb: string,
+  lbConfig: LbConfig,
+  state: DeploymentState,
+): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
+  const { host, settings, plan, record } = ctx
+  await failIfExited(ctx)
+  const { endpoints, address, user } = await endpointsOf(ctx, lb, lbConfig)
+  if (plan.lb === 'keep') {
+    const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
+    const target = renderHaproxyConfig(lbConfig)
+    // A new certificate is put in and loaded by the same graceful reload as a configuration.
+    const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH))
+    const newCertificate = settings.certificate && certificate !== settings.certificate.pem
+    if (current !== target || newCertificate) {
+      ctx.signal?.throwIfAborted()
+      record.previousConfig = { lb, text: current ?? '', certificate }
+      await keepPreviousConfig(host, lb, current ?? '')
+      record.remember({ configChangedOn: lb })
+      if (newCertificate) await putCertificate(host, lb, settings.certificate!.pem, settings.lbName)
+      const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
+      if (newcomers.length > 0) {
+        const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers }
+        await reload(ctx, lb, user, staging)
+        await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers)
+      }
+      if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
+      await reload(ctx, lb, user, lbConfig)
+    }
+  }
+  return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving), address }
+}
+
+// Instances the kept load-balancer may go on using while newcomers are checked.
+function stillServing({ plan }: StepContext, state: DeploymentState): Server[] {
+  const gone = new Set(plan.removeFirst.map((i) => i.id))
+  return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
+}
+
+async function reload(ctx: StepContext, lb: string, user: string, config: LbConfig): Promise<void> {
+  ctx.signal?.throwIfAborted()
+  await checkInside(ctx.host, lb, ctx.settings.lbName, user, config)
+  await loadConfig(ctx.host, lb, renderHaproxyConfig(config))
+  ctx.record.changed = true
+}
+
+async function waitFor(ctx: StepContext, endpoints: Endpoints, backend: string, servers: Server[]): Promise<ServerStatus[]> {
+  const names = servers.map((s) => s.name)
+  try {
+    return await ctx.waitUntilServing(endpoints, {
+      backend,
+      servers: names,
+      exact: true,
+      deadline: ctx.deadline,
+      check: () => failIfExited(ctx),
+      signal: ctx.signal,
+    })
+  } catch (error) {
+    if (error instanceof NotReadyError) await showLogs(ctx, error.unhealthy, error.statuses, backend)
+    throw error
+  }
+}
+
+// A container of this run that exits will never become healthy: say so now, not at the timeout.
+async function failIfExited(ctx: StepContext): Promise<void> {
+  const { host, settings, plan } = ctx
+  const watched = [...plan.create.map((i) => i.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])]
+  if (watched.length === 0) return
+  const stopped = await host.listStopped(settings.instancePrefix, ctx.profile.stoppedStatuses)
+  const dead = stopped.find((c) => watched.includes(c.name))
+  if (!dead) return
+  const { State } = await host.inspect(dead.id)
+  // Started again by its restart policy: Podman restarts at once, so it is judged once its restarts
+  // are used up and it stays down; dockerd waits before each restart and shows it restarting
+  // meanwhile, which is a crash at start. Either way with the exit code of its last run.
+  if (State.Running && !State.Restarting) return
+  const logs = await host.recentLogs(dead.id, 20).catch(() => '(logs unavailable)')
+  const what = dead.name === settings.lbName ? `Load-balancer ${settings.lbName}` : `Instance ${dead.name}`
+  const image = dead.name === settings.lbName ? settings.haproxyImage : settings.image
+  throw new Error(
+    `${what} exited with code ${State.ExitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${image} runs a long-lived service with this configuration.`,
+  )
+}
+
+async function showLogs(ctx: StepContext, unhealthy: string[], statuses: ServerStatus[], backend: string): Promise<void> {
+  const lbName = ctx.settings.lbName
+  for (const name of [lbName, ...unhealthy]) {
+    const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`
+    const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`)
+    await log.group(`Logs of ${name}${state}`, async () => log.info(logs.trimEnd() || '(no output)'))
+  }
+  if (unhealthy.length > 0)
+    log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
+}
+
+// Where the load-balancer serves and shows its stats, and the user it runs as.
+async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress; user: string }> {
+  const { settings } = ctx
+  const inspected = await ctx.host.inspect(lb)
+  let ip: string
+  let statsHostPort: number
+  if (settings.externalNetwork) {
+    ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? ''
+    if (!ip)
+      throw new Error(
+        `Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`,
+      )
+    statsHostPort = STATS_PORT
+  } else {
+    ip = ctx.publishedHost
+    statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort)
+    if (!statsHostPort) {
+      await failIfExited(ctx)
+      throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
+    }
+  }
+  const port = settings.lbPort
+  const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http'
+  const defaultPort = { http: 80, https: 443, tcp: 0 }[scheme]
+  const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`
+  return {
+    endpoints: {
+      statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+      statsAuthorization: basicAuthorization(lbConfig.statsAuth),
+      serviceHost: ip,
+      servicePort: port,
+      protocol: settings.protocol,
+      certificateFingerprint: settings.certificate?.fingerprint256,
+    },
+    address: { ip, port, url },
+    user: inspected.Config.User ?? '',
+  }
+}

@@ -1,0 +1,32 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import { loadConfig, putCertificate } from '../haproxy/reload'
+import { restartReplacedLb } from '../recover'
+import type { StepContext } from './context'
+
+// A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
+// then what it created, then the load-balancer it stopped is started again. It only warns.
+export async function undo({ host, settings, record }: StepContext): Promise<void> {
+  if (record.previousConfig) {
+    const { lb, text, certificate } = record.previousConfig
+    try {
+      if (certificate) await putCertificate(host, lb, certificate, settings.lbName)
+      await loadConfig(host, lb, text)
+      log.info('Restored the previous load-balancer configuration')
+    } catch (error) {
+      log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)
+    }
+  }
+  const failures = await host.remove(record.createdContainers, record.createdNetworks)
+  if (record.replacedLb) {
+    const { id, name } = record.replacedLb
+    try {
+      await restartReplacedLb(host, id, name)
+    } catch (error) {
+      failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`)
+    }
+  }
+  const count = record.createdContainers.length + record.createdNetworks.length
+  if (failures.length > 0) log.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`)
+  else log.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing')
+}
