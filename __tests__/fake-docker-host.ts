@@ -20,6 +20,8 @@ export interface FakeContainer {
   name: string
   running: boolean
   restarting?: boolean
+  // What the list says, where it lags behind inspect (a crash loop flips between the two states).
+  listedAs?: string
   exitCode?: number
   user?: string
   env?: string[]
@@ -118,14 +120,19 @@ export class FakeHost implements DockerHost {
     return {
       Name: `/${c.name}`,
       Config: { User: c.user, Env: c.env },
-      State: { Status: c.running ? 'running' : 'exited', Running: c.running, Restarting: !!c.restarting, ExitCode: c.exitCode ?? 0 },
-      NetworkSettings: { Networks: {}, Ports: c.running ? { '8404/tcp': [{ HostPort: '32768' }] } : {} },
+      State: {
+        Status: c.restarting ? 'restarting' : c.running ? 'running' : 'exited',
+        Running: c.running,
+        Restarting: !!c.restarting,
+        ExitCode: c.exitCode ?? 0,
+      },
+      NetworkSettings: { Networks: {}, Ports: c.running && !c.restarting ? { '8404/tcp': [{ HostPort: '32768' }] } : {} },
     }
   }
 
   async listStopped(_deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]> {
     return [...this.containers.values()]
-      .filter((c) => statuses.includes(c.restarting ? 'restarting' : c.running ? 'running' : 'exited'))
+      .filter((c) => statuses.includes(c.listedAs ?? (c.restarting ? 'restarting' : c.running ? 'running' : 'exited')))
       .map((c) => ({ id: c.id, name: c.name }))
   }
 

@@ -133,4 +133,15 @@ describe('switchTraffic with a container of this run that exited', () => {
       'Load-balancer web-lb exited with code 139 right after starting. Its last log lines:\n(none)\nCheck that haproxy:3.0 runs a long-lived service with this configuration.',
     )
   })
+
+  it('judges a new load-balancer without published ports by its own state, which the list may not show yet', async () => {
+    recordLog()
+    const host = new FakeHost()
+    const lb = host.add({ name: 'web-lb', restarting: true, listedAs: 'running', exitCode: 1, logs: '[ALERT] cannot open /no/such.cfg\n' })
+    const plan = emptyPlan({ lb: 'create' })
+    const { ctx } = contextOf(host, plan)
+    await expect(switchTraffic(ctx, lb, lbConfigFor(plan), { instances: [], networks: [] })).rejects.toThrow(
+      /^Load-balancer web-lb exited with code 1 right after starting\. Its last log lines:\n\[ALERT\] cannot open \/no\/such\.cfg\n/,
+    )
+  })
 })

@@ -104,11 +104,15 @@ async function failIfExited(ctx: StepContext): Promise<void> {
   // are used up and it stays down; dockerd waits before each restart and shows it restarting
   // meanwhile, which is a crash at start. Either way with the exit code of its last run.
   if (State.Running && !State.Restarting) return
-  const logs = await host.recentLogs(dead.id, 20).catch(() => '(logs unavailable)')
-  const what = dead.name === settings.lbName ? `Load-balancer ${settings.lbName}` : `Instance ${dead.name}`
-  const image = dead.name === settings.lbName ? settings.haproxyImage : settings.image
-  throw new Error(
-    `${what} exited with code ${State.ExitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${image} runs a long-lived service with this configuration.`,
+  throw await crashedAtStart(ctx, dead, State.ExitCode)
+}
+
+async function crashedAtStart(ctx: StepContext, container: { id: string; name: string }, exitCode: number): Promise<Error> {
+  const { settings } = ctx
+  const logs = await ctx.host.recentLogs(container.id, 20).catch(() => '(logs unavailable)')
+  const isLb = container.name === settings.lbName
+  return new Error(
+    `${isLb ? `Load-balancer ${settings.lbName}` : `Instance ${container.name}`} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${isLb ? settings.haproxyImage : settings.image} runs a long-lived service with this configuration.`,
   )
 }
 
@@ -140,7 +144,10 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
     ip = ctx.publishedHost
     statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort)
     if (!statsHostPort) {
-      await failIfExited(ctx)
+      // A new load-balancer that crashes has no ports between two restarts, and shows as running
+      // (not stopped) for a moment after each: judged by this inspect, not by the list.
+      const { State } = inspected
+      if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting)) throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode)
       throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
     }
   }
