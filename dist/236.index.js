@@ -1,0 +1,3782 @@
+"use strict";
+exports.id = 236;
+exports.ids = [236];
+exports.modules = {
+
+/***/ 78236:
+/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
+
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __webpack_require__(73024);
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __webpack_require__(57975);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __webpack_require__(77598);
+;// CONCATENATED MODULE: ./src/haproxy/stats-auth.ts
+
+const STATS_USER = 'vic-lb';
+const AUTH_LINE = /^\s*stats auth ([^:\s]+):(\S+)\s*$/m;
+// Hex: no character that HAProxy's config parser or HTTP Basic auth would read specially.
+function newStatsAuth() {
+    return { user: STATS_USER, password: (0,external_node_crypto_.randomBytes)(24).toString('hex') };
+}
+function statsAuthLine(auth) {
+    return `stats auth ${auth.user}:${auth.password}`;
+}
+// The credentials a configuration holds, undefined when it has none (a load-balancer made by an
+// earlier version of the action).
+function statsAuthIn(config) {
+    const match = AUTH_LINE.exec(config);
+    return match ? { user: match[1], password: match[2] } : undefined;
+}
+// The configuration as it may be shown (the job summary): everything but the password.
+function withoutStatsPassword(config) {
+    return config.replace(AUTH_LINE, (line) => line.replace(/:(\S+)\s*$/, ':(generated, kept only in the load-balancer)'));
+}
+function basicAuthorization(auth) {
+    return `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+}
+// A kept load-balancer keeps its credentials; a new one gets new ones.
+async function statsAuthFor(host, kept, configPath) {
+    const current = kept ? await host.getFile(kept, configPath) : undefined;
+    return (current !== undefined && statsAuthIn(current)) || newStatsAuth();
+}
+
+;// CONCATENATED MODULE: ./src/haproxy/config.ts
+// Load-balance HTTP requests or plain TCP connections (the protocol input).
+const PROTOCOLS = ['http', 'tcp'];
+
+// Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
+const STATS_PORT = 8404;
+const STATS_PATH = '/stats';
+const CONFIG_DIR = '/usr/local/etc/haproxy';
+const CONFIG_FILE = 'haproxy.cfg';
+// lb-certificate: chain and key in one file, readable by HAProxy's user only (putCertificate in reload.ts).
+const CERTIFICATE_FILE = 'service.pem';
+const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`;
+// The configuration a kept load-balancer had before a deploy changed it, for the post step of a
+// deploy that was killed (post.ts).
+const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy';
+// Old workers keep finishing their connections after a reload, but not forever.
+const HARD_STOP_AFTER_S = 30;
+// The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
+// put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
+const SERVING_BACKEND = 'instances';
+const CANDIDATE_BACKEND = 'candidates';
+// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
+// none can carry a space, newline, '#' or '$' that would change the configuration.
+function renderHaproxyConfig(config) {
+    return render(config, 'last,libc,none');
+}
+// What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
+// name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
+// lookups can only slow the check down, and on Podman they stalled it for 25-40 s right after
+// containers started (aardvark-dns). The reload itself still looks the names up, so that the new
+// worker sends traffic at once.
+function renderConfigToCheck(config) {
+    return render(config, 'none');
+}
+function render(config, initAddr) {
+    const http = config.protocol === 'http';
+    const lines = [
+        'global',
+        '    log stdout format raw local0',
+        // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
+        // recipe's 256 (and 32 per server) queued and refused requests under load.
+        `    hard-stop-after ${HARD_STOP_AFTER_S}s`,
+        ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
+        '',
+        // Instances come and go while the load-balancer runs, so their names are resolved at run time
+        // through the container's own resolver (Docker's embedded DNS, or the VCH's).
+        'resolvers docker',
+        '    parse-resolv-conf',
+        '    resolve_retries 3',
+        // Names of instances that start alongside the load-balancer resolve within this.
+        '    timeout resolve 500ms',
+        '    timeout retry 1s',
+        '    hold valid 10s',
+        '',
+        'defaults',
+        `    mode ${config.protocol}`,
+        '    log global',
+        http ? '    option httplog' : '    option tcplog',
+        '    option dontlognull',
+        // Successful requests are not logged, only errors, retries and 5xx: every log line goes
+        // through the container's stdout and the Docker daemon's log driver, which cost about 30% of
+        // the throughput at 100 connections on a 2-core host (bench/load.ts).
+        '    option dontlog-normal',
+        // A killed instance's address stops answering at all (no refusal), so a request sent there
+        // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
+        // own network takes well under a millisecond when the instance is alive.
+        '    timeout connect 1s',
+        '    timeout client 60s',
+        '    timeout server 60s',
+        '    timeout queue 30s',
+        ...(http
+            ? [
+                '    timeout http-request 10s',
+                '    option forwardfor',
+                // On a reload the old worker does not close idle keep-alive connections under a client
+                // that may be sending on them; it answers their next request with `Connection: close`.
+                '    option idle-close-on-response',
+                // ...and those still idle after this long are closed as usual, so that the old worker
+                // exits soon and the drain (drainOldWorkers in reload.ts) ends.
+                '    timeout http-keep-alive 2s',
+            ]
+            : []),
+        // A request that fails to connect is retried on another instance at once (every retry
+        // redispatches; the default waits 1 s and retries the same instance until the last one).
+        '    retries 3',
+        '    option redispatch 1',
+        ...(http
+            ? [
+                // ...and so is one whose instance died before answering (its connection closed or was
+                // reset): the kernel of a killed instance resets the requests in flight. Only GET and
+                // HEAD, which are safe to send twice (disable-l7-retry in the backends).
+                '    retry-on conn-failure empty-response',
+            ]
+            : []),
+        // Check often so that readiness is seen quickly and a dead instance leaves rotation fast; a
+        // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
+        // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
+        // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
+        // answers for an instance created but not started yet, so it is checked, fails and is DOWN
+        // before it runs: downinter is how soon it is seen up after its start (1 s cost up to 1 s a deploy).
+        `    default-server check inter 500ms fastinter 250ms downinter 250ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+        '',
+        'frontend stats',
+        '    mode http',
+        `    bind :${STATS_PORT}`,
+        '    stats enable',
+        `    stats uri ${STATS_PATH}`,
+        // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts).
+        `    ${statsAuthLine(config.statsAuth)}`,
+        // Readiness polls would otherwise fill the log.
+        '    http-request set-log-level silent',
+        '',
+        'frontend service',
+        `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
+        `    default_backend ${SERVING_BACKEND}`,
+        '',
+        ...backend(SERVING_BACKEND, config.serving, config),
+        ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+    ];
+    return lines.join('\n') + '\n';
+}
+function backend(name, servers, config) {
+    return [
+        `backend ${name}`,
+        '    balance roundrobin',
+        ...(config.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
+        ...(config.healthCheckPath
+            ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
+            : []),
+        ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/errors.ts
+// A value given to the action that it cannot use. Thrown before anything on the Docker host
+// changes; its message names the input and the accepted form, never a secret value.
+class InputError extends Error {
+}
+
+;// CONCATENATED MODULE: ./src/names.ts
+// The names of the objects a deployment owns on the Docker host, derived from its instance-prefix.
+// A leaf module: inputs, planning and the lock all need them.
+function networkName(deployment) {
+    return `${deployment}-net`;
+}
+function instanceName(deployment, generation, index) {
+    return `${deployment}-${generation}-${index}`;
+}
+// The deployment's lock container (lock.ts).
+function lockName(deployment) {
+    return `${deployment}-lock`;
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+// Every input of the action (and flag of the CLI), parsed into one typed object and checked
+// before anything on the Docker host is touched. The table below is the single source of the
+// inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
+
+
+
+
+const COMMANDS = ['deploy', 'teardown', 'prune'];
+const PULL_POLICIES = ['always', 'missing', 'never'];
+// The deployment deploy and teardown act on when instance-prefix is empty. Prune has no default:
+// removing deployments is never done on a guess.
+const DEFAULT_DEPLOYMENT = 'web';
+// A pinned LTS branch: `haproxy:lts` moves to a new branch every June.
+const DEFAULT_HAPROXY_IMAGE = 'haproxy:3.2';
+const INPUT_SPECS = [
+    {
+        name: 'command',
+        default: 'deploy',
+        description: 'What to do: `deploy`, `teardown`, or `prune` (remove old deployments, see `max-age`).',
+    },
+    {
+        name: 'docker-host',
+        secret: true,
+        description: 'Docker Engine API endpoint: `tcp://host:2376`, `host:2376` (as a VCH env file writes it) or `unix:///path`. Empty: `DOCKER_HOST` from the environment, else the local socket.',
+    },
+    { name: 'tls-ca-cert', secret: true, description: 'PEM contents of the CA that signed the Docker host certificate.' },
+    { name: 'tls-cert', secret: true, description: 'PEM contents of the client certificate.' },
+    { name: 'tls-key', secret: true, description: 'PEM contents of the client private key.' },
+    {
+        name: 'tls-verify',
+        default: 'true',
+        description: 'Verify the Docker host certificate. `false` is for a VCH created with `--no-tlsverify`.',
+    },
+    { name: 'image', description: 'Image of the service instances (required for deploy).' },
+    { name: 'instances', default: '3', description: 'Number of service instances behind the load-balancer.' },
+    { name: 'instance-port', default: '80', description: 'Port the service listens on inside each instance.' },
+    { name: 'lb-port', default: '80', description: 'Port the load-balancer serves on.' },
+    {
+        name: 'instance-prefix',
+        description: 'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
+    },
+    { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+    {
+        name: 'external-network',
+        default: 'routable',
+        description: 'Routable (container) network the load-balancer joins; its address there is the service address. Empty: publish `lb-port` on the Docker host instead.',
+    },
+    { name: 'haproxy-image', default: DEFAULT_HAPROXY_IMAGE, description: 'HAProxy image of the load-balancer.' },
+    { name: 'protocol', default: 'http', description: 'Load-balance `http` requests or plain `tcp` connections.' },
+    {
+        name: 'lb-certificate',
+        secret: true,
+        description: 'PEM contents of the certificate chain and its private key in one (as HAProxy `crt` takes them): the load-balancer serves HTTPS on `lb-port` with it. Needs protocol `http`. Kept only inside the load-balancer container, readable by the user HAProxy runs as.',
+    },
+    {
+        name: 'health-check-path',
+        description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
+    },
+    {
+        name: 'env',
+        description: 'Environment variables of every instance, one `KEY=VALUE` per line (blank lines and `#` comments ignored). The value is everything after the first `=`, as written: no shell, no interpolation.',
+    },
+    {
+        name: 'secret-env',
+        secret: true,
+        description: 'Like `env`, for secret values: each is masked in the log and shown nowhere the action writes. Anyone with Docker API access to the host can still read them from the container configuration.',
+    },
+    {
+        name: 'instance-command',
+        description: 'Command of each instance instead of the image\'s: a JSON array of strings (`["gunicorn","app:app"]`) or one line split on whitespace, never run through a shell. Empty: the image\'s command.',
+    },
+    {
+        name: 'instance-memory',
+        description: "Memory of each instance, e.g. `512m` or `2g`: a limit on a Docker or Podman host, the containerVM's memory on a VCH (rounded up to 128 MiB, at least 512 MiB). Empty: the host's default (a VCH: 2048 MiB).",
+    },
+    {
+        name: 'instance-cpus',
+        description: "CPUs of each instance, e.g. `1`, `0.5` or `2`: a limit on a Docker or Podman host, the containerVM's vCPU count on a VCH (a fraction rounds up to a whole vCPU). Empty: the host's default (a VCH: 2 vCPUs).",
+    },
+    {
+        name: 'pull',
+        default: 'always',
+        description: 'When to pull `image` and `haproxy-image`: `always` (a copy on the host serves, with a warning, when the registry cannot be reached), `missing` (only when the host lacks it), `never` (fail when the host lacks it).',
+    },
+    { name: 'registry-username', description: 'User name for pulling private images.' },
+    { name: 'registry-password', secret: true, description: 'Password or token for pulling private images.' },
+    {
+        name: 'wait-timeout',
+        default: '300',
+        description: "Seconds to wait for the load-balancer and every instance to become healthy, and at most for another run's deploy, teardown or prune of the same deployment to finish (a lock older than this is taken over).",
+    },
+    {
+        name: 'github-token',
+        secret: true,
+        description: "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), and lets `prune` remove the deployments of closed pull requests. Empty: no comments.",
+    },
+    {
+        name: 'max-age',
+        description: 'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
+    },
+];
+// URL-safe base64 with padding, as the Engine decodes it.
+function registryAuthHeader(username, password) {
+    return Buffer.from(JSON.stringify({ username, password })).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+// Container and network names end up in DNS (the load-balancer resolves instances by name) and
+// in the HAProxy config, so they are held to the strictest of Docker's, DNS's and HAProxy's rules.
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const NAME_MAX = 40;
+const NETWORK_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const IMAGE_PATTERN = new RegExp(`^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
+const PATH_PATTERN = /^\/[A-Za-z0-9._~/%?&=+-]*$/;
+const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/;
+const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/;
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
+const MAX_AGE_DAYS = 365;
+const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_KEY_MAX = 256;
+// Linux's MAX_ARG_STRLEN for one KEY=VALUE; and a total well below what execve takes (ARG_MAX).
+const ENV_LINE_MAX = 131072;
+const ENV_TOTAL_MAX = 1048576;
+const COMMAND_MAX = 131072;
+const MEMORY_PATTERN = /^([0-9]+(?:\.[0-9]+)?)([kmgKMG])$/;
+const MEMORY_UNITS = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const MEMORY_MIN = 6 * 1024 ** 2;
+const MEMORY_MAX = 1024 ** 4;
+const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/;
+const CPUS_MAX = 256;
+function defaultOf(name) {
+    return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? '';
+}
+function readInputs(read) {
+    const raw = (name) => read(name)?.trim();
+    const get = (name) => raw(name) || defaultOf(name);
+    const command = oneOf(get('command'), COMMANDS, 'command');
+    const instancePrefix = command === 'prune' ? deploymentPattern(raw('instance-prefix') ?? '') : inputs_name(raw('instance-prefix') || DEFAULT_DEPLOYMENT, 'instance-prefix');
+    const tls = {
+        ca: raw('tls-ca-cert') || undefined,
+        cert: raw('tls-cert') || undefined,
+        key: raw('tls-key') || undefined,
+        verify: inputs_boolean(get('tls-verify'), 'tls-verify'),
+    };
+    const dockerHost = raw('docker-host') ?? '';
+    const password = read('registry-password') ?? '';
+    const githubToken = raw('github-token') ?? '';
+    const inputs = {
+        command,
+        dockerHost,
+        tls,
+        instancePrefix,
+        waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
+        haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
+        pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
+        githubToken,
+    };
+    if (command === 'deploy')
+        inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs);
+    if (command === 'prune')
+        inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, githubToken);
+    return inputs;
+}
+function readPruneSettings(maxAge, deployments, githubToken) {
+    if (!maxAge && !githubToken)
+        throw new InputError("Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.");
+    return maxAge ? { deployments, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments };
+}
+function readDeploySettings(read, raw, get, instancePrefix, password, common) {
+    const username = raw('registry-username') ?? '';
+    const image = get('image');
+    if (!image)
+        throw new InputError("Input 'image' is required for deploy. Give an image reference such as 'nginx:1.27'.");
+    if (!!username !== !!password)
+        throw new InputError("Inputs 'registry-username' and 'registry-password' go together: give both or neither.");
+    const protocol = oneOf(get('protocol'), PROTOCOLS, 'protocol');
+    const healthCheckPath = get('health-check-path');
+    if (healthCheckPath && protocol === 'tcp')
+        throw new InputError("Input 'health-check-path' needs protocol 'http'; with 'tcp' the instances get TCP connect checks.");
+    const settings = {
+        image: matching(image, IMAGE_PATTERN, 'image', "an image reference such as 'nginx:1.27' or 'registry.example.com:5000/team/app@sha256:<64 hex>'"),
+        instances: integer(get('instances'), 'instances', 1, 100),
+        instancePort: integer(get('instance-port'), 'instance-port', 1, 65535),
+        lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
+        instancePrefix,
+        lbName: lbName(get('lb-name'), instancePrefix),
+        externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
+        haproxyImage: common.haproxyImage,
+        protocol,
+        healthCheckPath: healthCheckPath
+            ? matching(healthCheckPath, PATH_PATTERN, 'health-check-path', "a URL path such as '/healthz' (letters, digits and . _ ~ / % ? & = + -)")
+            : '',
+        waitTimeoutSeconds: common.waitTimeoutSeconds,
+        instanceConfig: readInstanceConfig(read, raw),
+        pull: common.pull,
+    };
+    const certificate = raw('lb-certificate');
+    if (certificate) {
+        if (protocol === 'tcp')
+            throw new InputError("Input 'lb-certificate' needs protocol 'http': with 'tcp' the load-balancer passes connections through and cannot serve HTTPS.");
+        settings.certificate = lbCertificate(certificate);
+    }
+    if (settings.externalNetwork && settings.lbPort === STATS_PORT)
+        throw new InputError(`Invalid lb-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another lb-port.`);
+    if (username)
+        settings.registryAuth = { username, password, header: registryAuthHeader(username, password) };
+    return settings;
+}
+function readInstanceConfig(read, raw) {
+    // Not trimmed as a whole: a value's spaces are part of it, on the first and last line too.
+    const env = envLines(read('env') ?? '', 'env');
+    const secretEnv = envLines(read('secret-env') ?? '', 'secret-env');
+    const keys = new Map(env.map((v) => [v.key, 'env']));
+    for (const { key } of secretEnv)
+        if (keys.has(key))
+            throw new InputError(`Variable ${key} is in both env and secret-env. Give it in one of them.`);
+    const size = [...env, ...secretEnv].reduce((total, v) => total + v.key.length + v.value.length + 2, 0);
+    if (size > ENV_TOTAL_MAX)
+        throw new InputError(`Inputs env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment. Pass large data another way (a file in the image, a volume).`);
+    const config = { env, secretEnv };
+    const command = raw('instance-command');
+    if (command)
+        config.command = instanceCommand(command);
+    const memory = raw('instance-memory');
+    if (memory)
+        config.memoryBytes = memoryBytes(memory);
+    const cpus = raw('instance-cpus');
+    if (cpus)
+        config.cpus = cpuCount(cpus);
+    return config;
+}
+// One KEY=VALUE per line. Errors give the line number and never the line: in secret-env any part
+// of it may be a secret, and in env a value may be one by mistake.
+function envLines(text, input) {
+    const vars = [];
+    const seen = new Map();
+    text.split(/\r?\n/).forEach((line, i) => {
+        const at = `Invalid ${input}, line ${i + 1}:`;
+        const entry = line.replace(/^[ \t]+/, '');
+        if (entry.trim() === '' || entry.startsWith('#'))
+            return;
+        const equals = entry.indexOf('=');
+        if (equals < 0)
+            throw new InputError(`${at} no '='. Expected KEY=VALUE (the line is not shown here).`);
+        const key = entry.slice(0, equals);
+        const value = entry.slice(equals + 1);
+        if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
+            throw new InputError(`${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`);
+        if (value.includes('\0'))
+            throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`);
+        if (entry.length > ENV_LINE_MAX)
+            throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`);
+        const earlier = seen.get(key);
+        if (earlier !== undefined)
+            throw new InputError(`${at} ${key} is already set on line ${earlier}. Give each variable once.`);
+        seen.set(key, i + 1);
+        vars.push({ key, value });
+    });
+    return vars;
+}
+function instanceCommand(value) {
+    const expected = `Expected a JSON array of strings such as '["gunicorn","app:app"]', or one line of words separated by spaces (never run through a shell)`;
+    let args;
+    if (value.startsWith('[')) {
+        try {
+            args = JSON.parse(value);
+        }
+        catch {
+            throw new InputError(`Invalid instance-command: it starts with '[' but is not valid JSON. ${expected}.`);
+        }
+        if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
+            throw new InputError(`Invalid instance-command: the JSON is not a non-empty array of strings. ${expected}.`);
+    }
+    else {
+        if (/[\r\n]/.test(value))
+            throw new InputError(`Invalid instance-command: it has more than one line. ${expected}.`);
+        args = value.split(/[ \t]+/);
+    }
+    const list = args;
+    if (list[0] === '')
+        throw new InputError(`Invalid instance-command: the program name is empty. ${expected}.`);
+    if (list.some((a) => a.includes('\0')))
+        throw new InputError(`Invalid instance-command: it holds a NUL character, which no program argument can hold.`);
+    if (value.length > COMMAND_MAX)
+        throw new InputError(`Invalid instance-command: longer than ${COMMAND_MAX} characters.`);
+    return list;
+}
+function memoryBytes(value) {
+    const match = MEMORY_PATTERN.exec(value);
+    const bytes = match ? Math.ceil(Number(match[1]) * MEMORY_UNITS[match[2].toLowerCase()]) : NaN;
+    if (!(bytes >= MEMORY_MIN && bytes <= MEMORY_MAX))
+        throw new InputError(`Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`);
+    return bytes;
+}
+function cpuCount(value) {
+    const cpus = Number(value);
+    if (!CPUS_PATTERN.test(value) || !(cpus >= 0.01 && cpus <= CPUS_MAX))
+        throw new InputError(`Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`);
+    return cpus;
+}
+// Everything HAProxy needs and finds wrong at start, found here instead: one private key, the
+// certificate it belongs to first. Nothing of the value is quoted back: it is a secret.
+function lbCertificate(value) {
+    const refuse = (problem) => new InputError(`Invalid lb-certificate: ${problem}. Expected the PEM certificate chain (the server's certificate first) and its unencrypted private key in one value.`);
+    if (value.includes('\0'))
+        throw refuse('it holds a NUL character');
+    const [leafPem, ...chain] = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    const keys = value.match(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g) ?? [];
+    if (!leafPem)
+        throw refuse('no PEM certificate (-----BEGIN CERTIFICATE-----) found');
+    const [keyPem] = keys;
+    if (!keyPem || keys.length > 1)
+        throw refuse(keyPem ? `${keys.length} private keys found, one expected` : 'no PEM private key (-----BEGIN PRIVATE KEY-----) found');
+    if (keyPem.startsWith('-----BEGIN ENCRYPTED'))
+        throw refuse('the private key is encrypted, and HAProxy cannot ask for its passphrase');
+    const parsed = (parse, problem) => {
+        try {
+            return parse();
+        }
+        catch {
+            throw refuse(problem);
+        }
+    };
+    const leaf = parsed(() => new external_node_crypto_.X509Certificate(leafPem), 'the first certificate cannot be parsed');
+    chain.forEach((pem, i) => parsed(() => new external_node_crypto_.X509Certificate(pem), `certificate ${i + 2} of the chain cannot be parsed`));
+    const key = parsed(() => (0,external_node_crypto_.createPrivateKey)(keyPem), 'the private key cannot be parsed');
+    if (!leaf.checkPrivateKey(key))
+        throw refuse('the private key does not belong to the first certificate');
+    return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 };
+}
+// Unlike the other inputs, an empty external-network is a choice: publish on the Docker host.
+function externalNetwork(value) {
+    if (value === '')
+        return '';
+    return matching(value, NETWORK_PATTERN, 'external-network', "a Docker network name (letters, digits, _ . -), or '' to publish lb-port on the Docker host");
+}
+// The deployment's lock container is named after it too, so the load-balancer cannot have that name.
+function lbName(value, instancePrefix) {
+    const lb = inputs_name(value, 'lb-name');
+    if (lb === lockName(instancePrefix))
+        throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
+    return lb;
+}
+function deploymentPattern(value) {
+    if (value === '')
+        throw new InputError("Input 'instance-prefix' is required for prune: give the deployments to consider, with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).");
+    if (DEPLOYMENT_PATTERN.test(value) && value.length <= NAME_MAX)
+        return value;
+    throw new InputError(`Invalid instance-prefix '${show(value)}' for prune. Expected the deployments to consider: up to ${NAME_MAX} letters, digits, '_' or '-', with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).`);
+}
+function duration(value, input) {
+    const match = DURATION_PATTERN.exec(value);
+    const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN;
+    if (!(seconds <= MAX_AGE_DAYS * DURATION_UNITS.d))
+        throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as '90m', '72h' or '3d' (at most ${MAX_AGE_DAYS}d).`);
+    return seconds;
+}
+function oneOf(value, allowed, input) {
+    if (allowed.includes(value))
+        return value;
+    throw new InputError(`Invalid ${input} '${show(value)}'. Expected one of: ${allowed.join(', ')}.`);
+}
+// YAML 1.2's core schema spellings, as @actions/core's getBooleanInput takes them.
+function inputs_boolean(value, input) {
+    if (['true', 'True', 'TRUE'].includes(value))
+        return true;
+    if (['false', 'False', 'FALSE'].includes(value))
+        return false;
+    throw new InputError(`Invalid ${input} '${show(value)}'. Expected 'true' or 'false'.`);
+}
+function integer(value, input, min, max) {
+    const n = Number(value);
+    if (!/^[1-9][0-9]*$/.test(value) || n < min || n > max)
+        throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number from ${min} to ${max}, written without sign or leading zeros.`);
+    return n;
+}
+function inputs_name(value, input) {
+    if (NAME_PATTERN.test(value) && value.length <= NAME_MAX)
+        return value;
+    throw new InputError(`Invalid ${input} '${show(value)}'. Expected up to ${NAME_MAX} letters, digits, '_' or '-', starting with a letter or digit.`);
+}
+function matching(value, pattern, input, expected) {
+    if (pattern.test(value) && value.length <= 255)
+        return value;
+    throw new InputError(`Invalid ${input} '${show(value)}'. Expected ${expected}.`);
+}
+// Quote a rejected value without letting control characters or a huge paste into the log; also
+// escaped: line separators and bidi overrides that would make the log line read differently.
+function show(value) {
+    const printable = JSON.stringify(value)
+        .slice(1, -1)
+        .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0).toString(16).padStart(4, '0')}`);
+    return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js
+var core = __webpack_require__(37484);
+;// CONCATENATED MODULE: ./src/log.ts
+
+const actionsLog = {
+    info: (message) => core.info(message),
+    warning: (message) => core.warning(message),
+    error: (message) => core.error(message),
+    debug: (message) => core.debug(message),
+    group: (name, fn) => core.group(name, fn),
+    // The runner's log stays as it was: a wait shows in its step's group, and its outcome after it.
+    progress: () => { },
+    setSecret: (value) => core.setSecret(value),
+    setOutput: (name, value) => core.setOutput(name, value),
+    setFailed: (message) => core.setFailed(message),
+};
+let current = actionsLog;
+// The log every module prints to; it forwards to the one chosen at start, so its methods can be
+// passed around unbound (e.g. `log.info` as a progress callback).
+const log_log = {
+    info: (message) => current.info(message),
+    warning: (message) => current.warning(message),
+    error: (message) => current.error(message),
+    debug: (message) => current.debug(message),
+    group: (name, fn) => current.group(name, fn),
+    progress: (message) => current.progress(message),
+    setSecret: (value) => current.setSecret(value),
+    setOutput: (name, value) => current.setOutput(name, value),
+    setFailed: (message) => current.setFailed(message),
+};
+function useLog(chosen) {
+    current = chosen;
+}
+
+;// CONCATENATED MODULE: ./src/terminal-log.ts
+const STYLES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39] };
+function terminalLog({ out, err, env, now = Date.now }) {
+    // Longest first, so that a whole value is replaced before the lines it is made of.
+    const secrets = [];
+    // How many steps the current line is inside of.
+    let depth = 0;
+    const mask = (text) => secrets.reduce((masked, secret) => masked.split(secret).join('***'), text);
+    const paint = (stream) => {
+        // https://no-color.org: present and not empty.
+        const colour = stream.isTTY === true && !env.NO_COLOR;
+        return (style, text) => (colour ? `\x1b[${STYLES[style][0]}m${text}\x1b[${STYLES[style][1]}m` : text);
+    };
+    const outStyle = paint(out);
+    const errStyle = paint(err);
+    // Masked before it is split, indented or painted: a secret may span lines.
+    const print = (message, style) => {
+        const indent = '  '.repeat(depth);
+        for (const line of mask(message).split('\n'))
+            out.write(`${indent}${style ? outStyle(style, line) : line}\n`);
+    };
+    const complain = (label, style, message) => {
+        err.write(`${errStyle(style, label)} ${mask(message)}\n`);
+    };
+    const error = (message) => complain('error:', 'red', message);
+    return {
+        info: (message) => print(message),
+        warning: (message) => complain('warning:', 'yellow', message),
+        error,
+        // As on the runner, debug lines show only when asked for.
+        debug: (message) => {
+            if (env.RUNNER_DEBUG === '1')
+                complain('debug:', 'dim', message);
+        },
+        // A step ends with its elapsed time; a group inside a step (such as a container's logs) is
+        // only a heading over its lines.
+        group: async (name, fn) => {
+            print(`▸ ${outStyle('bold', name)}`);
+            const started = now();
+            const step = depth === 0;
+            let done = false;
+            depth++;
+            try {
+                const result = await fn();
+                done = true;
+                return result;
+            }
+            finally {
+                depth--;
+                const took = elapsed(now() - started);
+                if (step && done)
+                    print(`${outStyle('green', '✓')} ${name} ${outStyle('dim', `(${took})`)}`);
+                if (step && !done)
+                    print(`${outStyle('red', '✗')} ${name} ${outStyle('red', `failed after ${took}`)}`);
+            }
+        },
+        progress: (message) => print(message, 'dim'),
+        setSecret: (value) => {
+            if (!value)
+                return;
+            secrets.push(value);
+            secrets.sort((a, b) => b.length - a.length);
+        },
+        // A person reads the run's last line; scripts ask for --output json (see cli.ts).
+        setOutput: () => { },
+        setFailed: (message) => {
+            error(message);
+            process.exitCode = 1;
+        },
+    };
+}
+function elapsed(ms) {
+    if (ms < 59_950)
+        return `${(ms / 1000).toFixed(1)}s`;
+    const seconds = Math.round(ms / 1000);
+    return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __webpack_require__(48161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __webpack_require__(76760);
+;// CONCATENATED MODULE: ./src/docker/target.ts
+
+
+
+
+
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+const TLS_PORT = 2376;
+function resolveTarget(dockerHost, tls, env) {
+    const address = dockerHost || env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
+    if (address.startsWith('unix://')) {
+        const socketPath = address.slice('unix://'.length) || DEFAULT_SOCKET;
+        return { address, publishedHost: '127.0.0.1', connection: { socketPath } };
+    }
+    const { host, port, scheme } = parseTcpAddress(address);
+    const material = hasCertificates(tls) ? tls : certificatesFromEnvironment(tls, env);
+    const protocol = schemeProtocol(scheme) ?? (hasCertificates(material) || port === TLS_PORT ? 'https' : 'http');
+    return {
+        address,
+        publishedHost: host,
+        connection: {
+            host,
+            port,
+            protocol,
+            ca: material.ca,
+            cert: material.cert,
+            key: material.key,
+            rejectUnauthorized: material.verify,
+        },
+    };
+}
+// An explicit http:// or https:// says how to speak; tcp:// and a bare host:port follow the docker
+// CLI: TLS when certificates are given or the port is 2376.
+function schemeProtocol(scheme) {
+    return scheme === 'tcp' ? undefined : scheme;
+}
+function parseTcpAddress(address) {
+    // Parsed as tcp:// whatever the scheme: WHATWG URLs drop a special scheme's default port
+    // (http://h:80 would lose its 80).
+    const match = /^(?:([a-z]+):\/\/)?(.*)$/s.exec(address);
+    const scheme = (match[1] ?? 'tcp');
+    let url;
+    try {
+        url = new URL(`tcp://${match[2]}`);
+    }
+    catch {
+        throw new InputError(invalidHost());
+    }
+    if (!['tcp', 'http', 'https'].includes(scheme) || !isHostAndPort(url, match[2]))
+        throw new InputError(invalidHost());
+    const port = url.port ? Number(url.port) : TLS_PORT;
+    return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, scheme };
+}
+// Nothing but a host and a port: WHATWG URLs silently drop tabs and newlines, and would ignore a
+// user name, path, query or fragment that the user meant for something.
+function isHostAndPort(url, text) {
+    const extras = url.username || url.password || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/');
+    return !!url.hostname && !extras && url.port !== '0' && !/[\s\p{Cc}]/u.test(text);
+}
+// The value itself may be a secret, so the message describes the form without repeating it.
+function invalidHost() {
+    return "Invalid docker-host. Expected 'tcp://host:port', 'host:port' or 'unix:///path/to/docker.sock'.";
+}
+function hasCertificates(tls) {
+    return !!(tls.ca || tls.cert || tls.key);
+}
+// As the docker CLI: DOCKER_TLS_VERIFY turns TLS on, with ca.pem, cert.pem and key.pem taken from
+// DOCKER_CERT_PATH (default ~/.docker). Inputs given explicitly always win.
+function certificatesFromEnvironment(tls, env) {
+    if (!env.DOCKER_TLS_VERIFY && !env.DOCKER_CERT_PATH)
+        return tls;
+    const dir = env.DOCKER_CERT_PATH || external_node_path_.join(external_node_os_.homedir(), '.docker');
+    const read = (file) => {
+        const full = external_node_path_.join(dir, file);
+        return external_node_fs_.existsSync(full) ? external_node_fs_.readFileSync(full, 'utf8') : undefined;
+    };
+    // Any value of DOCKER_TLS_VERIFY, even '0', means verify, as for the docker CLI; tls-verify decides.
+    const material = { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), verify: tls.verify };
+    if (!hasCertificates(material))
+        throw new InputError(`DOCKER_TLS_VERIFY/DOCKER_CERT_PATH ask for TLS, but ${dir} holds none of ca.pem, cert.pem, key.pem. Give tls-ca-cert, tls-cert and tls-key, or point DOCKER_CERT_PATH at the folder vic-machine wrote.`);
+    return material;
+}
+// Material that cannot work is named before any connection is tried; the messages name the input,
+// never its contents. Node would otherwise ignore an unreadable CA and fail later as "unable to verify".
+function checkTlsMaterial(c) {
+    if (c.protocol !== 'https')
+        return;
+    if (!!c.cert !== !!c.key)
+        throw new InputError('tls-cert and tls-key go together: give both or neither.');
+    const certificate = c.cert ? parsePem(() => new external_node_crypto_.X509Certificate(c.cert), 'tls-cert', 'a PEM certificate') : undefined;
+    const key = c.key ? parsePem(() => (0,external_node_crypto_.createPrivateKey)(c.key), 'tls-key', 'a PEM private key') : undefined;
+    if (c.ca)
+        parsePem(() => new external_node_crypto_.X509Certificate(c.ca), 'tls-ca-cert', 'a PEM certificate');
+    if (certificate && key && !certificate.checkPrivateKey(key))
+        throw new InputError('tls-key is not the private key of tls-cert. Give the key.pem that belongs to cert.pem.');
+}
+function parsePem(parse, input, expected) {
+    try {
+        return parse();
+    }
+    catch {
+        throw new InputError(`${input} is not ${expected}. Paste the whole file, including its -----BEGIN and -----END lines.`);
+    }
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __webpack_require__(37067);
+// EXTERNAL MODULE: external "node:https"
+var external_node_https_ = __webpack_require__(44708);
+// EXTERNAL MODULE: ./node_modules/dockerode/lib/docker.js
+var lib_docker = __webpack_require__(39040);
+var docker_default = /*#__PURE__*/__webpack_require__.n(lib_docker);
+;// CONCATENATED MODULE: ./src/docker/connection-errors.ts
+
+class ProbeTimeout extends Error {
+    phase;
+    ms;
+    constructor(phase, ms) {
+        super(`${phase} timeout after ${ms} ms`);
+        this.phase = phase;
+        this.ms = ms;
+    }
+}
+// A non-200 answer, or a body that is not the Engine's JSON: something else listens there.
+class UnexpectedAnswer extends Error {
+    status;
+    body;
+    constructor(status, body) {
+        super(`HTTP ${status}`);
+        this.status = status;
+        this.body = body;
+    }
+}
+function explainUnreachable(target, failure, attempts) {
+    const tries = attempts > 1 ? `; gave up after ${attempts} attempts` : '';
+    return `Cannot reach the Docker host ${target.address}: ${failure.what}${tries}. ${failure.advice}`;
+}
+// Errors of the connection itself, as opposed to an HTTP error status from the Engine.
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+function isConnectionLoss(error) {
+    if (!(error instanceof Error) || error.statusCode !== undefined)
+        return false;
+    return CONNECTION_CODES.has(error.code ?? '') || error.message === 'socket hang up';
+}
+// The host's certificate did not verify against the CA given (or the runner's CAs).
+const SERVER_UNTRUSTED = new Set([
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_SIGNATURE_FAILURE',
+    'CERT_UNTRUSTED',
+]);
+// TLS alerts a server sends about the client's certificate (TLS 1.2 and 1.3 spellings).
+const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+// What OpenSSL says when the answer to its ClientHello is plain text.
+const PLAIN_TEXT_ANSWER = /wrong version number|packet length too long|http request/i;
+function probeFailure(error, target) {
+    const c = target.connection;
+    if (error instanceof ProbeTimeout)
+        return timeoutFailure(error, target);
+    if (error instanceof UnexpectedAnswer)
+        return answerFailure(error, target);
+    const { code = '', message = String(error) } = error;
+    if ('socketPath' in c)
+        return socketFailure(code, message, c.socketPath);
+    return tlsFailure(code, message, c) ?? networkFailure(code, message, c);
+}
+function timeoutFailure(error, target) {
+    const seconds = error.ms / 1000;
+    if (error.phase === 'connect')
+        return {
+            what: `no connection within ${seconds} s`,
+            advice: 'Check the host name and port, that the host is up, and that no firewall drops traffic from this runner.',
+            transient: true,
+        };
+    const spoken = 'socketPath' in target.connection ? '' : ` (this connection used ${target.connection.protocol === 'https' ? 'TLS' : 'plain HTTP'})`;
+    return {
+        what: `connected, but GET /version got no answer within ${seconds} s`,
+        advice: `Check that docker-host points at the Docker Engine API port${spoken} and that the host is not overloaded.`,
+        transient: true,
+    };
+}
+function answerFailure(error, target) {
+    if (error.status === 400 && /HTTP request to an HTTPS server/i.test(error.body))
+        return {
+            what: 'the host expects TLS on this port, and this connection was plain HTTP (no TLS inputs were given)',
+            advice: 'Give tls-ca-cert, tls-cert and tls-key (or DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), or write docker-host as https://host:port.',
+            transient: false,
+        };
+    const port = 'socketPath' in target.connection ? '' : ` (port ${target.connection.port})`;
+    return {
+        what: `GET /version answered HTTP ${error.status}${error.status === 200 ? ' with something other than the Engine API version' : ''}`,
+        advice: `Check that docker-host points at the Docker Engine API${port}, not at another service.`,
+        transient: error.status >= 500,
+    };
+}
+function socketFailure(code, message, socketPath) {
+    if (code === 'EACCES')
+        return { what: `no permission to use the socket ${socketPath}`, advice: 'Run the job as a user in the docker group, or set docker-host.', transient: false };
+    if (code === 'ENOENT' || code === 'ECONNREFUSED')
+        return {
+            what: `nothing listens on the socket ${socketPath} (${code})`,
+            advice: 'Check that the Docker daemon runs on this runner, or set docker-host to a remote Docker host or VCH.',
+            transient: true,
+        };
+    return { what: code || message, advice: 'Check that the Docker daemon runs on this runner.', transient: false };
+}
+function tlsFailure(code, message, c) {
+    const fix = "Give the CA that signed the host's certificate (the ca.pem vic-machine wrote) as tls-ca-cert, or set tls-verify to false for a VCH created with --no-tlsverify.";
+    if (SERVER_UNTRUSTED.has(code))
+        return {
+            what: c.ca
+                ? `the Docker host's certificate is not signed by tls-ca-cert (${code})`
+                : `the Docker host's certificate is not signed by a CA this runner trusts, and no tls-ca-cert was given (${code})`,
+            advice: fix,
+            transient: false,
+        };
+    if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+        return {
+            what: `the Docker host's certificate has expired or is not valid yet (${code})`,
+            advice: "Renew the host's certificate (vic-machine configure --tls-cert-path / regenerate), or check the clocks of the host and this runner.",
+            transient: false,
+        };
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+        return {
+            what: `the Docker host's certificate is not issued for the name or address in docker-host (${code})`,
+            advice: 'Use the name or address the certificate was issued for, or regenerate the certificate with this one.',
+            transient: false,
+        };
+    if (CLIENT_CERT_REFUSED.test(code))
+        return {
+            what: `the Docker host refused the client certificate: ${clientCertificateProblem(c)} (${code})`,
+            advice: 'Give the client certificate and key issued for this host (cert.pem and key.pem from vic-machine) as tls-cert and tls-key.',
+            transient: false,
+        };
+    if (c.protocol === 'https' && PLAIN_TEXT_ANSWER.test(message))
+        return {
+            what: `the host does not speak TLS on port ${c.port}; it answered in plain text`,
+            advice: 'Use the TLS port of the Docker host (2376), or, if its API really has no TLS, leave out the TLS inputs and write docker-host as http://host:port.',
+            transient: false,
+        };
+    if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO')
+        return { what: `the TLS handshake failed (${code})`, advice: "Check the TLS inputs against the Docker host's TLS settings.", transient: false };
+    return undefined;
+}
+// The server's alert does not say what was wrong with the certificate; what was given does.
+function clientCertificateProblem(c) {
+    if (!c.cert)
+        return 'none was given, tls-cert and tls-key are empty';
+    const certificate = new external_node_crypto_.X509Certificate(c.cert);
+    const now = Date.now();
+    if (Date.parse(certificate.validTo) < now)
+        return `the client certificate expired on ${new Date(certificate.validTo).toISOString().slice(0, 10)}`;
+    if (Date.parse(certificate.validFrom) > now)
+        return `the client certificate is valid only from ${new Date(certificate.validFrom).toISOString().slice(0, 10)}`;
+    return 'it is not signed by a CA the host trusts, or it was revoked';
+}
+function networkFailure(code, message, c) {
+    switch (code) {
+        case 'ECONNREFUSED':
+            return {
+                what: `nothing accepts connections on port ${c.port} (ECONNREFUSED)`,
+                advice: 'Check the port (2376 with TLS, 2375 without) and that dockerd or the VCH endpoint VM is running and listens there.',
+                transient: true,
+            };
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return {
+                what: `the host name does not resolve (${code})`,
+                advice: "Check the host name in docker-host and the runner's DNS.",
+                transient: code === 'EAI_AGAIN',
+            };
+        case 'EHOSTUNREACH':
+        case 'ENETUNREACH':
+        case 'ETIMEDOUT':
+            return { what: `no route to the host (${code})`, advice: "Check that the runner can reach the host's network (VPN, firewall, routes).", transient: true };
+        case 'ECONNRESET':
+        case 'EPIPE':
+            return {
+                what: `the host closed the connection before answering (${code})`,
+                advice: `Check that port ${c.port} serves the Docker Engine API${c.protocol === 'http' ? ' without TLS' : ' with TLS'}.`,
+                transient: true,
+            };
+        default:
+            // Only the code: Node's messages name the host, which may be the secret part of docker-host.
+            return { what: code || message, advice: 'Check docker-host and the TLS inputs.', transient: false };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/docker/connection-loss.ts
+
+// Once a loss has been reported, calls the daemon refuses are tried again for this long: the failed
+// run's clean-up (and the release of its lock) then reaches a daemon that restarts.
+const COMEBACK_MS = 30_000;
+const RETRY_MS = 500;
+// Shorter than any daemon restart: a reopened event stream must find the daemon still down.
+const REOPEN_DELAY_MS = 200;
+// Every API call goes through docker-modem's dial. A call that cannot reach the host fails with a
+// message naming the host and what to do, instead of a bare "connect ECONNREFUSED"; HTTP errors
+// from the Engine pass unchanged (callers read their statusCode).
+//
+// A daemon that restarts between two calls is no failed call, yet it stopped this run's
+// containers, which the deploy would then find exited and blame on the image. So the Engine's
+// event stream is held open: when it ends and the daemon refuses a new one, the next call fails
+// with the connection loss.
+function reportConnectionLoss(docker, target) {
+    const modem = docker.modem;
+    const dial = modem.dial.bind(modem);
+    const loss = new LossTracker();
+    modem.dial = (options, callback) => {
+        const missed = loss.takeMissed();
+        if (missed)
+            return callback(connectionLost(target, `${missed}; the daemon stopped or restarted during this run, and this run's containers with it`), null);
+        // docker-modem's dial rewrites the options it is given (it prefixes the API version to the
+        // path): each attempt gets a copy.
+        const attempt = () => dial({ ...options }, (error, data) => {
+            if (!isConnectionLoss(error))
+                return callback(error, data);
+            if (loss.mayRetry(error))
+                return void setTimeout(attempt, RETRY_MS);
+            loss.reported();
+            callback(connectionLost(target, error.code ?? error.message), null);
+        });
+        attempt();
+    };
+    watchEvents(dial, loss);
+}
+function connectionLost(target, why) {
+    return new Error(`Lost the connection to the Docker host ${target.address} (${why}). Check that the Docker daemon (or the VCH endpoint) is running and reachable, then run the action again: the next run replaces what this one left behind.`);
+}
+class LossTracker {
+    missed;
+    reportedAt;
+    // A loss seen by the event stream, not yet by any call: the next call reports it.
+    sawMissed(code) {
+        if (this.reportedAt === undefined)
+            this.missed = code;
+    }
+    takeMissed() {
+        const missed = this.missed;
+        if (missed)
+            this.reported();
+        this.missed = undefined;
+        return missed;
+    }
+    reported() {
+        this.reportedAt ??= Date.now();
+    }
+    // Only a refused connection: the request never reached the daemon, so trying again is safe
+    // whatever it does.
+    mayRetry(error) {
+        const refused = error.code === 'ECONNREFUSED' || error.code === 'ENOENT';
+        return refused && this.reportedAt !== undefined && Date.now() < this.reportedAt + COMEBACK_MS;
+    }
+}
+// An Engine without an event stream (or one that refuses it) is simply not watched.
+function watchEvents(dial, loss) {
+    const events = { path: '/events?', method: 'GET', options: {}, isStream: true, statusCodes: { 200: true } };
+    dial(events, (error, data) => {
+        if (error) {
+            if (isConnectionLoss(error))
+                loss.sawMissed(error.code ?? error.message);
+            return;
+        }
+        const stream = data;
+        // Watching must not keep the action's process alive once its work is done.
+        stream.socket?.unref();
+        stream.resume();
+        // A stream closed by a proxy's idle timeout is reopened, without spinning on one that closes
+        // at once.
+        stream.once('close', () => setTimeout(() => watchEvents(dial, loss), REOPEN_DELAY_MS).unref());
+    });
+}
+
+;// CONCATENATED MODULE: ./src/docker/host-profile.ts
+// Everything the action does differently per Docker-API host, in one place. Three hosts speak the
+// same Engine API with different behaviour: Docker Engine (dockerd), Podman (`podman system
+// service`, an independent implementation of the API) and a vSphere Integrated Containers host
+// (VCH: every container is a VM). The rest of the action asks this profile and never the host's
+// kind. Measured on dockerd 20.10, Podman 4.3.1 and the VIC 1.5.8 sources (docs: vic.md, podman.md).
+//
+// Name lookups differ too, and need no setting: HAProxy resolves the instances through whatever
+// each container's resolv.conf names (dockerd's 127.0.0.11, Podman's aardvark-dns at the network
+// gateway, the VCH's resolver on its bridge). Podman's can stall for tens of seconds right after
+// containers start, so a candidate configuration is checked without lookups on every host
+// (renderConfigToCheck in haproxy/config.ts). Likewise Podman creates a missing directory on a
+// put where the others refuse it, so the load-balancer's image is asked for its configuration
+// directory on every host (hasPath in docker/archive.ts).
+// dockerd has set net.ipv4.ip_unprivileged_port_start=0 in every container's network namespace
+// since 20.10, which speaks Engine API 1.41.
+const UNPRIVILEGED_LOW_PORTS_SINCE_API = '1.41';
+function detectHost(version, info) {
+    if (isVch(info))
+        return {
+            kind: 'vch',
+            name: `vSphere Integrated Containers host (${info.Driver ?? info.ID})`,
+            // A start boots a VM and takes seconds: many at once.
+            startsAtOnce: 25,
+            // Restart policies are ignored.
+            // Accepts every Docker status but only ever matches created, running and exited.
+            stoppedStatuses: ['exited'],
+            nameClashStatus: 409,
+            // A containerVM's kernel keeps the default 1024 and takes no sysctl or capability.
+            unprivilegedLowPorts: false,
+            instanceSize: 'containerVM',
+            // No process list (top is not implemented).
+            note: 'VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.',
+        };
+    const podman = version.Components?.find((c) => c.Name === 'Podman Engine');
+    if (podman)
+        return {
+            kind: 'podman',
+            name: `Podman ${podman.Version ?? version.Version ?? '?'}`,
+            // Starts are CPU-bound as on dockerd (conmon, runc, netavark).
+            startsAtOnce: 8,
+            // A crash loop has no back-off on Podman, hence the bound: a container that crashes at start
+            // ends up exited after a few quick restarts, and is reported then.
+            restartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 },
+            // `dead` and `restarting` are refused with a 500.
+            stoppedStatuses: ['exited'],
+            // "the container name ... is already in use".
+            nameClashStatus: 500,
+            // Containers keep the kernel default of 1024.
+            unprivilegedLowPorts: false,
+            instanceSize: 'cgroup-limits',
+            // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
+            processListArgs: 'pid,ppid,comm',
+            note: 'Podman: containers restart on failure at most 5 times, since Podman restarts a crashing container without waiting.',
+        };
+    return {
+        kind: 'docker',
+        name: `Docker Engine ${version.Version ?? '?'}`,
+        // Starts are CPU-bound here (N=50 on 2 cores: 8 or 4 at once about 10 s, 25 at once 12.4 s).
+        startsAtOnce: 8,
+        // dockerd waits longer before each restart and shows the container as `restarting` meanwhile.
+        restartPolicy: { Name: 'unless-stopped' },
+        stoppedStatuses: ['exited', 'dead', 'restarting'],
+        nameClashStatus: 409,
+        unprivilegedLowPorts: compareApi(String(version.ApiVersion ?? '0.0'), UNPRIVILEGED_LOW_PORTS_SINCE_API) >= 0,
+        instanceSize: 'cgroup-limits',
+        // Options of the host's `ps`.
+        processListArgs: '-o pid,ppid,comm',
+    };
+}
+function isVch(info) {
+    return [info.ID, info.Driver].some((field) => String(field ?? '').startsWith('vSphere Integrated Containers'));
+}
+// A create refused because the name is taken (as opposed to any other failure).
+function isNameClash(host, error) {
+    const { statusCode, json, message } = error;
+    if (statusCode !== host.nameClashStatus)
+        return false;
+    return statusCode === 409 || /already in use/i.test(json?.message ?? message ?? '');
+}
+// The user the load-balancer container runs as: the image's own (uid 99 in the official image)
+// unless HAProxy must bind a port below 1024 on a host that does not let a non-root process do
+// so. Then its master starts as root, binds, and its workers drop to the image's `haproxy` user
+// (see dropsPrivileges in haproxy/config.ts); the master stays root so that a reload can bind.
+function lbUser(host, listenPort) {
+    return listenPort < 1024 && !host.unprivilegedLowPorts ? 'root' : undefined;
+}
+function compareApi(a, b) {
+    const [aMajor, aMinor] = a.split('.').map(Number);
+    const [bMajor, bMinor] = b.split('.').map(Number);
+    return aMajor - bMajor || aMinor - bMinor;
+}
+
+;// CONCATENATED MODULE: ./src/docker/engine.ts
+
+
+
+
+
+
+
+
+// The newest Engine API version this action has been written against. Docker 29 refuses clients
+// below 1.44; a VCH speaks 1.25 at most. Every call the action makes exists since 1.25.
+const NEWEST_KNOWN_API = '1.47';
+const OLDEST_SUPPORTED_API = '1.25';
+// The first contact is bounded: a host that drops packets or a port that accepts and never
+// answers must not hold the job until the runner's own timeout. A refused or lost connection is
+// tried again (a daemon restarting), a refused certificate is not.
+const PROBE_TIMING = { connectMs: 5_000, answerMs: 10_000, retryDelaysMs: [1_000, 3_000] };
+async function connectEngine(target) {
+    if (!('socketPath' in target.connection))
+        checkTlsMaterial(target.connection);
+    // docker-modem does not negotiate: unversioned paths first, to learn what the server speaks.
+    const version = await probeWithRetries(target);
+    const serverApi = String(version.ApiVersion ?? '');
+    if (!/^\d+\.\d+$/.test(serverApi) || compareApi(serverApi, OLDEST_SUPPORTED_API) < 0)
+        throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`);
+    const apiVersion = compareApi(serverApi, NEWEST_KNOWN_API) < 0 ? serverApi : NEWEST_KNOWN_API;
+    const docker = newClient(target, apiVersion);
+    const host = detectHost(version, await infoOf(docker, target));
+    return { docker, target, apiVersion, host, description: `${host.name}, Engine API ${serverApi}, using ${apiVersion}` };
+}
+// GET /info gathers state from every container: a dockerd that has wedged on one (moby#44300, seen
+// on 20.10 after many concurrent removals) answers /version at once and /info never.
+async function infoOf(docker, target) {
+    try {
+        // dockerode's types leave out the options its info() takes.
+        const withOptions = docker;
+        return await withOptions.info({ abortSignal: AbortSignal.timeout(PROBE_TIMING.answerMs) });
+    }
+    catch (error) {
+        if (error.name !== 'AbortError' && error.name !== 'TimeoutError')
+            throw error;
+        throw new Error(`The Docker host ${target.address} answered GET /version but not GET /info within ${PROBE_TIMING.answerMs / 1000} s: its daemon is stuck (docker info hangs there too). Restart the Docker daemon, then run the action again.`);
+    }
+}
+async function probeWithRetries(target) {
+    const { retryDelaysMs } = PROBE_TIMING;
+    for (let attempt = 1;; attempt++) {
+        let failure;
+        try {
+            return await getVersion(target);
+        }
+        catch (error) {
+            failure = probeFailure(error, target);
+        }
+        if (!failure.transient || attempt > retryDelaysMs.length)
+            throw new Error(explainUnreachable(target, failure, attempt));
+        await new Promise((resolve) => setTimeout(resolve, retryDelaysMs[attempt - 1]));
+    }
+}
+// GET /version by hand rather than through docker-modem, to time the TCP connect and the answer
+// separately and to keep the TLS error codes that tell a wrong CA from a refused client certificate.
+function getVersion(target) {
+    return new Promise((resolve, reject) => {
+        const request = versionRequest(target);
+        const fail = (error) => {
+            clearTimeout(timer);
+            request.destroy(error);
+        };
+        let timer = setTimeout(() => fail(new ProbeTimeout('connect', PROBE_TIMING.connectMs)), PROBE_TIMING.connectMs);
+        request.once('socket', (socket) => socket.once('connect', () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => fail(new ProbeTimeout('answer', PROBE_TIMING.answerMs)), PROBE_TIMING.answerMs);
+        }));
+        request.once('response', (response) => {
+            let body = '';
+            response.setEncoding('utf8').on('data', (chunk) => (body += chunk.slice(0, 4096 - body.length)));
+            response.once('end', () => {
+                clearTimeout(timer);
+                try {
+                    resolve(parseVersion(response.statusCode ?? 0, body));
+                }
+                catch (error) {
+                    reject(error);
+                }
+            });
+        });
+        request.once('error', (error) => {
+            clearTimeout(timer);
+            reject(error);
+        });
+        request.end();
+    });
+}
+function versionRequest(target) {
+    const c = target.connection;
+    if ('socketPath' in c)
+        return external_node_http_.request({ socketPath: c.socketPath, path: '/version', agent: false });
+    if (c.protocol === 'http')
+        return external_node_http_.request({ host: c.host, port: c.port, path: '/version', agent: false });
+    return external_node_https_.request({ host: c.host, port: c.port, path: '/version', agent: false, ...tlsOptions(c) });
+}
+function parseVersion(status, body) {
+    if (status !== 200)
+        throw new UnexpectedAnswer(status, body);
+    try {
+        return JSON.parse(body);
+    }
+    catch {
+        throw new UnexpectedAnswer(status, body);
+    }
+}
+function tlsOptions(c) {
+    return { ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized };
+}
+function newClient(target, apiVersion) {
+    const version = `v${apiVersion}`;
+    const c = target.connection;
+    const docker = 'socketPath' in c
+        ? new (docker_default())({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() })
+        : new (docker_default())(tcpOptions(c, version));
+    reportConnectionLoss(docker, target);
+    return docker;
+}
+// A connection per call on the local socket (Node's default agent keeps them alive): a daemon that
+// is shutting down closes its listener first and then stops the containers, answering on the
+// connections it already has. A kept connection would show this run's containers exited, as if
+// the image had failed; a new one is refused, and says what happened.
+function socketAgent() {
+    return shownBriefly(new external_node_http_.Agent({ keepAlive: false }));
+}
+// An explicit agent carries the client certificate and honours tls-verify=false, which
+// docker-modem's own TLS options cannot express. Keep-alive spares a TLS handshake per call.
+// The key material goes to the agent only: docker-modem would otherwise put it into every request's
+// options (and its DEBUG output), and would take DOCKER_CERT_PATH's files on its own.
+function tcpOptions(c, version) {
+    const agent = c.protocol === 'https' ? shownBriefly(new external_node_https_.Agent({ ...tlsOptions(c), keepAlive: true })) : undefined;
+    return { host: c.host, port: c.port, protocol: c.protocol, agent, ca: undefined, cert: undefined, key: undefined, version };
+}
+// docker-modem formats the options of every request, the agent among them, with util.inspect
+// (showHidden, unlimited depth) whether DEBUG is on or not. Through the agent's sockets that is
+// megabytes of garbage per call, which made the heap, and the peak RSS, grow with every instance.
+function shownBriefly(agent) {
+    Object.defineProperty(agent, external_node_util_.inspect.custom, { value: () => `[${agent.constructor.name}]` });
+    return agent;
+}
+function describe(error) {
+    if (error instanceof Error) {
+        const json = error.json;
+        return json?.message ?? error.message;
+    }
+    return String(error);
+}
+
+;// CONCATENATED MODULE: ./src/docker/images.ts
+
+// The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
+// the host has is taken as it is: no registry is asked.
+async function obtainImage(docker, reference, { policy, auth, signal }, log) {
+    if (policy !== 'always') {
+        const id = await imageId(docker, reference);
+        if (id)
+            return { reference, id };
+        if (policy === 'never')
+            throw new Error(`Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`);
+    }
+    return pullImage(docker, reference, auth, log, signal);
+}
+// Pull an image and return its ID. Registries report refusals INSIDE a 200 progress stream, so
+// every event is checked, not only the HTTP status. An image already on the host is good enough
+// when the pull fails (an offline host, a registry outage), with a warning.
+async function pullImage(docker, reference, auth, log, signal) {
+    let pullError;
+    try {
+        await followPull(docker, reference, auth, log, signal);
+    }
+    catch (error) {
+        if (signal?.aborted)
+            throw signal.reason;
+        pullError = describe(error);
+    }
+    const id = await imageId(docker, reference);
+    if (id && !pullError)
+        return { reference, id };
+    if (id)
+        return { reference, id, warning: `Could not pull ${reference} (${pullError}); using the copy already on the Docker host.` };
+    throw new Error(`Could not pull image ${reference}: ${pullError}. Check the image name and tag, that the Docker host can reach its registry, and registry-username/registry-password for a private image.`);
+}
+// A cancelled run closes the pull's connection, which stops the pull on the Docker host too.
+async function followPull(docker, reference, auth, log, signal) {
+    const options = auth ? { authconfig: { base64: auth.header } } : {};
+    signal?.throwIfAborted();
+    const stream = (await docker.pull(reference, { ...options, abortSignal: signal }));
+    await new Promise((resolve, reject) => {
+        const onAbort = () => {
+            stream.destroy();
+            reject(signal.reason);
+        };
+        if (signal?.aborted)
+            return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()), (event) => {
+            if (event.error || event.errorDetail) {
+                stream.destroy();
+                reject(new Error(event.errorDetail?.message ?? event.error));
+            }
+            else if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) {
+                log(`${reference}: ${event.id ? `${event.id}: ` : ''}${event.status}`);
+            }
+        });
+    });
+}
+async function imageId(docker, reference) {
+    try {
+        return (await docker.getImage(reference).inspect()).Id;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/event.ts
+
+// Pure: `owner/repo`, as GITHUB_REPOSITORY holds it.
+function repositoryOf(text) {
+    const [owner, repo, ...rest] = (text ?? '').split('/');
+    return owner && repo && rest.length === 0 ? { owner, repo } : undefined;
+}
+// Pure: the pull request of an event payload, if it has one (pull_request, pull_request_target
+// and their kin).
+function pullRequestOf(payload, repository) {
+    const number = payload?.pull_request?.number;
+    if (!repository || typeof number !== 'number' || !Number.isInteger(number) || number < 1)
+        return undefined;
+    return { ...repository, number };
+}
+function currentRepository(env = process.env) {
+    return repositoryOf(env.GITHUB_REPOSITORY);
+}
+// The runner writes the event payload to GITHUB_EVENT_PATH. Outside a run (the CLI, tests) there
+// is none, and so no pull request.
+function currentPullRequest(env = process.env) {
+    const file = env.GITHUB_EVENT_PATH;
+    if (!file || !external_node_fs_.existsSync(file))
+        return undefined;
+    try {
+        return pullRequestOf(JSON.parse(external_node_fs_.readFileSync(file, 'utf8')), currentRepository(env));
+    }
+    catch {
+        return undefined;
+    }
+}
+// As a label value: `owner/repo#42`, the form GitHub itself writes cross-repository references in.
+function formatPullRequest(pr) {
+    return `${pr.owner}/${pr.repo}#${pr.number}`;
+}
+function parsePullRequest(text) {
+    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)#([1-9][0-9]*)$/.exec(text ?? '');
+    return match ? { owner: match[1], repo: match[2], number: Number(match[3]) } : undefined;
+}
+// GitHub treats owner and repository names case-insensitively.
+function inRepository(pr, repository) {
+    return pr.owner.toLowerCase() === repository.owner.toLowerCase() && pr.repo.toLowerCase() === repository.repo.toLowerCase();
+}
+// The page of the workflow run, for a comment to link to; undefined outside GitHub Actions.
+function runUrlOf(env = process.env) {
+    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: run } = env;
+    return server && repository && run ? `${server}/${repository}/actions/runs/${run}` : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/labels.ts
+
+
+// Labels mark every object the action creates, so re-runs, scaling and teardown find exactly
+// this deployment's objects and never anybody else's. Labels work on a VCH as on dockerd.
+const NAMESPACE = 'io.github.vic-lb-action';
+const LABEL = {
+    // The deployment an object belongs to: its instance-prefix.
+    deployment: `${NAMESPACE}.deployment`,
+    role: `${NAMESPACE}.role`,
+    // Instances: what they run, as a short hash (see plan.ts); and their place in the generation.
+    generation: `${NAMESPACE}.generation`,
+    index: `${NAMESPACE}.index`,
+    port: `${NAMESPACE}.port`,
+    // Load-balancer: the settings that need a new container when they change.
+    lbSpec: `${NAMESPACE}.lb-spec`,
+    created: `${NAMESPACE}.created`,
+    // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
+    pullRequest: `${NAMESPACE}.pr`,
+    // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
+    holder: `${NAMESPACE}.holder`,
+    operation: `${NAMESPACE}.operation`,
+    // Lock: the holder's process, so that a lock whose process is provably gone is taken over (lock.ts).
+    holderProcess: `${NAMESPACE}.holder-process`,
+    // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
+    holderRun: `${NAMESPACE}.holder-run`,
+    // The run that created the object: what the post step of a killed run removes (post.ts).
+    run: `${NAMESPACE}.run`,
+};
+// Names this process's run in the labels of what it creates.
+const THIS_RUN = (0,external_node_crypto_.randomBytes)(8).toString('hex');
+// The pull request comes from the event of the run, so every object a pull request's run
+// creates carries it without the callers passing it along.
+function deploymentLabels(deployment, role, extra = {}) {
+    const pullRequest = currentPullRequest();
+    return {
+        [LABEL.deployment]: deployment,
+        [LABEL.role]: role,
+        [LABEL.created]: new Date().toISOString(),
+        [LABEL.run]: THIS_RUN,
+        ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
+        ...extra,
+    };
+}
+// The filter that lists one deployment's objects (containers or networks) from the Docker API.
+function deploymentFilter(deployment) {
+    return JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`] });
+}
+
+// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
+var tar_stream = __webpack_require__(56118);
+;// CONCATENATED MODULE: ./src/docker/archive.ts
+
+// Default 0644 owned by root: the official HAProxy image runs as a non-root user that must be
+// able to read it. A private file (mode 0400) is given to the one user that reads it.
+async function putFile(container, dir, name, content, { mode = 0o644, owner = { uid: 0, gid: 0 } } = {}) {
+    const pack = tar_stream.pack();
+    pack.entry({ name, mode, uid: owner.uid, gid: owner.gid, mtime: new Date() }, content);
+    pack.finalize();
+    await container.putArchive(await collect(pack), { path: dir });
+}
+// Whether the container has this path. A put alone does not tell: Podman creates a missing
+// directory where dockerd and a VCH refuse the put.
+async function hasPath(container, path) {
+    try {
+        // Read to the end (a directory of a few files): the host then closes the archive as usual.
+        for await (const _chunk of (await container.getArchive({ path })))
+            ;
+        return true;
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return false;
+        throw error;
+    }
+}
+// The file's text, or undefined when the container does not have it.
+async function getFile(container, filePath) {
+    let archive;
+    try {
+        archive = await container.getArchive({ path: filePath });
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return undefined;
+        throw error;
+    }
+    const extract = tar_stream.extract();
+    let content;
+    const done = new Promise((resolve, reject) => {
+        extract.on('entry', (header, stream, next) => {
+            const chunks = [];
+            stream.on('data', (chunk) => chunks.push(chunk));
+            stream.on('end', () => {
+                if (header.type === 'file' && content === undefined)
+                    content = Buffer.concat(chunks).toString('utf8');
+                next();
+            });
+        });
+        extract.on('finish', resolve);
+        extract.on('error', reject);
+    });
+    archive.pipe(extract);
+    await done;
+    return content;
+}
+// The user and group the container's main process runs as (its User, else root), by number, as
+// the container's own /etc/passwd and /etc/group say: `haproxy` in the official image is uid 99.
+async function processOwner(container) {
+    const { Config, Name } = await container.inspect();
+    const [user = '', group] = (Config.User ?? '').split(':');
+    if (user === '' && !group)
+        return { uid: 0, gid: 0 };
+    const numeric = (id) => /^[0-9]+$/.test(id);
+    const account = (await entriesOf(container, '/etc/passwd')).find((f) => (numeric(user) ? f[2] === user : f[0] === (user || 'root')));
+    const uid = numeric(user) ? Number(user) : user === '' ? 0 : Number(account?.[2] ?? NaN);
+    const gid = !group
+        ? Number(account?.[3] ?? uid)
+        : numeric(group)
+            ? Number(group)
+            : Number((await entriesOf(container, '/etc/group')).find((f) => f[0] === group)?.[2] ?? NaN);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid))
+        throw new Error(`Container ${Name.replace(/^\//, '')} runs as '${Config.User}', which its /etc/passwd or /etc/group does not define.`);
+    return { uid, gid };
+}
+async function entriesOf(container, file) {
+    return ((await getFile(container, file)) ?? '').split('\n').map((line) => line.split(':'));
+}
+async function collect(stream) {
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
+// EXTERNAL MODULE: ./node_modules/p-limit/index.js + 1 modules
+var p_limit = __webpack_require__(70370);
+;// CONCATENATED MODULE: ./src/docker/containers.ts
+
+
+// Container and network removal shared by a failed deploy's clean-up, scaling down and teardown,
+// plus the small container operations the orchestration needs.
+// Bounds how many API calls of one kind run at once (see steps/start.ts for container starts).
+function limited(items, task, concurrency = 8) {
+    const limit = (0,p_limit/* default */.A)(concurrency);
+    return Promise.all(items.map((item) => limit(() => task(item))));
+}
+// Containers first: a network cannot be removed while containers are attached. Returns the
+// objects that could not be removed, with why, so callers decide how loud to be.
+async function removeObjects(docker, containerIds, networkIds) {
+    const failures = [];
+    const attempt = async (what, remove) => {
+        try {
+            await remove();
+        }
+        catch (error) {
+            if (error.statusCode !== 404)
+                failures.push(`${what}: ${describe(error)}`);
+        }
+    };
+    await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => docker.getContainer(id).remove({ force: true })));
+    await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => removeNetwork(docker.getNetwork(id))));
+    return failures;
+}
+// Right after its containers are force-removed, dockerd (20.10, moby#42119) can still count their
+// endpoints for a moment and refuse to remove the network: try again briefly.
+async function removeNetwork(network, attempts = 4) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await network.remove();
+        }
+        catch (error) {
+            if (attempt >= attempts || !/active endpoints/i.test(describe(error)))
+                throw error;
+            await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        }
+    }
+}
+// The last lines a container wrote, stdout and stderr together.
+async function recentLogs(container, lines = 50) {
+    const raw = (await container.logs({ stdout: true, stderr: true, tail: lines, follow: false }));
+    return demultiplex(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
+}
+// Without a TTY the API frames log output: 1 byte stream type, 3 zero bytes, 4 bytes length.
+function demultiplex(raw) {
+    if (raw.length < 8 || raw[0] > 2 || raw[1] !== 0 || raw[2] !== 0 || raw[3] !== 0)
+        return raw.toString('utf8');
+    const parts = [];
+    for (let offset = 0; offset + 8 <= raw.length;) {
+        const size = raw.readUInt32BE(offset + 4);
+        parts.push(raw.subarray(offset + 8, offset + 8 + size));
+        offset += 8 + size;
+    }
+    return Buffer.concat(parts).toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./src/docker/state.ts
+
+async function readDeployment(docker, deployment) {
+    const filters = deploymentFilter(deployment);
+    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
+    const state = { instances: [], networks: networks.map((n) => ({ id: n.Id, name: n.Name })) };
+    for (const c of containers) {
+        const base = { id: c.Id, name: containerName(c), running: c.State === 'running' };
+        if (c.Labels[LABEL.role] === 'lb')
+            state.lb = { ...base, spec: c.Labels[LABEL.lbSpec] ?? '' };
+        else if (c.Labels[LABEL.role] === 'instance')
+            state.instances.push({
+                ...base,
+                generation: c.Labels[LABEL.generation] ?? '',
+                index: Number(c.Labels[LABEL.index]),
+                port: Number(c.Labels[LABEL.port]),
+            });
+    }
+    return state;
+}
+// The deployment label of an object with this name, '' for an object without one, undefined when
+// there is no such object: used to refuse to take over somebody else's container or network.
+async function ownerOf(object) {
+    try {
+        const inspected = (await object.inspect());
+        const labels = inspected.Config?.Labels ?? inspected.Labels ?? {};
+        return labels[LABEL.deployment] ?? '';
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return undefined;
+        throw error;
+    }
+}
+function containerName(container) {
+    return container.Names[0]?.replace(/^\//, '') ?? container.Id;
+}
+
+;// CONCATENATED MODULE: ./src/docker/dockerode-host.ts
+
+
+
+
+// The DockerHost of a deploy, through dockerode.
+// A container already in the state asked for (304) is what the caller wanted.
+const notModified = (error) => {
+    if (error.statusCode !== 304)
+        throw error;
+};
+function dockerodeHost(docker) {
+    const container = (id) => docker.getContainer(id);
+    return {
+        createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
+        createContainer: async (spec) => (await docker.createContainer(spec)).id,
+        connect: async (network, id) => {
+            await docker.getNetwork(network).connect({ Container: id });
+        },
+        start: (id) => container(id)
+            .start()
+            .then(() => undefined, notModified),
+        stop: (id, timeoutS) => container(id)
+            .stop({ t: timeoutS })
+            .then(() => undefined, notModified),
+        rename: async (id, name) => {
+            await container(id).rename({ name });
+        },
+        inspect: (id) => container(id).inspect(),
+        listStopped: async (deployment, statuses) => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
+            id: c.Id,
+            name: containerName(c),
+        })),
+        recentLogs: (id, lines) => recentLogs(container(id), lines),
+        remove: (containers, networks) => removeObjects(docker, containers, networks),
+        getFile: (id, path) => getFile(container(id), path),
+        putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),
+        hasPath: (id, path) => hasPath(container(id), path),
+        processOwner: (id) => processOwner(container(id)),
+        exec: async (id, cmd, user) => {
+            const exec = await container(id).exec({ Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true });
+            const output = await new Promise((resolve, reject) => {
+                exec.start({ hijack: true, stdin: false }, (error, stream) => {
+                    if (error || !stream)
+                        return reject(error ?? new Error('no output stream'));
+                    const chunks = [];
+                    stream.on('data', (chunk) => chunks.push(chunk));
+                    stream.on('end', () => resolve(demultiplex(Buffer.concat(chunks))));
+                    stream.on('error', reject);
+                });
+            });
+            const { ExitCode } = await exec.inspect();
+            return { exitCode: ExitCode, output };
+        },
+        signal: async (id, signal) => {
+            await container(id).kill({ signal });
+        },
+        processes: (id, psArgs) => container(id).top({ ps_args: psArgs }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/docker/resources.ts
+
+// instance-memory and instance-cpus as each kind of host takes them (HostProfile.instanceSize). A Docker Engine or Podman
+// limits the container (cgroups). A VCH sizes the containerVM instead: Memory in MiB rounded up to
+// 128 (at least 512), vCPUs from CPUCount only (NanoCpus is ignored there).
+const MIB = 1024 ** 2;
+const VCH_MEMORY_STEP_MIB = 128;
+const VCH_MEMORY_MIN_MIB = 512;
+function instanceResources({ memoryBytes, cpus }, host) {
+    const resources = {};
+    if (host.instanceSize === 'cgroup-limits') {
+        if (memoryBytes)
+            resources.Memory = memoryBytes;
+        if (cpus)
+            resources.NanoCpus = Math.round(cpus * 1e9);
+        return resources;
+    }
+    if (memoryBytes) {
+        const mib = Math.ceil(memoryBytes / MIB / VCH_MEMORY_STEP_MIB) * VCH_MEMORY_STEP_MIB;
+        if (mib < VCH_MEMORY_MIN_MIB)
+            throw new InputError(`Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`);
+        resources.Memory = mib * MIB;
+    }
+    // A VM has whole vCPUs: a fraction rounds up, so an instance never gets less than was asked.
+    if (cpus)
+        resources.CPUCount = Math.ceil(cpus);
+    return resources;
+}
+// What each instance gets, for the log: a VCH rounds what it was given.
+function describeResources(resources, host) {
+    const parts = [
+        resources.Memory ? `${resources.Memory / MIB} MiB` : '',
+        resources.NanoCpus ? `${resources.NanoCpus / 1e9} CPU(s)` : '',
+        resources.CPUCount ? `${resources.CPUCount} vCPU(s)` : '',
+    ].filter(Boolean);
+    if (parts.length === 0)
+        return undefined;
+    return host.instanceSize === 'containerVM'
+        ? `Each instance is a containerVM with ${parts.join(' and ')}`
+        : `Each instance is limited to ${parts.join(' and ')}`;
+}
+
+;// CONCATENATED MODULE: ./src/recover.ts
+
+
+
+
+// A run killed while it replaced the load-balancer (steps/start.ts standAside) and whose post step never
+// ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
+// previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
+// its lock, puts that right before it plans: a complete replacement is kept, otherwise the
+// previous load-balancer serves again; then the deploy goes on as usual.
+async function settleInterruptedReplacement(docker, deployment, lbName) {
+    const lbs = await docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`, `${LABEL.role}=lb`] }),
+    });
+    const named = (name) => lbs.find((c) => containerName(c) === name);
+    const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)];
+    if (!next && !old)
+        return;
+    const fail = (what) => (error) => {
+        throw new Error(`Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`);
+    };
+    if (next) {
+        await docker
+            .getContainer(next.Id)
+            .remove({ force: true })
+            .catch(fail(`removing ${lbName}-next`));
+        log_log.info(`Removed ${lbName}-next, a replacement load-balancer an interrupted run had not started`);
+    }
+    if (!old)
+        return;
+    // `<lb>` beside `<lb>-old` is a replacement that was complete (created, connected, configured):
+    // it is started (its start may even have been under way) and checked like any kept one. Only if
+    // it cannot start does the previous load-balancer serve again.
+    if (current) {
+        const started = await startContainer(docker.getContainer(current.Id)).then(() => true, (error) => {
+            log_log.info(`The replacement load-balancer ${lbName} an interrupted run left does not start (${describe(error)}); removing it`);
+            return false;
+        });
+        if (started) {
+            await docker
+                .getContainer(old.Id)
+                .remove({ force: true })
+                .catch(fail(`removing ${lbName}-old`));
+            log_log.info(`Removed ${lbName}-old: an interrupted run had replaced it, and its replacement runs`);
+            return;
+        }
+        await docker
+            .getContainer(current.Id)
+            .remove({ force: true })
+            .catch(fail(`removing the replacement ${lbName} that does not start`));
+    }
+    const previous = docker.getContainer(old.Id);
+    await previous.rename({ name: lbName }).catch(fail(`renaming ${lbName}-old back`));
+    await startContainer(previous).catch(fail(`starting ${lbName} again`));
+    log_log.info(`Started the previous load-balancer ${lbName} again: an interrupted run had stopped it to replace it`);
+}
+// Already running counts as started (304).
+async function startContainer(container) {
+    await container.start().catch((error) => {
+        if (error.statusCode !== 304)
+            throw error;
+    });
+}
+// The load-balancer a replacement stopped, started again under its own name: for the undo of a
+// failed or cancelled run, and for the post step of a killed one.
+async function restartReplacedLb(host, lb, name) {
+    const { Name } = await host.inspect(lb);
+    if (Name.replace(/^\//, '') !== name)
+        await host.rename(lb, name);
+    await host.start(lb);
+    log_log.info(`Started the previous load-balancer ${name} again`);
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+
+function shortHash(values) {
+    return (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 8);
+}
+// The generation of everything the instances run with but the secret-env values: those are not
+// hashed, since the hash is stored in labels. A deployment without any instance configuration
+// keeps the generation it had before there was one.
+function generationOf(imageId, instancePort, config) {
+    if (!config || isDefault(config))
+        return shortHash([imageId, instancePort]);
+    const { env, secretEnv, command, memoryBytes, cpus } = config;
+    return shortHash([imageId, instancePort, { env, secretKeys: secretEnv.map((v) => v.key), command, memoryBytes, cpus }]);
+}
+function isDefault(config) {
+    return config.env.length + config.secretEnv.length === 0 && !config.command && !config.memoryBytes && !config.cpus;
+}
+// With secret-env, instances of the same settings generation may hold other secret values. A
+// generation of such instances is `<settings>-<nonce>`; the caller compares the secret values of
+// the running ones it lists here (in memory, see deploy.ts) and passes which one holds them.
+function generationsWithSettings(state, settingsGeneration) {
+    const generations = state.instances.filter((i) => i.running && i.generation.startsWith(`${settingsGeneration}-`)).map((i) => i.generation);
+    return [...new Set(generations)];
+}
+function generationWithSecrets(settingsGeneration, matching, nonce) {
+    return matching ?? `${settingsGeneration}-${nonce}`;
+}
+// Whether a container's environment (Config.Env) holds exactly these values.
+function holdsValues(containerEnv, vars) {
+    const present = new Set(containerEnv);
+    return vars.every((v) => present.has(`${v.key}=${v.value}`));
+}
+// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind.
+function lbSpecOf(haproxyImageId, externalNetwork, lbPort, https = false) {
+    return shortHash(https ? [haproxyImageId, externalNetwork, lbPort, 'https'] : [haproxyImageId, externalNetwork, lbPort]);
+}
+function planDeploy(desired, state) {
+    const { generation } = desired;
+    const wanted = new Map();
+    for (let index = 1; index <= desired.instances; index++)
+        wanted.set(instanceName(desired.deployment, generation, index), index);
+    const removeFirst = [];
+    const removeAfter = [];
+    const kept = new Set();
+    for (const instance of state.instances) {
+        if (wanted.has(instance.name) && instance.running)
+            kept.add(instance.name);
+        else if (wanted.has(instance.name) || !instance.running)
+            removeFirst.push(instance);
+        else
+            removeAfter.push(instance);
+    }
+    const create = [...wanted].filter(([name]) => !kept.has(name)).map(([name, index]) => ({ name, index }));
+    const lb = !state.lb ? 'create' : state.lb.running && state.lb.spec === desired.lbSpec && state.lb.name === desired.lbName ? 'keep' : 'replace';
+    return {
+        generation,
+        createNetwork: !state.networks.some((n) => n.name === networkName(desired.deployment)),
+        removeFirst,
+        create,
+        serving: [...wanted.keys()].map((name) => ({ name, port: desired.instancePort })),
+        removeAfter,
+        lb,
+    };
+}
+
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __webpack_require__(77030);
+;// CONCATENATED MODULE: ./src/cancel.ts
+
+// The runner cancels a step by sending SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
+// that; the post step runs anyway. The first signal aborts the run's AbortSignal: whatever waits
+// (a pull, the lock, readiness) stops at once and the deploy takes back what it created. A
+// second signal changes nothing: the undo goes on, and if SIGKILL cuts it short the post step
+// (post.ts) finishes it.
+class CancelledError extends Error {
+}
+// Until stop() is called; the signal is aborted by the first SIGINT or SIGTERM.
+function cancelOnSignals() {
+    const controller = new AbortController();
+    const onSignal = (signal) => {
+        if (controller.signal.aborted) {
+            log_log.info(`Received ${signal} again: still taking back what this run changed.`);
+            return;
+        }
+        log_log.warning(`Received ${signal}: the run is cancelled. Stopping now and taking back what it changed.`);
+        controller.abort(new CancelledError(`The run was cancelled (${signal}). What it had changed on the Docker host was taken back; a deployment that served before goes on serving.`));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return {
+        signal: controller.signal,
+        stop: () => {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+        },
+    };
+}
+// Waits ms, or until the run is cancelled (then rejects with the cancellation).
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const onAbort = () => {
+            clearTimeout(timer);
+            reject(signal.reason);
+        };
+        const timer = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+// The promise's outcome, or the cancellation as soon as it comes: for waits that cannot be told to
+// stop (connecting to the Docker host, with its retries), which create nothing on the host. What
+// they leave running ends with the process (index.ts exits once a cancelled run is done).
+function untilCancelled(promise, signal) {
+    if (signal.aborted)
+        return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/haproxy/stats.ts
+// HAProxy's own view of its servers, from the stats page's CSV export (`<stats uri>;csv`).
+function parseStatsCsv(csv) {
+    const [header, ...rows] = csv.split('\n').filter((line) => line.trim() !== '');
+    if (!header?.startsWith('# '))
+        throw new Error('not an HAProxy stats CSV export');
+    const columns = header.slice(2).split(',');
+    const at = (name) => {
+        const i = columns.indexOf(name);
+        if (i < 0)
+            throw new Error(`HAProxy stats CSV has no '${name}' column`);
+        return i;
+    };
+    const [backend, server, status, checkStatus] = [at('pxname'), at('svname'), at('status'), at('check_status')];
+    return rows
+        .map((row) => row.split(','))
+        .filter((cells) => cells[server] !== 'FRONTEND' && cells[server] !== 'BACKEND')
+        .map((cells) => ({ backend: cells[backend], server: cells[server], status: cells[status], checkStatus: cells[checkStatus] }));
+}
+// A server counts as healthy only once a health check has really passed: HAProxy starts servers
+// as UP before it has checked them.
+function isHealthy(status) {
+    return status.status === 'UP' && /^L\dOK$/.test(status.checkStatus);
+}
+function unhealthyServers(statuses, backend, expected) {
+    return expected.filter((name) => {
+        const status = statuses.find((s) => s.backend === backend && s.server === name);
+        return !status || !isHealthy(status);
+    });
+}
+function describeServer(statuses, backend, name) {
+    const status = statuses.find((s) => s.backend === backend && s.server === name);
+    return status ? `${status.status} (last check: ${status.checkStatus || 'none'})` : 'not in the load-balancer yet';
+}
+
+;// CONCATENATED MODULE: ./src/readiness.ts
+
+
+
+
+
+
+class NotReadyError extends Error {
+    statuses;
+    unhealthy;
+    constructor(message, statuses, unhealthy) {
+        super(message);
+        this.statuses = statuses;
+        this.unhealthy = unhealthy;
+    }
+}
+const POLL_MS = 100;
+const REQUEST_TIMEOUT_MS = 2_000;
+// A short wait says nothing; a long one says what it waits for this often.
+const PROGRESS_EVERY_MS = 3_000;
+// Instances named in one progress line; the rest are counted.
+const PROGRESS_NAMES = 5;
+async function waitUntilServing(endpoints, expectation) {
+    let statuses = [];
+    let problem = 'no answer yet';
+    let lastProgress = Date.now();
+    const { signal } = expectation;
+    for (;;) {
+        // Set when instances are what the wait is for: then progress names them.
+        let waitingFor;
+        try {
+            statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`, endpoints.statsAuthorization, signal));
+            const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers);
+            const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server));
+            if (unhealthy.length > 0) {
+                problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`;
+                waitingFor = instancesProgress(statuses, expectation, unhealthy);
+            }
+            else if (expectation.exact && others.length > 0)
+                problem = 'the load-balancer has not loaded its new configuration';
+            else if (await serviceAnswers(endpoints, signal))
+                return statuses;
+            else
+                problem = `the service port ${endpoints.servicePort} does not answer`;
+        }
+        catch (error) {
+            problem = `the load-balancer's stats page does not answer (${error.message})`;
+        }
+        signal?.throwIfAborted();
+        await expectation.check?.();
+        if (Date.now() >= expectation.deadline)
+            throw new NotReadyError(`Timed out waiting for the deployment to become ready: ${problem}.`, statuses, unhealthyServers(statuses, expectation.backend, expectation.servers));
+        if (Date.now() - lastProgress >= (expectation.progressEveryMs ?? PROGRESS_EVERY_MS)) {
+            log_log.progress(waitingFor ?? `Waiting: ${problem}`);
+            lastProgress = Date.now();
+        }
+        await sleep(POLL_MS, signal);
+    }
+}
+function instancesProgress(statuses, { backend, servers }, unhealthy) {
+    const named = unhealthy.slice(0, PROGRESS_NAMES).map((name) => `${name}: ${describeServer(statuses, backend, name)}`);
+    const more = unhealthy.length > PROGRESS_NAMES ? ` and ${unhealthy.length - PROGRESS_NAMES} more` : '';
+    return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`;
+}
+async function fetchText(url, authorization, signal) {
+    const response = await get(url, signal, { authorization });
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+        response.destroy();
+        throw new Error(`HTTP ${status}`);
+    }
+    let text = '';
+    for await (const chunk of response.setEncoding('utf8'))
+        text += chunk;
+    return text;
+}
+// HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
+async function serviceAnswers(endpoints, signal) {
+    if (endpoints.protocol === 'tcp')
+        return tcpConnects(endpoints.serviceHost, endpoints.servicePort);
+    const fingerprint = endpoints.certificateFingerprint;
+    try {
+        const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal);
+        const certified = !fingerprint || response.socket.getPeerCertificate().fingerprint256 === fingerprint;
+        response.destroy();
+        return certified && ![502, 503, 504].includes(response.statusCode ?? 0);
+    }
+    catch {
+        return false;
+    }
+}
+// One GET on a connection of its own (none outlives a reload of the load-balancer), resolved at the
+// response's head; a redirect is an answer, not followed. Over HTTPS any certificate is accepted:
+// it is the user's, for the service's public name, and may be self-signed, so instead of the usual
+// chain and name checks the caller compares its fingerprint with the one it must be.
+function get(url, signal, headers = {}) {
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const options = { headers, agent: false, signal: signal ? AbortSignal.any([timeout, signal]) : timeout };
+    return new Promise((resolve, reject) => {
+        const request = url.startsWith('https:') ? external_node_https_.get(url, { ...options, rejectUnauthorized: false }, resolve) : external_node_http_.get(url, options, resolve);
+        request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error));
+    });
+}
+function tcpConnects(host, port) {
+    return new Promise((resolve) => {
+        const socket = external_node_net_.connect({ host, port, timeout: REQUEST_TIMEOUT_MS });
+        const finish = (ok) => {
+            socket.destroy();
+            resolve(ok);
+        };
+        socket.once('connect', () => finish(true));
+        socket.once('timeout', () => finish(false));
+        socket.once('error', () => finish(false));
+    });
+}
+function hostForUrl(host) {
+    return host.includes(':') ? `[${host}]` : host;
+}
+
+;// CONCATENATED MODULE: ./src/state-helper.ts
+
+// What the post step (post.ts) needs from the main step, kept with core.saveState: the runner
+// hands it to the post step as STATE_<name> variables, the last value of each name. The main step
+// writes a value when it takes something on and empties it once that is settled, so a main step
+// that was killed leaves exactly what is still to be settled.
+const IS_POST = 'isPost';
+const LOCKS = 'locks';
+const DEPLOY = 'deploy';
+// Set as the main step starts: the same bundle then runs as the post step (docker/login-action's
+// state-helper does the same).
+function isPost() {
+    return core.getState(IS_POST) === 'true';
+}
+function markMainStarted() {
+    core.saveState(IS_POST, 'true');
+}
+const held = new Map();
+function rememberLock(lock) {
+    held.set(lock.id, lock);
+    core.saveState(LOCKS, JSON.stringify([...held.values()]));
+}
+function forgetLock(id) {
+    held.delete(id);
+    core.saveState(LOCKS, JSON.stringify([...held.values()]));
+}
+function rememberDeploy(deploy) {
+    core.saveState(DEPLOY, deploy ? JSON.stringify(deploy) : '');
+}
+function leftLocks() {
+    return parse(LOCKS) ?? [];
+}
+function leftDeploy() {
+    return parse(DEPLOY);
+}
+function parse(name) {
+    const value = core.getState(name);
+    return value ? JSON.parse(value) : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/steps/context.ts
+
+
+// One deploy's changes to the Docker host, remembered so that a failure takes back exactly
+// what this run created and puts the load-balancer's previous configuration back.
+class UndoRecord {
+    keep;
+    changed = false;
+    createdContainers = [];
+    createdNetworks = [];
+    // What a kept load-balancer had before this run changed it, for the undo (in memory only).
+    previousConfig;
+    replacedLb;
+    // The kept load-balancer's HAProxy workers from before the final reload, which may still send
+    // requests to the instances that leave (undefined where the host cannot list them).
+    drain;
+    // What the post step must take back should this process be killed (state-helper.ts).
+    unsettled;
+    constructor(settings, keep = rememberDeploy) {
+        this.keep = keep;
+        this.unsettled = { deployment: settings.instancePrefix, lbName: settings.lbName, run: THIS_RUN };
+    }
+    remember(change) {
+        this.unsettled = { ...this.unsettled, ...change };
+        this.keep(this.unsettled);
+    }
+    // Traffic has moved, or the undo is done: nothing is left for the post step.
+    settled() {
+        this.keep(undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/haproxy/reload.ts
+
+
+
+// A running load-balancer changes its configuration in place: its own HAProxy checks the new one,
+// the file is copied in, and a signal makes the master load it gracefully. Restoring the previous
+// configuration (a failed, cancelled or killed deploy) is the same copy and signal.
+// The same binary and version that will load the configuration checks it, as the user its master
+// runs as (a VCH would run the check as root unless told), without name lookups (Podman's DNS can
+// stall for seconds right after containers start; an unresolvable name is no error anyway).
+async function checkInside(host, lb, lbName, user, config) {
+    const candidate = 'haproxy-candidate.cfg';
+    await host.putFile(lb, '/tmp', candidate, renderConfigToCheck(config));
+    const { exitCode, output } = await host.exec(lb, ['haproxy', '-c', '-f', `/tmp/${candidate}`], user);
+    if (exitCode !== 0)
+        throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${exitCode}); the running one stays in use:\n${output.trim()}`);
+}
+// The official image runs HAProxy in master-worker mode: SIGUSR2 reloads it gracefully, and a
+// configuration it cannot load leaves the previous worker serving.
+async function loadConfig(host, lb, text) {
+    await host.putFile(lb, CONFIG_DIR, CONFIG_FILE, text);
+    await host.signal(lb, 'SIGUSR2');
+}
+// After a reload the previous workers finish the requests they have, let go of their idle
+// keep-alive clients and exit; until then they may send requests to instances that the new
+// configuration no longer lists, so those are removed only once the workers listed before the
+// reload have exited (hard-stop-after ends them at the latest). Where the host cannot list a
+// container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
+const FIXED_DRAIN_MS = 3_000;
+const DRAIN_POLL_MS = 100;
+// The PIDs of the load-balancer's HAProxy workers (its master's children), or undefined where the
+// host has no process list (HostProfile.processListArgs).
+async function haproxyWorkers(host, lb, processListArgs) {
+    if (!processListArgs)
+        return undefined;
+    return workerPids(await host.processes(lb, processListArgs));
+}
+async function drainOldWorkers(host, lb, processListArgs, oldWorkers) {
+    const started = Date.now();
+    if (oldWorkers) {
+        try {
+            while (Date.now() - started < HARD_STOP_AFTER_S * 1000) {
+                const running = await haproxyWorkers(host, lb, processListArgs);
+                if (![...oldWorkers].some((pid) => running?.has(pid)))
+                    return;
+                await sleep(DRAIN_POLL_MS);
+            }
+            return;
+        }
+        catch {
+            // The list stopped answering: wait out what is left of the fixed time.
+        }
+    }
+    await sleep(Math.max(0, FIXED_DRAIN_MS - (Date.now() - started)));
+}
+// GET /containers/{id}/top with PID, PPID and COMMAND columns. A process whose parent is an HAProxy
+// process is a worker (the master is the one whose parent is not, whatever runs as PID 1).
+function workerPids(top) {
+    const column = (title) => top.Titles?.indexOf(title) ?? -1;
+    const [pid, ppid, command] = [column('PID'), column('PPID'), column('COMMAND')];
+    if (pid < 0 || ppid < 0 || command < 0)
+        throw new Error(`the process list has no PID, PPID or COMMAND column (${top.Titles?.join(', ')})`);
+    const haproxy = (top.Processes ?? []).filter((p) => p[command] === 'haproxy');
+    const pids = new Set(haproxy.map((p) => p[pid]));
+    return new Set(haproxy.filter((p) => pids.has(p[ppid])).map((p) => p[pid]));
+}
+// Kept inside the load-balancer (it holds the stats credentials), for the post step of a deploy
+// that was killed before it could put the configuration back itself.
+async function keepPreviousConfig(host, lb, text) {
+    await host.putFile(lb, CONFIG_DIR, PREVIOUS_CONFIG_FILE, text);
+}
+// Whether there was a previous configuration to restore.
+async function restorePreviousConfig(host, lb) {
+    const previous = await host.getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`);
+    if (previous === undefined)
+        return false;
+    await loadConfig(host, lb, previous);
+    return true;
+}
+// Straight from memory into the container, never onto the runner's disk, and readable only by
+// the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
+// user the load-balancer container is made to run as.
+async function putCertificate(host, lb, pem, lbName) {
+    try {
+        await host.putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await host.processOwner(lb) });
+    }
+    catch (error) {
+        throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/retire.ts
+
+
+// The instances that served before and are no longer wanted leave once traffic has moved.
+async function retire(ctx) {
+    const { host, plan, record } = ctx;
+    if (record.replacedLb)
+        await host.remove([record.replacedLb.id], []);
+    if (plan.removeAfter.length === 0)
+        return;
+    if (record.drain)
+        await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers);
+    await removeInstances(ctx, plan.removeAfter);
+    record.changed = true;
+    log_log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`);
+}
+async function removeInstances({ host }, instances) {
+    const failures = await host.remove(instances.map((i) => i.id), []);
+    if (failures.length > 0)
+        throw new Error(`Could not remove old instances: ${failures.join('; ')}`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/start.ts
+
+
+
+
+
+
+
+
+// The network, the load-balancer (when it is new or replaced) and the new instances; returns the
+// ID of the load-balancer that is to serve.
+async function startAll(ctx, lbConfig, state) {
+    const { host, plan, record, signal } = ctx;
+    record.remember({});
+    signal?.throwIfAborted();
+    if (plan.createNetwork) {
+        const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'));
+        record.createdNetworks.push(network);
+        record.changed = true;
+        log_log.info(`Created network ${ctx.netName}`);
+    }
+    if (plan.removeFirst.length > 0) {
+        await removeInstances(ctx, plan.removeFirst);
+        log_log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`);
+    }
+    // One queue of starts with the load-balancer's first: it resolves the instances by name at run
+    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs. Every
+    // start settles before a failure is thrown, so that the undo finds all that was created.
+    const lb = plan.lb === 'keep' ? undefined : () => startLb(ctx, lbConfig, state);
+    const tasks = [...(lb ? [lb] : []), ...plan.create.map((i) => () => startInstance(ctx, i.name, i.index))];
+    const outcomes = await limited(tasks, 
+    // A cancelled run starts nothing more; what already started settles first.
+    (task) => Promise.resolve()
+        .then(() => signal?.throwIfAborted())
+        .then(task)
+        .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error })), ctx.profile.startsAtOnce);
+    signal?.throwIfAborted();
+    for (const outcome of outcomes)
+        if (!outcome.ok)
+            throw outcome.error;
+    return lb ? outcomes[0].value : state.lb.id;
+}
+async function startInstance(ctx, name, index) {
+    const { host, settings, netName, record } = ctx;
+    const container = await host
+        .createContainer({
+        name,
+        Image: settings.image,
+        Labels: deploymentLabels(settings.instancePrefix, 'instance', {
+            [LABEL.generation]: ctx.plan.generation,
+            [LABEL.index]: String(index),
+            [LABEL.port]: String(settings.instancePort),
+        }),
+        ...containerConfigOf(settings.instanceConfig),
+        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, ctx.profile), RestartPolicy: ctx.profile.restartPolicy },
+        NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
+    })
+        .catch((error) => {
+        throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`);
+    });
+    record.createdContainers.push(container);
+    record.changed = true;
+    await host.start(container).catch((error) => {
+        throw new Error(`Could not start instance ${name}: ${describe(error)}`);
+    });
+    log_log.info(`Started ${name}`);
+}
+// Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
+// with `docker run IMAGE COMMAND`.
+function containerConfigOf({ env, secretEnv, command }) {
+    const vars = [...env, ...secretEnv];
+    return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) };
+}
+// Created on ONE network with its ports published, then connected to the instance network,
+// given its configuration and only then started: the order a VCH accepts. A replacement (new
+// HAProxy image, port or network) is prepared in full while the old one still serves, so the
+// gap is only the old one's graceful stop and the new one's start.
+async function startLb(ctx, lbConfig, state) {
+    const { host, settings, netName, record } = ctx;
+    const firstNetwork = settings.externalNetwork || netName;
+    const listen = `${lbConfig.listenPort}/tcp`;
+    const stats = `${STATS_PORT}/tcp`;
+    const name = state.lb ? `${settings.lbName}-next` : settings.lbName;
+    const container = await host
+        .createContainer({
+        name,
+        Image: settings.haproxyImage,
+        Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: ctx.lbSpec }),
+        // Given only to bind a port below 1024: see lbUser.
+        ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
+        ExposedPorts: { [listen]: {}, [stats]: {} },
+        HostConfig: {
+            NetworkMode: firstNetwork,
+            RestartPolicy: ctx.profile.restartPolicy,
+            // On a container network publishing opens the VCH firewall for the port; on the Docker
+            // host's own network it maps lb-port, and the stats page to a free port.
+            PortBindings: {
+                [listen]: [{ HostPort: settings.externalNetwork ? '' : String(settings.lbPort) }],
+                [stats]: [{ HostPort: '' }],
+            },
+        },
+        NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
+    })
+        .catch((error) => {
+        throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`);
+    });
+    record.createdContainers.push(container);
+    record.changed = true;
+    if (settings.externalNetwork)
+        await host.connect(netName, container);
+    const placed = host
+        .hasPath(container, CONFIG_DIR)
+        .then((found) => found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')));
+    await placed.catch((error) => {
+        throw new Error(`Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`);
+    });
+    if (settings.certificate)
+        await putCertificate(host, container, settings.certificate.pem, name);
+    if (state.lb)
+        await standAside(ctx, state.lb, container);
+    await host.start(container).catch((error) => {
+        throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`);
+    });
+    log_log.info(`Started load-balancer ${settings.lbName}`);
+    return container;
+}
+// The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
+// requests) and gives its name to the new one; it is kept until the new one serves, so that a
+// failed replacement can start it again.
+async function standAside(ctx, old, next) {
+    const { host, settings, record } = ctx;
+    ctx.signal?.throwIfAborted();
+    record.remember({ replacedLb: { id: old.id, name: old.name } });
+    await host.stop(old.id, 10);
+    if (old.name === settings.lbName)
+        await host.rename(old.id, `${old.name}-old`);
+    record.replacedLb = { id: old.id, name: old.name };
+    await host.rename(next, settings.lbName);
+    log_log.info(`Stopped load-balancer ${old.name} to replace it`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/switch.ts
+
+
+
+
+
+
+
+// New instances join through the candidates backend: health-checked first, given traffic only
+// once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
+async function switchTraffic(ctx, lb, lbConfig, state) {
+    const { host, settings, plan, record } = ctx;
+    await failIfExited(ctx);
+    const { endpoints, address, user } = await endpointsOf(ctx, lb, lbConfig);
+    if (plan.lb === 'keep') {
+        const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`);
+        const target = renderHaproxyConfig(lbConfig);
+        // A new certificate is put in and loaded by the same graceful reload as a configuration.
+        const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH));
+        const newCertificate = settings.certificate && certificate !== settings.certificate.pem;
+        if (current !== target || newCertificate) {
+            ctx.signal?.throwIfAborted();
+            record.previousConfig = { lb, text: current ?? '', certificate };
+            await keepPreviousConfig(host, lb, current ?? '');
+            record.remember({ configChangedOn: lb });
+            if (newCertificate)
+                await putCertificate(host, lb, settings.certificate.pem, settings.lbName);
+            const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name));
+            if (newcomers.length > 0) {
+                const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
+                await reload(ctx, lb, user, staging);
+                await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers);
+            }
+            if (plan.removeAfter.length > 0)
+                record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
+            await reload(ctx, lb, user, lbConfig);
+        }
+    }
+    return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving), address };
+}
+// Instances the kept load-balancer may go on using while newcomers are checked.
+function stillServing({ plan }, state) {
+    const gone = new Set(plan.removeFirst.map((i) => i.id));
+    return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }));
+}
+async function reload(ctx, lb, user, config) {
+    ctx.signal?.throwIfAborted();
+    await checkInside(ctx.host, lb, ctx.settings.lbName, user, config);
+    await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
+    ctx.record.changed = true;
+}
+async function waitFor(ctx, endpoints, backend, servers) {
+    const names = servers.map((s) => s.name);
+    try {
+        return await ctx.waitUntilServing(endpoints, {
+            backend,
+            servers: names,
+            exact: true,
+            deadline: ctx.deadline,
+            check: () => failIfExited(ctx),
+            signal: ctx.signal,
+        });
+    }
+    catch (error) {
+        if (error instanceof NotReadyError)
+            await showLogs(ctx, error.unhealthy, error.statuses, backend);
+        throw error;
+    }
+}
+// A container of this run that exits will never become healthy: say so now, not at the timeout.
+async function failIfExited(ctx) {
+    const { host, settings, plan } = ctx;
+    const watched = [...plan.create.map((i) => i.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])];
+    if (watched.length === 0)
+        return;
+    const stopped = await host.listStopped(settings.instancePrefix, ctx.profile.stoppedStatuses);
+    const dead = stopped.find((c) => watched.includes(c.name));
+    if (!dead)
+        return;
+    const { State } = await host.inspect(dead.id);
+    // Started again by its restart policy: Podman restarts at once, so it is judged once its restarts
+    // are used up and it stays down; dockerd waits before each restart and shows it restarting
+    // meanwhile, which is a crash at start. Either way with the exit code of its last run.
+    if (State.Running && !State.Restarting)
+        return;
+    throw await crashedAtStart(ctx, dead, State.ExitCode);
+}
+async function crashedAtStart(ctx, container, exitCode) {
+    const { settings } = ctx;
+    const logs = await ctx.host.recentLogs(container.id, 20).catch(() => '(logs unavailable)');
+    const isLb = container.name === settings.lbName;
+    return new Error(`${isLb ? `Load-balancer ${settings.lbName}` : `Instance ${container.name}`} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${isLb ? settings.haproxyImage : settings.image} runs a long-lived service with this configuration.`);
+}
+async function showLogs(ctx, unhealthy, statuses, backend) {
+    const lbName = ctx.settings.lbName;
+    for (const name of [lbName, ...unhealthy]) {
+        const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`;
+        const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`);
+        await log_log.group(`Logs of ${name}${state}`, async () => log_log.info(logs.trimEnd() || '(no output)'));
+    }
+    if (unhealthy.length > 0)
+        log_log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`);
+}
+// Where the load-balancer serves and shows its stats, and the user it runs as.
+async function endpointsOf(ctx, lb, lbConfig) {
+    const { settings } = ctx;
+    const inspected = await ctx.host.inspect(lb);
+    let ip;
+    let statsHostPort;
+    if (settings.externalNetwork) {
+        ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? '';
+        if (!ip)
+            throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`);
+        statsHostPort = STATS_PORT;
+    }
+    else {
+        ip = ctx.publishedHost;
+        statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort);
+        if (!statsHostPort) {
+            // A new load-balancer that crashes has no ports between two restarts, and shows as running
+            // (not stopped) for a moment after each: judged by this inspect, not by the list.
+            const { State } = inspected;
+            if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting))
+                throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode);
+            throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`);
+        }
+    }
+    const port = settings.lbPort;
+    const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http';
+    const defaultPort = { http: 80, https: 443, tcp: 0 }[scheme];
+    const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`;
+    return {
+        endpoints: {
+            statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+            statsAuthorization: basicAuthorization(lbConfig.statsAuth),
+            serviceHost: ip,
+            servicePort: port,
+            protocol: settings.protocol,
+            certificateFingerprint: settings.certificate?.fingerprint256,
+        },
+        address: { ip, port, url },
+        user: inspected.Config.User ?? '',
+    };
+}
+
+;// CONCATENATED MODULE: ./src/steps/undo.ts
+
+
+
+
+// A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
+// then what it created, then the load-balancer it stopped is started again. It only warns.
+async function undo({ host, settings, record }) {
+    if (record.previousConfig) {
+        const { lb, text, certificate } = record.previousConfig;
+        try {
+            if (certificate)
+                await putCertificate(host, lb, certificate, settings.lbName);
+            await loadConfig(host, lb, text);
+            log_log.info('Restored the previous load-balancer configuration');
+        }
+        catch (error) {
+            log_log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`);
+        }
+    }
+    const failures = await host.remove(record.createdContainers, record.createdNetworks);
+    if (record.replacedLb) {
+        const { id, name } = record.replacedLb;
+        try {
+            await restartReplacedLb(host, id, name);
+        }
+        catch (error) {
+            failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`);
+        }
+    }
+    const count = record.createdContainers.length + record.createdNetworks.length;
+    if (failures.length > 0)
+        log_log.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`);
+    else
+        log_log.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing');
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+// Inside the container the load-balancer listens on an unprivileged port when the Docker host
+// publishes it, so the image's non-root user never needs to bind below 1024 there.
+const PUBLISHED_LISTEN_PORT = 8080;
+// Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
+async function pullImages(docker, settings, signal) {
+    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log_log.info))));
+    for (const pulled of [image, haproxyImage])
+        if (pulled.warning)
+            log_log.warning(pulled.warning);
+    return { image, haproxyImage };
+}
+// Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
+// at any moment before traffic has switched, it takes back what it created; after, it finishes.
+async function deploy(engine, settings, { image, haproxyImage }, signal) {
+    const { docker } = engine;
+    const host = dockerodeHost(docker);
+    const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
+    const netName = networkName(settings.instancePrefix);
+    await settleInterruptedReplacement(docker, settings.instancePrefix, settings.lbName);
+    const state = await readDeployment(docker, settings.instancePrefix);
+    const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate);
+    const plan = planDeploy({
+        deployment: settings.instancePrefix,
+        generation: await generationFor(host, settings, image.id, state),
+        instances: settings.instances,
+        instancePort: settings.instancePort,
+        lbName: settings.lbName,
+        lbSpec,
+    }, state);
+    log_log.info(describePlan(plan, state));
+    const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host);
+    if (resources)
+        log_log.info(resources);
+    if (engine.host.note)
+        log_log.info(engine.host.note);
+    const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
+    const lbConfig = {
+        protocol: settings.protocol,
+        listenPort,
+        healthCheckPath: settings.healthCheckPath,
+        certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
+        serving: plan.serving,
+        candidates: [],
+        statsAuth: await statsAuthFor(host, plan.lb === 'keep' ? state.lb.id : undefined, `${CONFIG_DIR}/${CONFIG_FILE}`),
+        startsAsRoot: lbUser(engine.host, listenPort) === 'root',
+    };
+    log_log.setSecret(lbConfig.statsAuth.password);
+    log_log.setSecret(basicAuthorization(lbConfig.statsAuth));
+    const ctx = {
+        host,
+        profile: engine.host,
+        publishedHost: engine.target.publishedHost,
+        settings,
+        plan,
+        lbSpec,
+        netName,
+        deadline,
+        signal,
+        record: new UndoRecord(settings),
+        waitUntilServing: waitUntilServing,
+    };
+    try {
+        const lb = await log_log.group('Start instances and load-balancer', () => startAll(ctx, lbConfig, state));
+        const { statuses, address } = await log_log.group('Wait until every instance serves through the load-balancer', () => switchTraffic(ctx, lb, lbConfig, state));
+        // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
+        // for the post step to take back.
+        ctx.record.settled();
+        await retire(ctx);
+        return {
+            ...address,
+            lbContainer: lb,
+            instances: plan.serving.map((s) => s.name),
+            statuses,
+            config: withoutStatsPassword(renderHaproxyConfig(lbConfig)),
+            changed: ctx.record.changed,
+        };
+    }
+    catch (error) {
+        await log_log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx));
+        ctx.record.settled();
+        throw error;
+    }
+}
+// secret-env values are not part of the generation's hash, which labels store: whether they
+// changed is asked of a running instance of the same settings instead, in memory.
+async function generationFor(host, settings, imageId, state) {
+    const { secretEnv } = settings.instanceConfig;
+    const settingsGeneration = generationOf(imageId, settings.instancePort, settings.instanceConfig);
+    if (secretEnv.length === 0)
+        return settingsGeneration;
+    let matching;
+    for (const generation of generationsWithSettings(state, settingsGeneration)) {
+        const instance = state.instances.find((i) => i.generation === generation && i.running);
+        const { Config } = await host.inspect(instance.id);
+        if (holdsValues(Config.Env ?? [], secretEnv))
+            matching = generation;
+    }
+    return generationWithSecrets(settingsGeneration, matching, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
+}
+// Everything that can be found wrong before the host is changed.
+async function checkHost(engine, settings) {
+    const { docker } = engine;
+    const { cpus } = settings.instanceConfig;
+    instanceResources(settings.instanceConfig, engine.host);
+    // A host that limits containers refuses more CPUs than it has, but only once the instance is
+    // created; a containerVM's vCPUs are not bounded by the VCH's own count.
+    if (cpus && engine.host.instanceSize === 'cgroup-limits') {
+        const { NCPU } = await docker.info();
+        if (NCPU && cpus > NCPU)
+            throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`);
+    }
+    const netName = networkName(settings.instancePrefix);
+    const [lbOwner, netOwner, external] = await Promise.all([
+        ownerOf(docker.getContainer(settings.lbName)),
+        ownerOf(docker.getNetwork(netName)),
+        settings.externalNetwork ? ownerOf(docker.getNetwork(settings.externalNetwork)) : Promise.resolve(''),
+    ]);
+    refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name');
+    refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix');
+    if (external === undefined)
+        throw new Error(`External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`);
+}
+function refuseForeign(kind, name, owner, deployment, input) {
+    if (owner === undefined || owner === deployment)
+        return;
+    const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`;
+    throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`);
+}
+function describePlan(plan, state) {
+    const kept = plan.serving.length - plan.create.length;
+    return [
+        `Generation ${plan.generation}: ${kept} instance(s) kept, ${plan.create.length} to start`,
+        plan.removeAfter.length + plan.removeFirst.length > 0 ? `, ${plan.removeAfter.length + plan.removeFirst.length} to remove` : '',
+        `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
+    ].join('');
+}
+
+;// CONCATENATED MODULE: ./src/teardown.ts
+
+
+
+// Removes every container and network labelled as this deployment's, containers first. Objects
+// of other deployments and the external network carry no such label and are never touched.
+async function teardown(docker, deployment) {
+    const state = await readDeployment(docker, deployment);
+    const containers = [...state.instances, ...(state.lb ? [state.lb] : [])];
+    const removed = [...containers, ...state.networks].map((o) => o.name);
+    if (removed.length === 0) {
+        log_log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`);
+        return { removed };
+    }
+    const failures = await removeObjects(docker, containers.map((c) => c.id), state.networks.map((n) => n.id));
+    if (failures.length > 0)
+        throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`);
+    log_log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`);
+    return { removed };
+}
+
+;// CONCATENATED MODULE: ./src/github/comment-text.ts
+// What the pull request comment says. Pure: the same facts give the same text, so a re-run that
+// changed nothing edits the comment only to move its time.
+// The comment is found again by this line, which Markdown does not show.
+function commentMarker(deployment) {
+    return `<!-- vic-lb-action:deployment=${deployment} -->`;
+}
+function isCommentOf(body, deployment) {
+    return (body ?? '').includes(commentMarker(deployment));
+}
+function renderDeployedComment(env) {
+    return [
+        commentMarker(env.deployment),
+        `### Preview environment \`${env.deployment}\``,
+        '',
+        `**URL:** ${env.url}  `,
+        `**Image:** \`${env.image}\``,
+        '',
+        '| Instance | State behind the load-balancer |',
+        '| --- | --- |',
+        ...env.instances.map((i) => `| \`${i.name}\` | ${cell(i.state)} |`),
+        '',
+        `Deployed ${env.instances.length} instance(s), ${utc(env.at)}${by(env.runUrl)}.`,
+    ].join('\n');
+}
+function renderRemovedComment(env) {
+    return [
+        commentMarker(env.deployment),
+        `### Preview environment \`${env.deployment}\`: removed`,
+        '',
+        `Its containers and network were removed ${utc(env.at)}${by(env.runUrl)} (${env.reason}). Its URL no longer serves.`,
+    ].join('\n');
+}
+// Written out in UTC, to the second: readers are in every time zone.
+function utc(at) {
+    return `${at.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+function by(runUrl) {
+    return runUrl ? ` by [this run](${runUrl})` : '';
+}
+// A table cell ends at the next '|'.
+function cell(text) {
+    return text.replace(/\|/g, '\\|');
+}
+
+;// CONCATENATED MODULE: ./src/github/comment.ts
+
+const PAGE_SIZE = 100;
+async function publishComment(api, pr, deployment, body, mode) {
+    const repository = { owner: pr.owner, repo: pr.repo };
+    const existing = await findComment(api, pr, deployment);
+    if (existing) {
+        const { data } = await api.rest.issues.updateComment({ ...repository, comment_id: existing.id, body });
+        return { action: 'updated', url: data.html_url };
+    }
+    if (mode === 'update-only')
+        return { action: 'none' };
+    const { data } = await api.rest.issues.createComment({ ...repository, issue_number: pr.number, body });
+    return { action: 'created', url: data.html_url };
+}
+// The oldest comment with the deployment's marker: should two runs ever have created one each,
+// the first goes on being the one that is edited.
+async function findComment(api, pr, deployment) {
+    for (let page = 1;; page++) {
+        const { data } = await api.rest.issues.listComments({ owner: pr.owner, repo: pr.repo, issue_number: pr.number, per_page: PAGE_SIZE, page });
+        const found = data.find((comment) => isCommentOf(comment.body, deployment));
+        if (found)
+            return found;
+        if (data.length < PAGE_SIZE)
+            return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/announce.ts
+
+
+
+
+
+
+function deployedEnvironment(deployment, image, result, at, runUrl) {
+    return {
+        deployment,
+        url: result.url,
+        image,
+        instances: result.instances.map((name) => ({ name, state: describeServer(result.statuses, SERVING_BACKEND, name) })),
+        at,
+        runUrl,
+    };
+}
+function announceDeployed(api, pr, env, log = log_log) {
+    return announce(api, pr, env.deployment, renderDeployedComment(env), 'create-or-update', log);
+}
+function announceRemoved(api, pr, env, log = log_log) {
+    return announce(api, pr, env.deployment, renderRemovedComment(env), 'update-only', log);
+}
+async function announce(api, pr, deployment, body, mode, log) {
+    if (!api || !pr) {
+        log.debug(`No pull request comment for deployment '${deployment}': ${!api ? 'no github-token given' : 'the run is not for a pull request'}.`);
+        return;
+    }
+    try {
+        const outcome = await publishComment(api, pr, deployment, body, mode);
+        if (outcome.action === 'created')
+            log.info(`Commented on pull request ${formatPullRequest(pr)}: ${outcome.url}`);
+        if (outcome.action === 'updated')
+            log.info(`Updated the comment on pull request ${formatPullRequest(pr)}: ${outcome.url}`);
+    }
+    catch (error) {
+        log.warning(`Could not comment on pull request ${formatPullRequest(pr)} about deployment '${deployment}': ${error instanceof Error ? error.message : String(error)}. The deployment itself is not affected; check that github-token may write pull requests (permissions: pull-requests: write).`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/pulls.ts
+
+async function pullRequestStates(api, pullRequests) {
+    const states = { closed: new Set(), unknown: [] };
+    for (const pr of pullRequests) {
+        try {
+            const { data } = await api.rest.pulls.get({ owner: pr.owner, repo: pr.repo, pull_number: pr.number });
+            if (data.state === 'closed')
+                states.closed.add(formatPullRequest(pr));
+        }
+        catch (error) {
+            states.unknown.push(`${formatPullRequest(pr)}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+    }
+    return states;
+}
+
+;// CONCATENATED MODULE: ./src/github/runs.ts
+// A lock's holder as a workflow run, `owner/repo run_id attempt` (lock.ts labels the lock with
+// it): with a github-token, a waiting run asks GitHub whether that run has completed, in which case
+// it holds nothing any more. Anything unclear (no access, an unknown run) proves nothing.
+function workflowRunOf(env = process.env) {
+    const { GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: attempt } = env;
+    return repository && runId ? `${repository} ${runId} ${attempt || '1'}` : undefined;
+}
+function workflowRunFinished(api) {
+    return async (run) => {
+        const [repository, runId, attempt] = run.split(' ');
+        const [owner, repo] = repository?.split('/') ?? [];
+        if (!owner || !repo || !/^\d+$/.test(runId ?? '') || !/^\d+$/.test(attempt ?? ''))
+            return false;
+        try {
+            const { data } = await api.rest.actions.getWorkflowRunAttempt({ owner, repo, run_id: Number(runId), attempt_number: Number(attempt) });
+            return data.status === 'completed';
+        }
+        catch {
+            return false;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lock.ts
+
+
+
+
+
+
+
+
+
+
+const lock_POLL_MS = 1_000;
+// How often a waiting run asks GitHub again whether the holder's workflow run has completed.
+const ASK_GITHUB_EVERY_MS = 10_000;
+const REPORT_EVERY_MS = 10_000;
+// A VCH refuses to create a container without a command. The lock is never started; should
+// somebody start it by hand, this command fails at once instead of running the image's service.
+const LOCK_COMMAND = ['vic-lb-action-lock: never started'];
+// Names the holder so that a waiting run can say whom it waits for: the workflow run (and its
+// attempt) on a runner, else the machine and process.
+function holderOf(env = process.env, host = external_node_os_.hostname(), pid = process.pid) {
+    if (env.GITHUB_RUN_ID) {
+        const run = `run ${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'}`;
+        return env.GITHUB_REPOSITORY ? `${run} of ${env.GITHUB_REPOSITORY}` : run;
+    }
+    return `${host} pid ${pid}`;
+}
+// Who holds a lock, precisely enough to prove later that the process is gone: its machine (host
+// name and boot), PID namespace, PID and the PID's start time (a reused PID starts later).
+function processIdentity(pid = process.pid) {
+    const machine = thisMachine();
+    const started = startTimeOf(pid);
+    return machine && started ? `${machine} ${pid} ${started}` : undefined;
+}
+// True only when the holder ran on this machine and its process no longer runs. A holder
+// elsewhere, or one whose identity is unknown, may be alive: it is waited for.
+function holderProcessGone(identity) {
+    const machine = thisMachine();
+    const parts = identity?.split(' ') ?? [];
+    if (!machine || parts.length !== 5 || parts.slice(0, 3).join(' ') !== machine)
+        return false;
+    return startTimeOf(Number(parts[3])) !== parts[4];
+}
+function thisMachine() {
+    try {
+        const boot = external_node_fs_.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+        const pidNamespace = external_node_fs_.readlinkSync('/proc/self/ns/pid').replace(/\D/g, '');
+        return `${external_node_os_.hostname()} ${boot} ${pidNamespace}`;
+    }
+    catch {
+        return undefined; // not Linux: nothing is provable
+    }
+}
+// Field 22 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
+function startTimeOf(pid) {
+    try {
+        const stat = external_node_fs_.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    }
+    catch {
+        return undefined;
+    }
+}
+async function withDeploymentLock(docker, deployment, options, fn) {
+    const lock = await acquire(docker, deployment, options);
+    try {
+        return await fn();
+    }
+    finally {
+        await releaseLock(docker, deployment, lock, options.log ?? log_log);
+    }
+}
+async function acquire(docker, deployment, options) {
+    const log = options.log ?? log_log;
+    const name = lockName(deployment);
+    const timeoutMs = options.timeoutSeconds * 1000;
+    const startedWaiting = Date.now();
+    let lastReport;
+    const askedGitHub = new Map(); // lock container ID -> when
+    for (;;) {
+        options.signal?.throwIfAborted();
+        const taken = await tryCreate(docker, deployment, options);
+        if (taken) {
+            rememberLock({ deployment, id: taken });
+            if (lastReport !== undefined)
+                log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`);
+            return taken;
+        }
+        const current = await readHolder(docker, name, deployment);
+        if (!current)
+            continue; // released between our attempt and our look: try again at once
+        const now = Date.now();
+        const gone = holderProcessGone(current.process)
+            ? 'whose process on this machine no longer runs'
+            : (await runCompleted(current, options, askedGitHub))
+                ? 'whose workflow run has completed'
+                : now - current.since.getTime() > timeoutMs
+                    ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
+                    : undefined;
+        if (gone) {
+            log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
+            await removeById(docker, current.id).catch((error) => {
+                throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`);
+            });
+            continue;
+        }
+        if (now - startedWaiting >= timeoutMs)
+            throw new Error(`Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}. Run again once it has finished; if that run no longer exists, remove its lock with 'docker rm -f ${name}'.`);
+        if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
+            log.info(`Waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`);
+            lastReport = now;
+        }
+        await sleep(options.pollMs ?? lock_POLL_MS, options.signal);
+    }
+}
+async function runCompleted(holder, options, asked) {
+    if (!holder.run || !options.runFinished)
+        return false;
+    const last = asked.get(holder.id);
+    if (last !== undefined && Date.now() - last < ASK_GITHUB_EVERY_MS)
+        return false;
+    asked.set(holder.id, Date.now());
+    return options.runFinished(holder.run);
+}
+// The lock container's ID when this run took the lock; undefined when somebody else holds it.
+async function tryCreate(docker, deployment, options) {
+    const name = lockName(deployment);
+    try {
+        const container = await docker.createContainer({
+            name,
+            Image: options.image,
+            Cmd: LOCK_COMMAND,
+            Labels: deploymentLabels(deployment, 'lock', {
+                [LABEL.holder]: options.holder ?? holderOf(),
+                [LABEL.operation]: options.operation,
+                ...withValue(LABEL.holderProcess, processIdentity()),
+                ...withValue(LABEL.holderRun, workflowRunOf()),
+            }),
+        });
+        return container.id;
+    }
+    catch (error) {
+        if (isNameClash(options.host, error))
+            return undefined;
+        throw new Error(`Could not create the lock container ${name} of deployment '${deployment}' from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`);
+    }
+}
+// Who holds the lock now; undefined when it is gone (released in the meantime).
+async function readHolder(docker, name, deployment) {
+    let inspected;
+    try {
+        inspected = await docker.getContainer(name).inspect();
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return undefined;
+        throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`);
+    }
+    const labels = inspected.Config?.Labels ?? {};
+    if (labels[LABEL.deployment] !== deployment || labels[LABEL.role] !== 'lock')
+        throw new Error(`A container named ${name} exists on the Docker host and is not the lock of deployment '${deployment}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another instance-prefix.`);
+    return holderFromLabels(inspected.Id, labels, inspected.Created);
+}
+// Pure: the holder as the labels tell it. A lock without a readable time counts from the
+// container's creation on the Docker host.
+function holderFromLabels(id, labels, createdOnHost) {
+    const labelled = new Date(labels[LABEL.created] ?? '');
+    return {
+        id,
+        operation: labels[LABEL.operation] || 'deploy',
+        holder: labels[LABEL.holder] || 'an unknown run',
+        since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
+        ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
+        ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
+    };
+}
+function withValue(label, value) {
+    return value ? { [label]: value } : {};
+}
+// By ID, never by name: a lock that was taken over in the meantime belongs to another run.
+async function removeById(docker, id) {
+    try {
+        await docker.getContainer(id).remove({ force: true });
+        return true;
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return false;
+        throw error;
+    }
+}
+// By the ID this run took it with (the post step of a killed run releases it the same way).
+async function releaseLock(docker, deployment, id, log) {
+    const name = lockName(deployment);
+    try {
+        const removed = await removeById(docker, id);
+        forgetLock(id);
+        if (!removed)
+            log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`);
+    }
+    catch (error) {
+        log.warning(`Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run waits until it is older than wait-timeout; remove it with 'docker rm -f ${name}' to go on sooner.`);
+    }
+}
+// The lock container is never started, so any image on the host will do; the preferred one (the
+// HAProxy image) when it is there. Undefined on a host without any image.
+async function imageOnHost(docker, preferred) {
+    try {
+        await docker.getImage(preferred).inspect();
+        return preferred;
+    }
+    catch (error) {
+        if (error.statusCode !== 404)
+            throw error;
+    }
+    const [any] = await docker.listImages();
+    return any?.Id;
+}
+
+;// CONCATENATED MODULE: ./src/prune.ts
+
+
+
+
+
+
+
+
+
+// `*` matches any characters; everything else itself.
+function matchesPattern(deployment, pattern) {
+    const source = pattern
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*');
+    return new RegExp(`^${source}$`).test(deployment);
+}
+function summarizeDeployments(objects) {
+    const byDeployment = new Map();
+    for (const object of objects)
+        byDeployment.set(object.deployment, [...(byDeployment.get(object.deployment) ?? []), object]);
+    return [...byDeployment]
+        .map(([deployment, group]) => {
+        const newestFirst = [...group].sort((a, b) => b.created.getTime() - a.created.getTime());
+        const pullRequest = newestFirst.find((o) => o.pullRequest)?.pullRequest;
+        return { deployment, newest: newestFirst[0].created, ...(pullRequest ? { pullRequest } : {}) };
+    })
+        .sort((a, b) => a.deployment.localeCompare(b.deployment));
+}
+function decide(summary, policy) {
+    const { deployment, pullRequest } = summary;
+    const verdict = (remove, reason) => ({ deployment, remove, reason, ...(pullRequest ? { pullRequest } : {}) });
+    if (pullRequest && policy.closedPullRequests.has(pullRequest))
+        return verdict(true, `pull request ${pullRequest} is closed`);
+    const ageSeconds = Math.max(0, Math.floor((policy.now.getTime() - summary.newest.getTime()) / 1000));
+    const age = `last changed ${formatDuration(ageSeconds)} ago`;
+    if (policy.maxAgeSeconds === undefined)
+        return verdict(false, pullRequest ? `pull request ${pullRequest} is not known to be closed` : 'no pull request, and no max-age');
+    if (ageSeconds > policy.maxAgeSeconds)
+        return verdict(true, `${age}, longer than max-age ${formatDuration(policy.maxAgeSeconds)}`);
+    return verdict(false, `${age}, within max-age ${formatDuration(policy.maxAgeSeconds)}`);
+}
+function planPrune(summaries, policy) {
+    return summaries.map((summary) => decide(summary, policy));
+}
+// The two largest units, e.g. '3d 4h', '90m' as '1h 30m', '0s'.
+function formatDuration(seconds) {
+    const units = [
+        ['d', 86400],
+        ['h', 3600],
+        ['m', 60],
+        ['s', 1],
+    ];
+    let rest = seconds;
+    const parts = units.map(([unit, size]) => {
+        const count = Math.floor(rest / size);
+        rest -= count * size;
+        return count > 0 ? `${count}${unit}` : '';
+    });
+    return parts.filter(Boolean).slice(0, 2).join(' ') || '0s';
+}
+// Pure: an object's labels (and Docker's own creation time, for an object whose label was lost)
+// to what pruning needs.
+function objectOf(labels, createdOnHost) {
+    const deployment = labels[LABEL.deployment];
+    if (!deployment)
+        return undefined;
+    const labelled = new Date(labels[LABEL.created] ?? '');
+    const pullRequest = labels[LABEL.pullRequest];
+    return {
+        deployment,
+        role: labels[LABEL.role] ?? '',
+        created: Number.isNaN(labelled.getTime()) ? createdOnHost : labelled,
+        ...(pullRequest ? { pullRequest } : {}),
+    };
+}
+async function prune(docker, settings, context) {
+    const all = summarizeDeployments(await listObjects(docker, JSON.stringify({ label: [LABEL.deployment] })));
+    const candidates = all.filter((s) => matchesPattern(s.deployment, settings.deployments));
+    const repository = currentRepository();
+    const closed = await closedPullRequests(context.github, repository, candidates);
+    const policy = () => ({ now: new Date(), maxAgeSeconds: settings.maxAgeSeconds, closedPullRequests: closed });
+    const plan = planPrune(candidates, policy());
+    const report = { removed: [], kept: plan.filter((d) => !d.remove), unmatched: all.length - candidates.length, failed: [] };
+    for (const decision of plan.filter((d) => d.remove)) {
+        try {
+            // A deploy may have been waiting for, or holding, the lock: decide again on what is there now.
+            const outcome = await withDeploymentLock(docker, decision.deployment, { ...context.lock, operation: 'prune' }, async () => {
+                const objects = (await listObjects(docker, deploymentFilter(decision.deployment))).filter((o) => o.role !== 'lock');
+                const [current] = summarizeDeployments(objects);
+                const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` };
+                if (again.remove)
+                    await teardown(docker, decision.deployment);
+                return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` };
+            });
+            (outcome.remove ? report.removed : report.kept).push(outcome);
+            if (outcome.remove && repository)
+                await announceRemoved(context.github, pullRequestOfRepository(outcome.pullRequest, repository), {
+                    deployment: outcome.deployment,
+                    at: new Date(),
+                    reason: `pruned: ${outcome.reason}`,
+                    runUrl: runUrlOf(),
+                });
+        }
+        catch (error) {
+            report.failed.push({ deployment: decision.deployment, error: describe(error) });
+        }
+    }
+    return report;
+}
+async function listObjects(docker, filters) {
+    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
+    return [
+        ...containers.map((c) => objectOf(c.Labels ?? {}, new Date(c.Created * 1000))),
+        ...networks.map((n) => objectOf(n.Labels ?? {}, new Date(n.Created))),
+    ].filter((o) => o !== undefined);
+}
+// Only this repository's pull requests are asked about: the token is for this repository.
+async function closedPullRequests(github, repository, candidates) {
+    if (!github)
+        return new Set();
+    if (!repository) {
+        log_log.warning('github-token is given but GITHUB_REPOSITORY is not set: no pull request is asked about, so only max-age removes deployments.');
+        return new Set();
+    }
+    const ours = candidates.map((c) => pullRequestOfRepository(c.pullRequest, repository)).filter((pr) => pr !== undefined);
+    const states = await pullRequestStates(github, ours);
+    for (const failure of states.unknown)
+        log_log.warning(`Could not read the state of pull request ${failure}; its deployment is kept.`);
+    return states.closed;
+}
+function pullRequestOfRepository(label, repository) {
+    const pr = parsePullRequest(label);
+    return pr && inRepository(pr, repository) ? pr : undefined;
+}
+// The log and the job summary say what went and what stayed, each with why.
+function describePrune(report, pattern) {
+    const line = (d) => `  ${d.deployment}: ${d.reason}`;
+    return [
+        `Deployments matching '${pattern}': ${report.removed.length + report.kept.length + report.failed.length}; ${report.unmatched} other(s) on the Docker host left alone.`,
+        `Removed ${report.removed.length}${report.removed.length ? ':' : '.'}`,
+        ...report.removed.map(line),
+        `Kept ${report.kept.length}${report.kept.length ? ':' : '.'}`,
+        ...report.kept.map(line),
+        ...(report.failed.length ? [`Could not remove ${report.failed.length}:`, ...report.failed.map((f) => `  ${f.deployment}: ${f.error}`)] : []),
+    ];
+}
+async function summarizePrune(report, pattern) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const rows = [
+        ...report.removed.map((d) => [d.deployment, 'removed', d.reason]),
+        ...report.failed.map((f) => [f.deployment, 'could not be removed', f.error]),
+        ...report.kept.map((d) => [d.deployment, 'kept', d.reason]),
+    ].map((row) => row.map(prune_escape));
+    await core.summary
+        .addHeading(`Prune of deployments matching ${prune_escape(pattern)}`, 2)
+        .addTable([
+        [
+            { data: 'Deployment', header: true },
+            { data: 'Outcome', header: true },
+            { data: 'Why', header: true },
+        ],
+        ...rows,
+    ])
+        .write();
+}
+function prune_escape(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+;// CONCATENATED MODULE: ./src/github/api.ts
+// The few GitHub API calls the action makes, shaped as Octokit's REST methods so that the real
+// client fits and tests can hand in a double.
+// Loaded only when a github-token is given: Octokit is 6 MB of a run's memory from its start,
+// which a run without one need not hold.
+async function connectGitHub(token) {
+    const { getOctokit } = await __webpack_require__.e(/* import() */ 228).then(__webpack_require__.t.bind(__webpack_require__, 93228, 23));
+    return getOctokit(token);
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+
+
+
+// The job summary page of the run. Outside the Actions runner there is none to write.
+async function summarizeDeploy(deployment, settings, result) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await core.summary
+        .addHeading(`Deployment ${deployment}`, 2)
+        .addRaw(`Serving <a href="${result.url}">${result.url}</a> from ${result.instances.length} instance(s) of <code>${summary_escape(settings.image)}</code>${result.changed ? '' : ' (unchanged)'}.`, true)
+        .addList(describeInstances(settings))
+        .addTable([
+        [
+            { data: 'Instance', header: true },
+            { data: 'State behind the load-balancer', header: true },
+        ],
+        ...result.instances.map((name) => [name, describeServer(result.statuses, SERVING_BACKEND, name)]),
+    ])
+        .addDetails('HAProxy configuration', `<pre>${summary_escape(result.config)}</pre>`)
+        .write();
+}
+async function summarizeTeardown(deployment, removed) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const text = removed.length > 0 ? `Removed ${removed.map((n) => `<code>${n}</code>`).join(', ')}.` : 'Nothing was left to remove.';
+    await core.summary.addHeading(`Deployment ${deployment} torn down`, 2).addRaw(text, true).write();
+}
+// The instances' settings, with the names of the variables only: env values may be sensitive
+// too, and secret-env values are never shown.
+function describeInstances({ instanceConfig: c, pull, certificate }) {
+    const names = (vars) => (vars.length > 0 ? vars.map((v) => `<code>${v.key}</code>`).join(', ') : 'none');
+    return [
+        `Environment variables: ${names(c.env)}; secret: ${names(c.secretEnv)}`,
+        `Command: ${c.command ? `<code>${summary_escape(JSON.stringify(c.command))}</code>` : "the image's"}`,
+        `Memory: ${c.memoryBytes ? `${Math.round(c.memoryBytes / 1024 ** 2)} MiB` : "the host's default"}; CPUs: ${c.cpus ?? "the host's default"}`,
+        `Images pulled: ${pull}`,
+        `HTTPS: ${certificate ? 'yes, with lb-certificate' : 'no'}`,
+    ];
+}
+function summary_escape(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+;// CONCATENATED MODULE: ./src/main.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+// Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
+const readActionInput = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
+// Resolves with whether the run was cancelled.
+async function run(read = readActionInput) {
+    const cancellation = cancelOnSignals();
+    const { signal } = cancellation;
+    try {
+        maskSecrets(read);
+        markMainStarted();
+        const inputs = readInputs(read);
+        const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env);
+        const engine = await log_log.group('Connect to the Docker host', async () => {
+            const connected = await untilCancelled(connectEngine(target), signal);
+            log_log.info(`Connected to ${connected.description}`);
+            return connected;
+        });
+        const github = inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined;
+        if (inputs.command === 'deploy')
+            await runDeploy(engine, inputs, github, signal);
+        else if (inputs.command === 'teardown')
+            await runTeardown(engine, inputs, github, signal);
+        else
+            await runPrune(engine, inputs, github, signal);
+    }
+    catch (error) {
+        // A cancelled run says so, whatever step noticed it first.
+        const reason = signal.aborted ? signal.reason : error;
+        log_log.setFailed(reason instanceof Error ? reason.message : String(reason));
+    }
+    finally {
+        cancellation.stop();
+    }
+    return { cancelled: signal.aborted };
+}
+// The PR comment is written while the lock is held, so two runs never write it out of order.
+async function runDeploy(engine, inputs, github, signal) {
+    const settings = inputs.deploy;
+    const deployment = inputs.instancePrefix;
+    await log_log.group('Check the Docker host', () => checkHost(engine, settings));
+    const pulled = await pullImages(engine.docker, settings, signal);
+    const lock = {
+        operation: 'deploy',
+        host: engine.host,
+        image: pulled.haproxyImage.id,
+        timeoutSeconds: inputs.waitTimeoutSeconds,
+        signal,
+        runFinished: runFinishedVia(github),
+    };
+    const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
+        const deployed = await deploy(engine, settings, pulled, signal);
+        await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()));
+        return deployed;
+    });
+    log_log.setOutput('ip', result.ip);
+    log_log.setOutput('port', result.port);
+    log_log.setOutput('url', result.url);
+    log_log.setOutput('lb-container', result.lbContainer);
+    // Non-strings reach the runner as JSON (@actions/core), and --output json keeps their type.
+    log_log.setOutput('instances', result.instances);
+    log_log.info(`${result.changed ? 'Deployed' : 'Unchanged'}: ${result.url} served by ${result.instances.length} instance(s)`);
+    await summarizeDeploy(deployment, settings, result);
+}
+// Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
+async function runTeardown({ docker, host }, inputs, github, signal) {
+    const deployment = inputs.instancePrefix;
+    const lock = {
+        operation: 'teardown',
+        host,
+        image: await lockImage(docker, inputs, signal),
+        timeoutSeconds: inputs.waitTimeoutSeconds,
+        signal,
+        runFinished: runFinishedVia(github),
+    };
+    const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
+        const result = await teardown(docker, deployment);
+        await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() });
+        return result;
+    });
+    await summarizeTeardown(deployment, removed);
+}
+async function runPrune({ docker, host }, inputs, github, signal) {
+    const pattern = inputs.instancePrefix;
+    const lock = { host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) };
+    const report = await prune(docker, inputs.prune, { lock, github });
+    for (const line of describePrune(report, pattern))
+        log_log.info(line);
+    await summarizePrune(report, pattern);
+    if (report.failed.length > 0)
+        throw new Error(`Prune could not remove ${report.failed.map((f) => `'${f.deployment}'`).join(', ')} (why is above). Run prune again; if it keeps failing, run teardown for each.`);
+}
+function runFinishedVia(github) {
+    return github ? workflowRunFinished(github) : undefined;
+}
+// The lock container is never started: any image on the Docker host will do, the HAProxy image
+// when it is there. Only a host without any image needs it pulled first.
+async function lockImage(docker, inputs, signal) {
+    const onHost = await imageOnHost(docker, inputs.haproxyImage);
+    if (onHost)
+        return onHost;
+    return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull, signal }, log_log.info)).id;
+}
+// Registered before anything else is printed. PEM material is also masked line by line, since
+// a log line never holds a whole multi-line value.
+function maskSecrets(read) {
+    for (const spec of INPUT_SPECS.filter((s) => s.secret)) {
+        const value = read(spec.name)?.trim();
+        if (!value)
+            continue;
+        log_log.setSecret(value);
+        for (const line of value.split(/\r?\n/))
+            if (line.trim().length >= 8)
+                log_log.setSecret(line.trim());
+    }
+    // Each secret-env value on its own as well: a program may print it without its key.
+    for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
+        const value = line.slice(line.indexOf('=') + 1);
+        for (const form of new Set([value, value.trim()]))
+            if (form.trim())
+                log_log.setSecret(form);
+    }
+    const username = read('registry-username')?.trim();
+    const password = read('registry-password');
+    if (username && password)
+        log_log.setSecret(registryAuthHeader(username, password));
+    // The Docker host address is as secret taken from the environment as given as docker-host.
+    const fromEnvironment = process.env.DOCKER_HOST?.trim();
+    if (fromEnvironment)
+        log_log.setSecret(fromEnvironment);
+}
+
+;// CONCATENATED MODULE: ./src/cli.ts
+
+
+
+
+
+
+// `vic-lb deploy --image httpd --instances 3`: the action's own code, with flags for inputs. Run by
+// a person it prints for a person (terminal-log.ts); in a workflow step, as the action does.
+const flags = INPUT_SPECS.filter((spec) => spec.name !== 'command');
+// Inputs that are whole files (PEM, env files) also take `--<input>-file PATH`, so that no one has
+// to paste them into a flag. A name here gets its flag once INPUT_SPECS has the input.
+const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'env', 'secret-env'];
+const fileFlags = flags.filter((spec) => FILE_INPUTS.includes(spec.name));
+const OUTPUT_FORMATS = ['text', 'json'];
+class UsageError extends Error {
+}
+function usage() {
+    const lines = [
+        ...flags.map((f) => [`--${f.name}`, `${f.description}${f.default ? ` (default: ${f.default})` : ''}`]),
+        ...fileFlags.map((f) => [`--${f.name}-file`, `Path of a file whose contents are ${f.name}.`]),
+        ['--output', `How the run reports: 'text' (default) for a person; 'json' prints the outputs as one JSON object on stdout, the log on stderr.`],
+    ];
+    const width = Math.max(...lines.map(([flag]) => flag.length)) + 2;
+    return [
+        `Usage: vic-lb <${COMMANDS.join('|')}> [--flag value ...]`,
+        '',
+        'Deploys N instances of an image behind an HAProxy load-balancer on a Docker or VCH host,',
+        'or removes such a deployment. Flags mirror the GitHub Action inputs:',
+        '',
+        ...lines.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`),
+        '',
+        'Example: vic-lb deploy --image httpd:2.4 --instances 3 --external-network "" --lb-port 8080',
+        'PEM in a flag needs the --flag=value form (--tls-cert="$(cat cert.pem)"); --tls-cert-file cert.pem',
+        'reads the file. DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are read as the docker CLI does.',
+        'Exit code: 0 done, 1 failed, 2 wrong usage. NO_COLOR turns colour off.',
+    ].join('\n');
+}
+// What the command line asks for; a UsageError says what is wrong with it. File flags are read
+// here, so an unreadable file is refused before anything is connected to. Their contents are
+// never quoted: the secret ones are masked by the run like any secret input.
+function parseCommandLine(args, readFile = (path) => external_node_fs_.readFileSync(path, 'utf8')) {
+    let parsed;
+    try {
+        parsed = (0,external_node_util_.parseArgs)({
+            args,
+            allowPositionals: true,
+            options: {
+                help: { type: 'boolean', short: 'h' },
+                output: { type: 'string' },
+                ...Object.fromEntries([...flags.map((f) => f.name), ...fileFlags.map((f) => `${f.name}-file`)].map((name) => [name, { type: 'string' }])),
+            },
+        });
+    }
+    catch (error) {
+        throw new UsageError(error.message);
+    }
+    const values = parsed.values;
+    if (values.help)
+        return { help: true };
+    if (parsed.positionals.length !== 1)
+        throw new UsageError(`Expected one command (${COMMANDS.join(', ')}), got ${parsed.positionals.length}.`);
+    const [command] = parsed.positionals;
+    if (!COMMANDS.includes(command))
+        throw new UsageError(`Unknown command '${command}'. Expected one of: ${COMMANDS.join(', ')}.`);
+    const output = values.output ?? 'text';
+    if (!OUTPUT_FORMATS.includes(output))
+        throw new UsageError(`Invalid --output '${output}'. Expected one of: ${OUTPUT_FORMATS.join(', ')}.`);
+    const inputs = Object.fromEntries(flags.map((f) => [f.name, values[f.name]]));
+    for (const { name } of fileFlags) {
+        const path = values[`${name}-file`];
+        if (path === undefined)
+            continue;
+        if (inputs[name] !== undefined)
+            throw new UsageError(`Give --${name} or --${name}-file, not both.`);
+        try {
+            inputs[name] = readFile(path);
+        }
+        catch (error) {
+            throw new UsageError(`Could not read --${name}-file: ${error.message}`);
+        }
+    }
+    return { help: false, command: command, read: (name) => (name === 'command' ? command : inputs[name]), output: output };
+}
+async function cli(args, io = { env: process.env, stdout: process.stdout, stderr: process.stderr }) {
+    let invocation;
+    try {
+        invocation = parseCommandLine(args);
+    }
+    catch (error) {
+        if (!(error instanceof UsageError))
+            throw error;
+        io.stderr.write(`vic-lb: ${error.message}\nRun 'vic-lb --help' for every command and flag.\n`);
+        process.exitCode = 2;
+        return;
+    }
+    if (invocation.help) {
+        io.stdout.write(`${usage()}\n`);
+        return;
+    }
+    const inActions = io.env.GITHUB_ACTIONS === 'true';
+    // Without an outputs file (GITHUB_ACTIONS set by hand) @actions/core would print ::set-output.
+    if (inActions)
+        io.env.GITHUB_OUTPUT ??= '/dev/null';
+    // A command line has no post step to keep state for; @actions/core reads process.env for where
+    // to keep it, and would otherwise print ::save-state:: lines.
+    process.env.GITHUB_STATE ??= '/dev/null';
+    const json = invocation.output === 'json';
+    // With --output json a person's log goes to stderr, so that stdout holds the JSON alone. In a
+    // workflow step the runner reads the workflow commands on stdout; the JSON comes last there.
+    const chosen = inActions ? actionsLog : terminalLog({ out: json ? io.stderr : io.stdout, err: io.stderr, env: io.env });
+    const outputs = {};
+    let failed = false;
+    useLog({
+        ...chosen,
+        setOutput: (name, value) => {
+            outputs[name] = value;
+            chosen.setOutput(name, value);
+        },
+        setFailed: (message) => {
+            failed = true;
+            chosen.setFailed(message);
+        },
+    });
+    const { cancelled } = await run(invocation.read);
+    if (json && !failed)
+        io.stdout.write(`${JSON.stringify(outputs)}\n`);
+    // Ctrl-C: done once what the run changed is taken back.
+    if (cancelled)
+        process.exit();
+}
+
+;// CONCATENATED MODULE: ./src/post.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+// The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
+// before it could take back what it changed. The main step leaves in its state only what is still
+// unsettled (state-helper.ts); after a main step that finished, cancelled or not, there is nothing.
+// Like every clean-up it only warns: the next run of the deployment settles the rest.
+async function post(read = readActionInput) {
+    const deploy = leftDeploy();
+    const locks = leftLocks();
+    if (!deploy && locks.length === 0) {
+        log_log.info('Nothing to clean up: the main step settled everything it started.');
+        return;
+    }
+    try {
+        maskSecrets(read);
+        const inputs = readInputs(read);
+        const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env));
+        if (deploy)
+            await takeBack(engine.docker, deploy);
+        for (const lock of locks) {
+            await releaseLock(engine.docker, lock.deployment, lock.id, log_log);
+            log_log.info(`Released the lock of deployment '${lock.deployment}' the main step held`);
+        }
+    }
+    catch (error) {
+        log_log.warning(`The post step could not finish what the interrupted main step left: ${describe(error)}. The next run of the deployment settles it (it takes over a lock whose process is gone), or run teardown.`);
+    }
+}
+// In the order that keeps the previous deployment serving: its configuration back first, then
+// this run's containers out of the way, then the load-balancer it had stopped started again.
+async function takeBack(docker, deploy) {
+    log_log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`);
+    const host = dockerodeHost(docker);
+    if (deploy.configChangedOn)
+        await restoreConfig(host, deploy.configChangedOn);
+    const filters = JSON.stringify({ label: [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`] });
+    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
+    // The lock is released by its ID, after everything else.
+    const created = containers.filter((c) => c.Labels[LABEL.role] !== 'lock');
+    const failures = await removeObjects(docker, created.map((c) => c.Id), networks.map((n) => n.Id));
+    if (failures.length > 0)
+        throw new Error(`could not remove ${failures.join('; ')}`);
+    log_log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`);
+    if (deploy.replacedLb)
+        await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name);
+}
+async function restoreConfig(host, lb) {
+    if (await restorePreviousConfig(host, lb))
+        log_log.info('Restored the configuration the load-balancer had before the interrupted deploy');
+}
+
+;// CONCATENATED MODULE: ./src/start.ts
+
+
+
+
+// One bundle for all three: the Actions runner starts it with no arguments, as the main step and
+// again as the post step (action.yml runs.post; state-helper.ts tells them apart); the vic-lb
+// command (package.json "bin") always passes a command or --help. A cancelled run exits as soon as
+// it has taken back what it changed, whatever it was still waiting for.
+void (process.argv.length > 2 ? cli(process.argv.slice(2)) : isPost() ? post() : run().then(({ cancelled }) => cancelled && process.exit()));
+
+
+/***/ })
+
+};
+;
