@@ -124,8 +124,8 @@ export function breakdown(run: TimedRun, host: HostRecord, healthy: Map<string, 
     ['network, create and start N+1 containers (8 at a time), until the last start', lastStart - startStep, `floor ${seconds(floorMs, 2)} s`],
     ['last start → last instance resolved by HAProxy (DNS)', afterResolve - lastStart, ''],
     ['→ last instance healthy in HAProxy (checks, rise 2)', lastHealthy - afterResolve, `observer polls every ${OBSERVE_MS} ms`],
-    ['→ the action sees it (0.2 s poll, service probe)', seenReady - lastHealthy, ''],
-    ['→ restart policy on each container (one update call each), lock release', deployed - seenReady, ''],
+    ['→ the action sees it (0.1 s poll, service probe)', seenReady - lastHealthy, ''],
+    ['→ outputs, lock release', deployed - seenReady, ''],
     ['→ exit (job summary, Node exits)', run.ms - deployed, ''],
   ]
   const toHealthy = (names: string[]): string => {
@@ -144,7 +144,7 @@ export function breakdown(run: TimedRun, host: HostRecord, healthy: Map<string, 
     `Per instance, from its container's start to first healthy in HAProxy: ${toHealthy(instances)}; of those marked DOWN first ${toHealthy(instances.filter((n) => host.wentDown.has(n)))}, ` +
       `of the others ${toHealthy(instances.filter((n) => !host.wentDown.has(n)))}. ` +
       `${host.resolved.size} of ${instances.length} instances were not resolvable when HAProxy started (init-addr none, found by DNS later); ` +
-      `${resolvedBeforeStart.length} were resolved before their container had started (Docker's DNS answers for a created container) and ${host.wentDown.size} were marked DOWN at least once before their first UP (a DOWN server is checked every downinter 1 s); ` +
+      `${resolvedBeforeStart.length} were resolved before their container had started (Docker's DNS answers for a created container) and ${host.wentDown.size} were marked DOWN at least once before their first UP (a DOWN server is checked every downinter 250 ms); ` +
       `resolved only after their start: ${resolvedAfterStart.length}${dnsWaits.length > 0 ? ` (median ${seconds(medianOf(dnsWaits), 2)} s, max ${seconds(maxOf(dnsWaits), 2)} s later)` : ''}. ` +
       `Last start ${seconds(lastStart, 2)} s, last resolved ${seconds(lastResolved, 2)} s, last healthy ${seconds(lastHealthy, 2)} s, action saw ready ${seconds(seenReady, 2)} s, exit ${seconds(run.ms, 2)} s after spawn.`,
   ].join('\n')
