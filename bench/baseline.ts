@@ -80,7 +80,9 @@ export async function runBaseline(opts: BaselineOptions): Promise<BaselineRun> {
   }
   const configFile = path.join(opts.workDir, 'haproxy.cfg')
   writeFileSync(configFile, haproxyConfig(servers), { mode: 0o644 })
-  await docker(['create', '--name', lbName, '--net', opts.routableNetwork, opts.haproxyImage])
+  // As root, as haproxy:1.7 (the image such scripts pull) ran: today's image runs as uid 99, which
+  // cannot bind port 80 where only root may (a containerVM, and the VCH stand-in).
+  await docker(['create', '--name', lbName, '--user', 'root', '--net', opts.routableNetwork, opts.haproxyImage])
   await docker(['network', 'connect', network, lbName])
   await docker(['cp', configFile, `${lbName}:${HAPROXY_CONFIG_PATH}`])
   await docker(['start', lbName])

@@ -1,6 +1,8 @@
 import type Docker from 'dockerode'
 import { LABEL } from '../src/labels'
-import { SERVING_BACKEND, STATS_PATH, STATS_PORT } from '../src/haproxy/config'
+import { getFile } from '../src/docker/archive'
+import { CONFIG_DIR, CONFIG_FILE, SERVING_BACKEND, STATS_PATH, STATS_PORT } from '../src/haproxy/config'
+import { basicAuthorization, statsAuthIn } from '../src/haproxy/stats-auth'
 import { isHealthy, parseStatsCsv } from '../src/haproxy/stats'
 import { docker as dockerCli, tryDocker } from '../test-support/host'
 import { seconds, sleep, type TimedRun } from './timing'
@@ -22,6 +24,7 @@ export function observeLoadBalancer(docker: Docker, lbName: string): Observer {
   let running = true
   const poll = async (): Promise<void> => {
     let statsUrl: string | undefined
+    let authorization = ''
     while (running && !statsUrl) {
       const port = await docker
         .getContainer(lbName)
@@ -30,12 +33,16 @@ export function observeLoadBalancer(docker: Docker, lbName: string): Observer {
           (c) => c.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort,
           () => undefined,
         )
-      if (port) statsUrl = `http://127.0.0.1:${port}${STATS_PATH};csv`
-      else await sleep(100)
+      // The stats page wants the credentials the action put into the load-balancer's configuration.
+      const auth = port ? statsAuthIn((await getFile(docker.getContainer(lbName), `${CONFIG_DIR}/${CONFIG_FILE}`).catch(() => undefined)) ?? '') : undefined
+      if (port && auth) {
+        statsUrl = `http://127.0.0.1:${port}${STATS_PATH};csv`
+        authorization = basicAuthorization(auth)
+      } else await sleep(100)
     }
     while (running && statsUrl) {
       try {
-        const csv = await (await fetch(statsUrl, { signal: AbortSignal.timeout(1_000) })).text()
+        const csv = await (await fetch(statsUrl, { headers: { authorization }, signal: AbortSignal.timeout(1_000) })).text()
         const now = Date.now()
         for (const s of parseStatsCsv(csv)) if (s.backend === SERVING_BACKEND && isHealthy(s) && !healthy.has(s.server)) healthy.set(s.server, now)
       } catch {
