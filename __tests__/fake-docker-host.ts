@@ -1,4 +1,4 @@
-import type { ContainerDetails, ContainerSpec, DockerHost, ProcessList } from '../src/docker/deploy-host'
+import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, ProcessList } from '../src/docker/deploy-host'
 import type { FileOwner } from '../src/docker/archive'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
@@ -23,6 +23,7 @@ export interface FakeContainer {
   // What the list says, where it lags behind inspect (a crash loop flips between the two states).
   listedAs?: string
   exitCode?: number
+  labels?: Record<string, string>
   user?: string
   env?: string[]
   logs?: string
@@ -34,6 +35,8 @@ export class FakeHost implements DockerHost {
   calls: string[] = []
   containers = new Map<string, FakeContainer>()
   networks = new Map<string, string>()
+  networkLabels = new Map<string, Record<string, string>>()
+  cpus = 2
   // What `haproxy -c` answers, and the process lists the load-balancer shows, one per call (the last repeats).
   check = { exitCode: 0 as number | null, output: 'Configuration file is valid\n' }
   processLists: ProcessList[] = []
@@ -49,7 +52,7 @@ export class FakeHost implements DockerHost {
   }
 
   add(container: Partial<FakeContainer> & { name: string }): string {
-    const id = `id-${container.name}`
+    const id = container.id ?? `id-${container.name}`
     this.containers.set(id, { id, running: true, files: new Map(), ...container })
     return id
   }
@@ -73,17 +76,18 @@ export class FakeHost implements DockerHost {
     if (failure) throw failure
   }
 
-  async createNetwork(name: string): Promise<string> {
+  async createNetwork(name: string, labels: Record<string, string> = {}): Promise<string> {
     await this.call(`create network ${name}`)
     const id = `net-${name}`
     this.networks.set(id, name)
+    this.networkLabels.set(id, labels)
     return id
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
     await this.call(`create ${spec.name}`)
     const id = `new-${this.nextId++}`
-    this.containers.set(id, { id, name: spec.name, running: false, user: spec.User, env: spec.Env, spec, files: new Map() })
+    this.containers.set(id, { id, name: spec.name, running: false, labels: spec.Labels, user: spec.User, env: spec.Env, spec, files: new Map() })
     return id
   }
 
@@ -128,6 +132,26 @@ export class FakeHost implements DockerHost {
       },
       NetworkSettings: { Networks: {}, Ports: c.running && !c.restarting ? { '8404/tcp': [{ HostPort: '32768' }] } : {} },
     }
+  }
+
+  async listContainers(labels: string[]): Promise<ContainerSummary[]> {
+    return [...this.containers.values()]
+      .filter((c) => hasLabels(c.labels, labels))
+      .map((c) => ({ id: c.id, name: c.name, running: c.running && !c.restarting, labels: c.labels ?? {} }))
+  }
+
+  async listNetworks(labels: string[]): Promise<{ id: string; name: string }[]> {
+    return [...this.networks].filter(([id]) => hasLabels(this.networkLabels.get(id), labels)).map(([id, name]) => ({ id, name }))
+  }
+
+  async labelsOf(kind: 'container' | 'network', name: string): Promise<Record<string, string> | undefined> {
+    if (kind === 'container') return this.byName(name) && (this.byName(name)!.labels ?? {})
+    const id = [...this.networks].find(([, n]) => n === name)?.[0]
+    return id === undefined ? undefined : (this.networkLabels.get(id) ?? {})
+  }
+
+  async cpuCount(): Promise<number> {
+    return this.cpus
   }
 
   async listStopped(_deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]> {
@@ -189,6 +213,13 @@ export class FakeHost implements DockerHost {
     await this.call(`top ${this.container(id).name}`)
     return this.processLists.shift() ?? { Titles: ['PID', 'PPID', 'COMMAND'], Processes: [] }
   }
+}
+
+function hasLabels(have: Record<string, string> | undefined, wanted: string[]): boolean {
+  return wanted.every((label) => {
+    const [key, value] = label.split('=')
+    return have?.[key] === value
+  })
 }
 
 const DOCKERD: HostProfile = detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {})

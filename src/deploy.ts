@@ -58,8 +58,8 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
   const host = dockerodeHost(docker)
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
-  await settleInterruptedReplacement(docker, settings.instancePrefix, settings.lbName)
-  const state = await readDeployment(docker, settings.instancePrefix)
+  await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName)
+  const state = await readDeployment(host, settings.instancePrefix)
 
   const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate)
   const plan = planDeploy(
@@ -143,20 +143,20 @@ async function generationFor(host: DockerHost, settings: DeploySettings, imageId
 
 // Everything that can be found wrong before the host is changed.
 export async function checkHost(engine: Engine, settings: DeploySettings): Promise<void> {
-  const { docker } = engine
+  const host = dockerodeHost(engine.docker)
   const { cpus } = settings.instanceConfig
   instanceResources(settings.instanceConfig, engine.host)
   // A host that limits containers refuses more CPUs than it has, but only once the instance is
   // created; a containerVM's vCPUs are not bounded by the VCH's own count.
   if (cpus && engine.host.instanceSize === 'cgroup-limits') {
-    const { NCPU } = await docker.info()
+    const NCPU = await host.cpuCount()
     if (NCPU && cpus > NCPU) throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
   }
   const netName = networkName(settings.instancePrefix)
   const [lbOwner, netOwner, external] = await Promise.all([
-    ownerOf(docker.getContainer(settings.lbName)),
-    ownerOf(docker.getNetwork(netName)),
-    settings.externalNetwork ? ownerOf(docker.getNetwork(settings.externalNetwork)) : Promise.resolve(''),
+    ownerOf(host, 'container', settings.lbName),
+    ownerOf(host, 'network', netName),
+    settings.externalNetwork ? ownerOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
   ])
   refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name')
   refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix')

@@ -1,6 +1,7 @@
 import { log } from './log'
 import type Docker from 'dockerode'
 import { removeObjects } from './docker/containers'
+import { dockerodeHost } from './docker/dockerode-host'
 import { readDeployment } from './docker/state'
 
 export interface TeardownResult {
@@ -10,7 +11,7 @@ export interface TeardownResult {
 // Removes every container and network labelled as this deployment's, containers first. Objects
 // of other deployments and the external network carry no such label and are never touched.
 export async function teardown(docker: Docker, deployment: string): Promise<TeardownResult> {
-  const state = await readDeployment(docker, deployment)
+  const state = await readDeployment(dockerodeHost(docker), deployment)
   const containers = [...state.instances, ...(state.lb ? [state.lb] : [])]
   const removed = [...containers, ...state.networks].map((o) => o.name)
   if (removed.length === 0) {

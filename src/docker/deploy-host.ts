@@ -17,6 +17,14 @@ export interface ContainerDetails {
   NetworkSettings: { Networks: Record<string, { IPAddress?: string } | undefined>; Ports?: Record<string, { HostPort: string }[] | null | undefined> }
 }
 
+// One entry of GET /containers/json.
+export interface ContainerSummary {
+  id: string
+  name: string
+  running: boolean
+  labels: Record<string, string>
+}
+
 // GET /containers/{id}/top
 export interface ProcessList {
   Titles?: string[]
@@ -33,8 +41,15 @@ export interface DockerHost {
   stop(container: string, timeoutS: number): Promise<void>
   rename(container: string, name: string): Promise<void>
   inspect(container: string): Promise<ContainerDetails>
+  // Containers and networks carrying all of these `key=value` labels, in any state.
+  listContainers(labels: string[]): Promise<ContainerSummary[]>
+  listNetworks(labels: string[]): Promise<{ id: string; name: string }[]>
   // The deployment's containers in one of these states, by ID and name.
   listStopped(deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]>
+  // The labels of the container or network of that name or ID, undefined when there is none.
+  labelsOf(kind: 'container' | 'network', name: string): Promise<Record<string, string> | undefined>
+  // How many CPUs the host reports (GET /info NCPU).
+  cpuCount(): Promise<number | undefined>
   recentLogs(container: string, lines?: number): Promise<string>
   // Containers first, then networks; returns what could not be removed, with why.
   remove(containers: string[], networks: string[]): Promise<string[]>

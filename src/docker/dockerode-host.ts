@@ -32,6 +32,24 @@ export function dockerodeHost(docker: Docker): DockerHost {
       await container(id).rename({ name })
     },
     inspect: (id) => container(id).inspect(),
+    listContainers: async (labels) =>
+      (await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) })).map((c) => ({
+        id: c.Id,
+        name: containerName(c),
+        running: c.State === 'running',
+        labels: c.Labels ?? {},
+      })),
+    listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
+    labelsOf: async (kind, name) => {
+      try {
+        if (kind === 'container') return (await container(name).inspect()).Config.Labels ?? {}
+        return ((await docker.getNetwork(name).inspect()) as { Labels?: Record<string, string> }).Labels ?? {}
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return undefined
+        throw error
+      }
+    },
+    cpuCount: async () => (await docker.info()).NCPU,
     listStopped: async (deployment, statuses) =>
       (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
         id: c.Id,

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode'
-import { LABEL, deploymentFilter } from '../labels'
+import { LABEL } from '../labels'
+import type { DockerHost } from './deploy-host'
 
 // What a deployment has on the Docker host now, found by its labels.
 
@@ -30,19 +31,19 @@ export interface DeploymentState {
   networks: NetworkObject[]
 }
 
-export async function readDeployment(docker: Docker, deployment: string): Promise<DeploymentState> {
-  const filters = deploymentFilter(deployment)
-  const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
-  const state: DeploymentState = { instances: [], networks: networks.map((n) => ({ id: n.Id, name: n.Name })) }
-  for (const c of containers) {
-    const base = { id: c.Id, name: containerName(c), running: c.State === 'running' }
-    if (c.Labels[LABEL.role] === 'lb') state.lb = { ...base, spec: c.Labels[LABEL.lbSpec] ?? '' }
-    else if (c.Labels[LABEL.role] === 'instance')
+export async function readDeployment(host: DockerHost, deployment: string): Promise<DeploymentState> {
+  const labels = [`${LABEL.deployment}=${deployment}`]
+  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
+  const state: DeploymentState = { instances: [], networks }
+  for (const { labels, ...c } of containers) {
+    const base = { id: c.id, name: c.name, running: c.running }
+    if (labels[LABEL.role] === 'lb') state.lb = { ...base, spec: labels[LABEL.lbSpec] ?? '' }
+    else if (labels[LABEL.role] === 'instance')
       state.instances.push({
         ...base,
-        generation: c.Labels[LABEL.generation] ?? '',
-        index: Number(c.Labels[LABEL.index]),
-        port: Number(c.Labels[LABEL.port]),
+        generation: labels[LABEL.generation] ?? '',
+        index: Number(labels[LABEL.index]),
+        port: Number(labels[LABEL.port]),
       })
   }
   return state
@@ -50,15 +51,9 @@ export async function readDeployment(docker: Docker, deployment: string): Promis
 
 // The deployment label of an object with this name, '' for an object without one, undefined when
 // there is no such object: used to refuse to take over somebody else's container or network.
-export async function ownerOf(object: Docker.Container | Docker.Network): Promise<string | undefined> {
-  try {
-    const inspected = (await object.inspect()) as { Labels?: Record<string, string>; Config?: { Labels?: Record<string, string> } }
-    const labels = inspected.Config?.Labels ?? inspected.Labels ?? {}
-    return labels[LABEL.deployment] ?? ''
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined
-    throw error
-  }
+export async function ownerOf(host: DockerHost, kind: 'container' | 'network', name: string): Promise<string | undefined> {
+  const labels = await host.labelsOf(kind, name)
+  return labels && (labels[LABEL.deployment] ?? '')
 }
 
 export function containerName(container: Docker.ContainerInfo): string {

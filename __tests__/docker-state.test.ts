@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { LABEL, deploymentLabels } from '../src/labels'
+import { ownerOf, readDeployment } from '../src/docker/state'
+import { FakeHost } from './fake-docker-host'
+
+describe('readDeployment', () => {
+  it("reads one deployment's instances, load-balancer and networks from their labels", async () => {
+    const host = new FakeHost()
+    host.add({ name: 'web-lb', labels: deploymentLabels('web', 'lb', { [LABEL.lbSpec]: 'spec-1' }) })
+    host.add({ name: 'web-abc-1', labels: deploymentLabels('web', 'instance', { [LABEL.generation]: 'abc', [LABEL.index]: '1', [LABEL.port]: '8080' }) })
+    host.add({
+      name: 'web-abc-2',
+      running: false,
+      labels: deploymentLabels('web', 'instance', { [LABEL.generation]: 'abc', [LABEL.index]: '2', [LABEL.port]: '8080' }),
+    })
+    host.add({ name: 'webshop-lb', labels: deploymentLabels('webshop', 'lb') })
+    host.add({ name: 'unlabelled' })
+    await host.createNetwork('web-net', deploymentLabels('web', 'network'))
+    await host.createNetwork('webshop-net', deploymentLabels('webshop', 'network'))
+
+    expect(await readDeployment(host, 'web')).toEqual({
+      lb: { id: 'id-web-lb', name: 'web-lb', running: true, spec: 'spec-1' },
+      instances: [
+        { id: 'id-web-abc-1', name: 'web-abc-1', running: true, generation: 'abc', index: 1, port: 8080 },
+        { id: 'id-web-abc-2', name: 'web-abc-2', running: false, generation: 'abc', index: 2, port: 8080 },
+      ],
+      networks: [{ id: 'net-web-net', name: 'web-net' }],
+    })
+  })
+})
+
+describe('ownerOf', () => {
+  it("names the deployment an object belongs to, '' for somebody else's, undefined for none", async () => {
+    const host = new FakeHost()
+    host.add({ name: 'web-lb', labels: deploymentLabels('web', 'lb') })
+    host.add({ name: 'theirs' })
+    await host.createNetwork('routable')
+    expect(await ownerOf(host, 'container', 'web-lb')).toBe('web')
+    expect(await ownerOf(host, 'container', 'theirs')).toBe('')
+    expect(await ownerOf(host, 'container', 'missing')).toBeUndefined()
+    expect(await ownerOf(host, 'network', 'routable')).toBe('')
+    expect(await ownerOf(host, 'network', 'missing')).toBeUndefined()
+  })
+})
