@@ -1643,37 +1643,29 @@ function demultiplex(raw) {
 
 ;// CONCATENATED MODULE: ./src/docker/state.ts
 
-async function readDeployment(docker, deployment) {
-    const filters = deploymentFilter(deployment);
-    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
-    const state = { instances: [], networks: networks.map((n) => ({ id: n.Id, name: n.Name })) };
-    for (const c of containers) {
-        const base = { id: c.Id, name: containerName(c), running: c.State === 'running' };
-        if (c.Labels[LABEL.role] === 'lb')
-            state.lb = { ...base, spec: c.Labels[LABEL.lbSpec] ?? '' };
-        else if (c.Labels[LABEL.role] === 'instance')
+async function readDeployment(host, deployment) {
+    const labels = [`${LABEL.deployment}=${deployment}`];
+    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+    const state = { instances: [], networks };
+    for (const { labels, ...c } of containers) {
+        const base = { id: c.id, name: c.name, running: c.running };
+        if (labels[LABEL.role] === 'lb')
+            state.lb = { ...base, spec: labels[LABEL.lbSpec] ?? '' };
+        else if (labels[LABEL.role] === 'instance')
             state.instances.push({
                 ...base,
-                generation: c.Labels[LABEL.generation] ?? '',
-                index: Number(c.Labels[LABEL.index]),
-                port: Number(c.Labels[LABEL.port]),
+                generation: labels[LABEL.generation] ?? '',
+                index: Number(labels[LABEL.index]),
+                port: Number(labels[LABEL.port]),
             });
     }
     return state;
 }
 // The deployment label of an object with this name, '' for an object without one, undefined when
 // there is no such object: used to refuse to take over somebody else's container or network.
-async function ownerOf(object) {
-    try {
-        const inspected = (await object.inspect());
-        const labels = inspected.Config?.Labels ?? inspected.Labels ?? {};
-        return labels[LABEL.deployment] ?? '';
-    }
-    catch (error) {
-        if (error.statusCode === 404)
-            return undefined;
-        throw error;
-    }
+async function ownerOf(host, kind, name) {
+    const labels = await host.labelsOf(kind, name);
+    return labels && (labels[LABEL.deployment] ?? '');
 }
 function containerName(container) {
     return container.Names[0]?.replace(/^\//, '') ?? container.Id;
@@ -1708,6 +1700,26 @@ function dockerodeHost(docker) {
             await container(id).rename({ name });
         },
         inspect: (id) => container(id).inspect(),
+        listContainers: async (labels) => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) })).map((c) => ({
+            id: c.Id,
+            name: containerName(c),
+            running: c.State === 'running',
+            labels: c.Labels ?? {},
+        })),
+        listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
+        labelsOf: async (kind, name) => {
+            try {
+                if (kind === 'container')
+                    return (await container(name).inspect()).Config.Labels ?? {};
+                return (await docker.getNetwork(name).inspect()).Labels ?? {};
+            }
+            catch (error) {
+                if (error.statusCode === 404)
+                    return undefined;
+                throw error;
+            }
+        },
+        cpuCount: async () => (await docker.info()).NCPU,
         listStopped: async (deployment, statuses) => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
             id: c.Id,
             name: containerName(c),
@@ -1786,29 +1798,28 @@ function describeResources(resources, host) {
 
 
 
-
 // A run killed while it replaced the load-balancer (steps/start.ts standAside) and whose post step never
 // ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
 // previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
 // its lock, puts that right before it plans: a complete replacement is kept, otherwise the
 // previous load-balancer serves again; then the deploy goes on as usual.
-async function settleInterruptedReplacement(docker, deployment, lbName) {
-    const lbs = await docker.listContainers({
-        all: true,
-        filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`, `${LABEL.role}=lb`] }),
-    });
-    const named = (name) => lbs.find((c) => containerName(c) === name);
+async function settleInterruptedReplacement(host, deployment, lbName) {
+    const lbs = await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=lb`]);
+    const named = (name) => lbs.find((c) => c.name === name);
     const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)];
     if (!next && !old)
         return;
     const fail = (what) => (error) => {
         throw new Error(`Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`);
     };
+    // Removed like any object of a failed run, but here a failure stops the deploy.
+    const remove = async (id) => {
+        const [failure] = await host.remove([id], []);
+        if (failure)
+            throw new Error(failure);
+    };
     if (next) {
-        await docker
-            .getContainer(next.Id)
-            .remove({ force: true })
-            .catch(fail(`removing ${lbName}-next`));
+        await remove(next.id).catch(fail(`removing ${lbName}-next`));
         log_log.info(`Removed ${lbName}-next, a replacement load-balancer an interrupted run had not started`);
     }
     if (!old)
@@ -1817,34 +1828,20 @@ async function settleInterruptedReplacement(docker, deployment, lbName) {
     // it is started (its start may even have been under way) and checked like any kept one. Only if
     // it cannot start does the previous load-balancer serve again.
     if (current) {
-        const started = await startContainer(docker.getContainer(current.Id)).then(() => true, (error) => {
+        const started = await host.start(current.id).then(() => true, (error) => {
             log_log.info(`The replacement load-balancer ${lbName} an interrupted run left does not start (${describe(error)}); removing it`);
             return false;
         });
         if (started) {
-            await docker
-                .getContainer(old.Id)
-                .remove({ force: true })
-                .catch(fail(`removing ${lbName}-old`));
+            await remove(old.id).catch(fail(`removing ${lbName}-old`));
             log_log.info(`Removed ${lbName}-old: an interrupted run had replaced it, and its replacement runs`);
             return;
         }
-        await docker
-            .getContainer(current.Id)
-            .remove({ force: true })
-            .catch(fail(`removing the replacement ${lbName} that does not start`));
+        await remove(current.id).catch(fail(`removing the replacement ${lbName} that does not start`));
     }
-    const previous = docker.getContainer(old.Id);
-    await previous.rename({ name: lbName }).catch(fail(`renaming ${lbName}-old back`));
-    await startContainer(previous).catch(fail(`starting ${lbName} again`));
+    await host.rename(old.id, lbName).catch(fail(`renaming ${lbName}-old back`));
+    await host.start(old.id).catch(fail(`starting ${lbName} again`));
     log_log.info(`Started the previous load-balancer ${lbName} again: an interrupted run had stopped it to replace it`);
-}
-// Already running counts as started (304).
-async function startContainer(container) {
-    await container.start().catch((error) => {
-        if (error.statusCode !== 304)
-            throw error;
-    });
 }
 // The load-balancer a replacement stopped, started again under its own name: for the undo of a
 // failed or cancelled run, and for the post step of a killed one.
@@ -2683,8 +2680,8 @@ async function deploy(engine, settings, { image, haproxyImage }, signal) {
     const host = dockerodeHost(docker);
     const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
     const netName = networkName(settings.instancePrefix);
-    await settleInterruptedReplacement(docker, settings.instancePrefix, settings.lbName);
-    const state = await readDeployment(docker, settings.instancePrefix);
+    await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName);
+    const state = await readDeployment(host, settings.instancePrefix);
     const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate);
     const plan = planDeploy({
         deployment: settings.instancePrefix,
@@ -2766,21 +2763,21 @@ async function generationFor(host, settings, imageId, state) {
 }
 // Everything that can be found wrong before the host is changed.
 async function checkHost(engine, settings) {
-    const { docker } = engine;
+    const host = dockerodeHost(engine.docker);
     const { cpus } = settings.instanceConfig;
     instanceResources(settings.instanceConfig, engine.host);
     // A host that limits containers refuses more CPUs than it has, but only once the instance is
     // created; a containerVM's vCPUs are not bounded by the VCH's own count.
     if (cpus && engine.host.instanceSize === 'cgroup-limits') {
-        const { NCPU } = await docker.info();
+        const NCPU = await host.cpuCount();
         if (NCPU && cpus > NCPU)
             throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`);
     }
     const netName = networkName(settings.instancePrefix);
     const [lbOwner, netOwner, external] = await Promise.all([
-        ownerOf(docker.getContainer(settings.lbName)),
-        ownerOf(docker.getNetwork(netName)),
-        settings.externalNetwork ? ownerOf(docker.getNetwork(settings.externalNetwork)) : Promise.resolve(''),
+        ownerOf(host, 'container', settings.lbName),
+        ownerOf(host, 'network', netName),
+        settings.externalNetwork ? ownerOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
     ]);
     refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name');
     refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix');
@@ -2806,10 +2803,11 @@ function describePlan(plan, state) {
 
 
 
+
 // Removes every container and network labelled as this deployment's, containers first. Objects
 // of other deployments and the external network carry no such label and are never touched.
 async function teardown(docker, deployment) {
-    const state = await readDeployment(docker, deployment);
+    const state = await readDeployment(dockerodeHost(docker), deployment);
     const containers = [...state.instances, ...(state.lb ? [state.lb] : [])];
     const removed = [...containers, ...state.networks].map((o) => o.name);
     if (removed.length === 0) {
