@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import * as net from 'node:net'
 
 // Small helpers on this machine shared by the end-to-end tests and the benchmarks.
@@ -46,12 +47,24 @@ export function tryDocker(...args: string[]): string {
 }
 
 // A loopback port nothing listens on right now.
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
+// A port below the kernel's ephemeral range, free at the moment: dockerd and Podman publish a port
+// given as `HostPort: ''` (the load-balancer's stats page) on a port from that range, so one that
+// bind(0) handed out could go to another test's container before this test's deploy binds it.
+export async function freePort(): Promise<number> {
+  const [ephemeralStart] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+  const lowest = 10_000
+  if (!(ephemeralStart > lowest + 1_000))
+    throw new Error(`net.ipv4.ip_local_port_range starts at ${ephemeralStart}: the tests need free ports between ${lowest} and it`)
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = lowest + Math.floor(Math.random() * (ephemeralStart - lowest))
+    if (await canListen(port)) return port
+  }
+  throw new Error(`no free port found between ${lowest} and ${ephemeralStart}`)
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer().once('error', () => resolve(false))
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)))
   })
 }
