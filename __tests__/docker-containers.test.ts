@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { demultiplex } from '../src/docker/containers'
+import type Docker from 'dockerode'
+import { demultiplex, removeObjects } from '../src/docker/containers'
 import { NEWEST_KNOWN_API, OLDEST_SUPPORTED_API, describe as describeError } from '../src/docker/engine'
 import { compareApi } from '../src/docker/host-profile'
 
@@ -98,5 +99,40 @@ describe('describe (Docker errors)', () => {
   it('falls back to the error message, and to String() for non-errors', () => {
     expect(describeError(new Error('connect ENOENT /var/run/docker.sock'))).toBe('connect ENOENT /var/run/docker.sock')
     expect(describeError('plain')).toBe('plain')
+  })
+})
+
+describe('removeObjects', () => {
+  // A host whose removals answer with these errors first, then succeed.
+  function hostRefusing(errors: Record<string, { statusCode: number; message: string }[]>) {
+    const calls: string[] = []
+    const answer = async (what: string) => {
+      calls.push(what)
+      const next = errors[what]?.shift()
+      if (next)
+        throw Object.assign(new Error(`(HTTP code ${next.statusCode}) ${next.message}`), { statusCode: next.statusCode, json: { message: next.message } })
+    }
+    const docker = {
+      getContainer: (id: string) => ({ remove: () => answer(`container ${id}`) }),
+      getNetwork: (id: string) => ({ remove: () => answer(`network ${id}`) }),
+    }
+    return { docker: docker as unknown as Docker, calls }
+  }
+
+  it("tries again while Podman's restart policy holds a container, and while dockerd still counts a network's endpoints", async () => {
+    const { docker, calls } = hostRefusing({
+      'container c1': [{ statusCode: 500, message: 'cannot remove container c1 as it could not be stopped: container state improper: stopped' }],
+      'network n1': [{ statusCode: 403, message: 'error while removing network: network n1 id n1 has active endpoints' }],
+    })
+    expect(await removeObjects(docker, ['c1', 'c2'], ['n1'])).toEqual([])
+    expect(calls).toEqual(['container c1', 'container c2', 'container c1', 'network n1', 'network n1'])
+  })
+
+  it('reports what it could not remove, and takes one already gone as removed', async () => {
+    const { docker } = hostRefusing({
+      'container c1': [{ statusCode: 500, message: 'driver failed' }],
+      'container c2': [{ statusCode: 404, message: 'No such container: c2' }],
+    })
+    expect(await removeObjects(docker, ['c1', 'c2'], [])).toEqual(['container c1: driver failed'])
   })
 })
