@@ -1605,21 +1605,29 @@ async function removeObjects(docker, containerIds, networkIds) {
                 failures.push(`${what}: ${describe(error)}`);
         }
     };
-    await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => docker.getContainer(id).remove({ force: true })));
+    await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => removeContainer(docker.getContainer(id))));
     await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => removeNetwork(docker.getNetwork(id))));
     return failures;
 }
+// Podman (4.3) refuses to force-remove a container that its restart policy is restarting at that
+// moment ("container state improper"): try again briefly.
+function removeContainer(container) {
+    return retried(() => container.remove({ force: true }), /container state improper/i, 250);
+}
 // Right after its containers are force-removed, dockerd (20.10, moby#42119) can still count their
 // endpoints for a moment and refuse to remove the network: try again briefly.
-async function removeNetwork(network, attempts = 4) {
+function removeNetwork(network) {
+    return retried(() => network.remove(), /active endpoints/i, 500);
+}
+async function retried(call, transient, delayMs, attempts = 4) {
     for (let attempt = 1;; attempt++) {
         try {
-            return await network.remove();
+            return await call();
         }
         catch (error) {
-            if (attempt >= attempts || !/active endpoints/i.test(describe(error)))
+            if (attempt >= attempts || !transient.test(describe(error)))
                 throw error;
-            await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+            await new Promise((resolve) => setTimeout(resolve, delayMs * attempt));
         }
     }
 }
