@@ -2,7 +2,7 @@ import type Docker from 'dockerode'
 import { LABEL } from '../labels'
 import { getFile, hasPath, processOwner, putFile } from './archive'
 import { demultiplex, recentLogs, removeObjects } from './containers'
-import type { DockerHost } from './deploy-host'
+import type { ContainerSummary, DockerHost } from './deploy-host'
 import { containerName } from './state'
 
 // The DockerHost of a deploy, through dockerode.
@@ -14,6 +14,14 @@ const notModified = (error: unknown): void => {
 
 export function dockerodeHost(docker: Docker): DockerHost {
   const container = (id: string): Docker.Container => docker.getContainer(id)
+  // GET /containers/json in every state, as the steps name containers.
+  const containers = async (filters: { label: string[]; status?: string[] }): Promise<ContainerSummary[]> =>
+    (await docker.listContainers({ all: true, filters: JSON.stringify(filters) })).map((c) => ({
+      id: c.Id,
+      name: containerName(c),
+      running: c.State === 'running',
+      labels: c.Labels ?? {},
+    }))
   return {
     createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
     createContainer: async (spec) => (await docker.createContainer(spec)).id,
@@ -32,13 +40,7 @@ export function dockerodeHost(docker: Docker): DockerHost {
       await container(id).rename({ name })
     },
     inspect: (id) => container(id).inspect(),
-    listContainers: async (labels) =>
-      (await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) })).map((c) => ({
-        id: c.Id,
-        name: containerName(c),
-        running: c.State === 'running',
-        labels: c.Labels ?? {},
-      })),
+    listContainers: (labels) => containers({ label: labels }),
     listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
     labelsOf: async (kind, name) => {
       try {
@@ -51,10 +53,7 @@ export function dockerodeHost(docker: Docker): DockerHost {
     },
     cpuCount: async () => (await docker.info()).NCPU,
     listStopped: async (deployment, statuses) =>
-      (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
-        id: c.Id,
-        name: containerName(c),
-      })),
+      (await containers({ label: [`${LABEL.deployment}=${deployment}`], status: statuses })).map(({ id, name }) => ({ id, name })),
     recentLogs: (id, lines) => recentLogs(container(id), lines),
     remove: (containers, networks) => removeObjects(docker, containers, networks),
     getFile: (id, path) => getFile(container(id), path),
