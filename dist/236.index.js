@@ -1692,6 +1692,13 @@ const notModified = (error) => {
 };
 function dockerodeHost(docker) {
     const container = (id) => docker.getContainer(id);
+    // GET /containers/json in every state, as the steps name containers.
+    const containers = async (filters) => (await docker.listContainers({ all: true, filters: JSON.stringify(filters) })).map((c) => ({
+        id: c.Id,
+        name: containerName(c),
+        running: c.State === 'running',
+        labels: c.Labels ?? {},
+    }));
     return {
         createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
         createContainer: async (spec) => (await docker.createContainer(spec)).id,
@@ -1708,12 +1715,7 @@ function dockerodeHost(docker) {
             await container(id).rename({ name });
         },
         inspect: (id) => container(id).inspect(),
-        listContainers: async (labels) => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) })).map((c) => ({
-            id: c.Id,
-            name: containerName(c),
-            running: c.State === 'running',
-            labels: c.Labels ?? {},
-        })),
+        listContainers: (labels) => containers({ label: labels }),
         listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
         labelsOf: async (kind, name) => {
             try {
@@ -1728,10 +1730,7 @@ function dockerodeHost(docker) {
             }
         },
         cpuCount: async () => (await docker.info()).NCPU,
-        listStopped: async (deployment, statuses) => (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`], status: statuses }) })).map((c) => ({
-            id: c.Id,
-            name: containerName(c),
-        })),
+        listStopped: async (deployment, statuses) => (await containers({ label: [`${LABEL.deployment}=${deployment}`], status: statuses })).map(({ id, name }) => ({ id, name })),
         recentLogs: (id, lines) => recentLogs(container(id), lines),
         remove: (containers, networks) => removeObjects(docker, containers, networks),
         getFile: (id, path) => getFile(container(id), path),
