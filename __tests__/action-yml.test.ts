@@ -58,13 +58,15 @@ describe('action.yml', () => {
     expect(set.sort()).toEqual(Object.keys(action.outputs).sort())
   })
 
-  it('runs dist/index.js on node24, which the build makes from src/index.ts', () => {
+  it('runs dist/index.js on node24, which the build makes from src/index.ts, and dist/post.js as the post step', () => {
     expect(action.runs.using).toBe('node24')
     expect(action.runs.main).toBe('dist/index.js')
-    // The post step is the same bundle (src/start.ts tells it apart by its state).
-    expect(action.runs.post).toBe('dist/index.js')
+    // The post step is the same bundle, entered through post.js (src/start.ts tells them apart by that name).
+    expect(action.runs.post).toBe('dist/post.js')
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     expect(pkg.scripts.build).toMatch(/ncc build src\/index\.ts -o dist(\s|$)/)
+    expect(pkg.scripts.build).toMatch(/cp src\/post-step\.cjs dist\/post\.js/)
+    expect(readFileSync(path.join(root, 'src', 'post-step.cjs'), 'utf8')).toMatch(/^require\('\.\/index\.js'\)$/m)
     expect(existsSync(path.join(root, 'src', 'index.ts'))).toBe(true)
   })
 })

@@ -29,6 +29,7 @@ export interface FakeContainer {
   logs?: string
   spec?: ContainerSpec
   files: Map<string, string>
+  created?: string
 }
 
 export class FakeHost implements DockerHost {
@@ -37,6 +38,12 @@ export class FakeHost implements DockerHost {
   networks = new Map<string, string>()
   networkLabels = new Map<string, Record<string, string>>()
   cpus = 2
+  // Answers a name clash as Podman does.
+  podman = false
+  // References of the images on the host (the ID is `sha256:` and the reference).
+  images: string[] = []
+  // What a pull of a reference does: nothing (the default), or fail with this error.
+  pullFailures = new Map<string, Error>()
   // What `haproxy -c` answers, and the process lists the load-balancer shows, one per call (the last repeats).
   check = { exitCode: 0 as number | null, output: 'Configuration file is valid\n' }
   processLists: ProcessList[] = []
@@ -86,8 +93,30 @@ export class FakeHost implements DockerHost {
 
   async createContainer(spec: ContainerSpec): Promise<string> {
     await this.call(`create ${spec.name}`)
+    // A name is given once: dockerd answers 409, Podman 500 (host-profile.ts isNameClash).
+    const holder = this.byName(spec.name)
+    if (holder && this.podman)
+      throw Object.assign(
+        new Error(
+          `container create: the container name "${spec.name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`,
+        ),
+        {
+          statusCode: 500,
+        },
+      )
+    if (holder) throw Object.assign(new Error(`Conflict. The container name "/${spec.name}" is already in use`), { statusCode: 409 })
     const id = `new-${this.nextId++}`
-    this.containers.set(id, { id, name: spec.name, running: false, labels: spec.Labels, user: spec.User, env: spec.Env, spec, files: new Map() })
+    this.containers.set(id, {
+      id,
+      name: spec.name,
+      running: false,
+      labels: spec.Labels,
+      user: spec.User,
+      env: spec.Env,
+      spec,
+      files: new Map(),
+      created: new Date().toISOString(),
+    })
     return id
   }
 
@@ -122,8 +151,10 @@ export class FakeHost implements DockerHost {
   async inspect(id: string): Promise<ContainerDetails> {
     const c = this.container(id)
     return {
+      Id: c.id,
       Name: `/${c.name}`,
-      Config: { User: c.user, Env: c.env },
+      Created: c.created ?? '2026-01-01T00:00:00Z',
+      Config: { User: c.user, Env: c.env, Labels: c.labels },
       State: {
         Status: c.restarting ? 'restarting' : c.running ? 'running' : 'exited',
         Running: c.running,
@@ -188,8 +219,9 @@ export class FakeHost implements DockerHost {
 
   async putFile(id: string, dir: string, name: string, content: string): Promise<void> {
     const container = this.container(id)
-    await this.call(`put ${container.name} ${dir}/${name}`)
-    container.files.set(`${dir}/${name}`, content)
+    const path = `${dir.replace(/\/$/, '')}/${name}`
+    await this.call(`put ${container.name} ${path}`)
+    container.files.set(path, content)
   }
 
   async hasPath(): Promise<boolean> {
@@ -212,6 +244,28 @@ export class FakeHost implements DockerHost {
   async processes(id: string): Promise<ProcessList> {
     await this.call(`top ${this.container(id).name}`)
     return this.processLists.shift() ?? { Titles: ['PID', 'PPID', 'COMMAND'], Processes: [] }
+  }
+
+  async removeContainer(id: string): Promise<boolean> {
+    const found = this.containers.get(id) ?? this.byName(id)
+    await this.call(`remove ${found?.name ?? id}`)
+    return !!found && this.containers.delete(found.id)
+  }
+
+  async imageId(reference: string): Promise<string | undefined> {
+    return this.images.includes(reference) ? `sha256:${reference}` : undefined
+  }
+
+  async anyImageId(): Promise<string | undefined> {
+    return this.images[0] && `sha256:${this.images[0]}`
+  }
+
+  async pull(reference: string, _auth: string | undefined, onStatus: (status: string) => void): Promise<void> {
+    await this.call(`pull ${reference}`)
+    const failure = this.pullFailures.get(reference)
+    if (failure) throw failure
+    onStatus('Pull complete')
+    if (!this.images.includes(reference)) this.images.push(reference)
   }
 }
 

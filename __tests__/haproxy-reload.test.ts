@@ -2,7 +2,15 @@ import { PassThrough, Readable } from 'node:stream'
 import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
 import { describe, expect, it } from 'vitest'
-import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import {
+  CERTIFICATE_FILE,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  PREVIOUS_CERTIFICATE_FILE,
+  PREVIOUS_CONFIG_FILE,
+  renderHaproxyConfig,
+  type LbConfig,
+} from '../src/haproxy/config'
 import {
   checkInside,
   drainOldWorkers,
@@ -132,11 +140,22 @@ describe('checkInside', () => {
 describe('keepPreviousConfig and restorePreviousConfig', () => {
   it('put back what was kept, with a reload', async () => {
     const { host, lb, files, events } = standInLb()
-    await keepPreviousConfig(host, lb, 'the old one\n')
+    await keepPreviousConfig(host, lb, 'the old one\n', undefined)
     await loadConfig(host, lb, 'the new one\n')
     expect(await restorePreviousConfig(host, lb)).toBe(true)
     expect(files.get(LIVE)!.text).toBe('the old one\n')
     expect(events).toEqual([`put ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, `put ${LIVE}`, 'kill SIGUSR2', `put ${LIVE}`, 'kill SIGUSR2'])
+  })
+
+  it('put back the certificate that was kept with the configuration, readable by HAProxy alone', async () => {
+    const { host, lb, files } = standInLb()
+    await keepPreviousConfig(host, lb, 'the old one\n', 'OLD PEM\n')
+    await putCertificate(host, lb, 'NEW PEM\n', 'pr-7-lb')
+    await loadConfig(host, lb, 'the new one\n')
+    expect(await restorePreviousConfig(host, lb)).toBe(true)
+    expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toMatchObject({ text: 'OLD PEM\n', mode: 0o400 })
+    expect(files.get(`${CONFIG_DIR}/${PREVIOUS_CERTIFICATE_FILE}`)).toMatchObject({ mode: 0o400 })
+    expect(files.get(LIVE)!.text).toBe('the old one\n')
   })
 
   it('do nothing when nothing was kept', async () => {

@@ -1,94 +1,36 @@
 import { spawn } from 'node:child_process'
-import type Docker from 'dockerode'
 import { describe, expect, it } from 'vitest'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
+import { LeaseLostError } from '../src/errors'
+import { FakeHost, type FakeContainer } from './fake-docker-host'
 import { LABEL } from '../src/labels'
 import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
 import { lockName } from '../src/names'
 
-// A Docker host that knows containers by name and ID as dockerd does: names are unique, a second
-// create with a taken name is a 409 (a 500 on Podman), a removed container is a 404.
-interface FakeContainer {
-  id: string
-  name: string
-  image: string
-  cmd?: string[]
-  labels: Record<string, string>
-  created: string
-}
-
 const DOCKER = detectHost({ Version: '20.10.24', ApiVersion: '1.41' }, {})
 const PODMAN = detectHost({ Version: '4.3.1', ApiVersion: '1.41', Components: [{ Name: 'Podman Engine', Version: '4.3.1' }] }, {})
 
-class FakeDocker {
-  constructor(private host: HostProfile = DOCKER) {}
-  containers: FakeContainer[] = []
-  images = ['vic-lb-test/haproxy:2.6', 'other:1']
-  creates = 0
-  private next = 1
-
-  async createContainer(options: { name: string; Image: string; Cmd?: string[]; Labels: Record<string, string> }) {
-    this.creates++
-    const holder = this.containers.find((c) => c.name === options.name)
-    if (holder && this.host.kind === 'podman')
-      throw httpError(
-        500,
-        `container create: creating container storage: the container name "${options.name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`,
-      )
-    if (holder) throw httpError(409, `Conflict. The container name "/${options.name}" is already in use`)
-    if (!this.images.includes(options.Image)) throw httpError(404, `No such image: ${options.Image}`)
-    const container = {
-      id: `id${this.next++}`,
-      name: options.name,
-      image: options.Image,
-      cmd: options.Cmd,
-      labels: options.Labels,
-      created: new Date().toISOString(),
-    }
-    this.containers.push(container)
-    return { id: container.id }
-  }
-
-  getContainer(ref: string) {
-    const find = () => this.containers.find((c) => c.id === ref || c.name === ref)
-    return {
-      inspect: async () => {
-        const c = find()
-        if (!c) throw httpError(404, `No such container: ${ref}`)
-        return { Id: c.id, Created: c.created, Config: { Labels: c.labels } }
-      },
-      remove: async () => {
-        const c = find()
-        if (!c) throw httpError(404, `No such container: ${ref}`)
-        this.containers = this.containers.filter((x) => x !== c)
-      },
-    }
-  }
-
-  getImage(ref: string) {
-    return {
-      inspect: async () => {
-        if (!this.images.includes(ref)) throw httpError(404, `No such image: ${ref}`)
-        return { Id: `sha256:${ref}` }
-      },
-    }
-  }
-
-  async listImages() {
-    return this.images.map((ref) => ({ Id: `sha256:${ref}` }))
-  }
-
-  // A lock as a run on another machine would have left it.
-  addLock(deployment: string, labels: Record<string, string>): FakeContainer {
-    const container = { id: `id${this.next++}`, name: lockName(deployment), image: 'other:1', labels, created: new Date().toISOString() }
-    this.containers.push(container)
-    return container
-  }
-
-  get asDocker(): Docker {
-    return this as unknown as Docker
-  }
+// The in-memory host, with the images a lock may be made from.
+function lockHost(profile: HostProfile = DOCKER): FakeHost {
+  const host = new FakeHost()
+  host.podman = profile.kind === 'podman'
+  host.images = ['vic-lb-test/haproxy:2.6', 'other:1']
+  return host
 }
+
+// A lock as a run on another machine would have left it.
+function addLock(host: FakeHost, deployment: string, labels: Record<string, string>): FakeContainer {
+  const id = host.add({
+    id: `other-${deployment}-${host.containers.size}`,
+    name: lockName(deployment),
+    running: false,
+    labels,
+    created: new Date().toISOString(),
+  })
+  return host.containers.get(id)!
+}
+
+const all = (host: FakeHost): FakeContainer[] => [...host.containers.values()]
 
 function httpError(statusCode: number, message: string): Error {
   return Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } })
@@ -118,50 +60,52 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('withDeploymentLock', () => {
   it('holds a never-started lock container, labelled with the deployment, holder and operation, while fn runs', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     const log = recorder()
     let during: FakeContainer[] = []
-    const result = await withDeploymentLock(docker.asDocker, 'pr-42', options(log), async () => {
-      during = [...docker.containers]
+    const result = await withDeploymentLock(host, 'pr-42', options(log), async () => {
+      during = all(host)
       return 'done'
     })
     expect(result).toBe('done')
     expect(during).toHaveLength(1)
     const [lock] = during
     expect(lock.name).toBe('pr-42-lock')
-    expect(lock.image).toBe('vic-lb-test/haproxy:2.6')
+    expect(lock.spec?.Image).toBe('vic-lb-test/haproxy:2.6')
     // A VCH refuses a container without a command.
-    expect(lock.cmd?.length).toBeGreaterThan(0)
-    expect(lock.labels[LABEL.deployment]).toBe('pr-42')
-    expect(lock.labels[LABEL.role]).toBe('lock')
-    expect(lock.labels[LABEL.holder]).toBe('run 7/1')
-    expect(lock.labels[LABEL.operation]).toBe('deploy')
-    expect(Date.now() - new Date(lock.labels[LABEL.created]).getTime()).toBeLessThan(5000)
-    expect(docker.containers).toEqual([])
+    expect(lock.spec?.Cmd?.length).toBeGreaterThan(0)
+    expect(lock.running).toBe(false)
+    expect(lock.labels![LABEL.deployment]).toBe('pr-42')
+    expect(lock.labels![LABEL.role]).toBe('lock')
+    expect(lock.labels![LABEL.holder]).toBe('run 7/1')
+    expect(lock.labels![LABEL.operation]).toBe('deploy')
+    expect(lock.labels![LABEL.leaseLapse]).toBe('16000')
+    expect(Date.now() - new Date(lock.labels![LABEL.created]).getTime()).toBeLessThan(5000)
+    expect(host.containers.size).toBe(0)
     expect(log.warnings).toEqual([])
   })
 
   it('releases the lock when fn fails, and passes the failure on', async () => {
-    const docker = new FakeDocker()
-    const failing = withDeploymentLock(docker.asDocker, 'pr-1', options(recorder()), async () => {
+    const host = lockHost()
+    const failing = withDeploymentLock(host, 'pr-1', options(recorder()), async () => {
       throw new Error('deploy failed')
     })
     await expect(failing).rejects.toThrow('deploy failed')
-    expect(docker.containers).toEqual([])
+    expect(host.containers.size).toBe(0)
   })
 
   it('makes a second run wait for the first, saying for what, since when and for whom', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     const order: string[] = []
     const firstLog = recorder()
     const secondLog = recorder()
-    const first = withDeploymentLock(docker.asDocker, 'pr-42', options(firstLog, { holder: 'run 100/1' }), async () => {
+    const first = withDeploymentLock(host, 'pr-42', options(firstLog, { holder: 'run 100/1' }), async () => {
       order.push('first starts')
       await sleep(60)
       order.push('first ends')
     })
     await sleep(5)
-    const second = withDeploymentLock(docker.asDocker, 'pr-42', options(secondLog, { holder: 'run 101/1', operation: 'teardown' }), async () => {
+    const second = withDeploymentLock(host, 'pr-42', options(secondLog, { holder: 'run 101/1', operation: 'teardown' }), async () => {
       order.push('second starts')
       order.push('second ends')
     })
@@ -171,64 +115,64 @@ describe('withDeploymentLock', () => {
     expect(waiting).toMatch(/^Waiting for the deploy of 'pr-42' started at \d{4}-\d\d-\d\dT[\d:.]+Z by run 100\/1 /)
     expect(secondLog.infos.at(-1)).toMatch(/^Took the lock pr-42-lock after waiting/)
     expect(firstLog.infos).toEqual([])
-    expect(docker.containers).toEqual([])
+    expect(host.containers.size).toBe(0)
   })
 
   it('waits on Podman too, where a taken name is a 500, not a 409', async () => {
-    const docker = new FakeDocker(PODMAN)
+    const host = lockHost(PODMAN)
     const order: string[] = []
-    const first = withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { host: PODMAN }), async () => {
+    const first = withDeploymentLock(host, 'pr-6', options(recorder(), { host: PODMAN }), async () => {
       order.push('first starts')
       await sleep(40)
       order.push('first ends')
     })
     await sleep(5)
     const secondLog = recorder()
-    await withDeploymentLock(docker.asDocker, 'pr-6', options(secondLog, { host: PODMAN }), async () => order.push('second'))
+    await withDeploymentLock(host, 'pr-6', options(secondLog, { host: PODMAN }), async () => order.push('second'))
     await first
     expect(order).toEqual(['first starts', 'first ends', 'second'])
     expect(secondLog.infos.at(-1)).toMatch(/^Took the lock pr-6-lock after waiting/)
   })
 
   it('takes a 500 that is not about the name for the failure it is, on Podman as elsewhere', async () => {
-    const docker = new FakeDocker(PODMAN)
-    docker.createContainer = async () => {
-      throw httpError(500, 'runc: error setting rlimit type 7')
-    }
-    const attempt = withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { host: PODMAN }), async () => 'ran')
+    const host = lockHost(PODMAN)
+    host.fail('create pr-6-lock', httpError(500, 'runc: error setting rlimit type 7'))
+    const attempt = withDeploymentLock(host, 'pr-6', options(recorder(), { host: PODMAN }), async () => 'ran')
     await expect(attempt).rejects.toThrow(/^Could not create the lock container pr-6-lock .*rlimit/)
     // dockerd's 500 "already in use" would be a failure, since dockerd says 409 for a clash.
-    const dockerd = new FakeDocker(DOCKER)
-    dockerd.createContainer = async () => {
-      throw httpError(500, 'the name is already in use by a stuck container')
-    }
-    await expect(withDeploymentLock(dockerd.asDocker, 'pr-6', options(recorder()), async () => 'ran')).rejects.toThrow(/^Could not create the lock container/)
+    const dockerd = lockHost(DOCKER)
+    dockerd.fail('create pr-6-lock', httpError(500, 'the name is already in use by a stuck container'))
+    await expect(withDeploymentLock(dockerd, 'pr-6', options(recorder()), async () => 'ran')).rejects.toThrow(/^Could not create the lock container/)
   })
 
   it('reports while waiting at most once per report interval', async () => {
-    const docker = new FakeDocker()
-    docker.addLock('pr-5', { [LABEL.deployment]: 'pr-5', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
+    const host = lockHost()
+    addLock(host, 'pr-5', { [LABEL.deployment]: 'pr-5', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
     const log = recorder()
-    setTimeout(() => (docker.containers = []), 120)
-    await withDeploymentLock(docker.asDocker, 'pr-5', options(log, { reportEveryMs: 1000 }), async () => undefined)
+    setTimeout(() => host.containers.clear(), 120)
+    await withDeploymentLock(host, 'pr-5', options(log, { reportEveryMs: 1000 }), async () => undefined)
     expect(log.infos.filter((m) => m.startsWith('Waiting for'))).toHaveLength(1)
-    expect(docker.creates).toBeGreaterThan(3)
+    expect(host.calls.filter((c) => c === 'create pr-5-lock').length).toBeGreaterThan(3)
   })
 
   it('keeps two deployments apart: their locks do not wait for each other', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     const log = recorder()
-    await withDeploymentLock(docker.asDocker, 'pr-1', options(log), () =>
-      withDeploymentLock(docker.asDocker, 'pr-2', options(log), async () =>
-        expect(docker.containers.map((c) => c.name).sort()).toEqual(['pr-1-lock', 'pr-2-lock']),
+    await withDeploymentLock(host, 'pr-1', options(log), () =>
+      withDeploymentLock(host, 'pr-2', options(log), async () =>
+        expect(
+          all(host)
+            .map((c) => c.name)
+            .sort(),
+        ).toEqual(['pr-1-lock', 'pr-2-lock']),
       ),
     )
     expect(log.infos).toEqual([])
   })
 
-  it('takes over a lock older than the timeout, with a warning naming its holder', async () => {
-    const docker = new FakeDocker()
-    const stale = docker.addLock('pr-9', {
+  it('takes over a lock of an earlier version (no lease) older than the timeout, with a warning naming its holder', async () => {
+    const host = lockHost()
+    const stale = addLock(host, 'pr-9', {
       [LABEL.deployment]: 'pr-9',
       [LABEL.role]: 'lock',
       [LABEL.created]: '2020-01-01T00:00:00.000Z',
@@ -237,20 +181,20 @@ describe('withDeploymentLock', () => {
     })
     const log = recorder()
     let held: FakeContainer | undefined
-    await withDeploymentLock(docker.asDocker, 'pr-9', options(log), async () => {
-      held = docker.containers[0]
+    await withDeploymentLock(host, 'pr-9', options(log), async () => {
+      held = all(host)[0]
     })
     expect(held?.id).not.toBe(stale.id)
-    expect(held?.labels[LABEL.holder]).toBe('run 7/1')
+    expect(held?.labels?.[LABEL.holder]).toBe('run 7/1')
     expect(log.warnings).toHaveLength(1)
     expect(log.warnings[0]).toMatch(
-      /^Taking over the lock pr-9-lock of deployment 'pr-9': it was taken for the teardown started at 2020-01-01T00:00:00.000Z by run 55\/2, longer ago than wait-timeout \(5 s\)/,
+      /^Taking over the lock pr-9-lock of deployment 'pr-9': it was taken for the teardown started at 2020-01-01T00:00:00.000Z by run 55\/2, made by an earlier version of the action that renews no lease, and older than wait-timeout \(5 s\)\.$/,
     )
-    expect(docker.containers).toEqual([])
+    expect(host.containers.size).toBe(0)
   })
 
   it('takes over at once a lock whose holder process on this machine no longer runs', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
     const identity = processIdentity(child.pid)
     expect(identity).toBeDefined()
@@ -263,10 +207,10 @@ describe('withDeploymentLock', () => {
       [LABEL.holder]: 'run 9/1',
       [LABEL.holderProcess]: identity!,
     }
-    docker.addLock('pr-8', lock)
+    addLock(host, 'pr-8', lock)
     const log = recorder()
     const started = Date.now()
-    await withDeploymentLock(docker.asDocker, 'pr-8', options(log, { timeoutSeconds: 60 }), async () => undefined)
+    await withDeploymentLock(host, 'pr-8', options(log, { timeoutSeconds: 60 }), async () => undefined)
     expect(Date.now() - started).toBeLessThan(1000)
     expect(log.warnings[0]).toMatch(/by run 9\/1, whose process on this machine no longer runs\.$/)
   })
@@ -284,80 +228,183 @@ describe('withDeploymentLock', () => {
   })
 
   it('stops waiting for the lock at once when the run is cancelled', async () => {
-    const docker = new FakeDocker()
-    docker.addLock('pr-6', { [LABEL.deployment]: 'pr-6', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
+    const host = lockHost()
+    addLock(host, 'pr-6', { [LABEL.deployment]: 'pr-6', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
     const controller = new AbortController()
     setTimeout(() => controller.abort(new Error('cancelled')), 50)
     const started = Date.now()
     let ran = false
     await expect(
-      withDeploymentLock(docker.asDocker, 'pr-6', options(recorder(), { timeoutSeconds: 60, pollMs: 10_000, signal: controller.signal }), async () => {
+      withDeploymentLock(host, 'pr-6', options(recorder(), { timeoutSeconds: 60, pollMs: 10_000, signal: controller.signal }), async () => {
         ran = true
       }),
     ).rejects.toThrow('cancelled')
     expect(Date.now() - started).toBeLessThan(1000)
     expect(ran).toBe(false)
-    expect(docker.containers).toHaveLength(1)
+    expect(host.containers.size).toBe(1)
   })
 
   it('gives up after the timeout while live runs keep holding the lock, saying how to go on', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     // Runs ahead in the queue take the lock one after the other, each lock younger than the timeout.
     const renew = () => {
-      docker.containers = []
-      docker.addLock('pr-3', { [LABEL.deployment]: 'pr-3', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
+      host.containers.clear()
+      addLock(host, 'pr-3', { [LABEL.deployment]: 'pr-3', [LABEL.role]: 'lock', [LABEL.created]: new Date().toISOString(), [LABEL.holder]: 'run 1/1' })
     }
     renew()
     const queue = setInterval(renew, 300)
     let ran = false
     try {
-      const waiter = withDeploymentLock(docker.asDocker, 'pr-3', options(recorder(), { timeoutSeconds: 1 }), async () => {
+      const waiter = withDeploymentLock(host, 'pr-3', options(recorder(), { timeoutSeconds: 1 }), async () => {
         ran = true
       })
       await expect(waiter).rejects.toThrow(
-        /^Gave up after 1 s \(wait-timeout\) waiting for the deploy of 'pr-3' started at .+ by run 1\/1\. .*docker rm -f pr-3-lock/,
+        /^Gave up after 1 s \(wait-timeout\) waiting for the deploy of 'pr-3' started at .+ by run 1\/1, which still holds it\. Run again once that run has finished, or give a longer wait-timeout\.$/,
       )
     } finally {
       clearInterval(queue)
     }
     expect(ran).toBe(false)
-    expect(docker.containers.map((c) => c.labels[LABEL.holder])).toEqual(['run 1/1'])
+    expect(all(host).map((c) => c.labels?.[LABEL.holder])).toEqual(['run 1/1'])
   })
 
   it('refuses a container with the lock name that is not the lock of this deployment', async () => {
-    const docker = new FakeDocker()
-    docker.addLock('pr-7', { [LABEL.deployment]: 'other', [LABEL.role]: 'lb' })
-    const attempt = withDeploymentLock(docker.asDocker, 'pr-7', options(recorder()), async () => 'ran')
+    const host = lockHost()
+    addLock(host, 'pr-7', { [LABEL.deployment]: 'other', [LABEL.role]: 'lb' })
+    const attempt = withDeploymentLock(host, 'pr-7', options(recorder()), async () => 'ran')
     await expect(attempt).rejects.toThrow(
       /^A container named pr-7-lock exists on the Docker host and is not the lock of deployment 'pr-7' \(it belongs to deployment 'other'\)\. .*instance-prefix/,
     )
-    docker.containers = []
-    docker.addLock('pr-7', {})
-    await expect(withDeploymentLock(docker.asDocker, 'pr-7', options(recorder()), async () => 'ran')).rejects.toThrow(
-      /not the lock of deployment 'pr-7'\. Rename/,
-    )
+    host.containers.clear()
+    addLock(host, 'pr-7', {})
+    await expect(withDeploymentLock(host, 'pr-7', options(recorder()), async () => 'ran')).rejects.toThrow(/not the lock of deployment 'pr-7'\. Rename/)
   })
 
   it('says which image it could not create the lock from', async () => {
-    const docker = new FakeDocker()
-    const attempt = withDeploymentLock(docker.asDocker, 'pr-8', options(recorder(), { image: 'missing:1' }), async () => 'ran')
+    const host = lockHost()
+    host.fail('create pr-8-lock', httpError(404, 'No such image: missing:1'))
+    const attempt = withDeploymentLock(host, 'pr-8', options(recorder(), { image: 'missing:1' }), async () => 'ran')
     await expect(attempt).rejects.toThrow(
       /^Could not create the lock container pr-8-lock of deployment 'pr-8' from image missing:1: No such image: missing:1\./,
     )
   })
 
   it('warns, and does not fail, when its lock was taken over while it ran', async () => {
-    const docker = new FakeDocker()
+    const host = lockHost()
     const log = recorder()
-    const result = await withDeploymentLock(docker.asDocker, 'pr-4', options(log), async () => {
-      docker.containers = []
-      docker.addLock('pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 2/1' })
+    const result = await withDeploymentLock(host, 'pr-4', options(log), async () => {
+      host.containers.clear()
+      addLock(host, 'pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 2/1' })
       return 'finished'
     })
     expect(result).toBe('finished')
     expect(log.warnings).toEqual([expect.stringMatching(/^The lock pr-4-lock of deployment 'pr-4' was taken over by another run/)])
     // The other run's lock is not ours to remove.
-    expect(docker.containers.map((c) => c.labels[LABEL.holder])).toEqual(['run 2/1'])
+    expect(all(host).map((c) => c.labels?.[LABEL.holder])).toEqual(['run 2/1'])
+  })
+})
+
+describe('the lease', () => {
+  const FAST = { beatMs: 20, lapseMs: 150, holdMs: 90 }
+  const LEASE_PATH = '/vic-lb-lease'
+
+  it('is renewed while fn runs: the counter in the lock container goes up every beat', async () => {
+    const host = lockHost()
+    const seen = new Set<string>()
+    await withDeploymentLock(host, 'pr-1', options(recorder(), { lease: FAST }), async () => {
+      for (let i = 0; i < 10; i++) {
+        seen.add(all(host)[0].files.get(LEASE_PATH) ?? 'none')
+        await sleep(25)
+      }
+    })
+    expect(seen.size).toBeGreaterThan(4)
+    expect(host.containers.size).toBe(0)
+  })
+
+  it("keeps a live holder: a waiter gives up after its wait-timeout, shorter than the holder's run, and never takes the lock over", async () => {
+    const host = lockHost()
+    const order: string[] = []
+    const holderLog = recorder()
+    const holder = withDeploymentLock(host, 'pr-2', options(holderLog, { lease: FAST, holder: 'run 1/1' }), async (leased) => {
+      await sleep(1600)
+      // Still the holder: it may write.
+      await leased.putFile(all(host)[0].id, '/tmp', 'proof', 'x')
+      order.push('holder done')
+    })
+    await sleep(10)
+    const waiter = withDeploymentLock(host, 'pr-2', options(recorder(), { timeoutSeconds: 1, lease: FAST, holder: 'run 2/1' }), async () => {
+      order.push('waiter ran')
+    })
+    await expect(waiter).rejects.toThrow(/^Gave up after 1 s \(wait-timeout\) waiting for the deploy of 'pr-2' .* by run 1\/1, which still holds it/)
+    await holder
+    expect(order).toEqual(['holder done'])
+    expect(holderLog.warnings).toEqual([])
+    expect(host.containers.size).toBe(0)
+  })
+
+  it('is taken over once its counter has stood still for the lapse the lock names, however young the lock', async () => {
+    const host = lockHost()
+    const dead = addLock(host, 'pr-3', {
+      [LABEL.deployment]: 'pr-3',
+      [LABEL.role]: 'lock',
+      [LABEL.created]: new Date().toISOString(),
+      [LABEL.holder]: 'run 9/1',
+      [LABEL.leaseLapse]: '150',
+    })
+    dead.files.set(LEASE_PATH, '7\n')
+    const log = recorder()
+    const started = Date.now()
+    await withDeploymentLock(host, 'pr-3', options(log, { timeoutSeconds: 60 }), async () => undefined)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150)
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(log.warnings[0]).toMatch(/by run 9\/1, whose lease lapsed: it was not renewed for 0 s, so that run is taken to have died\.$/)
+  })
+
+  it('a lease that keeps being renewed is never taken over', async () => {
+    const host = lockHost()
+    const live = addLock(host, 'pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '100' })
+    let beat = 0
+    const beating = setInterval(() => live.files.set(LEASE_PATH, `${++beat}\n`), 20)
+    try {
+      await expect(withDeploymentLock(host, 'pr-4', options(recorder(), { timeoutSeconds: 1 }), async () => 'ran')).rejects.toThrow(/^Gave up after 1 s/)
+    } finally {
+      clearInterval(beating)
+    }
+    expect(all(host).map((c) => c.id)).toEqual([live.id])
+  })
+
+  it('stops the holder before its next write once its lock was taken over', async () => {
+    const host = lockHost()
+    const attempt = withDeploymentLock(host, 'pr-5', options(recorder(), { lease: FAST }), async (leased) => {
+      const lock = all(host)[0]
+      host.containers.delete(lock.id) // another run removed it
+      await sleep(60) // a renewal meets the 404
+      await leased.createContainer({ name: 'pr-5-web-1', Image: 'other:1' })
+    })
+    await expect(attempt).rejects.toThrow(LeaseLostError)
+    await expect(attempt).rejects.toThrow(
+      /^This run lost the lock pr-5-lock of deployment 'pr-5': its lock container is gone: another run took the lock over\. It stopped before changing anything more/,
+    )
+    expect(host.byName('pr-5-web-1')).toBeUndefined()
+  })
+
+  it('stops the holder before its next write when it could not renew for the hold time (a network cut)', async () => {
+    const host = lockHost()
+    const log = recorder()
+    const attempt = withDeploymentLock(host, 'pr-6', options(log, { lease: FAST }), async (leased) => {
+      await sleep(30)
+      const put = host.putFile.bind(host)
+      host.putFile = async () => {
+        throw new Error('connect ETIMEDOUT')
+      }
+      await sleep(FAST.holdMs + 40)
+      host.putFile = put
+      // Reads still pass; writes do not.
+      expect(await leased.listContainers([])).toHaveLength(1)
+      await leased.start(all(host)[0].id)
+    })
+    await expect(attempt).rejects.toThrow(/^This run lost the lock pr-6-lock of deployment 'pr-6': it could not be renewed for 0 s \(connect ETIMEDOUT\)/)
+    expect(all(host).every((c) => !c.running)).toBe(true)
   })
 })
 
@@ -393,10 +440,10 @@ describe('holderFromLabels', () => {
 
 describe('imageOnHost', () => {
   it('prefers the given image, else takes any image on the host, else none', async () => {
-    const docker = new FakeDocker()
-    expect(await imageOnHost(docker.asDocker, 'vic-lb-test/haproxy:2.6')).toBe('vic-lb-test/haproxy:2.6')
-    expect(await imageOnHost(docker.asDocker, 'haproxy:3.2')).toBe('sha256:vic-lb-test/haproxy:2.6')
-    docker.images = []
-    expect(await imageOnHost(docker.asDocker, 'haproxy:3.2')).toBeUndefined()
+    const host = lockHost()
+    expect(await imageOnHost(host, 'vic-lb-test/haproxy:2.6')).toBe('vic-lb-test/haproxy:2.6')
+    expect(await imageOnHost(host, 'haproxy:3.2')).toBe('sha256:vic-lb-test/haproxy:2.6')
+    host.images = []
+    expect(await imageOnHost(host, 'haproxy:3.2')).toBeUndefined()
   })
 })

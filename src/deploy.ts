@@ -1,11 +1,9 @@
 import { log } from './log'
 import { randomBytes } from 'node:crypto'
-import type Docker from 'dockerode'
-import { InputError } from './errors'
+import { InputError, LeaseLostError } from './errors'
 import { type DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
-import { dockerodeHost } from './docker/dockerode-host'
 import { lbUser } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
@@ -41,10 +39,10 @@ export interface PulledImages {
 }
 
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
-export async function pullImages(docker: Docker, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
+export async function pullImages(host: DockerHost, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
   const [image, haproxyImage] = await log.group('Pull images', () =>
     Promise.all(
-      [settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log.info)),
+      [settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log.info)),
     ),
   )
   for (const pulled of [image, haproxyImage]) if (pulled.warning) log.warning(pulled.warning)
@@ -53,9 +51,13 @@ export async function pullImages(docker: Docker, settings: DeploySettings, signa
 
 // Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
 // at any moment before traffic has switched, it takes back what it created; after, it finishes.
-export async function deploy(engine: Engine, settings: DeploySettings, { image, haproxyImage }: PulledImages, signal?: AbortSignal): Promise<DeployResult> {
-  const { docker } = engine
-  const host = dockerodeHost(docker)
+export async function deploy(
+  host: DockerHost,
+  engine: Engine,
+  settings: DeploySettings,
+  { image, haproxyImage }: PulledImages,
+  signal?: AbortSignal,
+): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
   await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName)
@@ -120,7 +122,13 @@ export async function deploy(engine: Engine, settings: DeploySettings, { image, 
       changed: ctx.record.changed,
     }
   } catch (error) {
-    await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx))
+    await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () =>
+      undo(ctx).catch((undoError: unknown) => {
+        // Whoever holds the deployment now settles what this run left.
+        if (!(undoError instanceof LeaseLostError)) throw undoError
+        log.warning(`Stopped undoing: ${undoError.message}`)
+      }),
+    )
     ctx.record.settled()
     throw error
   }
@@ -142,8 +150,7 @@ async function generationFor(host: DockerHost, settings: DeploySettings, imageId
 }
 
 // Everything that can be found wrong before the host is changed.
-export async function checkHost(engine: Engine, settings: DeploySettings): Promise<void> {
-  const host = dockerodeHost(engine.docker)
+export async function checkHost(host: DockerHost, engine: Engine, settings: DeploySettings): Promise<void> {
   const { cpus } = settings.instanceConfig
   instanceResources(settings.instanceConfig, engine.host)
   // A host that limits containers refuses more CPUs than it has, but only once the instance is

@@ -26,6 +26,8 @@ export const LABEL = {
   holderProcess: `${NAMESPACE}.holder-process`,
   // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
   holderRun: `${NAMESPACE}.holder-run`,
+  // Lock: how long (ms) its lease may go unrenewed before a waiting run takes it over (lock.ts).
+  leaseLapse: `${NAMESPACE}.lease-lapse-ms`,
   // The run that created the object: what the post step of a killed run removes (post.ts).
   run: `${NAMESPACE}.run`,
 } as const

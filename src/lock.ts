@@ -1,8 +1,9 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
-import type Docker from 'dockerode'
 import { sleep } from './cancel'
+import type { DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
+import { LeaseLostError } from './errors'
 import { isNameClash, type HostProfile } from './docker/host-profile'
 import { LABEL, deploymentLabels } from './labels'
 import { workflowRunOf } from './github/runs'
@@ -15,6 +16,13 @@ import { forgetLock, rememberLock } from './state-helper'
 // on the Docker host, where every run of every runner sees it: a container that is created and
 // never started. Docker gives a name to one container only, atomically, so creating
 // `<deployment>-lock` either takes the lock or fails with a name clash while someone holds it.
+//
+// A lock is a lease: its holder renews it every few seconds by writing a counter into the lock
+// container (an archive upload, which works on a never-started container on every host, a VCH
+// included), and a waiting run takes it over only once that counter has stood still for the lapse
+// time on the waiter's own clock (no clocks are compared), or once its holder is provably gone.
+// Never because of its age: a live run is always waited for. A holder that cannot renew (a
+// network cut) stops before its next write to the host, well before anyone may take over.
 
 export type Operation = 'deploy' | 'teardown' | 'prune'
 
@@ -24,7 +32,7 @@ export interface LockOptions {
   host: HostProfile
   // An image on the Docker host to create the lock container from (see imageOnHost).
   image: string
-  // How long to wait for the holder; a lock older than this belongs to a run that died.
+  // How long to wait for the holder before giving up.
   timeoutSeconds: number
   // Who takes the lock, as waiting runs will read it: see holderOf.
   holder?: string
@@ -35,7 +43,23 @@ export interface LockOptions {
   signal?: AbortSignal
   // Whether a holder's workflow run has completed (with a github-token: github/runs.ts).
   runFinished?: (run: string) => Promise<boolean>
+  lease?: LeaseTiming
 }
+
+export interface LeaseTiming {
+  // How often the holder renews.
+  beatMs: number
+  // How long a waiter sees no renewal before it takes the lock over (the lock's label says it).
+  lapseMs: number
+  // How long after its last renewal the holder still writes: well inside the lapse, so that a
+  // write under way when the lease runs out still lands before any waiter could take over.
+  holdMs: number
+}
+
+// Four beats to lapse; the holder stops writing after two missed ones.
+export const LEASE: LeaseTiming = { beatMs: 4_000, lapseMs: 16_000, holdMs: 10_000 }
+const LEASE_DIR = '/'
+const LEASE_FILE = 'vic-lb-lease'
 
 export interface LockLog {
   info(message: string): void
@@ -52,6 +76,8 @@ export interface LockHolder {
   process?: string
   // The holder's workflow run as workflowRunOf wrote it, on a runner.
   run?: string
+  // How long the lease may go unrenewed; undefined for a lock of an earlier version, which renews none.
+  lapseMs?: number
 }
 
 const POLL_MS = 1_000
@@ -109,52 +135,148 @@ function startTimeOf(pid: number): string | undefined {
   }
 }
 
-export async function withDeploymentLock<T>(docker: Docker, deployment: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquire(docker, deployment, options)
+// Runs fn while this run holds the deployment's lease; fn gets the host to write through, which
+// refuses every write once the lease cannot be vouched for (LeaseLostError).
+export async function withDeploymentLock<T>(host: DockerHost, deployment: string, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
+  const log = options.log ?? runLog
+  const id = await acquire(host, deployment, options)
+  const lease = new Lease(host, deployment, id, options.lease ?? LEASE)
   try {
-    return await fn()
+    return await fn(lease.guard(host))
   } finally {
-    await releaseLock(docker, deployment, lock, options.log ?? runLog)
+    lease.stop()
+    await releaseLock(host, deployment, id, log)
   }
 }
 
-async function acquire(docker: Docker, deployment: string, options: LockOptions): Promise<string> {
+// The holder's side: renews, and knows whether it may still write.
+class Lease {
+  private beats = 0
+  private renewedAt = Date.now() // the lock was created just now
+  private lost?: string
+  private lastError?: string
+  private timer?: NodeJS.Timeout
+  private stopped = false
+
+  constructor(
+    private host: DockerHost,
+    private deployment: string,
+    private id: string,
+    private timing: LeaseTiming,
+  ) {
+    void this.renew()
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      await this.host.putFile(this.id, LEASE_DIR, LEASE_FILE, `${++this.beats}\n`)
+      this.renewedAt = Date.now()
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) this.lost = 'its lock container is gone: another run took the lock over'
+      else this.lastError = describe(error)
+    }
+    if (!this.stopped && !this.lost) {
+      this.timer = setTimeout(() => void this.renew(), this.timing.beatMs)
+      this.timer.unref()
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  assertHeld(): void {
+    const since = Date.now() - this.renewedAt
+    const why =
+      this.lost ?? (since > this.timing.holdMs ? `it could not be renewed for ${Math.round(since / 1000)} s (${this.lastError ?? 'no answer'})` : undefined)
+    if (why)
+      throw new LeaseLostError(
+        `This run lost the lock ${lockName(this.deployment)} of deployment '${this.deployment}': ${why}. It stopped before changing anything more on the Docker host; another run may be working on the deployment now. Check the connection to the Docker host and run again: the next run settles what this one left.`,
+      )
+  }
+
+  // Every call that changes the host first checks the lease; reads pass.
+  guard(host: DockerHost): DockerHost {
+    const writes: ReadonlySet<PropertyKey> = new Set(WRITES)
+    return new Proxy(host, {
+      get: (target, property) => {
+        const value: unknown = Reflect.get(target, property)
+        if (typeof value !== 'function') return value
+        const call = value.bind(target) as (...args: unknown[]) => unknown
+        if (!writes.has(property)) return call
+        return (...args: unknown[]) => {
+          this.assertHeld()
+          return call(...args)
+        }
+      },
+    })
+  }
+}
+
+const WRITES = [
+  'createNetwork',
+  'createContainer',
+  'connect',
+  'start',
+  'stop',
+  'rename',
+  'remove',
+  'removeContainer',
+  'putFile',
+  'exec',
+  'signal',
+] as const satisfies readonly (keyof DockerHost)[]
+
+// The waiter's side: the lease's counter as last read, and since when (on this machine's clock).
+interface Observed {
+  id: string
+  value: string | undefined
+  since: number
+}
+
+async function acquire(host: DockerHost, deployment: string, options: LockOptions): Promise<string> {
   const log = options.log ?? runLog
   const name = lockName(deployment)
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()
   let lastReport: number | undefined
+  let observed: Observed | undefined
   const askedGitHub = new Map<string, number>() // lock container ID -> when
   for (;;) {
     options.signal?.throwIfAborted()
-    const taken = await tryCreate(docker, deployment, options)
+    const taken = await tryCreate(host, deployment, options)
     if (taken) {
       rememberLock({ deployment, id: taken })
       if (lastReport !== undefined) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
       return taken
     }
-    const current = await readHolder(docker, name, deployment)
+    const current = await readHolder(host, name, deployment)
     if (!current) continue // released between our attempt and our look: try again at once
+    observed = await observeLease(host, current, observed)
+    if (!observed) continue // removed while we read it
     const now = Date.now()
     const gone = holderProcessGone(current.process)
       ? 'whose process on this machine no longer runs'
-      : (await runCompleted(current, options, askedGitHub))
-        ? 'whose workflow run has completed'
-        : now - current.since.getTime() > timeoutMs
-          ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
-          : undefined
+      : current.lapseMs !== undefined && now - observed.since >= current.lapseMs
+        ? `whose lease lapsed: it was not renewed for ${Math.round((now - observed.since) / 1000)} s, so that run is taken to have died`
+        : (await runCompleted(current, options, askedGitHub))
+          ? 'whose workflow run has completed'
+          : current.lapseMs === undefined && now - current.since.getTime() > timeoutMs
+            ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
+            : undefined
     if (gone) {
       log.warning(
         `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
       )
-      await removeById(docker, current.id).catch((error) => {
+      await host.removeContainer(current.id).catch((error) => {
         throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
       continue
     }
     if (now - startedWaiting >= timeoutMs)
       throw new Error(
-        `Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}. Run again once it has finished; if that run no longer exists, remove its lock with 'docker rm -f ${name}'.`,
+        `Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`,
       )
     if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
       log.info(
@@ -166,6 +288,20 @@ async function acquire(docker: Docker, deployment: string, options: LockOptions)
   }
 }
 
+// Reads the lease's counter; the time it stood still starts anew whenever it (or the lock) changes.
+// Undefined when the lock is gone.
+async function observeLease(host: DockerHost, holder: LockHolder, last: Observed | undefined): Promise<Observed | undefined> {
+  if (holder.lapseMs === undefined) return { id: holder.id, value: undefined, since: Date.now() }
+  let value: string | undefined
+  try {
+    value = await host.getFile(holder.id, `/${LEASE_FILE}`)
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`)
+  }
+  return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() }
+}
+
 async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map<string, number>): Promise<boolean> {
   if (!holder.run || !options.runFinished) return false
   const last = asked.get(holder.id)
@@ -175,21 +311,21 @@ async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map
 }
 
 // The lock container's ID when this run took the lock; undefined when somebody else holds it.
-async function tryCreate(docker: Docker, deployment: string, options: LockOptions): Promise<string | undefined> {
+async function tryCreate(host: DockerHost, deployment: string, options: LockOptions): Promise<string | undefined> {
   const name = lockName(deployment)
   try {
-    const container = await docker.createContainer({
+    return await host.createContainer({
       name,
       Image: options.image,
       Cmd: LOCK_COMMAND,
       Labels: deploymentLabels(deployment, 'lock', {
         [LABEL.holder]: options.holder ?? holderOf(),
         [LABEL.operation]: options.operation,
+        [LABEL.leaseLapse]: String((options.lease ?? LEASE).lapseMs),
         ...withValue(LABEL.holderProcess, processIdentity()),
         ...withValue(LABEL.holderRun, workflowRunOf()),
       }),
     })
-    return container.id
   } catch (error) {
     if (isNameClash(options.host, error)) return undefined
     throw new Error(
@@ -199,10 +335,10 @@ async function tryCreate(docker: Docker, deployment: string, options: LockOption
 }
 
 // Who holds the lock now; undefined when it is gone (released in the meantime).
-async function readHolder(docker: Docker, name: string, deployment: string): Promise<LockHolder | undefined> {
-  let inspected: Docker.ContainerInspectInfo
+async function readHolder(host: DockerHost, name: string, deployment: string): Promise<LockHolder | undefined> {
+  let inspected: Awaited<ReturnType<DockerHost['inspect']>>
   try {
-    inspected = await docker.getContainer(name).inspect()
+    inspected = await host.inspect(name)
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return undefined
     throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`)
@@ -215,10 +351,14 @@ async function readHolder(docker: Docker, name: string, deployment: string): Pro
   return holderFromLabels(inspected.Id, labels, inspected.Created)
 }
 
+// A lapse a label can ask for: at most this long (a label is anybody's to write).
+const MAX_LAPSE_MS = 300_000
+
 // Pure: the holder as the labels tell it. A lock without a readable time counts from the
 // container's creation on the Docker host.
 export function holderFromLabels(id: string, labels: Record<string, string>, createdOnHost: string): LockHolder {
   const labelled = new Date(labels[LABEL.created] ?? '')
+  const lapse = Number(labels[LABEL.leaseLapse])
   return {
     id,
     operation: labels[LABEL.operation] || 'deploy',
@@ -226,6 +366,7 @@ export function holderFromLabels(id: string, labels: Record<string, string>, cre
     since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
     ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
     ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
+    ...(labels[LABEL.leaseLapse] !== undefined ? { lapseMs: Number.isInteger(lapse) && lapse > 0 ? Math.min(lapse, MAX_LAPSE_MS) : MAX_LAPSE_MS } : {}),
   }
 }
 
@@ -233,43 +374,23 @@ function withValue(label: string, value: string | undefined): Record<string, str
   return value ? { [label]: value } : {}
 }
 
-// By ID, never by name: a lock that was taken over in the meantime belongs to another run.
-async function removeById(docker: Docker, id: string): Promise<boolean> {
-  try {
-    await docker.getContainer(id).remove({ force: true })
-    return true
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false
-    throw error
-  }
-}
-
-// By the ID this run took it with (the post step of a killed run releases it the same way).
-export async function releaseLock(docker: Docker, deployment: string, id: string, log: LockLog): Promise<void> {
+// By the ID this run took it with, never by name: a lock that was taken over in the meantime
+// belongs to another run (the post step of a killed run releases it the same way).
+export async function releaseLock(host: DockerHost, deployment: string, id: string, log: LockLog): Promise<void> {
   const name = lockName(deployment)
   try {
-    const removed = await removeById(docker, id)
+    const removed = await host.removeContainer(id)
     forgetLock(id)
-    if (!removed)
-      log.warning(
-        `The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`,
-      )
+    if (!removed) log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: its lease had lapsed.`)
   } catch (error) {
     log.warning(
-      `Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run waits until it is older than wait-timeout; remove it with 'docker rm -f ${name}' to go on sooner.`,
+      `Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`,
     )
   }
 }
 
 // The lock container is never started, so any image on the host will do; the preferred one (the
 // HAProxy image) when it is there. Undefined on a host without any image.
-export async function imageOnHost(docker: Docker, preferred: string): Promise<string | undefined> {
-  try {
-    await docker.getImage(preferred).inspect()
-    return preferred
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode !== 404) throw error
-  }
-  const [any] = await docker.listImages()
-  return any?.Id
+export async function imageOnHost(host: DockerHost, preferred: string): Promise<string | undefined> {
+  return (await host.imageId(preferred)) ? preferred : await host.anyImageId()
 }

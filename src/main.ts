@@ -1,8 +1,9 @@
 import { log } from './log'
-import type Docker from 'dockerode'
 import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
+import type { DockerHost } from './docker/deploy-host'
+import { dockerodeHost } from './docker/dockerode-host'
 import { obtainImage } from './docker/images'
 import { checkHost, deploy, pullImages } from './deploy'
 import { teardown } from './teardown'
@@ -14,7 +15,6 @@ import { currentPullRequest, runUrlOf } from './github/event'
 import { workflowRunFinished } from './github/runs'
 import { summarizeDeploy, summarizeTeardown } from './summary'
 import { cancelOnSignals, untilCancelled } from './cancel'
-import { markMainStarted } from './state-helper'
 
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 export const readActionInput: InputReader = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]
@@ -25,7 +25,6 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
   const { signal } = cancellation
   try {
     maskSecrets(read)
-    markMainStarted()
     const inputs = readInputs(read)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
     const engine = await log.group('Connect to the Docker host', async () => {
@@ -34,9 +33,10 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
       return connected
     })
     const github = inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined
-    if (inputs.command === 'deploy') await runDeploy(engine, inputs, github, signal)
-    else if (inputs.command === 'teardown') await runTeardown(engine, inputs, github, signal)
-    else await runPrune(engine, inputs, github, signal)
+    const host = dockerodeHost(engine.docker)
+    if (inputs.command === 'deploy') await runDeploy(host, engine, inputs, github, signal)
+    else if (inputs.command === 'teardown') await runTeardown(host, engine, inputs, github, signal)
+    else await runPrune(host, engine, inputs, github, signal)
   } catch (error) {
     // A cancelled run says so, whatever step noticed it first.
     const reason = signal.aborted ? signal.reason : error
@@ -48,11 +48,11 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
 }
 
 // The PR comment is written while the lock is held, so two runs never write it out of order.
-async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+async function runDeploy(host: DockerHost, engine: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
-  await log.group('Check the Docker host', () => checkHost(engine, settings))
-  const pulled = await pullImages(engine.docker, settings, signal)
+  await log.group('Check the Docker host', () => checkHost(host, engine, settings))
+  const pulled = await pullImages(host, settings, signal)
   const lock = {
     operation: 'deploy' as const,
     host: engine.host,
@@ -61,8 +61,8 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
     signal,
     runFinished: runFinishedVia(github),
   }
-  const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
-    const deployed = await deploy(engine, settings, pulled, signal)
+  const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
+    const deployed = await deploy(leased, engine, settings, pulled, signal)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
     return deployed
   })
@@ -77,17 +77,23 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
 }
 
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
-async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+async function runTeardown(
+  host: DockerHost,
+  { docker, host: profile }: Engine,
+  inputs: Inputs,
+  github: GitHubApi | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const deployment = inputs.instancePrefix
   const lock = {
     operation: 'teardown' as const,
-    host,
-    image: await lockImage(docker, inputs, signal),
+    host: profile,
+    image: await lockImage(host, inputs, signal),
     timeoutSeconds: inputs.waitTimeoutSeconds,
     signal,
     runFinished: runFinishedVia(github),
   }
-  const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
+  const { removed } = await withDeploymentLock(host, deployment, lock, async () => {
     const result = await teardown(docker, deployment)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
     return result
@@ -95,9 +101,21 @@ async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: Git
   await summarizeTeardown(deployment, removed)
 }
 
-async function runPrune({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+async function runPrune(
+  host: DockerHost,
+  { docker, host: profile }: Engine,
+  inputs: Inputs,
+  github: GitHubApi | undefined,
+  signal: AbortSignal,
+): Promise<void> {
   const pattern = inputs.instancePrefix
-  const lock = { host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
+  const lock = {
+    host: profile,
+    image: await lockImage(host, inputs, signal),
+    timeoutSeconds: inputs.waitTimeoutSeconds,
+    signal,
+    runFinished: runFinishedVia(github),
+  }
   const report = await prune(docker, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
@@ -113,10 +131,10 @@ function runFinishedVia(github: GitHubApi | undefined): ((run: string) => Promis
 
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
 // when it is there. Only a host without any image needs it pulled first.
-async function lockImage(docker: Docker, inputs: Inputs, signal: AbortSignal): Promise<string> {
-  const onHost = await imageOnHost(docker, inputs.haproxyImage)
+async function lockImage(host: DockerHost, inputs: Inputs, signal: AbortSignal): Promise<string> {
+  const onHost = await imageOnHost(host, inputs.haproxyImage)
   if (onHost) return onHost
-  return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull, signal }, log.info)).id
+  return (await obtainImage(host, inputs.haproxyImage, { policy: inputs.pull, signal }, log.info)).id
 }
 
 // Registered before anything else is printed. PEM material is also masked line by line, since

@@ -1,10 +1,7 @@
 import { log } from './log'
-import type Docker from 'dockerode'
 import { readInputs, type InputReader } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, describe } from './docker/engine'
-import { containerName } from './docker/state'
-import { removeObjects } from './docker/containers'
 import type { DockerHost } from './docker/deploy-host'
 import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
@@ -29,9 +26,10 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
     maskSecrets(read)
     const inputs = readInputs(read)
     const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env))
-    if (deploy) await takeBack(engine.docker, deploy)
+    const host = dockerodeHost(engine.docker)
+    if (deploy) await takeBack(host, deploy)
     for (const lock of locks) {
-      await releaseLock(engine.docker, lock.deployment, lock.id, log)
+      await releaseLock(host, lock.deployment, lock.id, log)
       log.info(`Released the lock of deployment '${lock.deployment}' the main step held`)
     }
   } catch (error) {
@@ -43,21 +41,19 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
 
 // In the order that keeps the previous deployment serving: its configuration back first, then
 // this run's containers out of the way, then the load-balancer it had stopped started again.
-async function takeBack(docker: Docker, deploy: UnsettledDeploy): Promise<void> {
+export async function takeBack(host: DockerHost, deploy: UnsettledDeploy): Promise<void> {
   log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`)
-  const host = dockerodeHost(docker)
   if (deploy.configChangedOn) await restoreConfig(host, deploy.configChangedOn)
-  const filters = JSON.stringify({ label: [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`] })
-  const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
+  const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`]
+  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
   // The lock is released by its ID, after everything else.
-  const created = containers.filter((c) => c.Labels[LABEL.role] !== 'lock')
-  const failures = await removeObjects(
-    docker,
-    created.map((c) => c.Id),
-    networks.map((n) => n.Id),
+  const created = containers.filter((c) => c.labels[LABEL.role] !== 'lock')
+  const failures = await host.remove(
+    created.map((c) => c.id),
+    networks.map((n) => n.id),
   )
   if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
-  log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`)
+  log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map((c) => c.name).join(', ')}` : ''}`)
   if (deploy.replacedLb) await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name)
 }
 

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { log } from './log'
 import type Docker from 'dockerode'
 import { describe } from './docker/engine'
+import { dockerodeHost } from './docker/dockerode-host'
 import type { GitHubApi } from './github/api'
 import { announceRemoved } from './github/announce'
 import { currentRepository, inRepository, parsePullRequest, runUrlOf, type PullRequestRef, type Repository } from './github/event'
@@ -141,7 +142,7 @@ export async function prune(docker: Docker, settings: PruneSettings, context: Pr
   for (const decision of plan.filter((d) => d.remove)) {
     try {
       // A deploy may have been waiting for, or holding, the lock: decide again on what is there now.
-      const outcome = await withDeploymentLock(docker, decision.deployment, { ...context.lock, operation: 'prune' }, async () => {
+      const outcome = await withDeploymentLock(dockerodeHost(docker), decision.deployment, { ...context.lock, operation: 'prune' }, async () => {
         const objects = (await listObjects(docker, deploymentFilter(decision.deployment))).filter((o) => o.role !== 'lock')
         const [current] = summarizeDeployments(objects)
         const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` }

@@ -5,19 +5,8 @@ import * as core from '@actions/core'
 // writes a value when it takes something on and empties it once that is settled, so a main step
 // that was killed leaves exactly what is still to be settled.
 
-const IS_POST = 'isPost'
 const LOCKS = 'locks'
 const DEPLOY = 'deploy'
-
-// Set as the main step starts: the same bundle then runs as the post step (docker/login-action's
-// state-helper does the same).
-export function isPost(): boolean {
-  return core.getState(IS_POST) === 'true'
-}
-
-export function markMainStarted(): void {
-  core.saveState(IS_POST, 'true')
-}
 
 export interface HeldLock {
   deployment: string

@@ -11,8 +11,11 @@ export type ContainerSpec = Docker.ContainerCreateOptions & { name: string }
 
 // The part of GET /containers/{id}/json the steps read.
 export interface ContainerDetails {
+  Id: string
   Name: string
-  Config: { User?: string; Env?: string[] }
+  // When the Docker host created it (RFC 3339).
+  Created: string
+  Config: { User?: string; Env?: string[]; Labels?: Record<string, string> }
   State: { Status: string; Running: boolean; Restarting: boolean; ExitCode: number }
   NetworkSettings: { Networks: Record<string, { IPAddress?: string } | undefined>; Ports?: Record<string, { HostPort: string }[] | null | undefined> }
 }
@@ -60,4 +63,13 @@ export interface DockerHost {
   exec(container: string, cmd: string[], user: string): Promise<{ exitCode: number | null; output: string }>
   signal(container: string, signal: string): Promise<void>
   processes(container: string, psArgs: string): Promise<ProcessList>
+  // Force-removes one container by ID; false when it was already gone (404).
+  removeContainer(container: string): Promise<boolean>
+  // The ID of the image of that reference on the host, undefined when the host lacks it.
+  imageId(reference: string): Promise<string | undefined>
+  // The ID of any one image on the host, undefined on a host without images.
+  anyImageId(): Promise<string | undefined>
+  // Pulls an image, reporting each progress status; a refusal inside the progress stream rejects.
+  // The registry auth is the X-Registry-Auth header value. Cancelled by the signal.
+  pull(reference: string, registryAuth: string | undefined, onStatus: (status: string) => void, signal?: AbortSignal): Promise<void>
 }

@@ -78,5 +78,59 @@ export function dockerodeHost(docker: Docker): DockerHost {
       await container(id).kill({ signal })
     },
     processes: (id, psArgs) => container(id).top({ ps_args: psArgs }),
+    removeContainer: (id) =>
+      container(id)
+        .remove({ force: true })
+        .then(
+          () => true,
+          (error: unknown) => {
+            if ((error as { statusCode?: number }).statusCode === 404) return false
+            throw error
+          },
+        ),
+    imageId: async (reference) => {
+      try {
+        return (await docker.getImage(reference).inspect()).Id
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) return undefined
+        throw error
+      }
+    },
+    anyImageId: async () => (await docker.listImages())[0]?.Id,
+    pull: (reference, registryAuth, onStatus, signal) => followPull(docker, reference, registryAuth, onStatus, signal),
   }
+}
+
+// Registries report refusals INSIDE a 200 progress stream, so every event is checked, not only the
+// HTTP status. A cancelled run closes the pull's connection, which stops the pull on the host too.
+async function followPull(
+  docker: Docker,
+  reference: string,
+  registryAuth: string | undefined,
+  onStatus: (status: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const options = registryAuth ? { authconfig: { base64: registryAuth } } : {}
+  signal?.throwIfAborted()
+  const stream = (await docker.pull(reference, { ...options, abortSignal: signal })) as NodeJS.ReadableStream & { destroy(): void }
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      stream.destroy()
+      reject(signal!.reason)
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null) => (error ? reject(error) : resolve()),
+      (event: { status?: string; id?: string; error?: string; errorDetail?: { message?: string } }) => {
+        if (event.error || event.errorDetail) {
+          stream.destroy()
+          reject(new Error(event.errorDetail?.message ?? event.error))
+        } else if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) {
+          onStatus(`${event.id ? `${event.id}: ` : ''}${event.status}`)
+        }
+      },
+    )
+  })
 }

@@ -15,6 +15,7 @@ export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
 // The configuration a kept load-balancer had before a deploy changed it, for the post step of a
 // deploy that was killed (post.ts).
 export const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy'
+export const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy'
 
 // Old workers keep finishing their connections after a reload, but not forever.
 export const HARD_STOP_AFTER_S = 30

@@ -1,7 +1,16 @@
 import type { DockerHost, ProcessList } from '../docker/deploy-host'
 import { describe } from '../docker/engine'
 import { sleep } from '../cancel'
-import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, HARD_STOP_AFTER_S, PREVIOUS_CONFIG_FILE, renderConfigToCheck, type LbConfig } from './config'
+import {
+  CERTIFICATE_FILE,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  HARD_STOP_AFTER_S,
+  PREVIOUS_CERTIFICATE_FILE,
+  PREVIOUS_CONFIG_FILE,
+  renderConfigToCheck,
+  type LbConfig,
+} from './config'
 
 // A running load-balancer changes its configuration in place: its own HAProxy checks the new one,
 // the file is copied in, and a signal makes the master load it gracefully. Restoring the previous
@@ -68,16 +77,21 @@ export function workerPids(top: ProcessList): Set<string> {
   return new Set(haproxy.filter((p) => pids.has(p[ppid])).map((p) => p[pid]))
 }
 
-// Kept inside the load-balancer (it holds the stats credentials), for the post step of a deploy
-// that was killed before it could put the configuration back itself.
-export async function keepPreviousConfig(host: DockerHost, lb: string, text: string): Promise<void> {
+// Kept inside the load-balancer (it holds the stats credentials, and the certificate's key), for
+// the post step of a deploy that was killed before it could put them back itself. A load-balancer
+// with a certificate always has one (turning HTTPS on or off replaces the container), so its
+// current certificate is kept every time: no stale one from an earlier deploy is ever restored.
+export async function keepPreviousConfig(host: DockerHost, lb: string, text: string, certificate: string | undefined): Promise<void> {
+  if (certificate !== undefined) await putSecretFile(host, lb, PREVIOUS_CERTIFICATE_FILE, certificate)
   await host.putFile(lb, CONFIG_DIR, PREVIOUS_CONFIG_FILE, text)
 }
 
-// Whether there was a previous configuration to restore.
+// Whether there was a previous configuration to restore; its certificate goes back with it.
 export async function restorePreviousConfig(host: DockerHost, lb: string): Promise<boolean> {
   const previous = await host.getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`)
   if (previous === undefined) return false
+  const certificate = await host.getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CERTIFICATE_FILE}`)
+  if (certificate !== undefined) await putSecretFile(host, lb, CERTIFICATE_FILE, certificate)
   await loadConfig(host, lb, previous)
   return true
 }
@@ -87,8 +101,12 @@ export async function restorePreviousConfig(host: DockerHost, lb: string): Promi
 // user the load-balancer container is made to run as.
 export async function putCertificate(host: DockerHost, lb: string, pem: string, lbName: string): Promise<void> {
   try {
-    await host.putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await host.processOwner(lb) })
+    await putSecretFile(host, lb, CERTIFICATE_FILE, pem)
   } catch (error) {
     throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
   }
+}
+
+async function putSecretFile(host: DockerHost, lb: string, name: string, content: string): Promise<void> {
+  await host.putFile(lb, CONFIG_DIR, name, content, { mode: 0o400, owner: await host.processOwner(lb) })
 }

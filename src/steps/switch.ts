@@ -45,7 +45,7 @@ export async function switchTraffic(
     if (current !== target || newCertificate) {
       ctx.signal?.throwIfAborted()
       record.previousConfig = { lb, text: current ?? '', certificate }
-      await keepPreviousConfig(host, lb, current ?? '')
+      await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
       record.remember({ configChangedOn: lb })
       if (newCertificate) await putCertificate(host, lb, settings.certificate!.pem, settings.lbName)
       const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CERTIFICATE_FILE, PREVIOUS_CONFIG_FILE } from '../src/haproxy/config'
+import { LABEL } from '../src/labels'
+import { post, takeBack } from '../src/post'
+import { FakeHost, recordLog } from './fake-docker-host'
+
+afterEach(() => {
+  vi.unstubAllEnvs()
+})
+
+describe('post', () => {
+  it('does nothing and says so when the main step left no state, not even connect to the Docker host', async () => {
+    const out = recordLog()
+    const read = vi.fn(() => undefined)
+    await post(read)
+    expect(out.join('\n')).toMatch(/Nothing to clean up: the main step settled everything it started/)
+    expect(read).not.toHaveBeenCalled()
+  })
+})
+
+describe('takeBack', () => {
+  const deployment = { deployment: 'pr-1', lbName: 'pr-1-lb', run: 'run-a' }
+  const ofRun = (run: string, role: string) => ({ [LABEL.deployment]: 'pr-1', [LABEL.run]: run, [LABEL.role]: role })
+
+  it('removes what the killed run created, and only that, then starts the load-balancer it had stopped under its name', async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.add({ name: 'pr-1-old1-1', labels: ofRun('earlier', 'instance') })
+    host.add({ name: 'pr-1-new-1', labels: ofRun('run-a', 'instance') })
+    host.add({ name: 'pr-1-lb-next', labels: ofRun('run-a', 'lb') })
+    const lock = host.add({ name: 'pr-1-lock', running: false, labels: ofRun('run-a', 'lock') })
+    const old = host.add({ name: 'pr-1-lb-old', running: false, labels: ofRun('earlier', 'lb') })
+    await takeBack(host, { ...deployment, replacedLb: { id: old, name: 'pr-1-lb' } })
+    expect([...host.containers.values()].map((c) => `${c.name} ${c.running ? 'running' : 'stopped'}`).sort()).toEqual([
+      'pr-1-lb running',
+      'pr-1-lock stopped',
+      'pr-1-old1-1 running',
+    ])
+    // The lock is released by its ID afterwards, not here.
+    expect(host.containers.has(lock)).toBe(true)
+  })
+
+  it('puts back the configuration and the certificate the killed run had replaced, then reloads', async () => {
+    recordLog()
+    const host = new FakeHost()
+    const lb = host.add({ name: 'pr-1-lb', labels: ofRun('earlier', 'lb') })
+    const files = host.containers.get(lb)!.files
+    files.set(`${CONFIG_DIR}/${CONFIG_FILE}`, 'new config\n')
+    files.set(CERTIFICATE_PATH, 'NEW PEM\n')
+    files.set(`${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, 'old config\n')
+    files.set(`${CONFIG_DIR}/${PREVIOUS_CERTIFICATE_FILE}`, 'OLD PEM\n')
+    await takeBack(host, { ...deployment, configChangedOn: lb })
+    expect(files.get(CERTIFICATE_PATH)).toBe('OLD PEM\n')
+    expect(files.get(`${CONFIG_DIR}/${CONFIG_FILE}`)).toBe('old config\n')
+    expect(host.calls).toEqual([`put pr-1-lb ${CERTIFICATE_PATH}`, `put pr-1-lb ${CONFIG_DIR}/${CONFIG_FILE}`, 'signal pr-1-lb SIGUSR2'])
+  })
+})
