@@ -55,7 +55,15 @@ else
   rm -f "$SOCK"
   echo "=== $(date -u +%FT%TZ) setup-podman.sh: podman system service --time=0 unix://$SOCK" >>"$LOG"
   # New session, detached from us; fd 9 (our lock) must not be inherited by the service.
-  setsid nohup podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null 9>&- &
+  # crun, Podman's default runtime on Debian 12, refuses to start any container on a machine whose
+  # cgroups are mounted in hybrid mode (v1 hierarchies beside a cgroup2 that has controllers, on
+  # /sys/fs/cgroup/unified): "cgroups in hybrid mode not supported". runc runs them there.
+  runtime=()
+  if [[ -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
+    runtime=(--runtime runc)
+    log "cgroups in hybrid mode: the service runs containers with runc"
+  fi
+  setsid nohup podman "${runtime[@]}" system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null 9>&- &
   deadline=$((SECONDS + 60))
   until answers; do
     if ((SECONDS >= deadline)); then
