@@ -64,12 +64,23 @@ export interface StartedAction {
   finished: Promise<ActionRun>
 }
 
+// How a step is started: the main step (dist/index.js) unless told; `wrapper` is a command that
+// runs node, e.g. in a PID namespace of its own, as on another machine.
+export interface StepStart {
+  entry?: 'dist/index.js' | 'dist/post.js'
+  wrapper?: string[]
+}
+
 // The main step as a process the test can signal, as the runner does when a run is cancelled.
-export function startAction(inputs: Record<string, string>, env: Record<string, string> = {}): StartedAction {
+export function startAction(inputs: Record<string, string>, env: Record<string, string> = {}, step: StepStart = {}): StartedAction {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-e2e-'))
   const files = { output: path.join(dir, 'output'), summary: path.join(dir, 'summary'), state: path.join(dir, 'state') }
   for (const file of Object.values(files)) fs.writeFileSync(file, '')
-  const child = spawnAction(inputs, { GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_STATE: files.state, RUNNER_TEMP: dir, ...env })
+  const child = spawnAction(
+    inputs,
+    { GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_STATE: files.state, RUNNER_TEMP: dir, ...env },
+    step,
+  )
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (d) => (stdout += d))
@@ -83,19 +94,20 @@ export function startAction(inputs: Record<string, string>, env: Record<string, 
   return { child, output: () => stdout + stderr, finished }
 }
 
-// The post step as the runner starts it: the same bundle and inputs, with the state the main step
-// saved as STATE_<name> variables.
+// The post step as the runner starts it (action.yml runs.post): the same inputs, with the state the
+// main step saved as STATE_<name> variables.
 export async function runPost(inputs: Record<string, string>, state: Record<string, string>): Promise<ActionRun> {
   const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]))
-  return startAction(inputs, stateEnv).finished
+  return startAction(inputs, stateEnv, { entry: 'dist/post.js' }).finished
 }
 
-function spawnAction(inputs: Record<string, string>, env: Record<string, string>): ChildProcess {
+function spawnAction(inputs: Record<string, string>, env: Record<string, string>, { entry = 'dist/index.js', wrapper = [] }: StepStart): ChildProcess {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INPUT_') && !k.startsWith('DOCKER_') && !k.startsWith('STATE_')))
   // The engine under test, unless the test names a Docker host itself.
   const engine = env.DOCKER_HOST ? {} : { 'docker-host': ENGINE.dockerHost }
   const inputEnv = Object.fromEntries(Object.entries({ ...actionDefaults, ...engine, ...inputs }).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v]))
-  return spawn(process.execPath, [path.join(ROOT, 'dist/index.js')], { env: { ...base, ...inputEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const [command, ...args] = [...wrapper, process.execPath, path.join(ROOT, entry)]
+  return spawn(command, args, { env: { ...base, ...inputEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 // GITHUB_OUTPUT and GITHUB_STATE hold `name<<DELIMITER\nvalue\nDELIMITER` blocks; the last one
