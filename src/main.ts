@@ -4,6 +4,7 @@ import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inp
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
 import { obtainImage } from './docker/images'
+import { dockerodeHost } from './docker/dockerode-host'
 import { checkHost, deploy, pullImages } from './deploy'
 import { teardown } from './teardown'
 import { describePrune, prune, summarizePrune } from './prune'
@@ -12,6 +13,8 @@ import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentPullRequest, runUrlOf } from './github/event'
 import { workflowRunFinished } from './github/runs'
+import { useOwner } from './labels'
+import { checkOwner } from './owner'
 import { summarizeDeploy, summarizeTeardown } from './summary'
 import { cancelOnSignals, untilCancelled } from './cancel'
 import { markMainStarted } from './state-helper'
@@ -27,6 +30,7 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
     maskSecrets(read)
     markMainStarted()
     const inputs = readInputs(read)
+    useOwner(inputs.owner)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
     const engine = await log.group('Connect to the Docker host', async () => {
       const connected = await untilCancelled(connectEngine(target), signal)
@@ -79,6 +83,9 @@ async function runDeploy(engine: Engine, inputs: Inputs, github: GitHubApi | und
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
 async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
+  const dockerHost = dockerodeHost(docker)
+  // Before the lock, so that a refused teardown waits for nobody; teardown checks again under it.
+  await checkOwner(dockerHost, deployment, inputs.owner, 'teardown')
   const lock = {
     operation: 'teardown' as const,
     host,
@@ -88,7 +95,7 @@ async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: Git
     runFinished: runFinishedVia(github),
   }
   const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
-    const result = await teardown(docker, deployment)
+    const result = await teardown(dockerHost, deployment, inputs.owner)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
     return result
   })
@@ -98,7 +105,7 @@ async function runTeardown({ docker, host }: Engine, inputs: Inputs, github: Git
 async function runPrune({ docker, host }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const pattern = inputs.instancePrefix
   const lock = { host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) }
-  const report = await prune(docker, inputs.prune!, { lock, github })
+  const report = await prune(dockerodeHost(docker), inputs.prune!, { docker, lock, github })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
   if (report.failed.length > 0)
