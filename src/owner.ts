@@ -25,11 +25,15 @@ export function ownershipOf(owners: string[], owner: string): Ownership {
   return labelled.length > 0 ? { kind: 'ours' } : { kind: 'unowned' }
 }
 
-// The owner labels of every container (the lock included) and network of the deployment.
-export async function ownersOf(host: DockerHost, deployment: string): Promise<string[]> {
+// The owner labels of the deployment's containers and networks. A lock counts only when another
+// owner holds it (its first deploy may be under way with nothing else created yet): under the
+// lock, the caller's own lock says nothing about whose the deployment is.
+async function ownersOf(host: DockerHost, deployment: string, owner: string): Promise<string[]> {
   const labels = [`${LABEL.deployment}=${deployment}`]
   const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
-  return [...containers, ...networks].map((o) => o.labels[LABEL.owner] ?? '')
+  return [...containers, ...networks]
+    .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
+    .map((o) => o.labels[LABEL.owner] ?? '')
 }
 
 // What each operation says it did not do, and what to do instead, for `name`, the repository
@@ -45,7 +49,7 @@ const REFUSAL = {
 // run of another owner may have created the deployment meanwhile). Throws when it is another
 // owner's; otherwise says whether it is new, the caller's, or from before owner labels.
 export async function checkOwner(host: DockerHost, deployment: string, owner: string, operation: keyof typeof REFUSAL): Promise<Ownership> {
-  const ownership = ownershipOf(await ownersOf(host, deployment), owner)
+  const ownership = ownershipOf(await ownersOf(host, deployment, owner), owner)
   if (ownership.kind !== 'foreign') return ownership
   throw new Error(
     `Deployment '${deployment}' on the Docker host belongs to ${ownership.owner}, and this ${operation} is for ${owner}. ` +
