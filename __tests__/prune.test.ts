@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import type Docker from 'dockerode'
+import { describe, expect, it, vi } from 'vitest'
 import type { GitHubApi } from '../src/github/api'
 import { pullRequestStates } from '../src/github/pulls'
 import { LABEL } from '../src/labels'
@@ -9,10 +10,23 @@ import {
   matchesPattern,
   objectOf,
   planPrune,
+  prune,
   summarizeDeployments,
   type DeploymentObject,
+  type PruneContext,
   type PrunePolicy,
 } from '../src/prune'
+import { FakeHost, recordLog } from './fake-docker-host'
+
+// prune() holds each deployment's lock (lock.ts, tested on its own) while it removes it; here the
+// lock is taken at once, after whatever a test says happens while prune waits for it.
+const lockWait = vi.hoisted(() => ({ meanwhile: async (): Promise<void> => {} }))
+vi.mock('../src/lock', () => ({
+  withDeploymentLock: async <T>(_docker: unknown, _deployment: string, _options: unknown, fn: () => Promise<T>): Promise<T> => {
+    await lockWait.meanwhile()
+    return fn()
+  },
+}))
 
 const now = new Date('2024-05-10T12:00:00Z')
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3600_000)
@@ -198,5 +212,67 @@ describe('pullRequestStates against an Octokit-shaped double', () => {
     expect(asked).toEqual([1, 2, 3])
     expect([...states.closed]).toEqual(['o/r#1'])
     expect(states.unknown).toEqual(['o/r#3: Not Found'])
+  })
+})
+
+describe('prune on a Docker host', () => {
+  const longAgo = '2000-01-01T00:00:00.000Z'
+  const context = { docker: {} as Docker, lock: {} as PruneContext['lock'] }
+
+  // A deployment as a deploy leaves it, `owner` undefined as an earlier version left it.
+  async function deployed(host: FakeHost, deployment: string, owner: string | undefined, created = longAgo): Promise<void> {
+    const labels = (role: string) => ({
+      [LABEL.deployment]: deployment,
+      [LABEL.role]: role,
+      [LABEL.created]: created,
+      ...(owner === undefined ? {} : { [LABEL.owner]: owner }),
+    })
+    await host.createNetwork(`${deployment}-net`, labels('network'))
+    host.add({ name: `${deployment}-lb`, labels: labels('lb') })
+    host.add({ name: `${deployment}-g1-1`, labels: labels('instance') })
+    // Only what prune does is recorded.
+    host.calls = []
+  }
+
+  const names = (host: FakeHost): string[] => [...host.containers.values()].map((c) => c.name).sort()
+
+  it("removes only the caller's old deployments and one from before owner labels; another owner's is not even considered", async () => {
+    recordLog()
+    lockWait.meanwhile = async () => {}
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', OURS)
+    await deployed(host, 'pr-2', 'acme/two')
+    await deployed(host, 'pr-3', undefined)
+    await deployed(host, 'pr-4', OURS, new Date().toISOString())
+    await deployed(host, 'web', OURS)
+    const report = await prune(host, { deployments: 'pr-*', owner: OURS, maxAgeSeconds: 3600 }, context)
+    expect(report.removed.map((d) => d.deployment)).toEqual(['pr-1', 'pr-3'])
+    expect(report.kept.map((d) => [d.deployment, d.reason])).toEqual([['pr-4', 'last changed 0s ago, within max-age 1h']])
+    expect(report).toMatchObject({ otherOwners: 1, unmatched: 1, failed: [] })
+    expect(names(host)).toEqual(['pr-2-g1-1', 'pr-2-lb', 'pr-4-g1-1', 'pr-4-lb', 'web-g1-1', 'web-lb'])
+    expect([...host.networks.values()].sort()).toEqual(['pr-2-net', 'pr-4-net', 'web-net'])
+  })
+
+  it('without max-age leaves a deployment from before owner labels, saying why', async () => {
+    recordLog()
+    lockWait.meanwhile = async () => {}
+    const host = new FakeHost()
+    await deployed(host, 'pr-3', undefined)
+    const report = await prune(host, { deployments: 'pr-*', owner: OURS }, context)
+    expect(report.kept).toEqual([{ deployment: 'pr-3', remove: false, reason: 'no owner label (an earlier version created it), and no max-age' }])
+    expect(host.calls).toEqual([])
+  })
+
+  it('decides again under the lock: a deployment another owner took meanwhile stays', async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-3', undefined)
+    lockWait.meanwhile = async () => {
+      host.add({ name: 'pr-3-g2-1', labels: { [LABEL.deployment]: 'pr-3', [LABEL.role]: 'instance', [LABEL.owner]: 'acme/two' } })
+    }
+    const report = await prune(host, { deployments: 'pr-*', owner: OURS, maxAgeSeconds: 3600 }, context)
+    expect(report.removed).toEqual([])
+    expect(report.kept).toEqual([{ deployment: 'pr-3', remove: false, reason: 'changed while prune waited: belongs to acme/two' }])
+    expect(names(host)).toEqual(['pr-3-g1-1', 'pr-3-g2-1', 'pr-3-lb'])
   })
 })
