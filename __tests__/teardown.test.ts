@@ -33,7 +33,9 @@ describe('teardown', () => {
     recordLog()
     const host = new FakeHost()
     await deployed(host, 'pr-42', 'acme/one')
-    await expect(teardown(host, 'pr-42', 'acme/two')).rejects.toThrow("Deployment 'pr-42' on the Docker host belongs to acme/one, and this teardown is for acme/two")
+    await expect(teardown(host, 'pr-42', 'acme/two')).rejects.toThrow(
+      "Deployment 'pr-42' on the Docker host belongs to acme/one, and this teardown is for acme/two",
+    )
     expect(host.calls).toEqual([])
     expect(host.containers.size).toBe(2)
   })
