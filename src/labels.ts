@@ -63,8 +63,3 @@ export function deploymentLabels(deployment: string, role: Role, extra: Record<s
     ...extra,
   }
 }
-
-// The filter that lists one deployment's objects (containers or networks) from the Docker API.
-export function deploymentFilter(deployment: string): string {
-  return JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`] })
-}
