@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { readInputs } from '../src/inputs'
+import { matchesPattern } from '../src/prune'
 import { selfSignedPem } from '../test-support/certificate'
 
 // The example workflows are what users copy: they must parse, use only inputs action.yml
@@ -40,7 +41,7 @@ function inputsOf(step: Step) {
   const values = Object.fromEntries(
     Object.entries(step.with ?? {}).map(([name, value]) => [name, String(value).replace(/\$\{\{[^}]*\}\}/g, PLAUSIBLE[name] ?? '42')]),
   )
-  return readInputs((name) => values[name])
+  return readInputs((name) => values[name], { GITHUB_REPOSITORY: 'acme/shop' })
 }
 
 describe.each(['pr-preview.yml', 'app-preview.yml', 'scheduled-cleanup.yml'])('examples/%s', (file) => {
@@ -62,8 +63,9 @@ describe.each(['pr-preview.yml', 'app-preview.yml', 'scheduled-cleanup.yml'])('e
     }
   })
 
-  it('may write pull request comments', () => {
+  it('may write pull request comments, and ask whether the run holding a lock has completed', () => {
     expect(flow.permissions?.['pull-requests']).toBe('write')
+    expect(flow.permissions?.actions).toBe('read')
   })
 })
 
@@ -92,9 +94,10 @@ describe('examples/pr-preview.yml', () => {
     expect(flow.jobs[deploy.job].environment?.url).toBe('${{ steps.deploy.outputs.url }}')
   })
 
-  it('names the deployment and its load-balancer after the pull request, the same in deploy and teardown', () => {
-    expect(deploy.step.with?.['instance-prefix']).toBe('pr-${{ github.event.number }}')
-    expect(deploy.step.with?.['lb-name']).toBe('pr-${{ github.event.number }}-lb')
+  it('names the deployment and its load-balancer after the repository and the pull request, the same in deploy and teardown', () => {
+    // Two repositories on one Docker host both have a pull request 42.
+    expect(deploy.step.with?.['instance-prefix']).toBe('${{ github.event.repository.name }}-pr-${{ github.event.number }}')
+    expect(deploy.step.with?.['lb-name']).toBe('${{ github.event.repository.name }}-pr-${{ github.event.number }}-lb')
     expect(teardown.step.with?.['instance-prefix']).toBe(deploy.step.with?.['instance-prefix'])
   })
 })
@@ -108,10 +111,12 @@ describe('examples/scheduled-cleanup.yml', () => {
     expect(schedule[0].cron.split(' ')).toHaveLength(5)
   })
 
-  it('prunes the pr-* deployments older than 72 hours or of closed pull requests', () => {
+  it("prunes the repository's pull request deployments older than 72 hours or of closed pull requests", () => {
     const inputs = inputsOf(step)
     expect(inputs.command).toBe('prune')
-    expect(inputs.prune).toEqual({ deployments: 'pr-*', maxAgeSeconds: 72 * 3600 })
+    expect(inputs.prune).toEqual({ deployments: '*-pr-*', owner: 'acme/shop', maxAgeSeconds: 72 * 3600 })
+    // As pr-preview.yml names them.
+    expect(matchesPattern('shop-pr-42', inputs.prune!.deployments)).toBe(true)
     expect(inputs.githubToken).not.toBe('')
   })
 })

@@ -1,4 +1,4 @@
-import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, ProcessList } from '../src/docker/deploy-host'
+import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, NetworkSummary, ProcessList } from '../src/docker/deploy-host'
 import type { FileOwner } from '../src/docker/archive'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
@@ -24,12 +24,12 @@ export interface FakeContainer {
   listedAs?: string
   exitCode?: number
   labels?: Record<string, string>
+  created?: Date
   user?: string
   env?: string[]
   logs?: string
   spec?: ContainerSpec
   files: Map<string, string>
-  created?: string
 }
 
 export class FakeHost implements DockerHost {
@@ -115,7 +115,7 @@ export class FakeHost implements DockerHost {
       env: spec.Env,
       spec,
       files: new Map(),
-      created: new Date().toISOString(),
+      created: new Date(),
     })
     return id
   }
@@ -153,7 +153,7 @@ export class FakeHost implements DockerHost {
     return {
       Id: c.id,
       Name: `/${c.name}`,
-      Created: c.created ?? '2026-01-01T00:00:00Z',
+      Created: (c.created ?? new Date('2026-01-01T00:00:00Z')).toISOString(),
       Config: { User: c.user, Env: c.env, Labels: c.labels },
       State: {
         Status: c.restarting ? 'restarting' : c.running ? 'running' : 'exited',
@@ -168,11 +168,13 @@ export class FakeHost implements DockerHost {
   async listContainers(labels: string[]): Promise<ContainerSummary[]> {
     return [...this.containers.values()]
       .filter((c) => hasLabels(c.labels, labels))
-      .map((c) => ({ id: c.id, name: c.name, running: c.running && !c.restarting, labels: c.labels ?? {} }))
+      .map((c) => ({ id: c.id, name: c.name, running: c.running && !c.restarting, labels: c.labels ?? {}, created: c.created ?? new Date() }))
   }
 
-  async listNetworks(labels: string[]): Promise<{ id: string; name: string }[]> {
-    return [...this.networks].filter(([id]) => hasLabels(this.networkLabels.get(id), labels)).map(([id, name]) => ({ id, name }))
+  async listNetworks(labels: string[]): Promise<NetworkSummary[]> {
+    return [...this.networks]
+      .filter(([id]) => hasLabels(this.networkLabels.get(id), labels))
+      .map(([id, name]) => ({ id, name, labels: this.networkLabels.get(id) ?? {}, created: new Date() }))
   }
 
   async labelsOf(kind: 'container' | 'network', name: string): Promise<Record<string, string> | undefined> {
@@ -272,7 +274,7 @@ export class FakeHost implements DockerHost {
 function hasLabels(have: Record<string, string> | undefined, wanted: string[]): boolean {
   return wanted.every((label) => {
     const [key, value] = label.split('=')
-    return have?.[key] === value
+    return value === undefined ? have?.[key] !== undefined : have?.[key] === value
   })
 }
 
@@ -284,6 +286,7 @@ const SETTINGS: DeploySettings = {
   instancePort: 80,
   lbPort: 8081,
   instancePrefix: 'web',
+  owner: 'local',
   lbName: 'web-lb',
   externalNetwork: '',
   haproxyImage: 'haproxy:3.0',

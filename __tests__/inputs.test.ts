@@ -11,8 +11,9 @@ function reader(values: Values): (name: string) => string | undefined {
   return (name) => values[name]
 }
 
-function parse(values: Values): Inputs {
-  return readInputs(reader(values))
+// Outside a workflow run: no GITHUB_REPOSITORY, whatever the environment running the tests has.
+function parse(values: Values, env: NodeJS.ProcessEnv = {}): Inputs {
+  return readInputs(reader(values), env)
 }
 
 function deploySettings(values: Values): DeploySettings {
@@ -26,7 +27,7 @@ function deploySettings(values: Values): DeploySettings {
 function refusal(values: Values, input: string): InputError {
   let caught: unknown
   try {
-    readInputs(reader(values))
+    readInputs(reader(values), {})
   } catch (error) {
     caught = error
   }
@@ -83,6 +84,7 @@ describe('readInputs: defaults', () => {
       instancePort: 80,
       lbPort: 80,
       instancePrefix: 'web',
+      owner: 'local',
       lbName: 'lb',
       externalNetwork: 'routable',
       haproxyImage: DEFAULT_HAPROXY_IMAGE,
@@ -211,8 +213,12 @@ describe('readInputs: prune', () => {
   it('needs max-age, github-token or both, and says so', () => {
     const error = refusal({ command: 'prune', 'instance-prefix': 'pr-*' }, 'max-age')
     expect(error.message).toContain('github-token')
-    expect(prune({ 'github-token': 'ghs_x', 'instance-prefix': 'pr-*' }).prune).toEqual({ deployments: 'pr-*' })
-    expect(prune({ 'github-token': 'ghs_x', 'max-age': '1d', 'instance-prefix': 'pr-*' }).prune).toEqual({ deployments: 'pr-*', maxAgeSeconds: 86400 })
+    expect(prune({ 'github-token': 'ghs_x', 'instance-prefix': 'pr-*' }).prune).toEqual({ deployments: 'pr-*', owner: 'local' })
+    expect(prune({ 'github-token': 'ghs_x', 'max-age': '1d', 'instance-prefix': 'pr-*' }).prune).toEqual({
+      deployments: 'pr-*',
+      owner: 'local',
+      maxAgeSeconds: 86400,
+    })
   })
 
   it.each([undefined, '', '  '])('refuses instance-prefix %j: prune never guesses which deployments to remove', (value) => {
@@ -304,6 +310,48 @@ describe('readInputs: instance-prefix and lb-name', () => {
   it('quotes a huge pasted value shortened', () => {
     const error = refusal({ image: 'nginx', 'lb-name': 'y'.repeat(5000) }, 'lb-name')
     expect(error.message.length).toBeLessThan(400)
+  })
+})
+
+describe('readInputs: owner', () => {
+  it("is the workflow's repository, else local; a given owner wins", () => {
+    expect(parse({ image: 'nginx' }).owner).toBe('local')
+    expect(parse({ image: 'nginx' }, { GITHUB_REPOSITORY: 'acme/one' }).owner).toBe('acme/one')
+    expect(parse({ image: 'nginx', owner: 'acme/old-name' }, { GITHUB_REPOSITORY: 'acme/one' }).owner).toBe('acme/old-name')
+    expect(parse({ command: 'teardown' }, { GITHUB_REPOSITORY: 'acme/one' }).owner).toBe('acme/one')
+  })
+
+  it('reaches the deploy and prune settings', () => {
+    expect(parse({ image: 'nginx', owner: 'alice' }).deploy!.owner).toBe('alice')
+    expect(parse({ command: 'prune', 'instance-prefix': 'pr-*', 'max-age': '1d', owner: 'acme/one' }).prune!.owner).toBe('acme/one')
+  })
+
+  it.each(['acme/one', 'Acme-Corp/shop.example.com', 'a/b', `${'o'.repeat(39)}/${'r'.repeat(100)}`, 'local', 'alice-laptop', 'ci_7'])('accepts %j', (value) => {
+    expect(parse({ image: 'nginx', owner: value }).owner).toBe(value)
+  })
+
+  it.each([
+    'acme/one/two',
+    '/one',
+    'acme/',
+    '-acme/one',
+    'acme_corp/one',
+    `${'o'.repeat(40)}/r`,
+    `o/${'r'.repeat(101)}`,
+    'acme/..',
+    'a b',
+    'a\nb',
+    'ünï',
+    'x'.repeat(41),
+  ])('refuses %j, naming both accepted forms', (value) => {
+    const error = refusal({ image: 'nginx', owner: value }, 'owner')
+    expect(error.message).toContain(shown(value))
+    expect(error.message).toContain("'owner/repo'")
+    expect(error.message).toContain("'local'")
+  })
+
+  it('holds GITHUB_REPOSITORY to the same rules, and says where the value came from', () => {
+    expect(() => parse({ image: 'nginx' }, { GITHUB_REPOSITORY: 'not a repo' })).toThrow("Invalid owner 'not a repo' (from GITHUB_REPOSITORY)")
   })
 })
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { LABEL, deploymentLabels } from '../src/labels'
+import { LABEL, LOCAL_OWNER, deploymentLabels, useOwner } from '../src/labels'
 
 // Every object a pull request's run creates names that pull request, so a scheduled prune can
 // find the deployments of closed ones.
@@ -44,5 +44,18 @@ describe('deploymentLabels: pull request', () => {
     const labels = deploymentLabels('pr-7', 'lock', { [LABEL.holder]: 'run 1/1' })
     expect(labels).toMatchObject({ [LABEL.deployment]: 'pr-7', [LABEL.role]: 'lock', [LABEL.pullRequest]: 'octo/shop#7', [LABEL.holder]: 'run 1/1' })
     expect(Date.now() - new Date(labels[LABEL.created]).getTime()).toBeLessThan(5000)
+  })
+})
+
+describe('deploymentLabels: owner', () => {
+  afterEach(() => useOwner(LOCAL_OWNER))
+
+  it('records the owner the run was given on every object, the lock included', () => {
+    useOwner('acme/one')
+    for (const role of ['instance', 'lb', 'network', 'lock'] as const) expect(deploymentLabels('pr-42', role)[LABEL.owner]).toBe('acme/one')
+  })
+
+  it('records local when none was given', () => {
+    expect(deploymentLabels('web', 'lb')[LABEL.owner]).toBe(LOCAL_OWNER)
   })
 })

@@ -25,7 +25,7 @@ function addLock(host: FakeHost, deployment: string, labels: Record<string, stri
     name: lockName(deployment),
     running: false,
     labels,
-    created: new Date().toISOString(),
+    created: new Date(),
   })
   return host.containers.get(id)!
 }

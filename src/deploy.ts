@@ -9,6 +9,7 @@ import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { readDeployment, ownerOf, type DeploymentState } from './docker/state'
 import { networkName } from './names'
+import { checkOwner } from './owner'
 import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig, type LbConfig } from './haproxy/config'
@@ -60,6 +61,12 @@ export async function deploy(
 ): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
+  // Again under the lock: another owner's run may have created the deployment since checkHost.
+  const ownership = await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy')
+  if (ownership.kind === 'unowned')
+    log.info(
+      `Deployment '${settings.instancePrefix}' has no owner label (an earlier version of vic-lb-action created it): ${settings.owner} adopts it, and the objects this run creates record ${settings.owner} as their owner.`,
+    )
   await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName)
   const state = await readDeployment(host, settings.instancePrefix)
 
@@ -151,6 +158,7 @@ async function generationFor(host: DockerHost, settings: DeploySettings, imageId
 
 // Everything that can be found wrong before the host is changed.
 export async function checkHost(host: DockerHost, engine: Engine, settings: DeploySettings): Promise<void> {
+  await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy')
   const { cpus } = settings.instanceConfig
   instanceResources(settings.instanceConfig, engine.host)
   // A host that limits containers refuses more CPUs than it has, but only once the instance is

@@ -5,6 +5,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { PROTOCOLS, STATS_PORT, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
+import { LOCAL_OWNER } from './labels'
 import { lockName } from './names'
 
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
@@ -57,6 +58,11 @@ export const INPUT_SPECS: InputSpec[] = [
       'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
   },
   { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+  {
+    name: 'owner',
+    description:
+      "Who the deployment belongs to, recorded on every object: `owner/repo` or a local name of letters, digits, `_` and `-`. Deploy and teardown refuse another owner's deployment of the same name; prune considers only this owner's. Empty: `GITHUB_REPOSITORY` (the workflow's repository), else `local`.",
+  },
   {
     name: 'external-network',
     default: 'routable',
@@ -173,6 +179,7 @@ export interface DeploySettings {
   instancePort: number
   lbPort: number
   instancePrefix: string
+  owner: string
   lbName: string
   externalNetwork: string
   haproxyImage: string
@@ -188,6 +195,8 @@ export interface DeploySettings {
 export interface PruneSettings {
   // Which deployments prune considers: a name in which `*` matches any characters.
   deployments: string
+  // Only this owner's deployments are pruned, and those from before owner labels by age alone.
+  owner: string
   // Absent: age alone removes nothing, only a closed pull request does.
   maxAgeSeconds?: number
 }
@@ -197,6 +206,8 @@ export interface Inputs {
   dockerHost: string
   tls: TlsMaterial
   instancePrefix: string
+  // Who deploys: the repository, or a local name (owner.ts).
+  owner: string
   // Every command holds the deployment's lock (see lock.ts): how long it waits for it, and the
   // image the lock container is preferably made from.
   waitTimeoutSeconds: number
@@ -220,6 +231,9 @@ const IMAGE_PATTERN = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
 )
 const PATH_PATTERN = /^\/[A-Za-z0-9._~/%?&=+-]*$/
+// GitHub's rules: an account of letters, digits and '-' (up to 39), a repository of letters,
+// digits, '.', '_' and '-' (up to 100; not '.' or '..').
+const REPOSITORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/
 const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -241,7 +255,7 @@ export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
 }
 
-export function readInputs(read: InputReader): Inputs {
+export function readInputs(read: InputReader, env: NodeJS.ProcessEnv = process.env): Inputs {
   const raw = (name: string): string | undefined => read(name)?.trim()
   const get = (name: string): string => raw(name) || defaultOf(name)
   const command = oneOf(get('command'), COMMANDS, 'command')
@@ -261,22 +275,23 @@ export function readInputs(read: InputReader): Inputs {
     dockerHost,
     tls,
     instancePrefix,
+    owner: owner(raw('owner'), env.GITHUB_REPOSITORY?.trim()),
     waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
     haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
     pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
     githubToken,
   }
   if (command === 'deploy') inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs)
-  if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, githubToken)
+  if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken)
   return inputs
 }
 
-function readPruneSettings(maxAge: string | undefined, deployments: string, githubToken: string): PruneSettings {
+function readPruneSettings(maxAge: string | undefined, deployments: string, owner: string, githubToken: string): PruneSettings {
   if (!maxAge && !githubToken)
     throw new InputError(
       "Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.",
     )
-  return maxAge ? { deployments, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments }
+  return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments, owner }
 }
 
 function readDeploySettings(
@@ -285,7 +300,7 @@ function readDeploySettings(
   get: (name: string) => string,
   instancePrefix: string,
   password: string,
-  common: Pick<Inputs, 'waitTimeoutSeconds' | 'haproxyImage' | 'pull'>,
+  common: Pick<Inputs, 'owner' | 'waitTimeoutSeconds' | 'haproxyImage' | 'pull'>,
 ): DeploySettings {
   const username = raw('registry-username') ?? ''
   const image = get('image')
@@ -301,6 +316,7 @@ function readDeploySettings(
     instancePort: integer(get('instance-port'), 'instance-port', 1, 65535),
     lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
     instancePrefix,
+    owner: common.owner,
     lbName: lbName(get('lb-name'), instancePrefix),
     externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
     haproxyImage: common.haproxyImage,
@@ -456,6 +472,16 @@ function lbName(value: string, instancePrefix: string): string {
       `Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
     )
   return lb
+}
+
+// Given, else the workflow's repository, else local; GITHUB_REPOSITORY is held to the same rules,
+// since it may come from a person's shell.
+function owner(given: string | undefined, repository: string | undefined): string {
+  const value = given || repository || LOCAL_OWNER
+  if (REPOSITORY_PATTERN.test(value) || (NAME_PATTERN.test(value) && value.length <= NAME_MAX)) return value
+  throw new InputError(
+    `Invalid owner '${show(value)}'${given ? '' : ' (from GITHUB_REPOSITORY)'}. Expected a repository as 'owner/repo' (the owner up to 39 letters, digits or '-'; the repository up to 100 letters, digits, '.', '_' or '-'), or a local name of up to ${NAME_MAX} letters, digits, '_' or '-' such as '${LOCAL_OWNER}'.`,
+  )
 }
 
 function deploymentPattern(value: string): string {

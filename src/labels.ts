@@ -9,6 +9,9 @@ const NAMESPACE = 'io.github.vic-lb-action'
 export const LABEL = {
   // The deployment an object belongs to: its instance-prefix.
   deployment: `${NAMESPACE}.deployment`,
+  // Who deployed it: the repository (`owner/repo`) or a local name (owner.ts). Objects made before
+  // this label existed have none.
+  owner: `${NAMESPACE}.owner`,
   role: `${NAMESPACE}.role`,
   // Instances: what they run, as a short hash (see plan.ts); and their place in the generation.
   generation: `${NAMESPACE}.generation`,
@@ -35,6 +38,17 @@ export const LABEL = {
 // Names this process's run in the labels of what it creates.
 export const THIS_RUN = randomBytes(8).toString('hex')
 
+// The owner outside a workflow run when no --owner is given.
+export const LOCAL_OWNER = 'local'
+
+let runOwner = LOCAL_OWNER
+
+// The owner of everything this process creates, set once from the inputs (main.ts) like THIS_RUN:
+// every object, the lock included, records it without the callers passing it along.
+export function useOwner(owner: string): void {
+  runOwner = owner
+}
+
 export type Role = 'instance' | 'lb' | 'network' | 'lock'
 
 // The pull request comes from the event of the run, so every object a pull request's run
@@ -43,15 +57,11 @@ export function deploymentLabels(deployment: string, role: Role, extra: Record<s
   const pullRequest = currentPullRequest()
   return {
     [LABEL.deployment]: deployment,
+    [LABEL.owner]: runOwner,
     [LABEL.role]: role,
     [LABEL.created]: new Date().toISOString(),
     [LABEL.run]: THIS_RUN,
     ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
     ...extra,
   }
-}
-
-// The filter that lists one deployment's objects (containers or networks) from the Docker API.
-export function deploymentFilter(deployment: string): string {
-  return JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`] })
 }

@@ -13,6 +13,8 @@ import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentPullRequest, runUrlOf } from './github/event'
 import { workflowRunFinished } from './github/runs'
+import { useOwner } from './labels'
+import { checkOwner } from './owner'
 import { summarizeDeploy, summarizeTeardown } from './summary'
 import { cancelOnSignals, untilCancelled } from './cancel'
 
@@ -26,6 +28,7 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
   try {
     maskSecrets(read)
     const inputs = readInputs(read)
+    useOwner(inputs.owner)
     const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env)
     const engine = await log.group('Connect to the Docker host', async () => {
       const connected = await untilCancelled(connectEngine(target), signal)
@@ -77,14 +80,10 @@ async function runDeploy(host: DockerHost, engine: Engine, inputs: Inputs, githu
 }
 
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
-async function runTeardown(
-  host: DockerHost,
-  { docker, host: profile }: Engine,
-  inputs: Inputs,
-  github: GitHubApi | undefined,
-  signal: AbortSignal,
-): Promise<void> {
+async function runTeardown(host: DockerHost, { host: profile }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const deployment = inputs.instancePrefix
+  // Before the lock, so that a refused teardown waits for nobody; teardown checks again under it.
+  await checkOwner(host, deployment, inputs.owner, 'teardown')
   const lock = {
     operation: 'teardown' as const,
     host: profile,
@@ -93,21 +92,15 @@ async function runTeardown(
     signal,
     runFinished: runFinishedVia(github),
   }
-  const { removed } = await withDeploymentLock(host, deployment, lock, async () => {
-    const result = await teardown(docker, deployment)
+  const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
+    const result = await teardown(leased, deployment, inputs.owner)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
     return result
   })
   await summarizeTeardown(deployment, removed)
 }
 
-async function runPrune(
-  host: DockerHost,
-  { docker, host: profile }: Engine,
-  inputs: Inputs,
-  github: GitHubApi | undefined,
-  signal: AbortSignal,
-): Promise<void> {
+async function runPrune(host: DockerHost, { host: profile }: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
   const pattern = inputs.instancePrefix
   const lock = {
     host: profile,
@@ -116,7 +109,7 @@ async function runPrune(
     signal,
     runFinished: runFinishedVia(github),
   }
-  const report = await prune(docker, inputs.prune!, { lock, github })
+  const report = await prune(host, inputs.prune!, { lock, github })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
   if (report.failed.length > 0)

@@ -1,15 +1,15 @@
 import * as core from '@actions/core'
 import { log } from './log'
-import type Docker from 'dockerode'
+import type { DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
-import { dockerodeHost } from './docker/dockerode-host'
 import type { GitHubApi } from './github/api'
 import { announceRemoved } from './github/announce'
 import { currentRepository, inRepository, parsePullRequest, runUrlOf, type PullRequestRef, type Repository } from './github/event'
 import { pullRequestStates } from './github/pulls'
 import type { PruneSettings } from './inputs'
-import { LABEL, deploymentFilter } from './labels'
+import { LABEL } from './labels'
 import { withDeploymentLock, type LockOptions } from './lock'
+import { ownershipOf } from './owner'
 import { teardown } from './teardown'
 
 // Removes preview environments nobody removed: a missed `closed` event, a cancelled teardown, a
@@ -21,6 +21,8 @@ export interface DeploymentObject {
   deployment: string
   role: string
   created: Date
+  // '' for an object made before owner labels.
+  owner: string
   pullRequest?: string
 }
 
@@ -30,9 +32,13 @@ export interface DeploymentSummary {
   newest: Date
   // `owner/repo#42`, from the newest object that names one.
   pullRequest?: string
+  // The owner label of each of its objects, '' where there is none (owner.ts).
+  owners: string[]
 }
 
 export interface PrunePolicy {
+  // Who prunes: only its deployments go, and those without any owner label by max-age alone.
+  owner: string
   now: Date
   maxAgeSeconds?: number
   // Closed pull requests as formatPullRequest writes them.
@@ -51,6 +57,8 @@ export interface PruneReport {
   kept: PruneDecision[]
   // Deployments on the host that the instance-prefix pattern leaves out.
   unmatched: number
+  // Deployments that match, but of other owners: never considered.
+  otherOwners: number
   failed: { deployment: string; error: string }[]
 }
 
@@ -70,7 +78,7 @@ export function summarizeDeployments(objects: DeploymentObject[]): DeploymentSum
     .map(([deployment, group]) => {
       const newestFirst = [...group].sort((a, b) => b.created.getTime() - a.created.getTime())
       const pullRequest = newestFirst.find((o) => o.pullRequest)?.pullRequest
-      return { deployment, newest: newestFirst[0].created, ...(pullRequest ? { pullRequest } : {}) }
+      return { deployment, newest: newestFirst[0].created, owners: [...new Set(group.map((o) => o.owner))].sort(), ...(pullRequest ? { pullRequest } : {}) }
     })
     .sort((a, b) => a.deployment.localeCompare(b.deployment))
 }
@@ -78,11 +86,17 @@ export function summarizeDeployments(objects: DeploymentObject[]): DeploymentSum
 export function decide(summary: DeploymentSummary, policy: PrunePolicy): PruneDecision {
   const { deployment, pullRequest } = summary
   const verdict = (remove: boolean, reason: string): PruneDecision => ({ deployment, remove, reason, ...(pullRequest ? { pullRequest } : {}) })
-  if (pullRequest && policy.closedPullRequests.has(pullRequest)) return verdict(true, `pull request ${pullRequest} is closed`)
+  const ownership = ownershipOf(summary.owners, policy.owner)
+  if (ownership.kind === 'foreign') return verdict(false, `belongs to ${ownership.owner}`)
+  // Made before owner labels: whose it is cannot be told, so only its age may remove it.
+  const unowned = ownership.kind === 'unowned'
+  if (!unowned && pullRequest && policy.closedPullRequests.has(pullRequest)) return verdict(true, `pull request ${pullRequest} is closed`)
   const ageSeconds = Math.max(0, Math.floor((policy.now.getTime() - summary.newest.getTime()) / 1000))
   const age = `last changed ${formatDuration(ageSeconds)} ago`
-  if (policy.maxAgeSeconds === undefined)
+  if (policy.maxAgeSeconds === undefined) {
+    if (unowned) return verdict(false, 'no owner label (an earlier version created it), and no max-age')
     return verdict(false, pullRequest ? `pull request ${pullRequest} is not known to be closed` : 'no pull request, and no max-age')
+  }
   if (ageSeconds > policy.maxAgeSeconds) return verdict(true, `${age}, longer than max-age ${formatDuration(policy.maxAgeSeconds)}`)
   return verdict(false, `${age}, within max-age ${formatDuration(policy.maxAgeSeconds)}`)
 }
@@ -119,6 +133,7 @@ export function objectOf(labels: Record<string, string>, createdOnHost: Date): D
     deployment,
     role: labels[LABEL.role] ?? '',
     created: Number.isNaN(labelled.getTime()) ? createdOnHost : labelled,
+    owner: labels[LABEL.owner] ?? '',
     ...(pullRequest ? { pullRequest } : {}),
   }
 }
@@ -130,23 +145,31 @@ export interface PruneContext {
   github?: GitHubApi
 }
 
-export async function prune(docker: Docker, settings: PruneSettings, context: PruneContext): Promise<PruneReport> {
-  const all = summarizeDeployments(await listObjects(docker, JSON.stringify({ label: [LABEL.deployment] })))
-  const candidates = all.filter((s) => matchesPattern(s.deployment, settings.deployments))
+export async function prune(host: DockerHost, settings: PruneSettings, context: PruneContext): Promise<PruneReport> {
+  const all = summarizeDeployments(await listObjects(host, [LABEL.deployment]))
+  const matching = all.filter((s) => matchesPattern(s.deployment, settings.deployments))
+  const candidates = matching.filter((s) => ownershipOf(s.owners, settings.owner).kind !== 'foreign')
   const repository = currentRepository()
-  const closed = await closedPullRequests(context.github, repository, candidates)
-  const policy = (): PrunePolicy => ({ now: new Date(), maxAgeSeconds: settings.maxAgeSeconds, closedPullRequests: closed })
+  const owned = candidates.filter((s) => ownershipOf(s.owners, settings.owner).kind === 'ours')
+  const closed = await closedPullRequests(context.github, repository, owned)
+  const policy = (): PrunePolicy => ({ owner: settings.owner, now: new Date(), maxAgeSeconds: settings.maxAgeSeconds, closedPullRequests: closed })
   const plan = planPrune(candidates, policy())
-  const report: PruneReport = { removed: [], kept: plan.filter((d) => !d.remove), unmatched: all.length - candidates.length, failed: [] }
+  const report: PruneReport = {
+    removed: [],
+    kept: plan.filter((d) => !d.remove),
+    unmatched: all.length - matching.length,
+    otherOwners: matching.length - candidates.length,
+    failed: [],
+  }
 
   for (const decision of plan.filter((d) => d.remove)) {
     try {
       // A deploy may have been waiting for, or holding, the lock: decide again on what is there now.
-      const outcome = await withDeploymentLock(dockerodeHost(docker), decision.deployment, { ...context.lock, operation: 'prune' }, async () => {
-        const objects = (await listObjects(docker, deploymentFilter(decision.deployment))).filter((o) => o.role !== 'lock')
+      const outcome = await withDeploymentLock(host, decision.deployment, { ...context.lock, operation: 'prune' }, async (leased) => {
+        const objects = (await listObjects(leased, [`${LABEL.deployment}=${decision.deployment}`])).filter((o) => o.role !== 'lock')
         const [current] = summarizeDeployments(objects)
         const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` }
-        if (again.remove) await teardown(docker, decision.deployment)
+        if (again.remove) await teardown(leased, decision.deployment, settings.owner)
         return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` }
       })
       ;(outcome.remove ? report.removed : report.kept).push(outcome)
@@ -164,12 +187,9 @@ export async function prune(docker: Docker, settings: PruneSettings, context: Pr
   return report
 }
 
-async function listObjects(docker: Docker, filters: string): Promise<DeploymentObject[]> {
-  const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })])
-  return [
-    ...containers.map((c) => objectOf(c.Labels ?? {}, new Date(c.Created * 1000))),
-    ...networks.map((n) => objectOf(n.Labels ?? {}, new Date(n.Created))),
-  ].filter((o): o is DeploymentObject => o !== undefined)
+async function listObjects(host: DockerHost, labels: string[]): Promise<DeploymentObject[]> {
+  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
+  return [...containers, ...networks].map((o) => objectOf(o.labels, o.created)).filter((o): o is DeploymentObject => o !== undefined)
 }
 
 // Only this repository's pull requests are asked about: the token is for this repository.
@@ -194,7 +214,7 @@ function pullRequestOfRepository(label: string | undefined, repository: Reposito
 export function describePrune(report: PruneReport, pattern: string): string[] {
   const line = (d: PruneDecision): string => `  ${d.deployment}: ${d.reason}`
   return [
-    `Deployments matching '${pattern}': ${report.removed.length + report.kept.length + report.failed.length}; ${report.unmatched} other(s) on the Docker host left alone.`,
+    `Deployments matching '${pattern}': ${report.removed.length + report.kept.length + report.failed.length}; ${report.otherOwners} of other owners and ${report.unmatched} other(s) on the Docker host left alone.`,
     `Removed ${report.removed.length}${report.removed.length ? ':' : '.'}`,
     ...report.removed.map(line),
     `Kept ${report.kept.length}${report.kept.length ? ':' : '.'}`,

@@ -157,7 +157,7 @@ describe('prune', () => {
     expect(objectsOf(other)).toEqual([`${other}-by-hand`])
     expect(docker('inspect', '-f', '{{.State.Running}}', stranger)).toBe('true')
 
-    expect(run.stdout).toMatch(new RegExp(`Deployments matching '${base}-\\*': 2; \\d+ other\\(s\\) on the Docker host left alone\\.`))
+    expect(run.stdout).toMatch(new RegExp(`Deployments matching '${base}-\\*': 2; 0 of other owners and \\d+ other\\(s\\) on the Docker host left alone\\.`))
     expect(run.stdout).toMatch(new RegExp(`Removed 1:\\n  ${old}: last changed \\d+s ago, longer than max-age 10s\\n`))
     expect(run.stdout).toMatch(new RegExp(`Kept 1:\\n  ${fresh}: last changed \\d+s ago, within max-age 10s\\n`))
     expect(run.summary).toContain(old)

@@ -26,6 +26,16 @@ export interface ContainerSummary {
   name: string
   running: boolean
   labels: Record<string, string>
+  // Docker's own creation time: prune's fallback for an object whose created label is unreadable.
+  created: Date
+}
+
+// One entry of GET /networks.
+export interface NetworkSummary {
+  id: string
+  name: string
+  labels: Record<string, string>
+  created: Date
 }
 
 // GET /containers/{id}/top
@@ -44,9 +54,9 @@ export interface DockerHost {
   stop(container: string, timeoutS: number): Promise<void>
   rename(container: string, name: string): Promise<void>
   inspect(container: string): Promise<ContainerDetails>
-  // Containers and networks carrying all of these `key=value` labels, in any state.
+  // Containers and networks carrying all of these labels (`key=value`, or `key` with any value), in any state.
   listContainers(labels: string[]): Promise<ContainerSummary[]>
-  listNetworks(labels: string[]): Promise<{ id: string; name: string }[]>
+  listNetworks(labels: string[]): Promise<NetworkSummary[]>
   // The deployment's containers in one of these states, by ID and name.
   listStopped(deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]>
   // The labels of the container or network of that name or ID, undefined when there is none.

@@ -21,6 +21,7 @@ export function dockerodeHost(docker: Docker): DockerHost {
       name: containerName(c),
       running: c.State === 'running',
       labels: c.Labels ?? {},
+      created: new Date(c.Created * 1000),
     }))
   return {
     createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
@@ -41,7 +42,13 @@ export function dockerodeHost(docker: Docker): DockerHost {
     },
     inspect: (id) => container(id).inspect(),
     listContainers: (labels) => containers({ label: labels }),
-    listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
+    listNetworks: async (labels) =>
+      (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({
+        id: n.Id,
+        name: n.Name,
+        labels: n.Labels ?? {},
+        created: new Date(n.Created),
+      })),
     labelsOf: async (kind, name) => {
       try {
         if (kind === 'container') return (await container(name).inspect()).Config.Labels ?? {}

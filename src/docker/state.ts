@@ -34,7 +34,7 @@ export interface DeploymentState {
 export async function readDeployment(host: DockerHost, deployment: string): Promise<DeploymentState> {
   const labels = [`${LABEL.deployment}=${deployment}`]
   const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
-  const state: DeploymentState = { instances: [], networks }
+  const state: DeploymentState = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) }
   for (const { labels, ...c } of containers) {
     const base = { id: c.id, name: c.name, running: c.running }
     if (labels[LABEL.role] === 'lb') state.lb = { ...base, spec: labels[LABEL.lbSpec] ?? '' }

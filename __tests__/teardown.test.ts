@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { LABEL } from '../src/labels'
+import { teardown } from '../src/teardown'
+import { FakeHost, recordLog } from './fake-docker-host'
+
+const labels = (deployment: string, role: string, owner?: string): Record<string, string> => ({
+  [LABEL.deployment]: deployment,
+  [LABEL.role]: role,
+  ...(owner === undefined ? {} : { [LABEL.owner]: owner }),
+})
+
+async function deployed(host: FakeHost, deployment: string, owner?: string): Promise<void> {
+  await host.createNetwork(`${deployment}-net`, labels(deployment, 'network', owner))
+  host.add({ name: `${deployment}-lb`, labels: labels(deployment, 'lb', owner) })
+  host.add({ name: `${deployment}-g1-1`, labels: labels(deployment, 'instance', owner) })
+  // Only what the code under test does is recorded.
+  host.calls = []
+}
+
+describe('teardown', () => {
+  it("removes the deployment's containers, then its network, and nothing of other deployments", async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', 'acme/one')
+    await deployed(host, 'pr-2', 'acme/one')
+    host.add({ name: 'stranger' })
+    expect(await teardown(host, 'pr-1', 'acme/one')).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-net'] })
+    expect(host.calls).toEqual(['remove pr-1-g1-1', 'remove pr-1-lb', 'remove network pr-1-net'])
+    expect(lines).toEqual(["Removed 3 object(s) of deployment 'pr-1': pr-1-g1-1, pr-1-lb, pr-1-net"])
+  })
+
+  it("refuses another owner's deployment before removing anything", async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-42', 'acme/one')
+    await expect(teardown(host, 'pr-42', 'acme/two')).rejects.toThrow(
+      "Deployment 'pr-42' on the Docker host belongs to acme/one, and this teardown is for acme/two",
+    )
+    expect(host.calls).toEqual([])
+    expect(host.containers.size).toBe(2)
+  })
+
+  it('removes a deployment from before owner labels, and says whose it was taken to be', async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-7')
+    expect((await teardown(host, 'pr-7', 'acme/one')).removed).toHaveLength(3)
+    expect(lines[0]).toBe("Deployment 'pr-7' has no owner label (an earlier version of vic-lb-action created it): acme/one removes it.")
+  })
+
+  it('says so when there is nothing to remove', async () => {
+    const lines = recordLog()
+    expect(await teardown(new FakeHost(), 'pr-9', 'acme/one')).toEqual({ removed: [] })
+    expect(lines).toEqual(["Nothing to remove: no containers or networks of deployment 'pr-9' on the Docker host."])
+  })
+
+  it('fails naming what it could not remove, and what to do', async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', 'acme/one')
+    host.fail('remove network pr-1-net', new Error('network has active endpoints'))
+    await expect(teardown(host, 'pr-1', 'acme/one')).rejects.toThrow(
+      "Teardown of deployment 'pr-1' could not remove: network net-pr-1-net: network has active endpoints. Run teardown again",
+    )
+  })
+})
