@@ -2,7 +2,15 @@ import { PassThrough, Readable } from 'node:stream'
 import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
 import { describe, expect, it } from 'vitest'
-import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import {
+  CERTIFICATE_FILE,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  PREVIOUS_CONFIG_FILE,
+  STATS_CERTIFICATE_PATH,
+  renderHaproxyConfig,
+  type LbConfig,
+} from '../src/haproxy/config'
 import {
   checkInside,
   drainOldWorkers,
@@ -14,6 +22,7 @@ import {
   workerPids,
 } from '../src/haproxy/reload'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
+import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DockerHost } from '../src/docker/deploy-host'
 import { dockerodeHost } from '../src/docker/dockerode-host'
 
@@ -97,6 +106,8 @@ const CONFIG: LbConfig = {
   serving: [{ name: 'web-1', port: 80 }],
   candidates: [],
   statsAuth: newStatsAuth(),
+  statsCertificate: newStatsCertificate('vic-lb stats test'),
+  statsCertificateFile: STATS_CERTIFICATE_PATH,
 }
 const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
 
@@ -149,7 +160,7 @@ describe('keepPreviousConfig and restorePreviousConfig', () => {
 describe('putCertificate', () => {
   it('gives the PEM to the user HAProxy runs as, readable by it alone', async () => {
     const { host, lb, files } = standInLb()
-    await putCertificate(host, lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
+    await putCertificate(host, lb, 'service', '-----BEGIN CERTIFICATE-----\n', 'lb')
     expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toEqual({ text: '-----BEGIN CERTIFICATE-----\n', mode: 0o400, uid: 0, gid: 0 })
   })
 })

@@ -1,7 +1,16 @@
 import type { DockerHost, ProcessList } from '../docker/deploy-host'
 import { describe } from '../docker/engine'
 import { sleep } from '../cancel'
-import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, HARD_STOP_AFTER_S, PREVIOUS_CONFIG_FILE, renderConfigToCheck, type LbConfig } from './config'
+import {
+  CERTIFICATE_FILE,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  HARD_STOP_AFTER_S,
+  PREVIOUS_CONFIG_FILE,
+  renderConfigToCheck,
+  STATS_CERTIFICATE_FILE,
+  type LbConfig,
+} from './config'
 
 // A running load-balancer changes its configuration in place: its own HAProxy checks the new one,
 // the file is copied in, and a signal makes the master load it gracefully. Restoring the previous
@@ -82,13 +91,20 @@ export async function restorePreviousConfig(host: DockerHost, lb: string): Promi
   return true
 }
 
+// The certificate files a load-balancer holds, and how an error names each.
+const CERTIFICATES = {
+  service: { file: CERTIFICATE_FILE, what: 'lb-certificate' },
+  stats: { file: STATS_CERTIFICATE_FILE, what: "the stats page's certificate" },
+}
+
 // Straight from memory into the container, never onto the runner's disk, and readable only by
 // the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
 // user the load-balancer container is made to run as.
-export async function putCertificate(host: DockerHost, lb: string, pem: string, lbName: string): Promise<void> {
+export async function putCertificate(host: DockerHost, lb: string, which: keyof typeof CERTIFICATES, pem: string, lbName: string): Promise<void> {
+  const { file, what } = CERTIFICATES[which]
   try {
-    await host.putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await host.processOwner(lb) })
+    await host.putFile(lb, CONFIG_DIR, file, pem, { mode: 0o400, owner: await host.processOwner(lb) })
   } catch (error) {
-    throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
+    throw new Error(`Could not put ${what} into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
   }
 }
