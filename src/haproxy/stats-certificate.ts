@@ -63,7 +63,7 @@ function time(date: Date): Buffer {
 }
 
 // The certificate (and key) in a PEM that holds both, as HAProxy's `crt` file does.
-function certificateIn(pem: string): string | undefined {
+export function certificateIn(pem: string): string | undefined {
   return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0]
 }
 
