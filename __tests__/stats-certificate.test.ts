@@ -29,6 +29,15 @@ describe('newStatsCertificate', () => {
     expect(made.inside).toBe(false)
   })
 
+  // A blank line in the PEM (base64 of a length that fills its last line) made HAProxy 3.0 miss the key.
+  it('writes the PEM without a blank line, whatever the length of the name', () => {
+    for (let length = 1; length <= 80; length++) {
+      const { pem } = newStatsCertificate('x'.repeat(length))
+      expect(pem, `name of ${length}`).not.toMatch(/\n\n/)
+      expect(pem.split('\n').every((line) => line.length <= 64)).toBe(true)
+    }
+  })
+
   it('makes a new key and serial number each time', () => {
     const other = newStatsCertificate('vic-lb stats web-lb')
     expect(other.pem).not.toBe(made.pem)
