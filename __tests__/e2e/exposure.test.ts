@@ -102,9 +102,13 @@ describe('the stats page on a routable network', () => {
 
   it('carries the readiness polls in TLS only, and refuses a request without the credentials', async () => {
     docker('network', 'create', network)
+    // That network's traffic only: other tests on this host may poll load-balancers of other versions.
+    const subnet = docker('network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network)
     const pcap = path.join(dir, 'deploy.pcap')
     // Each packet handed over and written at once (no capture buffer), so stopping loses none.
-    const capture = spawn('tcpdump', ['-i', 'any', '-n', '--immediate-mode', '-U', '-w', pcap, 'tcp'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const capture = spawn('tcpdump', ['-i', 'any', '-n', '--immediate-mode', '-U', '-w', pcap, `tcp and net ${subnet}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     const exited = new Promise<number | null>((resolve) => capture.on('exit', resolve))
     let captureLog = ''
     await new Promise<void>((resolve, reject) => {

@@ -36,10 +36,11 @@ export function newStatsCertificate(commonName: string): StatsCertificate {
   )
   const signature = sign('sha256', tbs, { key: privateKey, dsaEncoding: 'der' })
   const body = der(SEQUENCE, tbs, ECDSA_WITH_SHA256, der(BIT_STRING, Buffer.from([0]), signature))
-  const certificate = `-----BEGIN CERTIFICATE-----\n${body
+  const base64 = body
     .toString('base64')
     .match(/.{1,64}/g)!
-    .join('\n')}\n-----END CERTIFICATE-----\n`
+    .join('\n')
+  const certificate = `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`
   return { pem: certificate + privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certificate, inside: false }
 }
 
