@@ -2,7 +2,8 @@ import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, Net
 import type { FileOwner } from '../src/docker/archive'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
-import type { LbConfig } from '../src/haproxy/config'
+import { STATS_CERTIFICATE_PATH, type LbConfig } from '../src/haproxy/config'
+import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DeploySettings } from '../src/inputs'
 import type { DeployPlan } from '../src/plan'
 import type { Expectation } from '../src/readiness'
@@ -297,8 +298,21 @@ const SETTINGS: DeploySettings = {
   pull: 'missing',
 }
 
+// Made once: every test's load-balancer may share it.
+const STATS_CERTIFICATE = newStatsCertificate('vic-lb stats test')
+
 export function lbConfigFor(plan: DeployPlan): LbConfig {
-  return { protocol: 'http', listenPort: 8080, healthCheckPath: '/', serving: plan.serving, candidates: [], statsAuth: newStatsAuth() }
+  return {
+    protocol: 'http',
+    listenPort: 8080,
+    healthCheckPath: '/',
+    serving: plan.serving,
+    candidates: [],
+    statsAuth: newStatsAuth(),
+    // A kept load-balancer has its certificate already, as one made by this version does.
+    statsCertificate: { ...STATS_CERTIFICATE, inside: plan.lb === 'keep' },
+    statsCertificateFile: STATS_CERTIFICATE_PATH,
+  }
 }
 
 // A deploy's context on the fake host; readiness answers at once unless a test says otherwise.

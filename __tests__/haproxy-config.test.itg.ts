@@ -15,7 +15,7 @@ import {
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
 import { instanceName } from '../src/names'
 import { generationOf } from '../src/plan'
-import { selfSignedPem } from '../test-support/certificate'
+import { selfSignedPem, statsCertificateIn } from '../test-support/certificate'
 import { HAPROXY_VERSIONS, haproxyCheck, haproxyVersionLine } from '../test-support/haproxy-check'
 
 const STATS_AUTH = newStatsAuth()
@@ -33,6 +33,9 @@ const certificates = Object.fromEntries(
   }),
 )
 
+// One load-balancer's stats credentials and certificate: the stats frontend of every variant.
+const STATS = { statsAuth: STATS_AUTH, ...statsCertificateIn(dir) }
+
 function servers(deployment: string, imageId: string, port: number, count: number): Server[] {
   const generation = generationOf(imageId, port)
   return Array.from({ length: count }, (_, i) => ({ name: instanceName(deployment, generation, i + 1), port }))
@@ -45,7 +48,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: [],
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'http, health-check-path, candidates, port 8080': {
     protocol: 'http',
@@ -53,7 +56,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/healthz',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'http, every path character allowed, 50 servers': {
     protocol: 'http',
@@ -61,7 +64,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
     serving: servers('pr-42', 'sha256:c', 3000, 50),
     candidates: [],
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'https (EC key), health-check-path, candidates': {
     protocol: 'http',
@@ -70,7 +73,7 @@ const variants: Record<string, LbConfig> = {
     certificateFile: certificates.ec,
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'https (RSA key) on port 443': {
     protocol: 'http',
@@ -79,7 +82,7 @@ const variants: Record<string, LbConfig> = {
     certificateFile: certificates.rsa,
     serving: servers('web', 'sha256:a', 80, 2),
     candidates: [],
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'tcp, 1 server, port 5432': {
     protocol: 'tcp',
@@ -87,7 +90,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('db', 'sha256:d', 5432, 1),
     candidates: [],
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'tcp, candidates on another port': {
     protocol: 'tcp',
@@ -95,7 +98,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: servers('cache', 'sha256:e', 6379, 2),
     candidates: servers('cache', 'sha256:f', 6380, 2),
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'http, staging with no server left serving, only candidates': {
     protocol: 'http',
@@ -103,7 +106,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '/',
     serving: [],
     candidates: servers('web', 'sha256:g', 80, 3),
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'http, port 80 with a master started as root, candidates': {
     protocol: 'http',
@@ -112,7 +115,7 @@ const variants: Record<string, LbConfig> = {
     serving: servers('web', 'sha256:j', 80, 3),
     candidates: servers('web', 'sha256:k', 80, 3),
     startsAsRoot: true,
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'tcp, port 443 with a master started as root': {
     protocol: 'tcp',
@@ -121,7 +124,7 @@ const variants: Record<string, LbConfig> = {
     serving: servers('tls', 'sha256:l', 8443, 2),
     candidates: [],
     startsAsRoot: true,
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
   'http, old and new generation on different ports, longest names': {
     protocol: 'http',
@@ -129,7 +132,7 @@ const variants: Record<string, LbConfig> = {
     healthCheckPath: '',
     serving: [...servers('x'.repeat(40), 'sha256:h', 80, 2), ...servers('X_y-'.repeat(10), 'sha256:i', 8080, 100).slice(98)],
     candidates: [],
-    statsAuth: STATS_AUTH,
+    ...STATS,
   },
 }
 
@@ -252,10 +255,10 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
     expect(text).not.toMatch(/use_backend/)
   })
 
-  it('serves the stats page on STATS_PORT', () => {
+  it('serves the stats page on STATS_PORT, over TLS with its own certificate', () => {
     const stats = parsed.filter((s) => s.kind === 'frontend' && s.lines.some((t) => t[0] === 'stats' && t[1] === 'enable'))
     expect(stats).toHaveLength(1)
-    expect(stats[0].lines).toContainEqual(['bind', `:${STATS_PORT}`])
+    expect(stats[0].lines).toContainEqual(['bind', `:${STATS_PORT}`, 'ssl', 'crt', config.statsCertificateFile])
     expect(stats[0].lines).toContainEqual(['stats', 'uri', STATS_PATH])
     expect(stats[0].lines).toContainEqual(['mode', 'http'])
   })

@@ -8,6 +8,7 @@ import {
   CONFIG_FILE,
   PREVIOUS_CERTIFICATE_FILE,
   PREVIOUS_CONFIG_FILE,
+  STATS_CERTIFICATE_PATH,
   renderHaproxyConfig,
   type LbConfig,
 } from '../src/haproxy/config'
@@ -22,6 +23,7 @@ import {
   workerPids,
 } from '../src/haproxy/reload'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
+import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DockerHost } from '../src/docker/deploy-host'
 import { dockerodeHost } from '../src/docker/dockerode-host'
 
@@ -105,6 +107,8 @@ const CONFIG: LbConfig = {
   serving: [{ name: 'web-1', port: 80 }],
   candidates: [],
   statsAuth: newStatsAuth(),
+  statsCertificate: newStatsCertificate('vic-lb stats test'),
+  statsCertificateFile: STATS_CERTIFICATE_PATH,
 }
 const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
 
@@ -150,7 +154,7 @@ describe('keepPreviousConfig and restorePreviousConfig', () => {
   it('put back the certificate that was kept with the configuration, readable by HAProxy alone', async () => {
     const { host, lb, files } = standInLb()
     await keepPreviousConfig(host, lb, 'the old one\n', 'OLD PEM\n')
-    await putCertificate(host, lb, 'NEW PEM\n', 'pr-7-lb')
+    await putCertificate(host, lb, 'service', 'NEW PEM\n', 'pr-7-lb')
     await loadConfig(host, lb, 'the new one\n')
     expect(await restorePreviousConfig(host, lb)).toBe(true)
     expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toMatchObject({ text: 'OLD PEM\n', mode: 0o400 })
@@ -168,7 +172,7 @@ describe('keepPreviousConfig and restorePreviousConfig', () => {
 describe('putCertificate', () => {
   it('gives the PEM to the user HAProxy runs as, readable by it alone', async () => {
     const { host, lb, files } = standInLb()
-    await putCertificate(host, lb, '-----BEGIN CERTIFICATE-----\n', 'lb')
+    await putCertificate(host, lb, 'service', '-----BEGIN CERTIFICATE-----\n', 'lb')
     expect(files.get(`${CONFIG_DIR}/${CERTIFICATE_FILE}`)).toEqual({ text: '-----BEGIN CERTIFICATE-----\n', mode: 0o400, uid: 0, gid: 0 })
   })
 })

@@ -9,6 +9,7 @@ import { defaultOf, readInputs, type DeploySettings } from '../src/inputs'
 import { resolveTarget } from '../src/docker/target'
 import { InputError } from '../src/errors'
 import { instanceName } from '../src/names'
+import { statsCertificateIn } from '../test-support/certificate'
 import { HAPROXY_VERSIONS, haproxyCheck } from '../test-support/haproxy-check'
 
 // Hostile input: every value of every input is either refused with an InputError (one short line
@@ -24,8 +25,11 @@ const CANDIDATE_GENERATION = 'fedc9876'
 
 const BASE: Record<string, string> = { image: 'vic-lb-test/web:1' }
 
-// One load-balancer's credentials: every configuration here is compared line by line.
+// One load-balancer's credentials and certificate: every configuration here is compared line by line.
 const STATS_AUTH = newStatsAuth()
+const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-stats-'))
+afterAll(() => fs.rmSync(statsDir, { recursive: true, force: true }))
+const STATS_CERTIFICATE = statsCertificateIn(statsDir)
 
 function readerOf(values: Record<string, string | undefined>): (name: string) => string | undefined {
   return (name) => (name in values ? values[name] : defaultOf(name) || undefined)
@@ -45,6 +49,7 @@ function configOf(
     serving: servers(GENERATION),
     candidates: servers(CANDIDATE_GENERATION),
     statsAuth: STATS_AUTH,
+    ...STATS_CERTIFICATE,
   }
   return renderHaproxyConfig(config)
 }
@@ -108,7 +113,7 @@ function checkValue(input: string, value: string, context: Record<string, string
   expectSameStructure(config, settings)
   // haproxy -c accepts two frontends on one port (SO_REUSEPORT); the service would then share it
   // with the stats page.
-  expect(config.match(new RegExp(`^ {4}bind :${STATS_PORT}$`, 'gm'))).toHaveLength(1)
+  expect(config.match(new RegExp(`^ {4}bind :${STATS_PORT}( |$)`, 'gm'))).toHaveLength(1)
   accepted.set(config, `${input}=${JSON.stringify(value)}`)
 }
 

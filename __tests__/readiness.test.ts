@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto'
 import * as http from 'node:http'
 import * as https from 'node:https'
+import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actionsLog, useLog, type Log } from '../src/log'
 import { waitUntilServing, type Endpoints } from '../src/readiness'
+import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import { selfSignedPem } from '../test-support/certificate'
 
 // The readiness wait against a stand-in for HAProxy on loopback: its stats CSV (the columns the
@@ -16,28 +18,37 @@ const STATS_AUTHORIZATION = 'Basic c3RhdHM6c2VjcmV0'
 
 type Handler = (request: http.IncomingMessage, response: http.ServerResponse) => void
 
+// The load-balancer's stats certificate, which the readiness client is to trust alone.
+const STATS_CERTIFICATE = newStatsCertificate('vic-lb stats test')
+
+// The stats page over TLS with `served` (the load-balancer's certificate unless a test says
+// otherwise), the service in plain HTTP.
 async function standIn(
   rowsAt: () => Row[],
   service: Handler = (_, response) => response.end('hello'),
+  served = STATS_CERTIFICATE,
 ): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
-  const server = http.createServer((request, response) => {
+  const stats = https.createServer({ key: served.pem, cert: served.certificate }, (request, response) => {
     if (request.url === '/stats;csv' && request.headers.authorization === STATS_AUTHORIZATION) {
       response.end(['# pxname,svname,status,check_status', ...rowsAt().map((row) => `instances,${row.join(',')}`), 'instances,BACKEND,UP,'].join('\n'))
-    } else service(request, response)
+    } else response.writeHead(401).end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const server = http.createServer(service)
+  await Promise.all([stats, server].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))))
   return {
     endpoints: {
-      statsUrl: `http://127.0.0.1:${port}/stats`,
+      statsUrl: `https://127.0.0.1:${(stats.address() as AddressInfo).port}/stats`,
       statsAuthorization: STATS_AUTHORIZATION,
+      statsCertificate: STATS_CERTIFICATE.certificate,
       serviceHost: '127.0.0.1',
-      servicePort: port,
+      servicePort: (server.address() as AddressInfo).port,
       protocol: 'http',
     },
-    close: () => {
-      server.closeAllConnections()
-      return new Promise((resolve) => server.close(() => resolve()))
+    close: async () => {
+      for (const s of [stats, server]) {
+        s.closeAllConnections()
+        await new Promise((resolve) => s.close(resolve))
+      }
     },
   }
 }
@@ -96,7 +107,14 @@ describe('waitUntilServing reports its progress', () => {
   it('says what else it waits for when the instances are not the problem', async () => {
     const { lines } = progressLog()
     const wait = waitUntilServing(
-      { statsUrl: 'http://127.0.0.1:9/stats', statsAuthorization: STATS_AUTHORIZATION, serviceHost: '127.0.0.1', servicePort: 9, protocol: 'http' },
+      {
+        statsUrl: 'https://127.0.0.1:9/stats',
+        statsAuthorization: STATS_AUTHORIZATION,
+        statsCertificate: STATS_CERTIFICATE.certificate,
+        serviceHost: '127.0.0.1',
+        servicePort: 9,
+        protocol: 'http',
+      },
       { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 1_500, progressEveryMs: 300 },
     )
     await expect(wait).rejects.toThrow(/stats page does not answer/)
@@ -144,7 +162,7 @@ describe('waitUntilServing asks the service itself', () => {
       [() => [], undefined, 'no answer within 2 s'],
     ] as const) {
       const { endpoints, close } = await standIn(rows, service)
-      if (!service) endpoints.statsUrl = `http://127.0.0.1:${await silentPort()}/stats`
+      if (!service) endpoints.statsUrl = `https://127.0.0.1:${await silentPort()}/stats`
       const started = Date.now()
       try {
         await expect(waitUntilServing(endpoints, expectation(500))).rejects.toThrow(problem)
@@ -186,17 +204,34 @@ describe('waitUntilServing asks the service itself', () => {
   })
 })
 
-// A port that accepts connections and never says anything.
-const silent: http.Server[] = []
+describe('waitUntilServing reads the stats page', () => {
+  it("only from a server with the load-balancer's own certificate: another one is refused", async () => {
+    const healthy = (): Row[] => [['web-1', 'UP', 'L7OK']]
+    const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], deadline: Date.now() + ms })
+    const genuine = await standIn(healthy)
+    const impostor = await standIn(healthy, undefined, newStatsCertificate('vic-lb stats test'))
+    try {
+      await expect(waitUntilServing(genuine.endpoints, expectation(3_000))).resolves.toHaveLength(1)
+      await expect(waitUntilServing(impostor.endpoints, expectation(1_000))).rejects.toThrow(/stats page does not answer \(self-signed certificate\)/)
+    } finally {
+      await genuine.close()
+      await impostor.close()
+    }
+  })
+})
+
+// A port that accepts connections and never says anything, not even to a TLS client's hello.
+const silent: { server: net.Server; sockets: net.Socket[] }[] = []
 afterEach(async () => {
-  for (const server of silent.splice(0)) {
-    server.closeAllConnections()
+  for (const { server, sockets } of silent.splice(0)) {
+    for (const socket of sockets) socket.destroy()
     await new Promise((resolve) => server.close(resolve))
   }
 })
 async function silentPort(): Promise<number> {
-  const server = http.createServer(() => {})
-  silent.push(server)
+  const sockets: net.Socket[] = []
+  const server = net.createServer((socket) => sockets.push(socket))
+  silent.push({ server, sockets })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return (server.address() as AddressInfo).port
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { DeploymentState } from '../src/docker/state'
+import { STATS_CERTIFICATE_PATH } from '../src/haproxy/config'
 import { startAll } from '../src/steps/start'
 import { undo } from '../src/steps/undo'
 import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
@@ -22,8 +23,10 @@ describe('startAll', () => {
     expect(host.containers.get(lb)).toMatchObject({ name: 'web-lb', running: true })
     expect(host.calls.slice(0, 2)).toEqual(['create network web-net', 'create web-lb'])
     expect(host.calls.filter((c) => c.startsWith('create web-g2')).map((c) => c.slice(7))).toEqual(names(5).map((i) => i.name))
-    // The load-balancer is configured before it starts.
+    // The load-balancer is configured before it starts, with its stats page's certificate.
     expect(host.calls.indexOf('put web-lb /usr/local/etc/haproxy/haproxy.cfg')).toBeLessThan(host.calls.indexOf('start web-lb'))
+    expect(host.calls.indexOf('put web-lb /usr/local/etc/haproxy/stats.pem')).toBeLessThan(host.calls.indexOf('start web-lb'))
+    expect(host.containers.get(lb)!.files.get(STATS_CERTIFICATE_PATH)).toBe(lbConfigFor(plan).statsCertificate.pem)
     expect(host.mostAtOnce).toBe(2)
     expect(ctx.record.createdNetworks).toEqual(['net-web-net'])
     expect(ctx.record.createdContainers).toHaveLength(6)
@@ -107,6 +110,7 @@ describe('startAll', () => {
     expect(host.calls).toEqual([
       'create web-lb-next',
       'put web-lb-next /usr/local/etc/haproxy/haproxy.cfg',
+      'put web-lb-next /usr/local/etc/haproxy/stats.pem',
       'stop web-lb 10s',
       'rename web-lb web-lb-old',
       'rename web-lb-next web-lb',

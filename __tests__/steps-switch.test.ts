@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { DeploymentState, InstanceObject } from '../src/docker/state'
-import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, renderHaproxyConfig } from '../src/haproxy/config'
+import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig } from '../src/haproxy/config'
 import { NotReadyError } from '../src/readiness'
 import { switchTraffic } from '../src/steps/switch'
 import { undo } from '../src/steps/undo'
@@ -52,6 +52,21 @@ describe('switchTraffic on a kept load-balancer', () => {
     expect(remembered.at(-1)).toMatchObject({ configChangedOn: lb })
     expect(ctx.record.drain).toMatchObject({ lb })
     expect(address).toEqual({ ip: '127.0.0.1', port: 8081, url: 'http://127.0.0.1:8081' })
+  })
+
+  it('gives a load-balancer made before the stats page had TLS its certificate before the configuration that needs it is checked', async () => {
+    recordLog()
+    const { host, lb, plan, state, lbConfig } = redeploy()
+    const earlier = { ...lbConfig, statsCertificate: { ...lbConfig.statsCertificate, inside: false } }
+    const { ctx } = contextOf(host, plan)
+    await switchTraffic(ctx, lb, earlier, state)
+
+    expect(host.calls.slice(0, 3)).toEqual([
+      `put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`,
+      `put web-lb ${STATS_CERTIFICATE_PATH}`,
+      ...reloadOf('web-lb').slice(0, 1),
+    ])
+    expect(host.containers.get(lb)!.files.get(STATS_CERTIFICATE_PATH)).toBe(lbConfig.statsCertificate.pem)
   })
 
   it('reloads nothing when the configuration is already the one wanted', async () => {

@@ -1,10 +1,12 @@
 import type Docker from 'dockerode'
 import { LABEL } from '../src/labels'
 import { getFile } from '../src/docker/archive'
-import { CONFIG_DIR, CONFIG_FILE, SERVING_BACKEND, STATS_PATH, STATS_PORT } from '../src/haproxy/config'
+import { CONFIG_DIR, CONFIG_FILE, SERVING_BACKEND, STATS_CERTIFICATE_PATH, STATS_PATH, STATS_PORT } from '../src/haproxy/config'
 import { basicAuthorization, statsAuthIn } from '../src/haproxy/stats-auth'
 import { isHealthy, parseStatsCsv } from '../src/haproxy/stats'
+import { certificateIn } from '../src/haproxy/stats-certificate'
 import { docker as dockerCli, tryDocker } from '../test-support/host'
+import { getStatsPage } from '../test-support/stats-page'
 import { seconds, sleep, type TimedRun } from './timing'
 
 // Where a deploy's time goes. Three clocks on one axis (ms since the action was spawned): the
@@ -25,6 +27,7 @@ export function observeLoadBalancer(docker: Docker, lbName: string): Observer {
   const poll = async (): Promise<void> => {
     let statsUrl: string | undefined
     let authorization = ''
+    let certificate = ''
     while (running && !statsUrl) {
       const port = await docker
         .getContainer(lbName)
@@ -33,16 +36,21 @@ export function observeLoadBalancer(docker: Docker, lbName: string): Observer {
           (c) => c.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort,
           () => undefined,
         )
-      // The stats page wants the credentials the action put into the load-balancer's configuration.
-      const auth = port ? statsAuthIn((await getFile(docker.getContainer(lbName), `${CONFIG_DIR}/${CONFIG_FILE}`).catch(() => undefined)) ?? '') : undefined
-      if (port && auth) {
-        statsUrl = `http://127.0.0.1:${port}${STATS_PATH};csv`
+      // The stats page wants the credentials the action put into the load-balancer's configuration,
+      // and is trusted by its certificate, which the action put in beside it.
+      const fileOf = (path: string) => getFile(docker.getContainer(lbName), path).catch(() => undefined)
+      const auth = port ? statsAuthIn((await fileOf(`${CONFIG_DIR}/${CONFIG_FILE}`)) ?? '') : undefined
+      const pem = auth ? await fileOf(STATS_CERTIFICATE_PATH) : undefined
+      const trusted = pem && certificateIn(pem)
+      if (port && auth && trusted) {
+        statsUrl = `https://127.0.0.1:${port}${STATS_PATH};csv`
         authorization = basicAuthorization(auth)
+        certificate = trusted
       } else await sleep(100)
     }
     while (running && statsUrl) {
       try {
-        const csv = await (await fetch(statsUrl, { headers: { authorization }, signal: AbortSignal.timeout(1_000) })).text()
+        const { text: csv } = await getStatsPage(statsUrl, certificate, { authorization }, 1_000)
         const now = Date.now()
         for (const s of parseStatsCsv(csv)) if (s.backend === SERVING_BACKEND && isHealthy(s) && !healthy.has(s.server)) healthy.set(s.server, now)
       } catch {

@@ -14,7 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 # Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
 # on a GitHub-hosted runner) is already there.
 declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [openssl]=openssl [curl]=curl [podman]=podman
-  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg [stunnel4]=stunnel)
+  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg [stunnel4]=stunnel [tcpdump]=tcpdump)
 step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
 for p in "${!APT_PACKAGES[@]}"; do

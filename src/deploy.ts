@@ -12,9 +12,10 @@ import { networkName } from './names'
 import { checkOwner } from './owner'
 import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
-import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig, type LbConfig } from './haproxy/config'
+import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
 import type { ServerStatus } from './haproxy/stats'
 import { basicAuthorization, statsAuthFor, withoutStatsPassword } from './haproxy/stats-auth'
+import { statsCertificateFor } from './haproxy/stats-certificate'
 import { waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
 import { startAll } from './steps/start'
@@ -87,6 +88,7 @@ export async function deploy(
   if (resources) log.info(resources)
   if (engine.host.note) log.info(engine.host.note)
 
+  const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
   const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
@@ -95,7 +97,9 @@ export async function deploy(
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
-    statsAuth: await statsAuthFor(host, plan.lb === 'keep' ? state.lb!.id : undefined, `${CONFIG_DIR}/${CONFIG_FILE}`),
+    statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+    statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+    statsCertificateFile: STATS_CERTIFICATE_PATH,
     startsAsRoot: lbUser(engine.host, listenPort) === 'root',
   }
   log.setSecret(lbConfig.statsAuth.password)

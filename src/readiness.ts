@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls'
 import type { Protocol } from './haproxy/config'
 import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
+import { pinnedTo } from './haproxy/stats-certificate'
 import { log } from './log'
 
 // Ready means: the load-balancer answers on the service address AND HAProxy's health checks have
@@ -15,6 +16,8 @@ export interface Endpoints {
   statsUrl: string
   // The Authorization header the stats page requires (stats-auth.ts).
   statsAuthorization: string
+  // The one certificate the stats page may serve (stats-certificate.ts), PEM.
+  statsCertificate: string
   serviceHost: string
   servicePort: number
   protocol: Protocol
@@ -62,7 +65,7 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
     // Set when instances are what the wait is for: then progress names them.
     let waitingFor: string | undefined
     try {
-      statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`, endpoints.statsAuthorization, signal))
+      statuses = parseStatsCsv(await fetchStats(endpoints, signal))
       const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
       const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
       if (unhealthy.length > 0) {
@@ -96,8 +99,11 @@ function instancesProgress(statuses: ServerStatus[], { backend, servers }: Expec
   return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`
 }
 
-async function fetchText(url: string, authorization: string, signal: AbortSignal | undefined): Promise<string> {
-  const response = await get(url, signal, { authorization })
+async function fetchStats(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<string> {
+  const response = await get(`${endpoints.statsUrl};csv`, signal, {
+    headers: { authorization: endpoints.statsAuthorization },
+    tls: pinnedTo(endpoints.statsCertificate),
+  })
   const status = response.statusCode ?? 0
   if (status < 200 || status > 299) {
     response.destroy()
@@ -123,14 +129,18 @@ async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefi
 }
 
 // One GET on a connection of its own (none outlives a reload of the load-balancer), resolved at the
-// response's head; a redirect is an answer, not followed. Over HTTPS any certificate is accepted:
-// it is the user's, for the service's public name, and may be self-signed, so instead of the usual
-// chain and name checks the caller compares its fingerprint with the one it must be.
-function get(url: string, signal: AbortSignal | undefined, headers: http.OutgoingHttpHeaders = {}): Promise<http.IncomingMessage> {
+// response's head; a redirect is an answer, not followed. Over HTTPS the stats page is pinned to its
+// certificate (tls); the service's certificate is the user's, for the service's public name, and
+// may be self-signed, so it is accepted here and the caller compares its fingerprint instead.
+function get(
+  url: string,
+  signal: AbortSignal | undefined,
+  { headers = {}, tls = { rejectUnauthorized: false } }: { headers?: http.OutgoingHttpHeaders; tls?: https.RequestOptions } = {},
+): Promise<http.IncomingMessage> {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
   const options = { headers, agent: false, signal: signal ? AbortSignal.any([timeout, signal]) : timeout }
   return new Promise((resolve, reject) => {
-    const request = url.startsWith('https:') ? https.get(url, { ...options, rejectUnauthorized: false }, resolve) : http.get(url, options, resolve)
+    const request = url.startsWith('https:') ? https.get(url, { ...options, ...tls }, resolve) : http.get(url, options, resolve)
     request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error))
   })
 }

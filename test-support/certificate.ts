@@ -1,4 +1,8 @@
 import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { LbConfig } from '../src/haproxy/config'
+import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 
 // A fresh self-signed certificate and its key in one PEM, as lb-certificate takes it. openssl
 // writes both to stdout: no key file is left on disk.
@@ -10,4 +14,13 @@ export function selfSignedPem(commonName = 'preview.example.test', keyType: 'ec'
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+}
+
+// The stats page's certificate as the action makes it, written where `haproxy -c` can load it
+// (in the load-balancer it is STATS_CERTIFICATE_PATH).
+export function statsCertificateIn(dir: string): Pick<LbConfig, 'statsCertificate' | 'statsCertificateFile'> {
+  const statsCertificate = newStatsCertificate('vic-lb stats test')
+  const statsCertificateFile = path.join(dir, 'stats.pem')
+  writeFileSync(statsCertificateFile, statsCertificate.pem, { mode: 0o600 })
+  return { statsCertificate, statsCertificateFile }
 }

@@ -4,6 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { inject } from 'vitest'
 import { parse } from 'yaml'
+import { certificateIn } from '../../src/haproxy/stats-certificate'
 import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
 
 export { ENGINE, docker, freePort }
@@ -187,16 +188,27 @@ export function objectsOf(prefix: string): string[] {
   return [...containers.split('\n'), ...networks.split('\n')].filter(Boolean).sort()
 }
 
-// A load-balancer's configuration as it is now, through the Docker API (the HAProxy image has no
-// shell tools to exec).
-export function lbConfig(prefix: string, lb = `${prefix}-lb`): string {
+// A file of a load-balancer's configuration directory as it is now, through the Docker API (the
+// HAProxy image has no shell tools to exec).
+export function lbFile(lb: string, file: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-cfg-'))
   try {
-    docker('cp', `${lb}:/usr/local/etc/haproxy/haproxy.cfg`, dir)
-    return fs.readFileSync(path.join(dir, 'haproxy.cfg'), 'utf8')
+    docker('cp', `${lb}:/usr/local/etc/haproxy/${file}`, dir)
+    return fs.readFileSync(path.join(dir, file), 'utf8')
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
+}
+
+export function lbConfig(prefix: string, lb = `${prefix}-lb`): string {
+  return lbFile(lb, 'haproxy.cfg')
+}
+
+// The certificate the load-balancer's stats page serves, read from inside it as the action reads it.
+export function statsCertificate(prefix: string, lb = `${prefix}-lb`): string {
+  const certificate = certificateIn(lbFile(lb, 'stats.pem'))
+  if (!certificate) throw new Error(`no certificate in the stats.pem of ${lb}`)
+  return certificate
 }
 
 // The Authorization header the load-balancer's stats page requires, read from its configuration

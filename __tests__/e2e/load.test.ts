@@ -1,6 +1,7 @@
 import * as http from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
-import { docker, explain, localInputs, removeDeployment, runAction, statsAuthorization, uniquePrefix } from './harness'
+import { getStatsPage } from '../../test-support/stats-page'
+import { docker, explain, localInputs, removeDeployment, runAction, statsAuthorization, statsCertificate, uniquePrefix } from './harness'
 
 // An instance dies under load: 8 keep-alive clients, each giving a request 5 s, send GETs through
 // the load-balancer for 8 s and one of 3 instances is killed (SIGKILL) after 3 s. No GET may fail
@@ -55,10 +56,16 @@ function get(url: string, agent: http.Agent): Promise<Sample> {
 }
 
 // HAProxy's own view: the first moment the server is no longer UP, polled every 100 ms.
-async function watchUntilOut(statsUrl: string, authorization: string, server: string, deadline: number): Promise<{ at?: number; status?: string }> {
+async function watchUntilOut(
+  statsUrl: string,
+  certificate: string,
+  authorization: string,
+  server: string,
+  deadline: number,
+): Promise<{ at?: number; status?: string }> {
   while (Date.now() < deadline) {
-    const csv = await fetch(`${statsUrl};csv`, { headers: { authorization }, signal: AbortSignal.timeout(2000) })
-      .then((r) => r.text())
+    const csv = await getStatsPage(`${statsUrl};csv`, certificate, { authorization }, 2000)
+      .then((r) => r.text)
       .catch(() => '')
     const row = csv.split('\n').find((line) => line.startsWith(`instances,${server},`))
     const status = row?.split(',')[17]
@@ -85,7 +92,7 @@ describe('an instance killed under load', () => {
     const started = Date.now()
     const running = load(deployed.outputs.url, started + DURATION_MS)
     await new Promise((resolve) => setTimeout(resolve, KILL_AT_MS))
-    const watching = watchUntilOut(`http://127.0.0.1:${statsPort}/stats`, authorization, victim, started + DURATION_MS + 5_000)
+    const watching = watchUntilOut(`https://127.0.0.1:${statsPort}/stats`, statsCertificate(prefix), authorization, victim, started + DURATION_MS + 5_000)
     docker('kill', victim)
     const killedAt = Date.now()
     const [samples, out] = await Promise.all([running, watching])

@@ -2,6 +2,7 @@
 export const PROTOCOLS = ['http', 'tcp'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
 import { statsAuthLine, type StatsAuth } from './stats-auth'
+import type { StatsCertificate } from './stats-certificate'
 
 // Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
 export const STATS_PORT = 8404
@@ -11,6 +12,9 @@ export const CONFIG_FILE = 'haproxy.cfg'
 // lb-certificate: chain and key in one file, readable by HAProxy's user only (putCertificate in reload.ts).
 export const CERTIFICATE_FILE = 'service.pem'
 export const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`
+// The stats page's own certificate and key (stats-certificate.ts), put in the same way.
+export const STATS_CERTIFICATE_FILE = 'stats.pem'
+export const STATS_CERTIFICATE_PATH = `${CONFIG_DIR}/${STATS_CERTIFICATE_FILE}`
 
 // The configuration a kept load-balancer had before a deploy changed it, for the post step of a
 // deploy that was killed (post.ts).
@@ -39,6 +43,9 @@ export interface LbConfig {
   serving: Server[]
   candidates: Server[]
   statsAuth: StatsAuth
+  statsCertificate: StatsCertificate
+  // Where the load-balancer has it: STATS_CERTIFICATE_PATH.
+  statsCertificateFile: string
   // HAProxy's master starts as root to bind a port below 1024 on a host that lets no other user
   // do so; its workers, which handle the traffic, then run as the image's `haproxy` user.
   startsAsRoot?: boolean
@@ -129,10 +136,11 @@ function render(config: LbConfig, initAddr: string): string {
     '',
     'frontend stats',
     '    mode http',
-    `    bind :${STATS_PORT}`,
+    `    bind :${STATS_PORT} ssl crt ${config.statsCertificateFile}`,
     '    stats enable',
     `    stats uri ${STATS_PATH}`,
-    // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts).
+    // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts). TLS
+    // keeps the credentials and the page off the network (stats-certificate.ts).
     `    ${statsAuthLine(config.statsAuth)}`,
     // Readiness polls would otherwise fill the log.
     '    http-request set-log-level silent',

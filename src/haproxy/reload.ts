@@ -9,6 +9,7 @@ import {
   PREVIOUS_CERTIFICATE_FILE,
   PREVIOUS_CONFIG_FILE,
   renderConfigToCheck,
+  STATS_CERTIFICATE_FILE,
   type LbConfig,
 } from './config'
 
@@ -96,14 +97,21 @@ export async function restorePreviousConfig(host: DockerHost, lb: string): Promi
   return true
 }
 
+// The certificate files a load-balancer holds, and how an error names each.
+const CERTIFICATES = {
+  service: { file: CERTIFICATE_FILE, what: 'lb-certificate' },
+  stats: { file: STATS_CERTIFICATE_FILE, what: "the stats page's certificate" },
+}
+
 // Straight from memory into the container, never onto the runner's disk, and readable only by
 // the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
 // user the load-balancer container is made to run as.
-export async function putCertificate(host: DockerHost, lb: string, pem: string, lbName: string): Promise<void> {
+export async function putCertificate(host: DockerHost, lb: string, which: keyof typeof CERTIFICATES, pem: string, lbName: string): Promise<void> {
+  const { file, what } = CERTIFICATES[which]
   try {
-    await putSecretFile(host, lb, CERTIFICATE_FILE, pem)
+    await putSecretFile(host, lb, file, pem)
   } catch (error) {
-    throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
+    throw new Error(`Could not put ${what} into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`)
   }
 }
 

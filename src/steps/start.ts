@@ -128,7 +128,8 @@ async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentSt
       `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
     )
   })
-  if (settings.certificate) await putCertificate(host, container, settings.certificate.pem, name)
+  await putCertificate(host, container, 'stats', lbConfig.statsCertificate.pem, name)
+  if (settings.certificate) await putCertificate(host, container, 'service', settings.certificate.pem, name)
   if (state.lb) await standAside(ctx, state.lb, container)
   await host.start(container).catch((error) => {
     throw new Error(

@@ -47,7 +47,10 @@ export async function switchTraffic(
       record.previousConfig = { lb, text: current ?? '', certificate }
       await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
       record.remember({ configChangedOn: lb })
-      if (newCertificate) await putCertificate(host, lb, settings.certificate!.pem, settings.lbName)
+      if (newCertificate) await putCertificate(host, lb, 'service', settings.certificate!.pem, settings.lbName)
+      // One made by an earlier version of the action gets the stats page's certificate before the
+      // configuration that needs it is checked and loaded.
+      if (!lbConfig.statsCertificate.inside) await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName)
       const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
       if (newcomers.length > 0) {
         const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers }
@@ -157,8 +160,9 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
   const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`
   return {
     endpoints: {
-      statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+      statsUrl: `https://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
       statsAuthorization: basicAuthorization(lbConfig.statsAuth),
+      statsCertificate: lbConfig.statsCertificate.certificate,
       serviceHost: ip,
       servicePort: port,
       protocol: settings.protocol,

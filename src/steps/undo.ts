@@ -10,7 +10,7 @@ export async function undo({ host, settings, record }: StepContext): Promise<voi
   if (record.previousConfig) {
     const { lb, text, certificate } = record.previousConfig
     try {
-      if (certificate) await putCertificate(host, lb, certificate, settings.lbName)
+      if (certificate) await putCertificate(host, lb, 'service', certificate, settings.lbName)
       await loadConfig(host, lb, text)
       log.info('Restored the previous load-balancer configuration')
     } catch (error) {
