@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 236;
-exports.ids = [236];
+exports.id = 270;
+exports.ids = [270];
 exports.modules = {
 
-/***/ 78236:
+/***/ 52270:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -55,9 +55,13 @@ const CONFIG_FILE = 'haproxy.cfg';
 // lb-certificate: chain and key in one file, readable by HAProxy's user only (putCertificate in reload.ts).
 const CERTIFICATE_FILE = 'service.pem';
 const CERTIFICATE_PATH = `${CONFIG_DIR}/${CERTIFICATE_FILE}`;
+// The stats page's own certificate and key (stats-certificate.ts), put in the same way.
+const STATS_CERTIFICATE_FILE = 'stats.pem';
+const STATS_CERTIFICATE_PATH = `${CONFIG_DIR}/${STATS_CERTIFICATE_FILE}`;
 // The configuration a kept load-balancer had before a deploy changed it, for the post step of a
 // deploy that was killed (post.ts).
 const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy';
+const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy';
 // Old workers keep finishing their connections after a reload, but not forever.
 const HARD_STOP_AFTER_S = 30;
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
@@ -147,10 +151,11 @@ function render(config, initAddr) {
         '',
         'frontend stats',
         '    mode http',
-        `    bind :${STATS_PORT}`,
+        `    bind :${STATS_PORT} ssl crt ${config.statsCertificateFile}`,
         '    stats enable',
         `    stats uri ${STATS_PATH}`,
-        // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts).
+        // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts). TLS
+        // keeps the credentials and the page off the network (stats-certificate.ts).
         `    ${statsAuthLine(config.statsAuth)}`,
         // Readiness polls would otherwise fill the log.
         '    http-request set-log-level silent',
@@ -181,6 +186,118 @@ function backend(name, servers, config) {
 // changes; its message names the input and the accepted form, never a secret value.
 class InputError extends Error {
 }
+// A run that can no longer vouch for its deployment's lease (lock.ts): another run may be changing
+// the deployment, so this one changes nothing more, its undo included.
+class LeaseLostError extends Error {
+}
+
+;// CONCATENATED MODULE: ./src/github/event.ts
+
+// Pure: `owner/repo`, as GITHUB_REPOSITORY holds it.
+function repositoryOf(text) {
+    const [owner, repo, ...rest] = (text ?? '').split('/');
+    return owner && repo && rest.length === 0 ? { owner, repo } : undefined;
+}
+// Pure: the pull request of an event payload, if it has one (pull_request, pull_request_target
+// and their kin).
+function pullRequestOf(payload, repository) {
+    const number = payload?.pull_request?.number;
+    if (!repository || typeof number !== 'number' || !Number.isInteger(number) || number < 1)
+        return undefined;
+    return { ...repository, number };
+}
+function currentRepository(env = process.env) {
+    return repositoryOf(env.GITHUB_REPOSITORY);
+}
+// The runner writes the event payload to GITHUB_EVENT_PATH. Outside a run (the CLI, tests) there
+// is none, and so no pull request.
+function currentPullRequest(env = process.env) {
+    const file = env.GITHUB_EVENT_PATH;
+    if (!file || !external_node_fs_.existsSync(file))
+        return undefined;
+    try {
+        return pullRequestOf(JSON.parse(external_node_fs_.readFileSync(file, 'utf8')), currentRepository(env));
+    }
+    catch {
+        return undefined;
+    }
+}
+// As a label value: `owner/repo#42`, the form GitHub itself writes cross-repository references in.
+function formatPullRequest(pr) {
+    return `${pr.owner}/${pr.repo}#${pr.number}`;
+}
+function parsePullRequest(text) {
+    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)#([1-9][0-9]*)$/.exec(text ?? '');
+    return match ? { owner: match[1], repo: match[2], number: Number(match[3]) } : undefined;
+}
+// GitHub treats owner and repository names case-insensitively.
+function inRepository(pr, repository) {
+    return pr.owner.toLowerCase() === repository.owner.toLowerCase() && pr.repo.toLowerCase() === repository.repo.toLowerCase();
+}
+// The page of the workflow run, for a comment to link to; undefined outside GitHub Actions.
+function runUrlOf(env = process.env) {
+    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: run } = env;
+    return server && repository && run ? `${server}/${repository}/actions/runs/${run}` : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/labels.ts
+
+
+// Labels mark every object the action creates, so re-runs, scaling and teardown find exactly
+// this deployment's objects and never anybody else's. Labels work on a VCH as on dockerd.
+const NAMESPACE = 'io.github.vic-lb-action';
+const LABEL = {
+    // The deployment an object belongs to: its instance-prefix.
+    deployment: `${NAMESPACE}.deployment`,
+    // Who deployed it: the repository (`owner/repo`) or a local name (owner.ts). Objects made before
+    // this label existed have none.
+    owner: `${NAMESPACE}.owner`,
+    role: `${NAMESPACE}.role`,
+    // Instances: what they run, as a short hash (see plan.ts); and their place in the generation.
+    generation: `${NAMESPACE}.generation`,
+    index: `${NAMESPACE}.index`,
+    port: `${NAMESPACE}.port`,
+    // Load-balancer: the settings that need a new container when they change.
+    lbSpec: `${NAMESPACE}.lb-spec`,
+    created: `${NAMESPACE}.created`,
+    // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
+    pullRequest: `${NAMESPACE}.pr`,
+    // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
+    holder: `${NAMESPACE}.holder`,
+    operation: `${NAMESPACE}.operation`,
+    // Lock: the holder's process, so that a lock whose process is provably gone is taken over (lock.ts).
+    holderProcess: `${NAMESPACE}.holder-process`,
+    // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
+    holderRun: `${NAMESPACE}.holder-run`,
+    // Lock: how long (ms) its lease may go unrenewed before a waiting run takes it over (lock.ts).
+    leaseLapse: `${NAMESPACE}.lease-lapse-ms`,
+    // The run that created the object: what the post step of a killed run removes (post.ts).
+    run: `${NAMESPACE}.run`,
+};
+// Names this process's run in the labels of what it creates.
+const THIS_RUN = (0,external_node_crypto_.randomBytes)(8).toString('hex');
+// The owner outside a workflow run when no --owner is given.
+const LOCAL_OWNER = 'local';
+let runOwner = LOCAL_OWNER;
+// The owner of everything this process creates, set once from the inputs (main.ts) like THIS_RUN:
+// every object, the lock included, records it without the callers passing it along.
+function useOwner(owner) {
+    runOwner = owner;
+}
+// The pull request comes from the event of the run, so every object a pull request's run
+// creates carries it without the callers passing it along.
+function deploymentLabels(deployment, role, extra = {}) {
+    const pullRequest = currentPullRequest();
+    return {
+        [LABEL.deployment]: deployment,
+        [LABEL.owner]: runOwner,
+        [LABEL.role]: role,
+        [LABEL.created]: new Date().toISOString(),
+        [LABEL.run]: THIS_RUN,
+        ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
+        ...extra,
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/names.ts
 // The names of the objects a deployment owns on the Docker host, derived from its instance-prefix.
@@ -200,6 +317,7 @@ function lockName(deployment) {
 // Every input of the action (and flag of the CLI), parsed into one typed object and checked
 // before anything on the Docker host is touched. The table below is the single source of the
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
+
 
 
 
@@ -239,6 +357,10 @@ const INPUT_SPECS = [
         description: 'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
     },
     { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+    {
+        name: 'owner',
+        description: "Who the deployment belongs to, recorded on every object: `owner/repo` or a local name of letters, digits, `_` and `-`. Deploy and teardown refuse another owner's deployment of the same name; prune considers only this owner's. Empty: `GITHUB_REPOSITORY` (the workflow's repository), else `local`.",
+    },
     {
         name: 'external-network',
         default: 'routable',
@@ -310,6 +432,9 @@ const NETWORK_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const IMAGE_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE_PATTERN = new RegExp(`^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${IMAGE_COMPONENT}(?:/${IMAGE_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`);
 const PATH_PATTERN = /^\/[A-Za-z0-9._~/%?&=+-]*$/;
+// GitHub's rules: an account of letters, digits and '-' (up to 39), a repository of letters,
+// digits, '.', '_' and '-' (up to 100; not '.' or '..').
+const REPOSITORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/;
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/;
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -329,7 +454,7 @@ const CPUS_MAX = 256;
 function defaultOf(name) {
     return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? '';
 }
-function readInputs(read) {
+function readInputs(read, env = process.env) {
     const raw = (name) => read(name)?.trim();
     const get = (name) => raw(name) || defaultOf(name);
     const command = oneOf(get('command'), COMMANDS, 'command');
@@ -348,6 +473,7 @@ function readInputs(read) {
         dockerHost,
         tls,
         instancePrefix,
+        owner: owner(raw('owner'), env.GITHUB_REPOSITORY?.trim()),
         waitTimeoutSeconds: integer(get('wait-timeout'), 'wait-timeout', 1, 3600),
         haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
         pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
@@ -356,13 +482,13 @@ function readInputs(read) {
     if (command === 'deploy')
         inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs);
     if (command === 'prune')
-        inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, githubToken);
+        inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken);
     return inputs;
 }
-function readPruneSettings(maxAge, deployments, githubToken) {
+function readPruneSettings(maxAge, deployments, owner, githubToken) {
     if (!maxAge && !githubToken)
         throw new InputError("Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.");
-    return maxAge ? { deployments, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments };
+    return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments, owner };
 }
 function readDeploySettings(read, raw, get, instancePrefix, password, common) {
     const username = raw('registry-username') ?? '';
@@ -381,6 +507,7 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
         instancePort: integer(get('instance-port'), 'instance-port', 1, 65535),
         lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
         instancePrefix,
+        owner: common.owner,
         lbName: lbName(get('lb-name'), instancePrefix),
         externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
         haproxyImage: common.haproxyImage,
@@ -538,6 +665,14 @@ function lbName(value, instancePrefix) {
     if (lb === lockName(instancePrefix))
         throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
     return lb;
+}
+// Given, else the workflow's repository, else local; GITHUB_REPOSITORY is held to the same rules,
+// since it may come from a person's shell.
+function owner(given, repository) {
+    const value = given || repository || LOCAL_OWNER;
+    if (REPOSITORY_PATTERN.test(value) || (NAME_PATTERN.test(value) && value.length <= NAME_MAX))
+        return value;
+    throw new InputError(`Invalid owner '${show(value)}'${given ? '' : ' (from GITHUB_REPOSITORY)'}. Expected a repository as 'owner/repo' (the owner up to 39 letters, digits or '-'; the repository up to 100 letters, digits, '.', '_' or '-'), or a local name of up to ${NAME_MAX} letters, digits, '_' or '-' such as '${LOCAL_OWNER}'.`);
 }
 function deploymentPattern(value) {
     if (value === '')
@@ -1329,171 +1464,6 @@ function describe(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: ./src/docker/images.ts
-
-// The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
-// the host has is taken as it is: no registry is asked.
-async function obtainImage(docker, reference, { policy, auth, signal }, log) {
-    if (policy !== 'always') {
-        const id = await imageId(docker, reference);
-        if (id)
-            return { reference, id };
-        if (policy === 'never')
-            throw new Error(`Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`);
-    }
-    return pullImage(docker, reference, auth, log, signal);
-}
-// Pull an image and return its ID. Registries report refusals INSIDE a 200 progress stream, so
-// every event is checked, not only the HTTP status. An image already on the host is good enough
-// when the pull fails (an offline host, a registry outage), with a warning.
-async function pullImage(docker, reference, auth, log, signal) {
-    let pullError;
-    try {
-        await followPull(docker, reference, auth, log, signal);
-    }
-    catch (error) {
-        if (signal?.aborted)
-            throw signal.reason;
-        pullError = describe(error);
-    }
-    const id = await imageId(docker, reference);
-    if (id && !pullError)
-        return { reference, id };
-    if (id)
-        return { reference, id, warning: `Could not pull ${reference} (${pullError}); using the copy already on the Docker host.` };
-    throw new Error(`Could not pull image ${reference}: ${pullError}. Check the image name and tag, that the Docker host can reach its registry, and registry-username/registry-password for a private image.`);
-}
-// A cancelled run closes the pull's connection, which stops the pull on the Docker host too.
-async function followPull(docker, reference, auth, log, signal) {
-    const options = auth ? { authconfig: { base64: auth.header } } : {};
-    signal?.throwIfAborted();
-    const stream = (await docker.pull(reference, { ...options, abortSignal: signal }));
-    await new Promise((resolve, reject) => {
-        const onAbort = () => {
-            stream.destroy();
-            reject(signal.reason);
-        };
-        if (signal?.aborted)
-            return onAbort();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()), (event) => {
-            if (event.error || event.errorDetail) {
-                stream.destroy();
-                reject(new Error(event.errorDetail?.message ?? event.error));
-            }
-            else if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) {
-                log(`${reference}: ${event.id ? `${event.id}: ` : ''}${event.status}`);
-            }
-        });
-    });
-}
-async function imageId(docker, reference) {
-    try {
-        return (await docker.getImage(reference).inspect()).Id;
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/github/event.ts
-
-// Pure: `owner/repo`, as GITHUB_REPOSITORY holds it.
-function repositoryOf(text) {
-    const [owner, repo, ...rest] = (text ?? '').split('/');
-    return owner && repo && rest.length === 0 ? { owner, repo } : undefined;
-}
-// Pure: the pull request of an event payload, if it has one (pull_request, pull_request_target
-// and their kin).
-function pullRequestOf(payload, repository) {
-    const number = payload?.pull_request?.number;
-    if (!repository || typeof number !== 'number' || !Number.isInteger(number) || number < 1)
-        return undefined;
-    return { ...repository, number };
-}
-function currentRepository(env = process.env) {
-    return repositoryOf(env.GITHUB_REPOSITORY);
-}
-// The runner writes the event payload to GITHUB_EVENT_PATH. Outside a run (the CLI, tests) there
-// is none, and so no pull request.
-function currentPullRequest(env = process.env) {
-    const file = env.GITHUB_EVENT_PATH;
-    if (!file || !external_node_fs_.existsSync(file))
-        return undefined;
-    try {
-        return pullRequestOf(JSON.parse(external_node_fs_.readFileSync(file, 'utf8')), currentRepository(env));
-    }
-    catch {
-        return undefined;
-    }
-}
-// As a label value: `owner/repo#42`, the form GitHub itself writes cross-repository references in.
-function formatPullRequest(pr) {
-    return `${pr.owner}/${pr.repo}#${pr.number}`;
-}
-function parsePullRequest(text) {
-    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)#([1-9][0-9]*)$/.exec(text ?? '');
-    return match ? { owner: match[1], repo: match[2], number: Number(match[3]) } : undefined;
-}
-// GitHub treats owner and repository names case-insensitively.
-function inRepository(pr, repository) {
-    return pr.owner.toLowerCase() === repository.owner.toLowerCase() && pr.repo.toLowerCase() === repository.repo.toLowerCase();
-}
-// The page of the workflow run, for a comment to link to; undefined outside GitHub Actions.
-function runUrlOf(env = process.env) {
-    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: run } = env;
-    return server && repository && run ? `${server}/${repository}/actions/runs/${run}` : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/labels.ts
-
-
-// Labels mark every object the action creates, so re-runs, scaling and teardown find exactly
-// this deployment's objects and never anybody else's. Labels work on a VCH as on dockerd.
-const NAMESPACE = 'io.github.vic-lb-action';
-const LABEL = {
-    // The deployment an object belongs to: its instance-prefix.
-    deployment: `${NAMESPACE}.deployment`,
-    role: `${NAMESPACE}.role`,
-    // Instances: what they run, as a short hash (see plan.ts); and their place in the generation.
-    generation: `${NAMESPACE}.generation`,
-    index: `${NAMESPACE}.index`,
-    port: `${NAMESPACE}.port`,
-    // Load-balancer: the settings that need a new container when they change.
-    lbSpec: `${NAMESPACE}.lb-spec`,
-    created: `${NAMESPACE}.created`,
-    // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
-    pullRequest: `${NAMESPACE}.pr`,
-    // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
-    holder: `${NAMESPACE}.holder`,
-    operation: `${NAMESPACE}.operation`,
-    // Lock: the holder's process, so that a lock whose process is provably gone is taken over (lock.ts).
-    holderProcess: `${NAMESPACE}.holder-process`,
-    // ...and its workflow run, which GitHub can say has completed (github/runs.ts).
-    holderRun: `${NAMESPACE}.holder-run`,
-    // The run that created the object: what the post step of a killed run removes (post.ts).
-    run: `${NAMESPACE}.run`,
-};
-// Names this process's run in the labels of what it creates.
-const THIS_RUN = (0,external_node_crypto_.randomBytes)(8).toString('hex');
-// The pull request comes from the event of the run, so every object a pull request's run
-// creates carries it without the callers passing it along.
-function deploymentLabels(deployment, role, extra = {}) {
-    const pullRequest = currentPullRequest();
-    return {
-        [LABEL.deployment]: deployment,
-        [LABEL.role]: role,
-        [LABEL.created]: new Date().toISOString(),
-        [LABEL.run]: THIS_RUN,
-        ...(pullRequest ? { [LABEL.pullRequest]: formatPullRequest(pullRequest) } : {}),
-        ...extra,
-    };
-}
-// The filter that lists one deployment's objects (containers or networks) from the Docker API.
-function deploymentFilter(deployment) {
-    return JSON.stringify({ label: [`${LABEL.deployment}=${deployment}`] });
-}
-
 // EXTERNAL MODULE: ./node_modules/tar-stream/index.js
 var tar_stream = __webpack_require__(56118);
 ;// CONCATENATED MODULE: ./src/docker/archive.ts
@@ -1654,7 +1624,7 @@ function demultiplex(raw) {
 async function readDeployment(host, deployment) {
     const labels = [`${LABEL.deployment}=${deployment}`];
     const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
-    const state = { instances: [], networks };
+    const state = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) };
     for (const { labels, ...c } of containers) {
         const base = { id: c.id, name: c.name, running: c.running };
         if (labels[LABEL.role] === 'lb')
@@ -1698,6 +1668,7 @@ function dockerodeHost(docker) {
         name: containerName(c),
         running: c.State === 'running',
         labels: c.Labels ?? {},
+        created: new Date(c.Created * 1000),
     }));
     return {
         createNetwork: async (name, labels) => (await docker.createNetwork({ Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels })).id,
@@ -1716,7 +1687,12 @@ function dockerodeHost(docker) {
         },
         inspect: (id) => container(id).inspect(),
         listContainers: (labels) => containers({ label: labels }),
-        listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({ id: n.Id, name: n.Name })),
+        listNetworks: async (labels) => (await docker.listNetworks({ filters: JSON.stringify({ label: labels }) })).map((n) => ({
+            id: n.Id,
+            name: n.Name,
+            labels: n.Labels ?? {},
+            created: new Date(n.Created),
+        })),
         labelsOf: async (kind, name) => {
             try {
                 if (kind === 'container')
@@ -1756,7 +1732,85 @@ function dockerodeHost(docker) {
             await container(id).kill({ signal });
         },
         processes: (id, psArgs) => container(id).top({ ps_args: psArgs }),
+        removeContainer: (id) => container(id)
+            .remove({ force: true })
+            .then(() => true, (error) => {
+            if (error.statusCode === 404)
+                return false;
+            throw error;
+        }),
+        imageId: async (reference) => {
+            try {
+                return (await docker.getImage(reference).inspect()).Id;
+            }
+            catch (error) {
+                if (error.statusCode === 404)
+                    return undefined;
+                throw error;
+            }
+        },
+        anyImageId: async () => (await docker.listImages())[0]?.Id,
+        pull: (reference, registryAuth, onStatus, signal) => followPull(docker, reference, registryAuth, onStatus, signal),
     };
+}
+// Registries report refusals INSIDE a 200 progress stream, so every event is checked, not only the
+// HTTP status. A cancelled run closes the pull's connection, which stops the pull on the host too.
+async function followPull(docker, reference, registryAuth, onStatus, signal) {
+    const options = registryAuth ? { authconfig: { base64: registryAuth } } : {};
+    signal?.throwIfAborted();
+    const stream = (await docker.pull(reference, { ...options, abortSignal: signal }));
+    await new Promise((resolve, reject) => {
+        const onAbort = () => {
+            stream.destroy();
+            reject(signal.reason);
+        };
+        if (signal?.aborted)
+            return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()), (event) => {
+            if (event.error || event.errorDetail) {
+                stream.destroy();
+                reject(new Error(event.errorDetail?.message ?? event.error));
+            }
+            else if (event.status && !event.status.startsWith('Downloading') && !event.status.startsWith('Extracting')) {
+                onStatus(`${event.id ? `${event.id}: ` : ''}${event.status}`);
+            }
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/docker/images.ts
+
+// The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
+// the host has is taken as it is: no registry is asked.
+async function obtainImage(host, reference, { policy, auth, signal }, log) {
+    if (policy !== 'always') {
+        const id = await host.imageId(reference).catch(() => undefined);
+        if (id)
+            return { reference, id };
+        if (policy === 'never')
+            throw new Error(`Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`);
+    }
+    return pullImage(host, reference, auth, log, signal);
+}
+// Pull an image and return its ID. An image already on the host is good enough when the pull fails
+// (an offline host, a registry outage), with a warning.
+async function pullImage(host, reference, auth, log, signal) {
+    let pullError;
+    try {
+        await host.pull(reference, auth?.header, (status) => log(`${reference}: ${status}`), signal);
+    }
+    catch (error) {
+        if (signal?.aborted)
+            throw signal.reason;
+        pullError = describe(error);
+    }
+    const id = await host.imageId(reference).catch(() => undefined);
+    if (id && !pullError)
+        return { reference, id };
+    if (id)
+        return { reference, id, warning: `Could not pull ${reference} (${pullError}); using the copy already on the Docker host.` };
+    throw new Error(`Could not pull image ${reference}: ${pullError}. Check the image name and tag, that the Docker host can reach its registry, and registry-username/registry-password for a private image.`);
 }
 
 ;// CONCATENATED MODULE: ./src/docker/resources.ts
@@ -1799,6 +1853,51 @@ function describeResources(resources, host) {
     return host.instanceSize === 'containerVM'
         ? `Each instance is a containerVM with ${parts.join(' and ')}`
         : `Each instance is limited to ${parts.join(' and ')}`;
+}
+
+;// CONCATENATED MODULE: ./src/owner.ts
+
+// GitHub compares repository names case-insensitively; GITHUB_REPOSITORY spells them as the
+// repository does today, `--owner` as a person typed it.
+function sameOwner(a, b) {
+    return a.toLowerCase() === b.toLowerCase();
+}
+// Pure: from the owner labels of a deployment's objects, '' for an object without one.
+function ownershipOf(owners, owner) {
+    if (owners.length === 0)
+        return { kind: 'none' };
+    const labelled = owners.filter(Boolean);
+    const other = labelled.find((o) => !sameOwner(o, owner));
+    if (other !== undefined)
+        return { kind: 'foreign', owner: other };
+    return labelled.length > 0 ? { kind: 'ours' } : { kind: 'unowned' };
+}
+// The owner labels of the deployment's containers and networks. A lock counts only when another
+// owner holds it (its first deploy may be under way with nothing else created yet): under the
+// lock, the caller's own lock says nothing about whose the deployment is.
+async function ownersOf(host, deployment, owner) {
+    const labels = [`${LABEL.deployment}=${deployment}`];
+    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+    return [...containers, ...networks]
+        .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
+        .map((o) => o.labels[LABEL.owner] ?? '');
+}
+// What each operation says it did not do, and what to do instead, for `name`, the repository
+// part of the caller's owner.
+const REFUSAL = {
+    deploy: (deployment, owner, name) => `Nothing was changed. Two repositories cannot share a deployment name: choose an instance-prefix and lb-name for ${owner} that include its repository name, e.g. '${name}-${deployment}' and '${name}-${deployment}-lb'.`,
+    teardown: (deployment, owner, name) => `Nothing was removed. Give the instance-prefix ${owner} deployed under (e.g. '${name}-${deployment}'), or tear '${deployment}' down from its own repository.`,
+};
+// Reads only: called before the lock (so a refused run waits for nobody) and again under it (a
+// run of another owner may have created the deployment meanwhile). Throws when it is another
+// owner's; otherwise says whether it is new, the caller's, or from before owner labels.
+async function checkOwner(host, deployment, owner, operation) {
+    const ownership = ownershipOf(await ownersOf(host, deployment, owner), owner);
+    if (ownership.kind !== 'foreign')
+        return ownership;
+    throw new Error(`Deployment '${deployment}' on the Docker host belongs to ${ownership.owner}, and this ${operation} is for ${owner}. ` +
+        `${REFUSAL[operation](deployment, owner, owner.split('/').pop())} ` +
+        `If ${owner} is ${ownership.owner} renamed or transferred, set the input owner to '${ownership.owner}'.`);
 }
 
 ;// CONCATENATED MODULE: ./src/recover.ts
@@ -1926,6 +2025,71 @@ function planDeploy(desired, state) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/haproxy/stats-certificate.ts
+
+// Node makes keys and signatures but no certificate, so this DER-encodes the one certificate the
+// action needs (X.509 v1, ECDSA P-256 with SHA-256) rather than bundle an ASN.1/X.509 library.
+function newStatsCertificate(commonName) {
+    const { privateKey, publicKey } = (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'P-256' });
+    const serial = (0,external_node_crypto_.randomBytes)(16);
+    serial[0] = (serial[0] & 0x7f) | 0x40; // positive, and no leading zero byte to trim
+    const name = der(SEQUENCE, der(SET, der(SEQUENCE, COMMON_NAME, der(UTF8_STRING, Buffer.from(commonName)))));
+    const tbs = der(SEQUENCE, der(INTEGER, serial), ECDSA_WITH_SHA256, name, 
+    // From a day back (the Docker host's clock may be behind the runner's) to no end: the
+    // certificate is pinned, and a kept load-balancer may serve for years.
+    der(SEQUENCE, time(new Date(Date.now() - 86_400_000)), time(new Date('9999-12-31T23:59:59Z'))), name, publicKey.export({ type: 'spki', format: 'der' }));
+    const signature = (0,external_node_crypto_.sign)('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
+    const body = der(SEQUENCE, tbs, ECDSA_WITH_SHA256, der(BIT_STRING, Buffer.from([0]), signature));
+    const base64 = body
+        .toString('base64')
+        .match(/.{1,64}/g)
+        .join('\n');
+    const certificate = `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
+    return { pem: certificate + privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certificate, inside: false };
+}
+const [INTEGER, BIT_STRING, UTF8_STRING, UTC_TIME, GENERALIZED_TIME, SEQUENCE, SET] = [0x02, 0x03, 0x0c, 0x17, 0x18, 0x30, 0x31];
+// OIDs 1.2.840.10045.4.3.2 (in an AlgorithmIdentifier without parameters) and 2.5.4.3.
+const ECDSA_WITH_SHA256 = der(SEQUENCE, Buffer.from('06082a8648ce3d040302', 'hex'));
+const COMMON_NAME = Buffer.from('0603550403', 'hex');
+function der(tag, ...content) {
+    const body = Buffer.concat(content);
+    const n = body.length;
+    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+    return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+function time(date) {
+    const digits = date
+        .toISOString()
+        .replace(/\.\d+Z$/, 'Z')
+        .replace(/[-:T]/g, '');
+    const year = date.getUTCFullYear();
+    return year < 2050 ? der(UTC_TIME, Buffer.from(digits.slice(2))) : der(GENERALIZED_TIME, Buffer.from(digits));
+}
+// The certificate (and key) in a PEM that holds both, as HAProxy's `crt` file does.
+function certificateIn(pem) {
+    return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0];
+}
+// A kept load-balancer keeps its certificate; a new one, or one made before the stats page had
+// TLS, gets a new one (switch.ts puts it into a kept one before the reload that needs it).
+async function statsCertificateFor(host, kept, path, commonName) {
+    const pem = kept ? await host.getFile(kept, path) : undefined;
+    const certificate = pem && certificateIn(pem);
+    return pem && certificate ? { pem, certificate, inside: true } : newStatsCertificate(commonName);
+}
+// TLS options that accept the stats page's own certificate and no other: the chain must end at it
+// (ca), and, its name aside (a load-balancer's address is known only once it runs), the server's
+// certificate must be exactly it.
+function pinnedTo(certificate) {
+    const expected = new external_node_crypto_.X509Certificate(certificate).fingerprint256;
+    return {
+        ca: [certificate],
+        checkServerIdentity: (host, served) => served.fingerprint256 === expected
+            ? undefined
+            : new Error(`${host} served a certificate (SHA-256 ${served.fingerprint256}) other than the load-balancer's stats certificate (SHA-256 ${expected})`),
+    };
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(77030);
 ;// CONCATENATED MODULE: ./src/cancel.ts
@@ -2029,6 +2193,7 @@ function describeServer(statuses, backend, name) {
 
 
 
+
 class NotReadyError extends Error {
     statuses;
     unhealthy;
@@ -2053,7 +2218,7 @@ async function waitUntilServing(endpoints, expectation) {
         // Set when instances are what the wait is for: then progress names them.
         let waitingFor;
         try {
-            statuses = parseStatsCsv(await fetchText(`${endpoints.statsUrl};csv`, endpoints.statsAuthorization, signal));
+            statuses = parseStatsCsv(await fetchStats(endpoints, signal));
             const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers);
             const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server));
             if (unhealthy.length > 0) {
@@ -2086,8 +2251,11 @@ function instancesProgress(statuses, { backend, servers }, unhealthy) {
     const more = unhealthy.length > PROGRESS_NAMES ? ` and ${unhealthy.length - PROGRESS_NAMES} more` : '';
     return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`;
 }
-async function fetchText(url, authorization, signal) {
-    const response = await get(url, signal, { authorization });
+async function fetchStats(endpoints, signal) {
+    const response = await get(`${endpoints.statsUrl};csv`, signal, {
+        headers: { authorization: endpoints.statsAuthorization },
+        tls: pinnedTo(endpoints.statsCertificate),
+    });
     const status = response.statusCode ?? 0;
     if (status < 200 || status > 299) {
         response.destroy();
@@ -2114,14 +2282,14 @@ async function serviceAnswers(endpoints, signal) {
     }
 }
 // One GET on a connection of its own (none outlives a reload of the load-balancer), resolved at the
-// response's head; a redirect is an answer, not followed. Over HTTPS any certificate is accepted:
-// it is the user's, for the service's public name, and may be self-signed, so instead of the usual
-// chain and name checks the caller compares its fingerprint with the one it must be.
-function get(url, signal, headers = {}) {
+// response's head; a redirect is an answer, not followed. Over HTTPS the stats page is pinned to its
+// certificate (tls); the service's certificate is the user's, for the service's public name, and
+// may be self-signed, so it is accepted here and the caller compares its fingerprint instead.
+function get(url, signal, { headers = {}, tls = { rejectUnauthorized: false } } = {}) {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const options = { headers, agent: false, signal: signal ? AbortSignal.any([timeout, signal]) : timeout };
     return new Promise((resolve, reject) => {
-        const request = url.startsWith('https:') ? external_node_https_.get(url, { ...options, rejectUnauthorized: false }, resolve) : external_node_http_.get(url, options, resolve);
+        const request = url.startsWith('https:') ? external_node_https_.get(url, { ...options, ...tls }, resolve) : external_node_http_.get(url, options, resolve);
         request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error));
     });
 }
@@ -2147,17 +2315,8 @@ function hostForUrl(host) {
 // hands it to the post step as STATE_<name> variables, the last value of each name. The main step
 // writes a value when it takes something on and empties it once that is settled, so a main step
 // that was killed leaves exactly what is still to be settled.
-const IS_POST = 'isPost';
 const LOCKS = 'locks';
 const DEPLOY = 'deploy';
-// Set as the main step starts: the same bundle then runs as the post step (docker/login-action's
-// state-helper does the same).
-function isPost() {
-    return core.getState(IS_POST) === 'true';
-}
-function markMainStarted() {
-    core.saveState(IS_POST, 'true');
-}
 const held = new Map();
 function rememberLock(lock) {
     held.set(lock.id, lock);
@@ -2279,29 +2438,45 @@ function workerPids(top) {
     const pids = new Set(haproxy.map((p) => p[pid]));
     return new Set(haproxy.filter((p) => pids.has(p[ppid])).map((p) => p[pid]));
 }
-// Kept inside the load-balancer (it holds the stats credentials), for the post step of a deploy
-// that was killed before it could put the configuration back itself.
-async function keepPreviousConfig(host, lb, text) {
+// Kept inside the load-balancer (it holds the stats credentials, and the certificate's key), for
+// the post step of a deploy that was killed before it could put them back itself. A load-balancer
+// with a certificate always has one (turning HTTPS on or off replaces the container), so its
+// current certificate is kept every time: no stale one from an earlier deploy is ever restored.
+async function keepPreviousConfig(host, lb, text, certificate) {
+    if (certificate !== undefined)
+        await putSecretFile(host, lb, PREVIOUS_CERTIFICATE_FILE, certificate);
     await host.putFile(lb, CONFIG_DIR, PREVIOUS_CONFIG_FILE, text);
 }
-// Whether there was a previous configuration to restore.
+// Whether there was a previous configuration to restore; its certificate goes back with it.
 async function restorePreviousConfig(host, lb) {
     const previous = await host.getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`);
     if (previous === undefined)
         return false;
+    const certificate = await host.getFile(lb, `${CONFIG_DIR}/${PREVIOUS_CERTIFICATE_FILE}`);
+    if (certificate !== undefined)
+        await putSecretFile(host, lb, CERTIFICATE_FILE, certificate);
     await loadConfig(host, lb, previous);
     return true;
 }
+// The certificate files a load-balancer holds, and how an error names each.
+const CERTIFICATES = {
+    service: { file: CERTIFICATE_FILE, what: 'lb-certificate' },
+    stats: { file: STATS_CERTIFICATE_FILE, what: "the stats page's certificate" },
+};
 // Straight from memory into the container, never onto the runner's disk, and readable only by
 // the user HAProxy's master runs as (it loads the certificate, also on every reload): whatever
 // user the load-balancer container is made to run as.
-async function putCertificate(host, lb, pem, lbName) {
+async function putCertificate(host, lb, which, pem, lbName) {
+    const { file, what } = CERTIFICATES[which];
     try {
-        await host.putFile(lb, CONFIG_DIR, CERTIFICATE_FILE, pem, { mode: 0o400, owner: await host.processOwner(lb) });
+        await putSecretFile(host, lb, file, pem);
     }
     catch (error) {
-        throw new Error(`Could not put lb-certificate into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`);
+        throw new Error(`Could not put ${what} into ${CONFIG_DIR} of load-balancer ${lbName}: ${describe(error)}.`);
     }
+}
+async function putSecretFile(host, lb, name, content) {
+    await host.putFile(lb, CONFIG_DIR, name, content, { mode: 0o400, owner: await host.processOwner(lb) });
 }
 
 ;// CONCATENATED MODULE: ./src/steps/retire.ts
@@ -2442,8 +2617,9 @@ async function startLb(ctx, lbConfig, state) {
     await placed.catch((error) => {
         throw new Error(`Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`);
     });
+    await putCertificate(host, container, 'stats', lbConfig.statsCertificate.pem, name);
     if (settings.certificate)
-        await putCertificate(host, container, settings.certificate.pem, name);
+        await putCertificate(host, container, 'service', settings.certificate.pem, name);
     if (state.lb)
         await standAside(ctx, state.lb, container);
     await host.start(container).catch((error) => {
@@ -2490,10 +2666,14 @@ async function switchTraffic(ctx, lb, lbConfig, state) {
         if (current !== target || newCertificate) {
             ctx.signal?.throwIfAborted();
             record.previousConfig = { lb, text: current ?? '', certificate };
-            await keepPreviousConfig(host, lb, current ?? '');
+            await keepPreviousConfig(host, lb, current ?? '', certificate || undefined);
             record.remember({ configChangedOn: lb });
             if (newCertificate)
-                await putCertificate(host, lb, settings.certificate.pem, settings.lbName);
+                await putCertificate(host, lb, 'service', settings.certificate.pem, settings.lbName);
+            // One made by an earlier version of the action gets the stats page's certificate before the
+            // configuration that needs it is checked and loaded.
+            if (!lbConfig.statsCertificate.inside)
+                await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName);
             const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name));
             if (newcomers.length > 0) {
                 const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
@@ -2600,8 +2780,9 @@ async function endpointsOf(ctx, lb, lbConfig) {
     const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`;
     return {
         endpoints: {
-            statsUrl: `http://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
+            statsUrl: `https://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
             statsAuthorization: basicAuthorization(lbConfig.statsAuth),
+            statsCertificate: lbConfig.statsCertificate.certificate,
             serviceHost: ip,
             servicePort: port,
             protocol: settings.protocol,
@@ -2624,7 +2805,7 @@ async function undo({ host, settings, record }) {
         const { lb, text, certificate } = record.previousConfig;
         try {
             if (certificate)
-                await putCertificate(host, lb, certificate, settings.lbName);
+                await putCertificate(host, lb, 'service', certificate, settings.lbName);
             await loadConfig(host, lb, text);
             log_log.info('Restored the previous load-balancer configuration');
         }
@@ -2669,12 +2850,13 @@ async function undo({ host, settings, record }) {
 
 
 
+
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080;
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
-async function pullImages(docker, settings, signal) {
-    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(docker, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log_log.info))));
+async function pullImages(host, settings, signal) {
+    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log_log.info))));
     for (const pulled of [image, haproxyImage])
         if (pulled.warning)
             log_log.warning(pulled.warning);
@@ -2682,11 +2864,13 @@ async function pullImages(docker, settings, signal) {
 }
 // Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
 // at any moment before traffic has switched, it takes back what it created; after, it finishes.
-async function deploy(engine, settings, { image, haproxyImage }, signal) {
-    const { docker } = engine;
-    const host = dockerodeHost(docker);
+async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
     const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
     const netName = networkName(settings.instancePrefix);
+    // Again under the lock: another owner's run may have created the deployment since checkHost.
+    const ownership = await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy');
+    if (ownership.kind === 'unowned')
+        log_log.info(`Deployment '${settings.instancePrefix}' has no owner label (an earlier version of vic-lb-action created it): ${settings.owner} adopts it, and the objects this run creates record ${settings.owner} as their owner.`);
     await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName);
     const state = await readDeployment(host, settings.instancePrefix);
     const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate);
@@ -2704,6 +2888,7 @@ async function deploy(engine, settings, { image, haproxyImage }, signal) {
         log_log.info(resources);
     if (engine.host.note)
         log_log.info(engine.host.note);
+    const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
     const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
     const lbConfig = {
         protocol: settings.protocol,
@@ -2712,7 +2897,9 @@ async function deploy(engine, settings, { image, haproxyImage }, signal) {
         certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
         serving: plan.serving,
         candidates: [],
-        statsAuth: await statsAuthFor(host, plan.lb === 'keep' ? state.lb.id : undefined, `${CONFIG_DIR}/${CONFIG_FILE}`),
+        statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+        statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+        statsCertificateFile: STATS_CERTIFICATE_PATH,
         startsAsRoot: lbUser(engine.host, listenPort) === 'root',
     };
     log_log.setSecret(lbConfig.statsAuth.password);
@@ -2747,7 +2934,12 @@ async function deploy(engine, settings, { image, haproxyImage }, signal) {
         };
     }
     catch (error) {
-        await log_log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx));
+        await log_log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx).catch((undoError) => {
+            // Whoever holds the deployment now settles what this run left.
+            if (!(undoError instanceof LeaseLostError))
+                throw undoError;
+            log_log.warning(`Stopped undoing: ${undoError.message}`);
+        }));
         ctx.record.settled();
         throw error;
     }
@@ -2769,8 +2961,8 @@ async function generationFor(host, settings, imageId, state) {
     return generationWithSecrets(settingsGeneration, matching, (0,external_node_crypto_.randomBytes)(3).toString('hex'));
 }
 // Everything that can be found wrong before the host is changed.
-async function checkHost(engine, settings) {
-    const host = dockerodeHost(engine.docker);
+async function checkHost(host, engine, settings) {
+    await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy');
     const { cpus } = settings.instanceConfig;
     instanceResources(settings.instanceConfig, engine.host);
     // A host that limits containers refuses more CPUs than it has, but only once the instance is
@@ -2810,18 +3002,21 @@ function describePlan(plan, state) {
 
 
 
-
 // Removes every container and network labelled as this deployment's, containers first. Objects
-// of other deployments and the external network carry no such label and are never touched.
-async function teardown(docker, deployment) {
-    const state = await readDeployment(dockerodeHost(docker), deployment);
+// of other deployments and the external network carry no such label and are never touched; a
+// deployment another owner's objects carry is refused before anything is removed.
+async function teardown(host, deployment, owner) {
+    const ownership = await checkOwner(host, deployment, owner, 'teardown');
+    if (ownership.kind === 'unowned')
+        log_log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`);
+    const state = await readDeployment(host, deployment);
     const containers = [...state.instances, ...(state.lb ? [state.lb] : [])];
     const removed = [...containers, ...state.networks].map((o) => o.name);
     if (removed.length === 0) {
         log_log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`);
         return { removed };
     }
-    const failures = await removeObjects(docker, containers.map((c) => c.id), state.networks.map((n) => n.id));
+    const failures = await host.remove(containers.map((c) => c.id), state.networks.map((n) => n.id));
     if (failures.length > 0)
         throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`);
     log_log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`);
@@ -2993,6 +3188,11 @@ function workflowRunFinished(api) {
 
 
 
+
+// Four beats to lapse; the holder stops writing after two missed ones.
+const LEASE = { beatMs: 4_000, lapseMs: 16_000, holdMs: 10_000 };
+const LEASE_DIR = '/';
+const LEASE_FILE = 'vic-lb-lease';
 const lock_POLL_MS = 1_000;
 // How often a waiting run asks GitHub again whether the holder's workflow run has completed.
 const ASK_GITHUB_EVERY_MS = 10_000;
@@ -3045,57 +3245,161 @@ function startTimeOf(pid) {
         return undefined;
     }
 }
-async function withDeploymentLock(docker, deployment, options, fn) {
-    const lock = await acquire(docker, deployment, options);
+// Runs fn while this run holds the deployment's lease; fn gets the host to write through, which
+// refuses every write once the lease cannot be vouched for (LeaseLostError).
+async function withDeploymentLock(host, deployment, options, fn) {
+    const log = options.log ?? log_log;
+    const id = await acquire(host, deployment, options);
+    const lease = new Lease(host, deployment, id, options.lease ?? LEASE);
     try {
-        return await fn();
+        return await fn(lease.guard(host));
     }
     finally {
-        await releaseLock(docker, deployment, lock, options.log ?? log_log);
+        lease.stop();
+        await releaseLock(host, deployment, id, log);
     }
 }
-async function acquire(docker, deployment, options) {
+// The holder's side: renews, and knows whether it may still write.
+class Lease {
+    host;
+    deployment;
+    id;
+    timing;
+    beats = 0;
+    renewedAt = Date.now(); // the lock was created just now
+    lost;
+    lastError;
+    timer;
+    stopped = false;
+    constructor(host, deployment, id, timing) {
+        this.host = host;
+        this.deployment = deployment;
+        this.id = id;
+        this.timing = timing;
+        void this.renew();
+    }
+    async renew() {
+        try {
+            await this.host.putFile(this.id, LEASE_DIR, LEASE_FILE, `${++this.beats}\n`);
+            this.renewedAt = Date.now();
+        }
+        catch (error) {
+            if (error.statusCode === 404)
+                this.lost = 'its lock container is gone: another run took the lock over';
+            else
+                this.lastError = describe(error);
+        }
+        if (!this.stopped && !this.lost) {
+            this.timer = setTimeout(() => void this.renew(), this.timing.beatMs);
+            this.timer.unref();
+        }
+    }
+    stop() {
+        this.stopped = true;
+        clearTimeout(this.timer);
+    }
+    assertHeld() {
+        const since = Date.now() - this.renewedAt;
+        const why = this.lost ?? (since > this.timing.holdMs ? `it could not be renewed for ${Math.round(since / 1000)} s (${this.lastError ?? 'no answer'})` : undefined);
+        if (why)
+            throw new LeaseLostError(`This run lost the lock ${lockName(this.deployment)} of deployment '${this.deployment}': ${why}. It stopped before changing anything more on the Docker host; another run may be working on the deployment now. Check the connection to the Docker host and run again: the next run settles what this one left.`);
+    }
+    // Every call that changes the host first checks the lease; reads pass.
+    guard(host) {
+        const writes = new Set(WRITES);
+        return new Proxy(host, {
+            get: (target, property) => {
+                const value = Reflect.get(target, property);
+                if (typeof value !== 'function')
+                    return value;
+                const call = value.bind(target);
+                if (!writes.has(property))
+                    return call;
+                return (...args) => {
+                    this.assertHeld();
+                    return call(...args);
+                };
+            },
+        });
+    }
+}
+const WRITES = [
+    'createNetwork',
+    'createContainer',
+    'connect',
+    'start',
+    'stop',
+    'rename',
+    'remove',
+    'removeContainer',
+    'putFile',
+    'exec',
+    'signal',
+];
+async function acquire(host, deployment, options) {
     const log = options.log ?? log_log;
     const name = lockName(deployment);
     const timeoutMs = options.timeoutSeconds * 1000;
     const startedWaiting = Date.now();
     let lastReport;
+    let observed;
     const askedGitHub = new Map(); // lock container ID -> when
     for (;;) {
         options.signal?.throwIfAborted();
-        const taken = await tryCreate(docker, deployment, options);
+        const taken = await tryCreate(host, deployment, options);
         if (taken) {
             rememberLock({ deployment, id: taken });
             if (lastReport !== undefined)
                 log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`);
             return taken;
         }
-        const current = await readHolder(docker, name, deployment);
+        const current = await readHolder(host, name, deployment);
         if (!current)
             continue; // released between our attempt and our look: try again at once
+        observed = await observeLease(host, current, observed);
+        if (!observed)
+            continue; // removed while we read it
         const now = Date.now();
         const gone = holderProcessGone(current.process)
             ? 'whose process on this machine no longer runs'
-            : (await runCompleted(current, options, askedGitHub))
-                ? 'whose workflow run has completed'
-                : now - current.since.getTime() > timeoutMs
-                    ? `longer ago than wait-timeout (${options.timeoutSeconds} s), so that run is taken to have died without releasing it`
-                    : undefined;
+            : current.lapseMs !== undefined && now - observed.since >= current.lapseMs
+                ? `whose lease lapsed: it was not renewed for ${Math.round((now - observed.since) / 1000)} s, so that run is taken to have died`
+                : (await runCompleted(current, options, askedGitHub))
+                    ? 'whose workflow run has completed'
+                    : current.lapseMs === undefined && now - current.since.getTime() > timeoutMs
+                        ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
+                        : undefined;
         if (gone) {
             log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
-            await removeById(docker, current.id).catch((error) => {
+            await host.removeContainer(current.id).catch((error) => {
                 throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`);
             });
             continue;
         }
         if (now - startedWaiting >= timeoutMs)
-            throw new Error(`Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}. Run again once it has finished; if that run no longer exists, remove its lock with 'docker rm -f ${name}'.`);
+            throw new Error(`Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`);
         if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
             log.info(`Waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`);
             lastReport = now;
         }
         await sleep(options.pollMs ?? lock_POLL_MS, options.signal);
     }
+}
+// Reads the lease's counter; the time it stood still starts anew whenever it (or the lock) changes.
+// Undefined when the lock is gone.
+async function observeLease(host, holder, last) {
+    if (holder.lapseMs === undefined)
+        return { id: holder.id, value: undefined, since: Date.now() };
+    let value;
+    try {
+        value = await host.getFile(holder.id, `/${LEASE_FILE}`);
+    }
+    catch (error) {
+        if (error.statusCode === 404)
+            return undefined;
+        throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`);
+    }
+    return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() };
 }
 async function runCompleted(holder, options, asked) {
     if (!holder.run || !options.runFinished)
@@ -3107,21 +3411,21 @@ async function runCompleted(holder, options, asked) {
     return options.runFinished(holder.run);
 }
 // The lock container's ID when this run took the lock; undefined when somebody else holds it.
-async function tryCreate(docker, deployment, options) {
+async function tryCreate(host, deployment, options) {
     const name = lockName(deployment);
     try {
-        const container = await docker.createContainer({
+        return await host.createContainer({
             name,
             Image: options.image,
             Cmd: LOCK_COMMAND,
             Labels: deploymentLabels(deployment, 'lock', {
                 [LABEL.holder]: options.holder ?? holderOf(),
                 [LABEL.operation]: options.operation,
+                [LABEL.leaseLapse]: String((options.lease ?? LEASE).lapseMs),
                 ...withValue(LABEL.holderProcess, processIdentity()),
                 ...withValue(LABEL.holderRun, workflowRunOf()),
             }),
         });
-        return container.id;
     }
     catch (error) {
         if (isNameClash(options.host, error))
@@ -3130,10 +3434,10 @@ async function tryCreate(docker, deployment, options) {
     }
 }
 // Who holds the lock now; undefined when it is gone (released in the meantime).
-async function readHolder(docker, name, deployment) {
+async function readHolder(host, name, deployment) {
     let inspected;
     try {
-        inspected = await docker.getContainer(name).inspect();
+        inspected = await host.inspect(name);
     }
     catch (error) {
         if (error.statusCode === 404)
@@ -3145,10 +3449,13 @@ async function readHolder(docker, name, deployment) {
         throw new Error(`A container named ${name} exists on the Docker host and is not the lock of deployment '${deployment}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another instance-prefix.`);
     return holderFromLabels(inspected.Id, labels, inspected.Created);
 }
+// A lapse a label can ask for: at most this long (a label is anybody's to write).
+const MAX_LAPSE_MS = 300_000;
 // Pure: the holder as the labels tell it. A lock without a readable time counts from the
 // container's creation on the Docker host.
 function holderFromLabels(id, labels, createdOnHost) {
     const labelled = new Date(labels[LABEL.created] ?? '');
+    const lapse = Number(labels[LABEL.leaseLapse]);
     return {
         id,
         operation: labels[LABEL.operation] || 'deploy',
@@ -3156,52 +3463,34 @@ function holderFromLabels(id, labels, createdOnHost) {
         since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
         ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
         ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
+        ...(labels[LABEL.leaseLapse] !== undefined ? { lapseMs: Number.isInteger(lapse) && lapse > 0 ? Math.min(lapse, MAX_LAPSE_MS) : MAX_LAPSE_MS } : {}),
     };
 }
 function withValue(label, value) {
     return value ? { [label]: value } : {};
 }
-// By ID, never by name: a lock that was taken over in the meantime belongs to another run.
-async function removeById(docker, id) {
-    try {
-        await docker.getContainer(id).remove({ force: true });
-        return true;
-    }
-    catch (error) {
-        if (error.statusCode === 404)
-            return false;
-        throw error;
-    }
-}
-// By the ID this run took it with (the post step of a killed run releases it the same way).
-async function releaseLock(docker, deployment, id, log) {
+// By the ID this run took it with, never by name: a lock that was taken over in the meantime
+// belongs to another run (the post step of a killed run releases it the same way).
+async function releaseLock(host, deployment, id, log) {
     const name = lockName(deployment);
     try {
-        const removed = await removeById(docker, id);
+        const removed = await host.removeContainer(id);
         forgetLock(id);
         if (!removed)
-            log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: this run took longer than wait-timeout.`);
+            log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: its lease had lapsed.`);
     }
     catch (error) {
-        log.warning(`Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run waits until it is older than wait-timeout; remove it with 'docker rm -f ${name}' to go on sooner.`);
+        log.warning(`Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`);
     }
 }
 // The lock container is never started, so any image on the host will do; the preferred one (the
 // HAProxy image) when it is there. Undefined on a host without any image.
-async function imageOnHost(docker, preferred) {
-    try {
-        await docker.getImage(preferred).inspect();
-        return preferred;
-    }
-    catch (error) {
-        if (error.statusCode !== 404)
-            throw error;
-    }
-    const [any] = await docker.listImages();
-    return any?.Id;
+async function imageOnHost(host, preferred) {
+    return (await host.imageId(preferred)) ? preferred : await host.anyImageId();
 }
 
 ;// CONCATENATED MODULE: ./src/prune.ts
+
 
 
 
@@ -3227,19 +3516,27 @@ function summarizeDeployments(objects) {
         .map(([deployment, group]) => {
         const newestFirst = [...group].sort((a, b) => b.created.getTime() - a.created.getTime());
         const pullRequest = newestFirst.find((o) => o.pullRequest)?.pullRequest;
-        return { deployment, newest: newestFirst[0].created, ...(pullRequest ? { pullRequest } : {}) };
+        return { deployment, newest: newestFirst[0].created, owners: [...new Set(group.map((o) => o.owner))].sort(), ...(pullRequest ? { pullRequest } : {}) };
     })
         .sort((a, b) => a.deployment.localeCompare(b.deployment));
 }
 function decide(summary, policy) {
     const { deployment, pullRequest } = summary;
     const verdict = (remove, reason) => ({ deployment, remove, reason, ...(pullRequest ? { pullRequest } : {}) });
-    if (pullRequest && policy.closedPullRequests.has(pullRequest))
+    const ownership = ownershipOf(summary.owners, policy.owner);
+    if (ownership.kind === 'foreign')
+        return verdict(false, `belongs to ${ownership.owner}`);
+    // Made before owner labels: whose it is cannot be told, so only its age may remove it.
+    const unowned = ownership.kind === 'unowned';
+    if (!unowned && pullRequest && policy.closedPullRequests.has(pullRequest))
         return verdict(true, `pull request ${pullRequest} is closed`);
     const ageSeconds = Math.max(0, Math.floor((policy.now.getTime() - summary.newest.getTime()) / 1000));
     const age = `last changed ${formatDuration(ageSeconds)} ago`;
-    if (policy.maxAgeSeconds === undefined)
+    if (policy.maxAgeSeconds === undefined) {
+        if (unowned)
+            return verdict(false, 'no owner label (an earlier version created it), and no max-age');
         return verdict(false, pullRequest ? `pull request ${pullRequest} is not known to be closed` : 'no pull request, and no max-age');
+    }
     if (ageSeconds > policy.maxAgeSeconds)
         return verdict(true, `${age}, longer than max-age ${formatDuration(policy.maxAgeSeconds)}`);
     return verdict(false, `${age}, within max-age ${formatDuration(policy.maxAgeSeconds)}`);
@@ -3275,26 +3572,35 @@ function objectOf(labels, createdOnHost) {
         deployment,
         role: labels[LABEL.role] ?? '',
         created: Number.isNaN(labelled.getTime()) ? createdOnHost : labelled,
+        owner: labels[LABEL.owner] ?? '',
         ...(pullRequest ? { pullRequest } : {}),
     };
 }
-async function prune(docker, settings, context) {
-    const all = summarizeDeployments(await listObjects(docker, JSON.stringify({ label: [LABEL.deployment] })));
-    const candidates = all.filter((s) => matchesPattern(s.deployment, settings.deployments));
+async function prune(host, settings, context) {
+    const all = summarizeDeployments(await listObjects(host, [LABEL.deployment]));
+    const matching = all.filter((s) => matchesPattern(s.deployment, settings.deployments));
+    const candidates = matching.filter((s) => ownershipOf(s.owners, settings.owner).kind !== 'foreign');
     const repository = currentRepository();
-    const closed = await closedPullRequests(context.github, repository, candidates);
-    const policy = () => ({ now: new Date(), maxAgeSeconds: settings.maxAgeSeconds, closedPullRequests: closed });
+    const owned = candidates.filter((s) => ownershipOf(s.owners, settings.owner).kind === 'ours');
+    const closed = await closedPullRequests(context.github, repository, owned);
+    const policy = () => ({ owner: settings.owner, now: new Date(), maxAgeSeconds: settings.maxAgeSeconds, closedPullRequests: closed });
     const plan = planPrune(candidates, policy());
-    const report = { removed: [], kept: plan.filter((d) => !d.remove), unmatched: all.length - candidates.length, failed: [] };
+    const report = {
+        removed: [],
+        kept: plan.filter((d) => !d.remove),
+        unmatched: all.length - matching.length,
+        otherOwners: matching.length - candidates.length,
+        failed: [],
+    };
     for (const decision of plan.filter((d) => d.remove)) {
         try {
             // A deploy may have been waiting for, or holding, the lock: decide again on what is there now.
-            const outcome = await withDeploymentLock(docker, decision.deployment, { ...context.lock, operation: 'prune' }, async () => {
-                const objects = (await listObjects(docker, deploymentFilter(decision.deployment))).filter((o) => o.role !== 'lock');
+            const outcome = await withDeploymentLock(host, decision.deployment, { ...context.lock, operation: 'prune' }, async (leased) => {
+                const objects = (await listObjects(leased, [`${LABEL.deployment}=${decision.deployment}`])).filter((o) => o.role !== 'lock');
                 const [current] = summarizeDeployments(objects);
                 const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` };
                 if (again.remove)
-                    await teardown(docker, decision.deployment);
+                    await teardown(leased, decision.deployment, settings.owner);
                 return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` };
             });
             (outcome.remove ? report.removed : report.kept).push(outcome);
@@ -3312,12 +3618,9 @@ async function prune(docker, settings, context) {
     }
     return report;
 }
-async function listObjects(docker, filters) {
-    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
-    return [
-        ...containers.map((c) => objectOf(c.Labels ?? {}, new Date(c.Created * 1000))),
-        ...networks.map((n) => objectOf(n.Labels ?? {}, new Date(n.Created))),
-    ].filter((o) => o !== undefined);
+async function listObjects(host, labels) {
+    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+    return [...containers, ...networks].map((o) => objectOf(o.labels, o.created)).filter((o) => o !== undefined);
 }
 // Only this repository's pull requests are asked about: the token is for this repository.
 async function closedPullRequests(github, repository, candidates) {
@@ -3341,7 +3644,7 @@ function pullRequestOfRepository(label, repository) {
 function describePrune(report, pattern) {
     const line = (d) => `  ${d.deployment}: ${d.reason}`;
     return [
-        `Deployments matching '${pattern}': ${report.removed.length + report.kept.length + report.failed.length}; ${report.unmatched} other(s) on the Docker host left alone.`,
+        `Deployments matching '${pattern}': ${report.removed.length + report.kept.length + report.failed.length}; ${report.otherOwners} of other owners and ${report.unmatched} other(s) on the Docker host left alone.`,
         `Removed ${report.removed.length}${report.removed.length ? ':' : '.'}`,
         ...report.removed.map(line),
         `Kept ${report.kept.length}${report.kept.length ? ':' : '.'}`,
@@ -3444,6 +3747,8 @@ function summary_escape(text) {
 
 
 
+
+
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 const readActionInput = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
 // Resolves with whether the run was cancelled.
@@ -3452,8 +3757,8 @@ async function run(read = readActionInput) {
     const { signal } = cancellation;
     try {
         maskSecrets(read);
-        markMainStarted();
         const inputs = readInputs(read);
+        useOwner(inputs.owner);
         const target = resolveTarget(inputs.dockerHost, inputs.tls, process.env);
         const engine = await log_log.group('Connect to the Docker host', async () => {
             const connected = await untilCancelled(connectEngine(target), signal);
@@ -3461,12 +3766,13 @@ async function run(read = readActionInput) {
             return connected;
         });
         const github = inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined;
+        const host = dockerodeHost(engine.docker);
         if (inputs.command === 'deploy')
-            await runDeploy(engine, inputs, github, signal);
+            await runDeploy(host, engine, inputs, github, signal);
         else if (inputs.command === 'teardown')
-            await runTeardown(engine, inputs, github, signal);
+            await runTeardown(host, engine, inputs, github, signal);
         else
-            await runPrune(engine, inputs, github, signal);
+            await runPrune(host, engine, inputs, github, signal);
     }
     catch (error) {
         // A cancelled run says so, whatever step noticed it first.
@@ -3479,11 +3785,11 @@ async function run(read = readActionInput) {
     return { cancelled: signal.aborted };
 }
 // The PR comment is written while the lock is held, so two runs never write it out of order.
-async function runDeploy(engine, inputs, github, signal) {
+async function runDeploy(host, engine, inputs, github, signal) {
     const settings = inputs.deploy;
     const deployment = inputs.instancePrefix;
-    await log_log.group('Check the Docker host', () => checkHost(engine, settings));
-    const pulled = await pullImages(engine.docker, settings, signal);
+    await log_log.group('Check the Docker host', () => checkHost(host, engine, settings));
+    const pulled = await pullImages(host, settings, signal);
     const lock = {
         operation: 'deploy',
         host: engine.host,
@@ -3492,8 +3798,8 @@ async function runDeploy(engine, inputs, github, signal) {
         signal,
         runFinished: runFinishedVia(github),
     };
-    const result = await withDeploymentLock(engine.docker, deployment, lock, async () => {
-        const deployed = await deploy(engine, settings, pulled, signal);
+    const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
+        const deployed = await deploy(leased, engine, settings, pulled, signal);
         await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()));
         return deployed;
     });
@@ -3507,27 +3813,35 @@ async function runDeploy(engine, inputs, github, signal) {
     await summarizeDeploy(deployment, settings, result);
 }
 // Once it holds the lock, a teardown completes even when cancelled: removing is what it is for.
-async function runTeardown({ docker, host }, inputs, github, signal) {
+async function runTeardown(host, { host: profile }, inputs, github, signal) {
     const deployment = inputs.instancePrefix;
+    // Before the lock, so that a refused teardown waits for nobody; teardown checks again under it.
+    await checkOwner(host, deployment, inputs.owner, 'teardown');
     const lock = {
         operation: 'teardown',
-        host,
-        image: await lockImage(docker, inputs, signal),
+        host: profile,
+        image: await lockImage(host, inputs, signal),
         timeoutSeconds: inputs.waitTimeoutSeconds,
         signal,
         runFinished: runFinishedVia(github),
     };
-    const { removed } = await withDeploymentLock(docker, deployment, lock, async () => {
-        const result = await teardown(docker, deployment);
+    const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
+        const result = await teardown(leased, deployment, inputs.owner);
         await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() });
         return result;
     });
     await summarizeTeardown(deployment, removed);
 }
-async function runPrune({ docker, host }, inputs, github, signal) {
+async function runPrune(host, { host: profile }, inputs, github, signal) {
     const pattern = inputs.instancePrefix;
-    const lock = { host, image: await lockImage(docker, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal, runFinished: runFinishedVia(github) };
-    const report = await prune(docker, inputs.prune, { lock, github });
+    const lock = {
+        host: profile,
+        image: await lockImage(host, inputs, signal),
+        timeoutSeconds: inputs.waitTimeoutSeconds,
+        signal,
+        runFinished: runFinishedVia(github),
+    };
+    const report = await prune(host, inputs.prune, { lock, github });
     for (const line of describePrune(report, pattern))
         log_log.info(line);
     await summarizePrune(report, pattern);
@@ -3539,11 +3853,11 @@ function runFinishedVia(github) {
 }
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
 // when it is there. Only a host without any image needs it pulled first.
-async function lockImage(docker, inputs, signal) {
-    const onHost = await imageOnHost(docker, inputs.haproxyImage);
+async function lockImage(host, inputs, signal) {
+    const onHost = await imageOnHost(host, inputs.haproxyImage);
     if (onHost)
         return onHost;
-    return (await obtainImage(docker, inputs.haproxyImage, { policy: inputs.pull, signal }, log_log.info)).id;
+    return (await obtainImage(host, inputs.haproxyImage, { policy: inputs.pull, signal }, log_log.info)).id;
 }
 // Registered before anything else is printed. PEM material is also masked line by line, since
 // a log line never holds a whole multi-line value.
@@ -3718,8 +4032,6 @@ async function cli(args, io = { env: process.env, stdout: process.stdout, stderr
 
 
 
-
-
 // The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
 // before it could take back what it changed. The main step leaves in its state only what is still
 // unsettled (state-helper.ts); after a main step that finished, cancelled or not, there is nothing.
@@ -3735,10 +4047,11 @@ async function post(read = readActionInput) {
         maskSecrets(read);
         const inputs = readInputs(read);
         const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env));
+        const host = dockerodeHost(engine.docker);
         if (deploy)
-            await takeBack(engine.docker, deploy);
+            await takeBack(host, deploy);
         for (const lock of locks) {
-            await releaseLock(engine.docker, lock.deployment, lock.id, log_log);
+            await releaseLock(host, lock.deployment, lock.id, log_log);
             log_log.info(`Released the lock of deployment '${lock.deployment}' the main step held`);
         }
     }
@@ -3748,19 +4061,18 @@ async function post(read = readActionInput) {
 }
 // In the order that keeps the previous deployment serving: its configuration back first, then
 // this run's containers out of the way, then the load-balancer it had stopped started again.
-async function takeBack(docker, deploy) {
+async function takeBack(host, deploy) {
     log_log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`);
-    const host = dockerodeHost(docker);
     if (deploy.configChangedOn)
         await restoreConfig(host, deploy.configChangedOn);
-    const filters = JSON.stringify({ label: [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`] });
-    const [containers, networks] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
+    const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`];
+    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
     // The lock is released by its ID, after everything else.
-    const created = containers.filter((c) => c.Labels[LABEL.role] !== 'lock');
-    const failures = await removeObjects(docker, created.map((c) => c.Id), networks.map((n) => n.Id));
+    const created = containers.filter((c) => c.labels[LABEL.role] !== 'lock');
+    const failures = await host.remove(created.map((c) => c.id), networks.map((n) => n.id));
     if (failures.length > 0)
         throw new Error(`could not remove ${failures.join('; ')}`);
-    log_log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map(containerName).join(', ')}` : ''}`);
+    log_log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map((c) => c.name).join(', ')}` : ''}`);
     if (deploy.replacedLb)
         await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name);
 }
@@ -3774,11 +4086,15 @@ async function restoreConfig(host, lb) {
 
 
 
-// One bundle for all three: the Actions runner starts it with no arguments, as the main step and
-// again as the post step (action.yml runs.post; state-helper.ts tells them apart); the vic-lb
+// One bundle for all three: the Actions runner starts it with no arguments, as the main step
+// (dist/index.js) and as the post step (dist/post.js, which loads index.js); the vic-lb
 // command (package.json "bin") always passes a command or --help. A cancelled run exits as soon as
 // it has taken back what it changed, whatever it was still waiting for.
-void (process.argv.length > 2 ? cli(process.argv.slice(2)) : isPost() ? post() : run().then(({ cancelled }) => cancelled && process.exit()));
+void (process.argv.length > 2
+    ? cli(process.argv.slice(2))
+    : external_node_path_.basename(process.argv[1] ?? '') === 'post.js'
+        ? post()
+        : run().then(({ cancelled }) => cancelled && process.exit()));
 
 
 /***/ })
