@@ -79,7 +79,13 @@ describe('waitUntilServing reports its progress', () => {
           ],
     )
     try {
-      await waitUntilServing(endpoints, { backend: 'instances', servers: ['web-1', 'web-2', 'web-3'], deadline: Date.now() + 10_000, progressEveryMs: 300 })
+      await waitUntilServing(endpoints, {
+        backend: 'instances',
+        servers: ['web-1', 'web-2', 'web-3'],
+        throughService: true,
+        deadline: Date.now() + 10_000,
+        progressEveryMs: 300,
+      })
     } finally {
       await close()
     }
@@ -94,7 +100,7 @@ describe('waitUntilServing reports its progress', () => {
     const { lines } = progressLog()
     const { endpoints, close } = await standIn(() => [])
     try {
-      const wait = waitUntilServing(endpoints, { backend: 'instances', servers, deadline: Date.now() + 1_500, progressEveryMs: 300 })
+      const wait = waitUntilServing(endpoints, { backend: 'instances', servers, throughService: true, deadline: Date.now() + 1_500, progressEveryMs: 300 })
       await expect(wait).rejects.toThrow('Timed out waiting for the deployment to become ready: 8 of 8 instances not healthy yet.')
     } finally {
       await close()
@@ -115,7 +121,7 @@ describe('waitUntilServing reports its progress', () => {
         servicePort: 9,
         protocol: 'http',
       },
-      { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 1_500, progressEveryMs: 300 },
+      { backend: 'instances', servers: ['web-1'], throughService: true, deadline: Date.now() + 1_500, progressEveryMs: 300 },
     )
     await expect(wait).rejects.toThrow(/stats page does not answer/)
     expect(lines[0]).toMatch(/^Waiting: the load-balancer's stats page does not answer \(/)
@@ -125,7 +131,7 @@ describe('waitUntilServing reports its progress', () => {
     const { lines } = progressLog()
     const { endpoints, close } = await standIn(() => [['web-1', 'UP', 'L7OK']])
     try {
-      await waitUntilServing(endpoints, { backend: 'instances', servers: ['web-1'], deadline: Date.now() + 5_000 })
+      await waitUntilServing(endpoints, { backend: 'instances', servers: ['web-1'], throughService: true, deadline: Date.now() + 5_000 })
     } finally {
       await close()
     }
@@ -135,7 +141,7 @@ describe('waitUntilServing reports its progress', () => {
 
 describe('waitUntilServing asks the service itself', () => {
   const healthy = (): Row[] => [['web-1', 'UP', 'L7OK']]
-  const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], deadline: Date.now() + ms })
+  const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], throughService: true, deadline: Date.now() + ms })
   const never: Handler = () => {}
 
   it('counts a redirect as an answer, without following it', async () => {
@@ -151,6 +157,18 @@ describe('waitUntilServing asks the service itself', () => {
     const { endpoints, close } = await standIn(healthy, (_, response) => response.writeHead(503).end())
     try {
       await expect(waitUntilServing(endpoints, expectation(1_000))).rejects.toThrow(`the service port ${endpoints.servicePort} does not answer.`)
+    } finally {
+      await close()
+    }
+  })
+
+  it('waits for no answer from the service for candidates, which get no traffic: the generation serving may be broken', async () => {
+    const { endpoints, close } = await standIn(
+      () => [['web-1', 'UP', 'L7OK']],
+      (_, response) => response.writeHead(503).end(),
+    )
+    try {
+      await expect(waitUntilServing(endpoints, { ...expectation(1_000), throughService: false })).resolves.toHaveLength(1)
     } finally {
       await close()
     }
@@ -207,7 +225,7 @@ describe('waitUntilServing asks the service itself', () => {
 describe('waitUntilServing reads the stats page', () => {
   it("only from a server with the load-balancer's own certificate: another one is refused", async () => {
     const healthy = (): Row[] => [['web-1', 'UP', 'L7OK']]
-    const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], deadline: Date.now() + ms })
+    const expectation = (ms: number) => ({ backend: 'instances', servers: ['web-1'], throughService: true, deadline: Date.now() + ms })
     const genuine = await standIn(healthy)
     const impostor = await standIn(healthy, undefined, newStatsCertificate('vic-lb stats test'))
     try {

@@ -44,9 +44,10 @@ describe('switchTraffic on a kept load-balancer', () => {
     const { address } = await switchTraffic(ctx, lb, lbConfig, state)
 
     expect(host.calls).toEqual([`put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, ...reloadOf('web-lb'), 'top web-lb', ...reloadOf('web-lb')])
-    expect(waits.map((w) => [w.backend, w.servers])).toEqual([
-      ['candidates', ['web-g2-1', 'web-g2-2']],
-      ['instances', ['web-g2-1', 'web-g2-2']],
+    // Candidates get no traffic: only the final configuration must answer through the service port.
+    expect(waits.map((w) => [w.backend, w.servers, w.throughService])).toEqual([
+      ['candidates', ['web-g2-1', 'web-g2-2'], false],
+      ['instances', ['web-g2-1', 'web-g2-2'], true],
     ])
     expect(host.containers.get(lb)!.files.get(LIVE)).toBe(renderHaproxyConfig(lbConfig))
     expect(remembered.at(-1)).toMatchObject({ configChangedOn: lb })

@@ -30,6 +30,10 @@ export interface Expectation {
   servers: string[]
   // Also require that the backend has no other servers: proves a reload has taken effect.
   exact?: boolean
+  // Also require that the service port answers through the load-balancer. Not for candidates,
+  // which get no traffic: the generation still serving may itself be broken (a killed first
+  // deploy's), and a redeploy is how it gets fixed.
+  throughService: boolean
   deadline: number
   // Called between polls; throws to stop waiting early, e.g. when an instance has exited.
   check?: () => Promise<void>
@@ -72,7 +76,7 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
         problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
         waitingFor = instancesProgress(statuses, expectation, unhealthy)
       } else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
-      else if (await serviceAnswers(endpoints, signal)) return statuses
+      else if (!expectation.throughService || (await serviceAnswers(endpoints, signal))) return statuses
       else problem = `the service port ${endpoints.servicePort} does not answer`
     } catch (error) {
       problem = `the load-balancer's stats page does not answer (${(error as Error).message})`

@@ -62,10 +62,9 @@ describe('the deployment lease', () => {
     const prefix = uniquePrefix('lease-dead')
     created.push(prefix)
     const inputs = await localInputs(prefix, { instances: '2' })
-    const first = await runAction(inputs)
-    expect(first.code, explain(first)).toBe(0)
     // In a PID namespace of its own, the holder's process cannot be proven gone from here: only
-    // its lease can tell. It redeploys instances that never get healthy, so it is killed while it holds the lock.
+    // its lease can tell. Its first deploy's instances never get healthy, so it is killed while it
+    // holds the lock and leaves a load-balancer that serves nothing: the next deploy must fix that.
     const holder: StartedAction = startAction(
       { ...inputs, image: IMAGES.silent, 'wait-timeout': '120' },
       {},
