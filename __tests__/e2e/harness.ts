@@ -140,40 +140,16 @@ export async function localInputs(prefix: string, extra: Record<string, string> 
 }
 
 // The distinct bodies the service answers with over `requests` requests: the test web image
-// answers with its container's hostname, so this counts the instances that really serve.
+// answers with its container's hostname, so this counts the instances that really serve. Plain
+// fetch requests, not sent again: a request that meets HAProxy closing its idle connection fails
+// the test (deploy.test.ts shows the Keep-Alive header prevents that).
 export async function distinctAnswers(url: string, requests = 30): Promise<Set<string>> {
   const answers = new Set<string>()
   for (let i = 0; i < requests; i++) {
-    const response = await getAsBrowsersDo(url)
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
     answers.add(`${response.status} ${(await response.text()).trim()}`)
   }
   return answers
-}
-
-// A GET that is sent again once, on a new connection, when its kept-alive connection closed before
-// any byte of the answer came, as browsers do (RFC 9112 9.3.1 allows it for idempotent requests).
-// Why: HAProxy closes a client connection idle for `timeout http-keep-alive` (2 s, config.ts; it
-// bounds how long clients stay on an old worker after a reload). Closing an idle connection races
-// with a request the client sends on it at that moment: the request meets the close
-// (ECONNRESET, or undici's 'other side closed'). deploy.test.ts reproduces it by sending a
-// request 2 s after the last answer. Any server that closes idle connections has this race; only
-// the client can settle it, and Node's fetch does not.
-export async function getAsBrowsersDo(url: string, timeoutMs = 5000): Promise<Response> {
-  try {
-    return await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-  } catch (error) {
-    if (!closedBeforeAnswer(error)) throw error
-    retriedGets++
-    return fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-  }
-}
-
-// How many GETs getAsBrowsersDo sent again, so a test can show the retry was needed.
-export let retriedGets = 0
-
-function closedBeforeAnswer(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause
-  return cause?.code === 'ECONNRESET' || cause?.code === 'UND_ERR_SOCKET' || /other side closed/.test(cause?.message ?? '')
 }
 
 // Names of every container and network labelled as this deployment's.
