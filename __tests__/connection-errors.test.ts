@@ -1,14 +1,10 @@
-import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ProbeTimeout, UnexpectedAnswer, explainUnreachable, isConnectionLoss, probeFailure } from '../src/docker/connection-errors'
 import type { DockerTarget } from '../src/docker/target'
+import { expiredCertificatePem } from '../test-support/certificate'
 
 // The e2e faults test produces the common failures against a real dockerd; these are the ones it
 // cannot (an expired host certificate, a wrong host name, DNS) and the rules around them.
-
-const TLS_DIR = process.env.VIC_LB_TLS_DIR ?? '/tmp/vic-lb-tls'
-const expiredCert = fs.existsSync(path.join(TLS_DIR, 'expired/cert.pem')) ? fs.readFileSync(path.join(TLS_DIR, 'expired/cert.pem'), 'utf8') : undefined
 
 function tcp(extra: Partial<Extract<DockerTarget['connection'], { host: string }>> = {}): DockerTarget {
   return {
@@ -42,8 +38,8 @@ describe('probeFailure', () => {
     expect(probeFailure(coded('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), tcp()).what).toMatch(/refused the client certificate: none was given/)
   })
 
-  it.runIf(expiredCert)('an expired client certificate is named with its end date', () => {
-    expect(probeFailure(coded('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'), tcp({ cert: expiredCert, key: 'k' })).what).toContain('expired on 2020-01-02')
+  it('an expired client certificate is named with its end date', () => {
+    expect(probeFailure(coded('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'), tcp({ cert: expiredCertificatePem(), key: 'k' })).what).toContain('expired on 2020-01-02')
   })
 
   it('DNS: a name that does not resolve is final, a temporary failure is retried', () => {

@@ -284,6 +284,17 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
     } else expect(text).not.toMatch(/retry-on|l7-retry/)
   })
 
+  it('announces its keep-alive timeout to HTTP clients (Keep-Alive: timeout=N, N its own), and keeps idle connections open across a reload', () => {
+    const defaults = section('defaults', '')!.lines.map((t) => t.join(' '))
+    const service = section('frontend', 'service')!.lines.map((t) => t.join(' '))
+    if (config.protocol === 'http') {
+      const idle = defaults.map((l) => /^timeout http-keep-alive (\d+)s$/.exec(l)?.[1]).find(Boolean)
+      expect(idle).toBe('2')
+      expect(service).toContain(`http-response set-header Keep-Alive timeout=${idle}`)
+      expect(defaults).toContain('option idle-close-on-response')
+    } else expect(text).not.toMatch(/keep-alive|http-response/i)
+  })
+
   it('lists each server once, by its container name, on its own port', () => {
     const expectBackend = (backend: string, list: Server[]) => {
       const found = section('backend', backend)

@@ -530,8 +530,12 @@ describe('readInputs: secret inputs', () => {
   )
   const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
 
-  it('are at least docker-host, the TLS material, the registry password', () => {
-    for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password']) expect(secretNames).toContain(name)
+  // Listed out, so that an input losing its secret flag (or disappearing) fails here instead of
+  // dropping out of the masking tests that go over secretNames.
+  it('are docker-host, the TLS material, the registry password, lb-certificate, secret-env and github-token', () => {
+    expect([...secretNames].sort()).toEqual(
+      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'github-token'].sort(),
+    )
   })
 
   it('passes the TLS material through to tls', () => {

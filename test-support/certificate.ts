@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import path from 'node:path'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import type { LbConfig } from '../src/haproxy/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 
@@ -21,6 +22,25 @@ export function selfSignedPem(commonName = 'preview.example.test', keyType: 'ec'
 export function statsCertificateIn(dir: string): Pick<LbConfig, 'statsCertificate' | 'statsCertificateFile'> {
   const statsCertificate = newStatsCertificate('vic-lb stats test')
   const statsCertificateFile = path.join(dir, 'stats.pem')
-  writeFileSync(statsCertificateFile, statsCertificate.pem, { mode: 0o600 })
+  fs.writeFileSync(statsCertificateFile, statsCertificate.pem, { mode: 0o600 })
   return { statsCertificate, statsCertificateFile }
+}
+
+// A self-signed client certificate that was valid from 2020-01-01 to 2020-01-02 only, made by
+// openssl in a temporary directory (`openssl ca` is what sets both dates), which is then removed.
+export function expiredCertificatePem(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-expired-'))
+  try {
+    const config =
+      '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n'
+    fs.writeFileSync(path.join(dir, 'ca.cnf'), config)
+    fs.writeFileSync(path.join(dir, 'index.txt'), '')
+    fs.writeFileSync(path.join(dir, 'serial'), '01\n')
+    const openssl = (args: string): void => void execFileSync('openssl', args.split(' '), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    openssl('req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -subj /CN=expired-client -out req.pem')
+    openssl('ca -batch -config ca.cnf -selfsign -keyfile key.pem -in req.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext -out cert.pem')
+    return fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }

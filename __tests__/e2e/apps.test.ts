@@ -6,20 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
 import { dockerCliEnv } from '../../test-support/host'
 import { startLoad } from '../../test-support/load'
-import { startVchProxy } from '../../test-support/vch-proxy'
-import {
-  IMAGES,
-  LABEL_DEPLOYMENT,
-  ON_DOCKERD,
-  distinctAnswers,
-  docker,
-  explain,
-  localInputs,
-  objectsOf,
-  removeDeployment,
-  runAction,
-  uniquePrefix,
-} from './harness'
+import { IMAGES, LABEL_DEPLOYMENT, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
 
 // Real applications (issue 9): environment, secrets, command, limits, pull policy and HTTPS, on
 // the engine under test (VIC_LB_E2E_DOCKER_HOST), through the bundled action.
@@ -132,33 +119,6 @@ describe('bad instance inputs and failing commands', () => {
     expect(failed.stdout).toContain('bad command')
     expect(objectsOf(prefix)).toEqual(before)
     expect([...(await distinctAnswers(first.outputs.url))].every((a) => a.startsWith('200 web v1'))).toBe(true)
-  })
-})
-
-// The stand-in proxies dockerd's socket, so this runs where the engine under test is dockerd.
-describe.runIf(ON_DOCKERD)('instance-memory and instance-cpus on a VCH (the stand-in)', () => {
-  it('size the containerVM: memory rounded up to 128 MiB, a fraction of a CPU up to a whole vCPU, no NanoCpus', async () => {
-    const calls: string[] = []
-    const proxy = await startVchProxy({ mode: 'vch', log: (line) => calls.push(line) })
-    try {
-      const prefix = deployment('vchsize')
-      const inputs = await localInputs(prefix, { 'docker-host': proxy.url, instances: '1', 'instance-memory': '700m', 'instance-cpus': '1.5' })
-      const run = await runAction(inputs)
-      expect(run.code, explain(run)).toBe(0)
-      expect(run.stdout).toContain('Each instance is a containerVM with 768 MiB and 2 vCPU(s)')
-      const [name] = instancesOf(prefix)
-      expect(docker('inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.CpuCount}} {{.HostConfig.NanoCpus}}', name)).toBe(`${768 * 1024 ** 2} 2 0`)
-      // The action sent nothing a VCH would ignore.
-      expect(calls.filter((line) => /NanoCpus|CpuShares/.test(line))).toEqual([])
-
-      const small = deployment('vchsmall')
-      const refused = await runAction(await localInputs(small, { 'docker-host': proxy.url, 'instance-memory': '256m' }))
-      expect(refused.code, explain(refused)).toBe(1)
-      expect(refused.stdout).toContain('::error::Invalid instance-memory for a VCH: each instance is a VM there, with at least 512 MiB')
-      expect(objectsOf(small)).toEqual([])
-    } finally {
-      await proxy.close()
-    }
   })
 })
 

@@ -189,9 +189,17 @@ describe('vic-lb with --tls-*-file flags', () => {
       .readFileSync(`${TLS_DIR}/key.pem`, 'utf8')
       .split('\n')
       .filter((l) => l.length >= 8 && !l.startsWith('-----'))
-    for (const output of [deploy.stdout, deploy.stderr, teardown.stdout, teardown.stderr]) {
+    expect(keyLines.length).toBeGreaterThan(0)
+    // The address really passed as --docker-host (the endpoint's port is a free one of this run),
+    // with or without its scheme.
+    const address = host.slice('tcp://'.length)
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/)
+    const expectNeitherKeyNorHost = (output: string): void => {
       for (const line of keyLines) expect(output).not.toContain(line)
-      expect(output).not.toContain('127.0.0.1:2376')
+      expect(output).not.toContain(address)
     }
+    // The check fails when the address is printed, in any form a message would give it.
+    for (const leak of [`Connected to ${host}`, `connect ECONNREFUSED ${address}`]) expect(() => expectNeitherKeyNorHost(leak)).toThrow()
+    for (const output of [deploy.stdout, deploy.stderr, teardown.stdout, teardown.stderr]) expectNeitherKeyNorHost(output)
   })
 })

@@ -1,6 +1,6 @@
 // The VCH stand-in must really behave like a VCH (or Docker Engine 29), not pass requests through:
 // each test shows one behaviour against the real dockerd behind it. The stand-in proxies dockerd's
-// socket, so these tests run in the docker engine's suite only.
+// socket, so these tests run in the docker engine's suite only (and fail on another).
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -11,7 +11,9 @@ import type { Readable } from 'node:stream'
 import Docker from 'dockerode'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startVchProxy, type VchProxy, type VchProxyOptions } from '../../test-support/vch-proxy'
-import { ON_DOCKERD } from './harness'
+import { requireDockerd } from './harness'
+
+requireDockerd('vch-proxy.test.ts')
 
 const PREFIX = `vchp-test-${randomBytes(4).toString('hex')}`
 const IMAGE = `${PREFIX}-img:1`
@@ -163,7 +165,7 @@ afterAll(async () => {
     .catch(() => {})
 })
 
-describe.runIf(ON_DOCKERD)('vch mode', () => {
+describe('vch mode', () => {
   it('answers /version, /_ping and /info as a VCH', async () => {
     const p = await proxy()
     await createNetwork('listed')
@@ -460,7 +462,7 @@ describe.runIf(ON_DOCKERD)('vch mode', () => {
   })
 })
 
-describe.runIf(ON_DOCKERD)('engine29 mode', () => {
+describe('engine29 mode', () => {
   it('answers /version with API 1.44 and refuses older clients, not unversioned ones', async () => {
     const p = await proxy({ mode: 'engine29' })
 

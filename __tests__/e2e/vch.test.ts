@@ -1,16 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
-import { IMAGES, ON_DOCKERD, distinctAnswers, docker, explain, haproxyUids, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import {
+  IMAGES,
+  distinctAnswers,
+  docker,
+  explain,
+  haproxyUids,
+  localInputs,
+  objectsOf,
+  removeDeployment,
+  requireDockerd,
+  runAction,
+  uniquePrefix,
+} from './harness'
 
 // The action through an endpoint that behaves like a VCH (API 1.25, one network at create, no
 // connect while running, slow starts, in-stream pull refusals) and like Docker Engine 29 (API
 // 1.44 and up only), with no configuration from the user. The stand-in is a proxy in front of
-// dockerd's socket, so these tests run on the docker engine only.
+// dockerd's socket, so these tests run on the docker engine only (and fail on another).
+requireDockerd('vch.test.ts')
 
 const created: string[] = []
 afterAll(() => created.forEach(removeDeployment))
 
-describe.runIf(ON_DOCKERD)('through a VCH-behaving endpoint', () => {
+describe('through a VCH-behaving endpoint', () => {
   let proxy: VchProxy
   beforeAll(async () => {
     proxy = await startVchProxy({ mode: 'vch', startDelayMs: 1000, refusePullImages: ['vic-lb-test/refused'] })
@@ -85,7 +98,7 @@ describe.runIf(ON_DOCKERD)('through a VCH-behaving endpoint', () => {
   })
 })
 
-describe.runIf(ON_DOCKERD)('through an endpoint that refuses API versions below 1.44 (Docker Engine 29)', () => {
+describe('through an endpoint that refuses API versions below 1.44 (Docker Engine 29)', () => {
   let proxy: VchProxy
   beforeAll(async () => {
     proxy = await startVchProxy({ mode: 'engine29' })
@@ -103,5 +116,33 @@ describe.runIf(ON_DOCKERD)('through an endpoint that refuses API versions below 
     const down = await runAction({ command: 'teardown', 'instance-prefix': prefix, 'docker-host': proxy.url })
     expect(down.code, explain(down)).toBe(0)
     expect(objectsOf(prefix)).toEqual([])
+  })
+})
+
+describe('instance-memory and instance-cpus on a VCH (the stand-in)', () => {
+  it('size the containerVM: memory rounded up to 128 MiB, a fraction of a CPU up to a whole vCPU, no NanoCpus', async () => {
+    const calls: string[] = []
+    const proxy = await startVchProxy({ mode: 'vch', log: (line) => calls.push(line) })
+    try {
+      const prefix = uniquePrefix('vchsize')
+      created.push(prefix)
+      const inputs = await localInputs(prefix, { 'docker-host': proxy.url, instances: '1', 'instance-memory': '700m', 'instance-cpus': '1.5' })
+      const run = await runAction(inputs)
+      expect(run.code, explain(run)).toBe(0)
+      expect(run.stdout).toContain('Each instance is a containerVM with 768 MiB and 2 vCPU(s)')
+      const [name] = JSON.parse(run.outputs.instances) as string[]
+      expect(docker('inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.CpuCount}} {{.HostConfig.NanoCpus}}', name)).toBe(`${768 * 1024 ** 2} 2 0`)
+      // The action sent nothing a VCH would ignore.
+      expect(calls.filter((line) => /NanoCpus|CpuShares/.test(line))).toEqual([])
+
+      const small = uniquePrefix('vchsmall')
+      created.push(small)
+      const refused = await runAction(await localInputs(small, { 'docker-host': proxy.url, 'instance-memory': '256m' }))
+      expect(refused.code, explain(refused)).toBe(1)
+      expect(refused.stdout).toContain('::error::Invalid instance-memory for a VCH: each instance is a VM there, with at least 512 MiB')
+      expect(objectsOf(small)).toEqual([])
+    } finally {
+      await proxy.close()
+    }
   })
 })

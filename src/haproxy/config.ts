@@ -24,6 +24,10 @@ export const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy'
 // Old workers keep finishing their connections after a reload, but not forever.
 export const HARD_STOP_AFTER_S = 30
 
+// How long HAProxy keeps an idle keep-alive connection of a client (HTTP), which the frontend
+// also announces to clients in a `Keep-Alive: timeout=N` header.
+export const HTTP_KEEP_ALIVE_S = 2
+
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 export const SERVING_BACKEND = 'instances'
@@ -111,7 +115,7 @@ function render(config: LbConfig, initAddr: string): string {
           '    option idle-close-on-response',
           // ...and those still idle after this long are closed as usual, so that the old worker
           // exits soon and the drain (drainOldWorkers in reload.ts) ends.
-          '    timeout http-keep-alive 2s',
+          `    timeout http-keep-alive ${HTTP_KEEP_ALIVE_S}s`,
         ]
       : []),
     // A request that fails to connect is retried on another instance at once (every retry
@@ -147,6 +151,12 @@ function render(config: LbConfig, initAddr: string): string {
     '',
     'frontend service',
     `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
+    // A request a client sends on an idle connection just as HAProxy closes it fails (a reset, or
+    // "socket hang up" / "other side closed"). Clients that read this header close an idle
+    // connection before then: Node's default agent and fetch (undici) close it a second or two
+    // early, or do not keep it at all. It replaces whatever an instance announced for its own
+    // connection to HAProxy (Node's own server says 5 s), and HTTP/2 leaves it out of its answers.
+    ...(http ? [`    http-response set-header Keep-Alive timeout=${HTTP_KEEP_ALIVE_S}`] : []),
     `    default_backend ${SERVING_BACKEND}`,
     '',
     ...backend(SERVING_BACKEND, config.serving, config),
