@@ -64,6 +64,9 @@ const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy';
 const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy';
 // Old workers keep finishing their connections after a reload, but not forever.
 const HARD_STOP_AFTER_S = 30;
+// How long HAProxy keeps an idle keep-alive connection of a client (HTTP), which the frontend
+// also announces to clients in a `Keep-Alive: timeout=N` header.
+const HTTP_KEEP_ALIVE_S = 2;
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 const SERVING_BACKEND = 'instances';
@@ -126,7 +129,7 @@ function render(config, initAddr) {
                 '    option idle-close-on-response',
                 // ...and those still idle after this long are closed as usual, so that the old worker
                 // exits soon and the drain (drainOldWorkers in reload.ts) ends.
-                '    timeout http-keep-alive 2s',
+                `    timeout http-keep-alive ${HTTP_KEEP_ALIVE_S}s`,
             ]
             : []),
         // A request that fails to connect is retried on another instance at once (every retry
@@ -162,6 +165,12 @@ function render(config, initAddr) {
         '',
         'frontend service',
         `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
+        // A request a client sends on an idle connection just as HAProxy closes it fails (a reset, or
+        // "socket hang up" / "other side closed"). Clients that read this header close an idle
+        // connection before then: Node's default agent and fetch (undici) close it a second or two
+        // early, or do not keep it at all. It replaces whatever an instance announced for its own
+        // connection to HAProxy (Node's own server says 5 s), and HTTP/2 leaves it out of its answers.
+        ...(http ? [`    http-response set-header Keep-Alive timeout=${HTTP_KEEP_ALIVE_S}`] : []),
         `    default_backend ${SERVING_BACKEND}`,
         '',
         ...backend(SERVING_BACKEND, config.serving, config),
@@ -2227,7 +2236,7 @@ async function waitUntilServing(endpoints, expectation) {
             }
             else if (expectation.exact && others.length > 0)
                 problem = 'the load-balancer has not loaded its new configuration';
-            else if (await serviceAnswers(endpoints, signal))
+            else if (!expectation.throughService || (await serviceAnswers(endpoints, signal)))
                 return statuses;
             else
                 problem = `the service port ${endpoints.servicePort} does not answer`;
@@ -2678,14 +2687,14 @@ async function switchTraffic(ctx, lb, lbConfig, state) {
             if (newcomers.length > 0) {
                 const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
                 await reload(ctx, lb, user, staging);
-                await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers);
+                await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers, false);
             }
             if (plan.removeAfter.length > 0)
                 record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
             await reload(ctx, lb, user, lbConfig);
         }
     }
-    return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving), address };
+    return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving, true), address };
 }
 // Instances the kept load-balancer may go on using while newcomers are checked.
 function stillServing({ plan }, state) {
@@ -2698,13 +2707,14 @@ async function reload(ctx, lb, user, config) {
     await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
     ctx.record.changed = true;
 }
-async function waitFor(ctx, endpoints, backend, servers) {
+async function waitFor(ctx, endpoints, backend, servers, throughService) {
     const names = servers.map((s) => s.name);
     try {
         return await ctx.waitUntilServing(endpoints, {
             backend,
             servers: names,
             exact: true,
+            throughService,
             deadline: ctx.deadline,
             check: () => failIfExited(ctx),
             signal: ctx.signal,
