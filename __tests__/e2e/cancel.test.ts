@@ -17,6 +17,8 @@ import {
   uniquePrefix,
   type ActionRun,
   type StartedAction,
+  sleep,
+  until,
 } from './harness'
 
 // Cancelled runs, as the Actions runner cancels them: SIGINT, then SIGTERM 7.5 s later, then
@@ -45,8 +47,6 @@ function exited(started: StartedAction): Promise<void> {
   return new Promise((resolve) => started.child.once('exit', () => resolve()))
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 // The runner's signal sequence; each next signal only if the step still runs.
 async function cancelAsTheRunner(started: StartedAction): Promise<Cancelled> {
   const sentAt = Date.now()
@@ -70,14 +70,6 @@ async function cancelAsTheRunner(started: StartedAction): Promise<Cancelled> {
 async function kill(started: StartedAction): Promise<ActionRun> {
   started.child.kill('SIGKILL')
   return started.finished
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms: ${what}`)
-    await sleep(50)
-  }
 }
 
 function expectPromptCancel({ run, signals, endedAfterMs }: Cancelled): void {

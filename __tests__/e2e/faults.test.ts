@@ -21,6 +21,7 @@ import {
   tlsInputs,
   uniquePrefix,
   type ActionRun,
+  until,
 } from './harness'
 import { silentServer } from '../../test-support/silent-server'
 import { SocketRelay } from '../../test-support/socket-relay'
@@ -226,7 +227,7 @@ describe('the Docker daemon restarts during a deploy', () => {
     const inputs = await localInputs(prefix, { instances: '3', 'docker-host': `unix://${relay.path}` })
     // Instances that never get healthy keep the deploy waiting while the daemon goes away.
     const deploying = runAction({ ...inputs, image: IMAGES.silent, 'wait-timeout': '60' })
-    await until(() => objectsOf(prefix).includes(`${prefix}-lb`), 30_000)
+    await until('the load-balancer is created', () => objectsOf(prefix).includes(`${prefix}-lb`), 30_000)
     await new Promise((resolve) => setTimeout(resolve, 2000))
     await relay.down()
     await new Promise((resolve) => setTimeout(resolve, 5000))
@@ -252,11 +253,3 @@ describe('the Docker daemon restarts during a deploy', () => {
     expect(objectsOf(prefix)).toEqual([])
   })
 })
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-}

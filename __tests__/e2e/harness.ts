@@ -129,6 +129,17 @@ function parseOutputs(text: string): Record<string, string> {
   return outputs
 }
 
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+// Polls until the condition holds; fails naming what was not seen in time.
+export async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms: ${what}`)
+    await sleep(50)
+  }
+}
+
 export function explain(run: ActionRun): string {
   return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
 }

@@ -12,6 +12,7 @@ import {
   startAction,
   uniquePrefix,
   type StartedAction,
+  until,
 } from './harness'
 
 // The deployment's lock is a lease (src/lock.ts): its holder renews it every 4 s, and a waiting
@@ -21,16 +22,6 @@ import {
 
 const created: string[] = []
 afterAll(() => created.forEach(removeDeployment))
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-async function until(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not seen within ${timeoutMs} ms: ${what}`)
-    await sleep(100)
-  }
-}
 
 describe('the deployment lease', () => {
   it("waits for a holder that works longer than the waiter's wait-timeout, never takes it over, and both runs end consistent", async () => {

@@ -17,6 +17,7 @@ import {
   startAction,
   uniquePrefix,
   type ActionRun,
+  sleep,
 } from './harness'
 
 // A preview environment's life beyond one deploy: runs of one deployment that overlap, the
@@ -34,8 +35,6 @@ afterAll(() => {
   created.forEach(removeDeployment)
   if (unlabelled.length > 0) docker('rm', '-f', ...unlabelled)
 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function instancesOf(run: ActionRun): string[] {
   return JSON.parse(run.outputs.instances) as string[]

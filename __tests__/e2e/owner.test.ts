@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { IMAGES, LABEL_DEPLOYMENT, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix } from './harness'
+import { IMAGES, LABEL_DEPLOYMENT, distinctAnswers, docker, explain, localInputs, objectsOf, removeDeployment, runAction, uniquePrefix, sleep } from './harness'
 
 // Two repositories deploying to one Docker host, each from its own workflow (GITHUB_REPOSITORY):
 // the same deployment name never lets one take over or remove the other's preview, and a prune in
@@ -17,8 +17,6 @@ const theirs = `${base}-pr-7`
 const legacy = `${base}-legacy`
 const adopted = `${base}-adopted`
 afterAll(() => [shared, theirs, legacy, adopted].forEach(removeDeployment))
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // Every container and network of the deployment with its ID: what "untouched" compares.
 function idsOf(prefix: string): string[] {
