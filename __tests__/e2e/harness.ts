@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { inject } from 'vitest'
+import { expect, inject } from 'vitest'
 import { parse } from 'yaml'
 import { certificateIn } from '../../src/haproxy/stats-certificate'
 import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
@@ -259,4 +259,33 @@ export function buildImage(tag: string, dockerfile: string): void {
     env: { ...dockerCliEnv(), DOCKER_BUILDKIT: '0' },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
+}
+
+// A holder in a PID namespace of its own, as on another machine: its process cannot be proven gone
+// from here, only its lease can tell. Its first deploy's instances never get healthy, so it is
+// SIGKILLed (no post step) while it holds the lock, and leaves a load-balancer that serves nothing:
+// the next deploy takes the lock over within 30 s and fixes that. Also run through the VCH stand-in.
+export async function expectTakeOverOfKilledHolder(prefix: string, inputs: Record<string, string>): Promise<void> {
+  const holder = startAction(
+    { ...inputs, image: IMAGES.silent, 'wait-timeout': '120' },
+    {},
+    { wrapper: ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] },
+  )
+  await until('the holder holds the lock', () => objectsOf(prefix).includes(`${prefix}-lock`))
+  await until('the holder waits for readiness', () => holder.output().includes('Wait until every instance serves'))
+  holder.child.kill('SIGKILL')
+  const killedAt = Date.now()
+  await holder.finished
+
+  const waiter = startAction({ ...inputs, image: IMAGES.web2, 'wait-timeout': '60' })
+  await until('the waiter takes the lock over', () => waiter.output().includes('Taking over the lock'), 40_000)
+  const tookOverAfterS = (Date.now() - killedAt) / 1000
+  console.log(`${prefix}: the lock of the killed holder was taken over ${tookOverAfterS.toFixed(1)} s after the kill`)
+  expect(tookOverAfterS).toBeLessThan(30)
+  const next = await waiter.finished
+  expect(next.code, explain(next)).toBe(0)
+  expect(next.stdout).toMatch(/whose lease lapsed: it was not renewed for 1\d s/)
+  const instances = JSON.parse(next.outputs.instances) as string[]
+  expect(objectsOf(prefix).sort()).toEqual([...instances, `${prefix}-lb`, `${prefix}-net`].sort())
+  expect((await distinctAnswers(next.outputs.url, 10)).size).toBe(instances.length)
 }

@@ -11,8 +11,8 @@ import {
   runPost,
   startAction,
   uniquePrefix,
-  type StartedAction,
   until,
+  expectTakeOverOfKilledHolder,
 } from './harness'
 
 // The deployment's lock is a lease (src/lock.ts): its holder renews it every 4 s, and a waiting
@@ -52,32 +52,7 @@ describe('the deployment lease', () => {
   it('takes over within 30 s the lock of a holder SIGKILLed without its post step on what looks like another machine', async () => {
     const prefix = uniquePrefix('lease-dead')
     created.push(prefix)
-    const inputs = await localInputs(prefix, { instances: '2' })
-    // In a PID namespace of its own, the holder's process cannot be proven gone from here: only
-    // its lease can tell. Its first deploy's instances never get healthy, so it is killed while it
-    // holds the lock and leaves a load-balancer that serves nothing: the next deploy must fix that.
-    const holder: StartedAction = startAction(
-      { ...inputs, image: IMAGES.silent, 'wait-timeout': '120' },
-      {},
-      { wrapper: ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] },
-    )
-    await until('the holder holds the lock', () => objectsOf(prefix).includes(`${prefix}-lock`))
-    await until('the holder waits for readiness', () => holder.output().includes('Wait until every instance serves'))
-    holder.child.kill('SIGKILL')
-    const killedAt = Date.now()
-    await holder.finished
-
-    const waiter = startAction({ ...inputs, image: IMAGES.web2, 'wait-timeout': '60' })
-    await until('the waiter takes the lock over', () => waiter.output().includes('Taking over the lock'), 40_000)
-    const tookOverAfterS = (Date.now() - killedAt) / 1000
-    console.log(`${prefix}: the lock of the killed holder was taken over ${tookOverAfterS.toFixed(1)} s after the kill`)
-    expect(tookOverAfterS).toBeLessThan(30)
-    const next = await waiter.finished
-    expect(next.code, explain(next)).toBe(0)
-    expect(next.stdout).toMatch(/whose lease lapsed: it was not renewed for 1\d s/)
-    const instances = JSON.parse(next.outputs.instances) as string[]
-    expect(objectsOf(prefix).sort()).toEqual([...instances, `${prefix}-lb`, `${prefix}-net`].sort())
-    expect((await distinctAnswers(next.outputs.url, 10)).size).toBe(2)
+    await expectTakeOverOfKilledHolder(prefix, await localInputs(prefix, { instances: '2' }))
   })
 
   it('a post step without state from its main step creates nothing and says so', async () => {

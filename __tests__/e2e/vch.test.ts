@@ -12,6 +12,7 @@ import {
   requireDockerd,
   runAction,
   uniquePrefix,
+  expectTakeOverOfKilledHolder,
 } from './harness'
 
 // The action through an endpoint that behaves like a VCH (API 1.25, one network at create, no
@@ -41,6 +42,12 @@ describe('through a VCH-behaving endpoint', () => {
     expect(run.stdout).toMatch(/Connected to vSphere Integrated Containers host \(vSphere Integrated Containers .*\), Engine API 1\.25, using 1\.25/)
     expect(run.stdout).toContain('VCH: containers are created on one network each')
     expect((await distinctAnswers(run.outputs.url)).size).toBe(3)
+  })
+
+  it('keeps the lease in a never-started lock container: a holder killed on another machine is taken over within 30 s', async () => {
+    const leased = uniquePrefix('vchlease')
+    created.push(leased)
+    await expectTakeOverOfKilledHolder(leased, await localInputs(leased, { 'docker-host': proxy.url, instances: '2' }))
   })
 
   it('re-runs, scales and tears down as against dockerd', async () => {
