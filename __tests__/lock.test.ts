@@ -305,16 +305,17 @@ describe('withDeploymentLock', () => {
 })
 
 describe('the lease', () => {
-  const FAST = { beatMs: 20, lapseMs: 150, holdMs: 90 }
+  // Short, but with room for a busy machine's timers: a waiter needs 700 ms of silence.
+  const FAST = { beatMs: 30, lapseMs: 700, holdMs: 450 }
   const LEASE_PATH = '/vic-lb-lease'
 
   it('is renewed while fn runs: the counter in the lock container goes up every beat', async () => {
     const host = lockHost()
     const seen = new Set<string>()
     await withDeploymentLock(host, 'pr-1', options(recorder(), { lease: FAST }), async () => {
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < 20; i++) {
         seen.add(all(host)[0].files.get(LEASE_PATH) ?? 'none')
-        await sleep(25)
+        await sleep(30)
       }
     })
     expect(seen.size).toBeGreaterThan(4)
@@ -362,9 +363,9 @@ describe('the lease', () => {
 
   it('a lease that keeps being renewed is never taken over', async () => {
     const host = lockHost()
-    const live = addLock(host, 'pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '100' })
+    const live = addLock(host, 'pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
     let beat = 0
-    const beating = setInterval(() => live.files.set(LEASE_PATH, `${++beat}\n`), 20)
+    const beating = setInterval(() => live.files.set(LEASE_PATH, `${++beat}\n`), 30)
     try {
       await expect(withDeploymentLock(host, 'pr-4', options(recorder(), { timeoutSeconds: 1 }), async () => 'ran')).rejects.toThrow(/^Gave up after 1 s/)
     } finally {
@@ -378,7 +379,7 @@ describe('the lease', () => {
     const attempt = withDeploymentLock(host, 'pr-5', options(recorder(), { lease: FAST }), async (leased) => {
       const lock = all(host)[0]
       host.containers.delete(lock.id) // another run removed it
-      await sleep(60) // a renewal meets the 404
+      await sleep(200) // a renewal meets the 404
       await leased.createContainer({ name: 'pr-5-web-1', Image: 'other:1' })
     })
     await expect(attempt).rejects.toThrow(LeaseLostError)
@@ -393,17 +394,15 @@ describe('the lease', () => {
     const log = recorder()
     const attempt = withDeploymentLock(host, 'pr-6', options(log, { lease: FAST }), async (leased) => {
       await sleep(30)
-      const put = host.putFile.bind(host)
       host.putFile = async () => {
         throw new Error('connect ETIMEDOUT')
       }
       await sleep(FAST.holdMs + 40)
-      host.putFile = put
       // Reads still pass; writes do not.
       expect(await leased.listContainers([])).toHaveLength(1)
       await leased.start(all(host)[0].id)
     })
-    await expect(attempt).rejects.toThrow(/^This run lost the lock pr-6-lock of deployment 'pr-6': it could not be renewed for 0 s \(connect ETIMEDOUT\)/)
+    await expect(attempt).rejects.toThrow(/^This run lost the lock pr-6-lock of deployment 'pr-6': it could not be renewed for \d+ s \(connect ETIMEDOUT\)/)
     expect(all(host).every((c) => !c.running)).toBe(true)
   })
 })
