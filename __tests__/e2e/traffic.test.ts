@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, WebSocket, fetch as fetchWith } from 'undici'
 import { selfSignedPem } from '../../test-support/certificate'
-import { IMAGES, docker, explain, freePort, localInputs, removeDeployment, runAction, uniquePrefix } from './harness'
+import { IMAGES, docker, explain, freePort, localInputs, removeDeployment, runAction, sleep, uniquePrefix, until } from './harness'
 
 // Real traffic through a load-balancer with lb-certificate, to instances of the traffic test image
 // (scripts/build-test-images.sh): what the instances are told about the client, HTTP/2 to clients,
@@ -42,8 +42,6 @@ afterAll(async () => {
   removeDeployment(prefix)
   await dispatcher.close()
 })
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
 describe('real traffic through the load-balancer', () => {
   it('tells the instances the scheme, host, port and address the client used, whatever the client claims', async () => {
@@ -113,9 +111,9 @@ describe('real traffic through the load-balancer', () => {
     const scaleStarted = at()
     const scaled = runAction({ ...inputs, instances: '2' }).then((run) => ({ run, at: at() }))
 
-    await sleep(100_000 - at())
+    await sleep(Math.max(0, 100_000 - at()))
     ws.send('after 100 s of silence')
-    while (!echoes.includes('after 100 s of silence') && at() < 103_000) await sleep(100)
+    await until('the echo after 100 s of silence', () => echoes.length > 0, 3000)
     expect(echoes).toEqual(['after 100 s of silence'])
     expect(closedAt).toBe(0)
     const answer = await slow
