@@ -102,7 +102,7 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'drain-timeout',
     default: '30s',
     description:
-      'How long a configuration change lets the connections open before it (long requests, websockets, event streams) finish on the previous HAProxy worker before it closes them, e.g. `2m`. A deploy that retires instances waits for them as long.',
+      'After a reload (a deploy that changes the configuration), how long the previous HAProxy worker may finish the connections it has (long requests, websockets, event streams) before it closes them, e.g. `2m`. A deploy that retires instances waits for that worker at most this long.',
   },
   {
     name: 'env',

@@ -37,8 +37,8 @@ export async function loadConfig(host: DockerHost, lb: string, text: string): Pr
 // After a reload the previous workers finish the requests they have, let go of their idle
 // keep-alive clients and exit; until then they may send requests to instances that the new
 // configuration no longer lists, so those are removed only once the workers listed before the
-// reload have exited (hard-stop-after, drain-timeout, ends them at the latest). Where the host cannot list a
-// container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
+// reload have exited (hard-stop-after, which is drain-timeout, ends them at the latest). Where the
+// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
 const FIXED_DRAIN_MS = 3_000
 const DRAIN_POLL_MS = 100
 
