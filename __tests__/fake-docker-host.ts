@@ -11,6 +11,7 @@ import type { ServerStatus } from '../src/haproxy/stats'
 import { useLog, type Log } from '../src/log'
 import type { UnsettledDeploy } from '../src/state-helper'
 import { UndoRecord, type StepContext } from '../src/steps/context'
+import { DEFAULT_TIMEOUTS } from '../test-support/haproxy-check'
 
 // An in-memory Docker host for the deploy's steps: it records every call by container name, in
 // the order made (`create web-1`, `start lb`, `put lb /usr/local/etc/haproxy/haproxy.cfg`), and
@@ -296,6 +297,7 @@ const SETTINGS: DeploySettings = {
   waitTimeoutSeconds: 60,
   instanceConfig: { env: [], secretEnv: [] },
   pull: 'missing',
+  timeouts: DEFAULT_TIMEOUTS,
 }
 
 // Made once: every test's load-balancer may share it.
@@ -305,6 +307,8 @@ export function lbConfigFor(plan: DeployPlan): LbConfig {
   return {
     protocol: 'http',
     listenPort: 8080,
+    servicePort: SETTINGS.lbPort,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/',
     serving: plan.serving,
     candidates: [],

@@ -16,7 +16,7 @@ import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/
 import { instanceName } from '../src/names'
 import { generationOf } from '../src/plan'
 import { selfSignedPem, statsCertificateIn } from '../test-support/certificate'
-import { HAPROXY_VERSIONS, haproxyCheck, haproxyVersionLine } from '../test-support/haproxy-check'
+import { DEFAULT_TIMEOUTS, HAPROXY_VERSIONS, haproxyCheck, haproxyVersionLine } from '../test-support/haproxy-check'
 
 const STATS_AUTH = newStatsAuth()
 
@@ -45,6 +45,8 @@ const variants: Record<string, LbConfig> = {
   'http, TCP checks, 3 servers': {
     protocol: 'http',
     listenPort: 80,
+    servicePort: 80,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: [],
@@ -53,6 +55,8 @@ const variants: Record<string, LbConfig> = {
   'http, health-check-path, candidates, port 8080': {
     protocol: 'http',
     listenPort: 8080,
+    servicePort: 8080,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/healthz',
     serving: servers('web', 'sha256:a', 80, 3),
     candidates: servers('web', 'sha256:b', 80, 2),
@@ -61,6 +65,8 @@ const variants: Record<string, LbConfig> = {
   'http, every path character allowed, 50 servers': {
     protocol: 'http',
     listenPort: 65535,
+    servicePort: 65535,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/v1/health.check~x+y=z-_%20?full=1&fmt=json',
     serving: servers('pr-42', 'sha256:c', 3000, 50),
     candidates: [],
@@ -69,6 +75,8 @@ const variants: Record<string, LbConfig> = {
   'https (EC key), health-check-path, candidates': {
     protocol: 'http',
     listenPort: 8443,
+    servicePort: 8443,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/healthz',
     certificateFile: certificates.ec,
     serving: servers('web', 'sha256:a', 80, 3),
@@ -78,6 +86,32 @@ const variants: Record<string, LbConfig> = {
   'https (RSA key) on port 443': {
     protocol: 'http',
     listenPort: 443,
+    servicePort: 443,
+    timeouts: DEFAULT_TIMEOUTS,
+    healthCheckPath: '',
+    certificateFile: certificates.rsa,
+    serving: servers('web', 'sha256:a', 80, 2),
+    candidates: [],
+    ...STATS,
+  },
+  'https on 443 with a plain-HTTP redirect from port 80': {
+    protocol: 'http',
+    listenPort: 443,
+    servicePort: 443,
+    redirectListenPort: 80,
+    timeouts: DEFAULT_TIMEOUTS,
+    healthCheckPath: '/healthz',
+    certificateFile: certificates.ec,
+    serving: servers('web', 'sha256:a', 80, 2),
+    candidates: [],
+    ...STATS,
+  },
+  'https published: 8080 inside for 9443, redirect 8081 inside, longest timeouts': {
+    protocol: 'http',
+    listenPort: 8080,
+    servicePort: 9443,
+    redirectListenPort: 8081,
+    timeouts: { response: 86400, tunnel: 7 * 86400, drain: 3600 },
     healthCheckPath: '',
     certificateFile: certificates.rsa,
     serving: servers('web', 'sha256:a', 80, 2),
@@ -87,6 +121,8 @@ const variants: Record<string, LbConfig> = {
   'tcp, 1 server, port 5432': {
     protocol: 'tcp',
     listenPort: 5432,
+    servicePort: 5432,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '',
     serving: servers('db', 'sha256:d', 5432, 1),
     candidates: [],
@@ -95,6 +131,8 @@ const variants: Record<string, LbConfig> = {
   'tcp, candidates on another port': {
     protocol: 'tcp',
     listenPort: 6379,
+    servicePort: 6379,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '',
     serving: servers('cache', 'sha256:e', 6379, 2),
     candidates: servers('cache', 'sha256:f', 6380, 2),
@@ -103,6 +141,8 @@ const variants: Record<string, LbConfig> = {
   'http, staging with no server left serving, only candidates': {
     protocol: 'http',
     listenPort: 8080,
+    servicePort: 8080,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/',
     serving: [],
     candidates: servers('web', 'sha256:g', 80, 3),
@@ -111,6 +151,8 @@ const variants: Record<string, LbConfig> = {
   'http, port 80 with a master started as root, candidates': {
     protocol: 'http',
     listenPort: 80,
+    servicePort: 80,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '/healthz',
     serving: servers('web', 'sha256:j', 80, 3),
     candidates: servers('web', 'sha256:k', 80, 3),
@@ -120,6 +162,8 @@ const variants: Record<string, LbConfig> = {
   'tcp, port 443 with a master started as root': {
     protocol: 'tcp',
     listenPort: 443,
+    servicePort: 443,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '',
     serving: servers('tls', 'sha256:l', 8443, 2),
     candidates: [],
@@ -129,6 +173,8 @@ const variants: Record<string, LbConfig> = {
   'http, old and new generation on different ports, longest names': {
     protocol: 'http',
     listenPort: 1,
+    servicePort: 1,
+    timeouts: DEFAULT_TIMEOUTS,
     healthCheckPath: '',
     serving: [...servers('x'.repeat(40), 'sha256:h', 80, 2), ...servers('X_y-'.repeat(10), 'sha256:i', 8080, 100).slice(98)],
     candidates: [],
@@ -247,7 +293,10 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
 
   it('sends traffic to the serving backend only, never to the candidates', () => {
     const service = section('frontend', 'service')!
-    const bind = config.certificateFile ? ['bind', `:${config.listenPort}`, 'ssl', 'crt', config.certificateFile] : ['bind', `:${config.listenPort}`]
+    // HTTP/2 or HTTP/1.1 over TLS, also with 2.6, which offers HTTP/1.1 alone unless told.
+    const bind = config.certificateFile
+      ? ['bind', `:${config.listenPort}`, 'ssl', 'crt', config.certificateFile, 'alpn', 'h2,http/1.1']
+      : ['bind', `:${config.listenPort}`]
     expect(service.lines).toContainEqual(bind)
     expect(service.lines).toContainEqual(['default_backend', SERVING_BACKEND])
     for (const frontend of parsed.filter((s) => s.kind === 'frontend'))
@@ -293,6 +342,42 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
       expect(service).toContain(`http-response set-header Keep-Alive timeout=${idle}`)
       expect(defaults).toContain('option idle-close-on-response')
     } else expect(text).not.toMatch(/keep-alive|http-response/i)
+  })
+
+  it('tells the instances the scheme, host, port and address the client used, replacing what it sent', () => {
+    const service = section('frontend', 'service')!.lines.map((t) => t.join(' '))
+    const forwarded = service.filter((l) => /X-Forwarded/i.test(l))
+    if (config.protocol === 'tcp') return expect(forwarded).toEqual([])
+    expect(forwarded).toEqual([
+      `http-request set-header X-Forwarded-Proto ${config.certificateFile ? 'https' : 'http'}`,
+      'http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+      `http-request set-header X-Forwarded-Port ${config.servicePort}`,
+      'http-request set-header X-Forwarded-For %[src]',
+    ])
+    // It would add a second X-Forwarded-For beside the one set.
+    expect(text).not.toMatch(/forwardfor/)
+  })
+
+  it('takes its timeouts from the configuration: responses, idle tunnels, and the drain after a reload', () => {
+    const { response, tunnel, drain } = config.timeouts
+    expect(section('global', '')!.lines).toContainEqual(['hard-stop-after', `${drain}s`])
+    const defaults = section('defaults', '')!.lines
+    for (const [name, seconds] of [
+      ['client', response],
+      ['server', response],
+      ['tunnel', tunnel],
+    ] as const)
+      expect(defaults).toContainEqual(['timeout', name, `${seconds}s`])
+  })
+
+  it('redirects plain HTTP to HTTPS on the service port only when told', () => {
+    const redirect = section('frontend', 'http-redirect')
+    if (!config.redirectListenPort) return expect(redirect).toBeUndefined()
+    expect(redirect!.lines.map((t) => t.join(' '))).toEqual([
+      `bind :${config.redirectListenPort}`,
+      `http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${config.servicePort === 443 ? '' : `:${config.servicePort}`}`,
+      'http-request redirect scheme https code 301',
+    ])
   })
 
   it('lists each server once, by its container name, on its own port', () => {

@@ -26,6 +26,7 @@ import { newStatsAuth } from '../src/haproxy/stats-auth'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DockerHost } from '../src/docker/deploy-host'
 import { dockerodeHost } from '../src/docker/dockerode-host'
+import { DEFAULT_TIMEOUTS } from '../test-support/haproxy-check'
 
 // The reload sequence against a stand-in load-balancer container, reached through the real
 // dockerodeHost: files as the archive API moves them (tar), signals and exec recorded in the order
@@ -103,6 +104,8 @@ function standInLb(check: { exitCode: number; output: string } = { exitCode: 0, 
 const CONFIG: LbConfig = {
   protocol: 'http',
   listenPort: 8080,
+  servicePort: 80,
+  timeouts: DEFAULT_TIMEOUTS,
   healthCheckPath: '',
   serving: [{ name: 'web-1', port: 80 }],
   candidates: [],
@@ -230,7 +233,7 @@ describe('drainOldWorkers', () => {
     const { host, lb, asked } = listing(DOCKERD_TOP, after(['20332', '20400']), after(['20400']))
     const old = await haproxyWorkers(host, lb, '-o pid,ppid,comm')
     const started = Date.now()
-    await drainOldWorkers(host, lb, '-o pid,ppid,comm', old)
+    await drainOldWorkers(host, lb, '-o pid,ppid,comm', old, 30)
     expect(asked).toEqual(Array(3).fill({ ps_args: '-o pid,ppid,comm' }))
     expect(Date.now() - started).toBeLessThan(1_000)
   })
@@ -239,12 +242,12 @@ describe('drainOldWorkers', () => {
     const { host, lb, asked } = listing(new Error('not implemented'))
     expect(await haproxyWorkers(host, lb, undefined)).toBeUndefined()
     let started = Date.now()
-    await drainOldWorkers(host, lb, undefined, undefined)
+    await drainOldWorkers(host, lb, undefined, undefined, 30)
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
     expect(asked).toEqual([])
 
     started = Date.now()
-    await drainOldWorkers(host, lb, '-o pid,ppid,comm', new Set(['20332']))
+    await drainOldWorkers(host, lb, '-o pid,ppid,comm', new Set(['20332']), 30)
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
     expect(asked).toHaveLength(1)
   }, 10_000)

@@ -38,13 +38,15 @@ function readerOf(values: Record<string, string | undefined>): (name: string) =>
 // The configuration deploy writes for these settings, while new instances are being checked
 // (serving + candidates), which has every kind of line the generator can write.
 function configOf(
-  settings: Pick<DeploySettings, 'protocol' | 'externalNetwork' | 'lbPort' | 'healthCheckPath' | 'instances' | 'instancePrefix' | 'instancePort'>,
+  settings: Pick<DeploySettings, 'protocol' | 'externalNetwork' | 'lbPort' | 'healthCheckPath' | 'instances' | 'instancePrefix' | 'instancePort' | 'timeouts'>,
 ): string {
   const servers = (generation: string) =>
     Array.from({ length: settings.instances }, (_, i) => ({ name: instanceName(settings.instancePrefix, generation, i + 1), port: settings.instancePort }))
   const config: LbConfig = {
     protocol: settings.protocol,
     listenPort: settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT,
+    servicePort: settings.lbPort,
+    timeouts: settings.timeouts,
     healthCheckPath: settings.healthCheckPath,
     serving: servers(GENERATION),
     candidates: servers(CANDIDATE_GENERATION),

@@ -58,6 +58,9 @@ describe('readInputs: defaults', () => {
     protocol: (i) => i.deploy!.protocol,
     'wait-timeout': (i) => String(i.deploy!.waitTimeoutSeconds),
     pull: (i) => i.deploy!.pull,
+    'response-timeout': (i) => `${i.deploy!.timeouts.response}s`,
+    'tunnel-timeout': (i) => `${i.deploy!.timeouts.tunnel / 3600}h`,
+    'drain-timeout': (i) => `${i.deploy!.timeouts.drain}s`,
   }
 
   it('knows how every input with a default is parsed (extend this table when adding one)', () => {
@@ -93,6 +96,7 @@ describe('readInputs: defaults', () => {
       waitTimeoutSeconds: 300,
       instanceConfig: { env: [], secretEnv: [] },
       pull: 'always',
+      timeouts: { response: 60, tunnel: 3600, drain: 30 },
     })
     // A pinned branch, never a moving tag.
     expect(DEFAULT_HAPROXY_IMAGE).toMatch(/^haproxy:\d+\.\d+$/)
@@ -715,5 +719,52 @@ describe('readInputs: lb-certificate', () => {
 
   it('is refused with protocol tcp', () => {
     expect(refusal({ image: 'nginx', protocol: 'tcp', 'lb-certificate': pem }, 'lb-certificate').message).toContain("'tcp'")
+  })
+})
+
+describe('readInputs: http-redirect-port', () => {
+  const pem = selfSignedPem()
+
+  it('is off by default, and taken with lb-certificate', () => {
+    expect(deploySettings({ 'lb-certificate': pem }).httpRedirectPort).toBeUndefined()
+    expect(deploySettings({ 'lb-certificate': pem, 'lb-port': '443', 'http-redirect-port': '80' }).httpRedirectPort).toBe(80)
+  })
+
+  it.each([
+    ['a port out of range', { 'lb-certificate': pem, 'http-redirect-port': '65536' }, 'from 1 to 65535'],
+    ['a port that is not a number', { 'lb-certificate': pem, 'http-redirect-port': 'http' }, 'from 1 to 65535'],
+    ['no lb-certificate', { 'http-redirect-port': '8081' }, "needs 'lb-certificate'"],
+    ['lb-port itself', { 'lb-certificate': pem, 'lb-port': '8443', 'http-redirect-port': '8443' }, 'lb-port serves HTTPS there'],
+    ['the stats port on an external network', { 'lb-certificate': pem, 'http-redirect-port': '8404' }, "the load-balancer's stats page has that port"],
+  ])('refuses %s, naming the input and what to do', (_, values, problem) => {
+    expect(refusal({ image: 'nginx', ...values }, 'http-redirect-port').message).toContain(problem)
+  })
+})
+
+describe('readInputs: response-timeout, tunnel-timeout and drain-timeout', () => {
+  it.each([
+    ['response-timeout', '90s', 'response', 90],
+    ['response-timeout', '5m', 'response', 300],
+    ['response-timeout', '1d', 'response', 86400],
+    ['tunnel-timeout', '2h', 'tunnel', 7200],
+    ['tunnel-timeout', '7d', 'tunnel', 604800],
+    ['drain-timeout', '2m', 'drain', 120],
+    ['drain-timeout', '1h', 'drain', 3600],
+  ] as const)('%s %s is %s %i seconds', (input, value, key, seconds) => {
+    expect(deploySettings({ [input]: value }).timeouts[key]).toBe(seconds)
+  })
+
+  it.each([
+    ['response-timeout', '90', 'at most 1d'],
+    ['response-timeout', '0s', 'at most 1d'],
+    ['response-timeout', '2d', 'at most 1d'],
+    ['tunnel-timeout', '1.5h', 'at most 7d'],
+    ['tunnel-timeout', '8d', 'at most 7d'],
+    ['drain-timeout', '61m', 'at most 1h'],
+    ['drain-timeout', '30 s', 'at most 1h'],
+  ])('refuses %s %j with the accepted form and the limit', (input, value, limit) => {
+    const error = refusal({ image: 'nginx', [input]: value }, input)
+    expect(error.message).toContain('Expected a whole number and one unit, s, m, h or d')
+    expect(error.message).toContain(limit)
   })
 })

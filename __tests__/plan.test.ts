@@ -297,6 +297,11 @@ describe('names', () => {
     expect(lbSpecOf(IMAGE_A, 'routable', 80)).not.toBe(spec)
     expect(lbSpecOf(HAPROXY, '', 80)).not.toBe(spec)
     expect(lbSpecOf(HAPROXY, 'routable', 8080)).not.toBe(spec)
+    // A redirect port is published like lb-port: adding, changing or dropping it needs a new container.
+    const https = lbSpecOf(HAPROXY, 'routable', 443, true)
+    expect(lbSpecOf(HAPROXY, 'routable', 443, true, undefined)).toBe(https)
+    expect(lbSpecOf(HAPROXY, 'routable', 443, true, 80)).not.toBe(https)
+    expect(lbSpecOf(HAPROXY, 'routable', 443, true, 8080)).not.toBe(lbSpecOf(HAPROXY, 'routable', 443, true, 80))
   })
 })
 

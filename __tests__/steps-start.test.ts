@@ -62,6 +62,26 @@ describe('startAll', () => {
     expect(host.byName('web-lb')!.spec!.HostConfig!.PortBindings).toEqual({ '8080/tcp': [{ HostPort: '' }], '8404/tcp': [{ HostPort: '' }] })
   })
 
+  it('publishes http-redirect-port like lb-port: on the Docker host, or opened on an external network', async () => {
+    recordLog()
+    for (const [externalNetwork, hostPorts] of [
+      ['', ['8443', '8080']],
+      ['routable', ['', '']],
+    ] as const) {
+      const host = new FakeHost()
+      const plan = freshPlan(1)
+      const { ctx } = contextOf(host, plan, { settings: { externalNetwork, lbPort: 8443, httpRedirectPort: 8080 } })
+      await startAll(ctx, { ...lbConfigFor(plan), redirectListenPort: 8081 }, NONE)
+      const spec = host.byName('web-lb')!.spec!
+      expect(Object.keys(spec.ExposedPorts!).sort()).toEqual(['8080/tcp', '8081/tcp', '8404/tcp'])
+      expect(spec.HostConfig!.PortBindings).toEqual({
+        '8080/tcp': [{ HostPort: hostPorts[0] }],
+        '8081/tcp': [{ HostPort: hostPorts[1] }],
+        '8404/tcp': [{ HostPort: '' }],
+      })
+    }
+  })
+
   it('lets every start settle before it fails, and the undo removes exactly what the run created', async () => {
     const lines = recordLog()
     const host = new FakeHost()

@@ -15,6 +15,15 @@
 #                          exits 3 at once: for "replica died on start" tests.
 #   vic-lb-test/silent:1   runs forever but listens on nothing: a replica that
 #                          never becomes healthy (health-check timeout tests).
+#   vic-lb-test/traffic:1  the host's node binary (with the shared libraries
+#                          ldd names) and a small node:http server on $PORT
+#                          (default 80): GET /headers echoes the request's
+#                          headers and HTTP version as JSON, /events is a
+#                          server-sent event stream (a tick every ?every=
+#                          seconds), /slow?s=N answers after N seconds, and a
+#                          websocket upgrade on any path echoes text frames.
+#                          For the tests of real traffic (headers, websockets,
+#                          SSE, long requests) through the load-balancer.
 #   vic-lb-test/haproxy:2.6
 #   vic-lb-test/haproxy:3.0
 #                          HAProxy 2.6 (Debian bookworm's) and 3.0 (Debian
@@ -62,6 +71,8 @@ WEB1=vic-lb-test/web:1
 WEB2=vic-lb-test/web:2
 CRASH=vic-lb-test/crash:1
 SILENT=vic-lb-test/silent:1
+TRAFFIC=vic-lb-test/traffic:1
+NODE=${NODE:-$(command -v node || true)}
 HAPROXY26=vic-lb-test/haproxy:2.6
 HAPROXY30=vic-lb-test/haproxy:3.0
 
@@ -80,6 +91,7 @@ die() { echo "[build-test-images] ERROR: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (image root filesystems need uid 0/99 ownership)"
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found (apt-get install busybox-static)"
 "$BUSYBOX" --list | grep -x httpd >/dev/null || die "$BUSYBOX has no httpd applet (need busybox-static)"
+[[ -x $NODE ]] || die "node not found (the traffic image copies the host's node binary)"
 for suite in bookworm trixie; do
   [[ -x $ROOTFS_DIR/$suite/usr/sbin/haproxy ]] || die "no HAProxy in $ROOTFS_DIR/$suite (run scripts/debian-rootfs.sh)"
 done
@@ -210,6 +222,106 @@ EOF
   import_busybox_image "$SILENT" "$root" --change 'CMD ["/usr/local/bin/silent"]'
 }
 
+# copy_with_libraries BINARY ROOT: BINARY into ROOT at the same path, with every shared library
+# the host's ldd names for it (dereferenced) and the dynamic loader.
+copy_with_libraries() {
+  local bin=$1 root=$2 lib
+  mkdir -p "$root$(dirname "$bin")"
+  install -m 0755 "$bin" "$root$bin"
+  while read -r lib; do
+    [[ -n $lib ]] || continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
+}
+
+build_traffic() {
+  local root="$WORK/traffic" old
+  make_busybox_rootfs "$root"
+  copy_with_libraries "$NODE" "$root"
+  cat >"$root/usr/local/bin/traffic-server.js" <<'EOF'
+// vic-lb-test traffic image: what a web application behind the load-balancer sees and keeps open.
+'use strict'
+const http = require('node:http')
+const crypto = require('node:crypto')
+const os = require('node:os')
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://instance')
+  if (url.pathname === '/headers') {
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ instance: os.hostname(), httpVersion: req.httpVersion, remoteAddress: req.socket.remoteAddress, headers: req.headers }))
+  } else if (url.pathname === '/slow') {
+    const seconds = Number(url.searchParams.get('s') || 1)
+    const timer = setTimeout(() => res.end(`slow ${seconds}s\n`), seconds * 1000)
+    res.on('close', () => clearTimeout(timer))
+  } else if (url.pathname === '/events') {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+    let tick = 0
+    const timer = setInterval(() => res.write(`data: tick ${++tick}\n\n`), Number(url.searchParams.get('every') || 1) * 1000)
+    res.on('close', () => clearInterval(timer))
+  } else {
+    res.end(`traffic ${os.hostname()}\n`)
+  }
+})
+// Longer than the load-balancer's keep-alive to it, so that it never sends on a connection closing here.
+server.keepAliveTimeout = 75000
+
+// A minimal websocket (RFC 6455): text and binary frames up to 64 KiB are echoed, pings answered.
+server.on('upgrade', (req, socket) => {
+  const key = req.headers['sec-websocket-key']
+  if (String(req.headers.upgrade).toLowerCase() !== 'websocket' || !key) return socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')
+  const accept = crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)
+  let buffer = Buffer.alloc(0)
+  socket.on('error', () => socket.destroy())
+  socket.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk])
+    while (buffer.length >= 2) {
+      const opcode = buffer[0] & 0x0f
+      const masked = (buffer[1] & 0x80) !== 0
+      let length = buffer[1] & 0x7f
+      let offset = 2
+      if (length === 127) return socket.destroy()
+      if (length === 126) {
+        if (buffer.length < 4) return
+        length = buffer.readUInt16BE(2)
+        offset = 4
+      }
+      const mask = offset
+      if (masked) offset += 4
+      if (buffer.length < offset + length) return
+      const payload = Buffer.from(buffer.subarray(offset, offset + length))
+      if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= buffer[mask + (i % 4)]
+      buffer = buffer.subarray(offset + length)
+      if (opcode === 0x8) return socket.end(frame(0x8, Buffer.alloc(0)))
+      if (opcode === 0x9) socket.write(frame(0xa, payload))
+      else if (opcode === 0x1 || opcode === 0x2) socket.write(frame(opcode, payload))
+    }
+  })
+})
+
+function frame(opcode, payload) {
+  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff])
+  return Buffer.concat([head, payload])
+}
+
+// As PID 1, node gets no SIGTERM unless it handles it: docker stop would wait out its timeout.
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0))
+server.listen(Number(process.env.PORT || 80))
+EOF
+  old=$(old_image_id "$TRAFFIC")
+  pack_rootfs "$root" | "$DOCKER" import \
+    --change "ENV PATH=$STD_PATH" \
+    --change 'WORKDIR /' \
+    --change "LABEL $LABEL_KEY=$TRAFFIC_RECIPE" \
+    --change 'EXPOSE 80/tcp' \
+    --change "CMD [\"$NODE\", \"/usr/local/bin/traffic-server.js\"]" \
+    - "$TRAFFIC" >/dev/null
+  drop_old_image "$old" "$TRAFFIC"
+  log "built $TRAFFIC"
+}
+
 # build_haproxy TAG ROOT BINARY: the image TAG from HAProxy at BINARY inside the root filesystem
 # ROOT, with the libraries that root's ldd names.
 build_haproxy() {
@@ -264,6 +376,9 @@ up_to_date "$WEB1" "$BUSYBOX_RECIPE" || { build_web v1 "$WEB1"; BUILT=1; }
 up_to_date "$WEB2" "$BUSYBOX_RECIPE" || { build_web v2 "$WEB2"; BUILT=1; }
 up_to_date "$CRASH" "$BUSYBOX_RECIPE" || { build_crash; BUILT=1; }
 up_to_date "$SILENT" "$BUSYBOX_RECIPE" || { build_silent; BUILT=1; }
+RECIPE_FUNCTIONS=(pack_rootfs make_busybox_rootfs copy_with_libraries build_traffic)
+TRAFFIC_RECIPE=$(recipe "$BUSYBOX" "$NODE")
+up_to_date "$TRAFFIC" "$TRAFFIC_RECIPE" || { build_traffic; BUILT=1; }
 RECIPE_FUNCTIONS=(pack_rootfs build_haproxy)
 build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm" /usr/sbin/haproxy
 build_haproxy "$HAPROXY30" "$ROOTFS_DIR/trixie" /usr/sbin/haproxy

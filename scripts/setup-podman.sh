@@ -20,7 +20,7 @@ SOCK=${VIC_LB_PODMAN_SOCK:-/run/vic-lb-podman/podman.sock}
 CONF=/etc/containers/containers.conf
 ULIMITS='default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]'
 LOG=/var/log/vic-lb-podman.log
-IMAGES=(vic-lb-test/web:1 vic-lb-test/web:2 vic-lb-test/crash:1 vic-lb-test/silent:1 vic-lb-test/haproxy:2.6 vic-lb-test/haproxy:3.0)
+IMAGES=(vic-lb-test/web:1 vic-lb-test/web:2 vic-lb-test/crash:1 vic-lb-test/silent:1 vic-lb-test/traffic:1 vic-lb-test/haproxy:2.6 vic-lb-test/haproxy:3.0)
 
 log() { echo "[setup-podman] $*"; }
 die() { echo "[setup-podman] ERROR: $*" >&2; exit 1; }

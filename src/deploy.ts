@@ -34,6 +34,7 @@ export interface DeployResult extends ServiceAddress {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080
+const PUBLISHED_REDIRECT_PORT = 8081
 
 export interface PulledImages {
   image: PulledImage
@@ -71,7 +72,7 @@ export async function deploy(
   await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName)
   const state = await readDeployment(host, settings.instancePrefix)
 
-  const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate)
+  const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort)
   const plan = planDeploy(
     {
       deployment: settings.instancePrefix,
@@ -90,9 +91,13 @@ export async function deploy(
 
   const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
   const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
+  const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
     listenPort,
+    servicePort: settings.lbPort,
+    redirectListenPort,
+    timeouts: settings.timeouts,
     healthCheckPath: settings.healthCheckPath,
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
@@ -100,7 +105,7 @@ export async function deploy(
     statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
     statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
     statsCertificateFile: STATS_CERTIFICATE_PATH,
-    startsAsRoot: lbUser(engine.host, listenPort) === 'root',
+    startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
   }
   log.setSecret(lbConfig.statsAuth.password)
   log.setSecret(basicAuthorization(lbConfig.statsAuth))

@@ -3,7 +3,7 @@
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto'
-import { PROTOCOLS, STATS_PORT, type Protocol } from './haproxy/config'
+import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
 import { lockName } from './names'
@@ -78,8 +78,31 @@ export const INPUT_SPECS: InputSpec[] = [
       'PEM contents of the certificate chain and its private key in one (as HAProxy `crt` takes them): the load-balancer serves HTTPS on `lb-port` with it. Needs protocol `http`. Kept only inside the load-balancer container, readable by the user HAProxy runs as.',
   },
   {
+    name: 'http-redirect-port',
+    description:
+      'With `lb-certificate`: a port where the load-balancer answers plain HTTP with a permanent redirect to the same URL over HTTPS on `lb-port`, e.g. `80` beside `lb-port` 443. Published or opened like `lb-port`. Empty: none.',
+  },
+  {
     name: 'health-check-path',
     description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
+  },
+  {
+    name: 'response-timeout',
+    default: '60s',
+    description:
+      'How long an instance may take to answer a request, e.g. `90s` or `5m`: one that takes longer gets 504. Also how long a streamed answer (server-sent events) may pause.',
+  },
+  {
+    name: 'tunnel-timeout',
+    default: '1h',
+    description:
+      'How long a websocket (or any upgraded connection, or a `tcp` connection) may stay idle before the load-balancer closes it, e.g. `30m` or `2h`.',
+  },
+  {
+    name: 'drain-timeout',
+    default: '30s',
+    description:
+      'After a reload (a deploy that changes the configuration), how long the previous HAProxy worker may finish the connections it has (long requests, websockets, event streams) before it closes them, e.g. `2m`. A deploy that retires instances waits for that worker at most this long.',
   },
   {
     name: 'env',
@@ -190,6 +213,9 @@ export interface DeploySettings {
   instanceConfig: InstanceConfig
   pull: PullPolicy
   certificate?: LbCertificate
+  // Only with certificate.
+  httpRedirectPort?: number
+  timeouts: LbTimeouts
 }
 
 export interface PruneSettings {
@@ -237,7 +263,13 @@ const REPOSITORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/(?!\.\.?$)[A-Za-z0-9
 const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
-const MAX_AGE_DAYS = 365
+// HAProxy takes a timeout up to 2^31 - 1 ms (24 days); far shorter limits catch a wrong unit.
+const DURATION_LIMITS = {
+  'max-age': 365 * 86400,
+  'response-timeout': 86400,
+  'tunnel-timeout': 7 * 86400,
+  'drain-timeout': 3600,
+}
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
 const ENV_KEY_MAX = 256
 // Linux's MAX_ARG_STRLEN for one KEY=VALUE; and a total well below what execve takes (ARG_MAX).
@@ -291,7 +323,7 @@ function readPruneSettings(maxAge: string | undefined, deployments: string, owne
     throw new InputError(
       "Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.",
     )
-  return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments, owner }
+  return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age', "'90m', '72h' or '3d'") } : { deployments, owner }
 }
 
 function readDeploySettings(
@@ -327,6 +359,11 @@ function readDeploySettings(
     waitTimeoutSeconds: common.waitTimeoutSeconds,
     instanceConfig: readInstanceConfig(read, raw),
     pull: common.pull,
+    timeouts: {
+      response: duration(get('response-timeout'), 'response-timeout', "'60s', '90s' or '5m'"),
+      tunnel: duration(get('tunnel-timeout'), 'tunnel-timeout', "'30m', '1h' or '2h'"),
+      drain: duration(get('drain-timeout'), 'drain-timeout', "'30s', '2m' or '10m'"),
+    },
   }
   const certificate = raw('lb-certificate')
   if (certificate) {
@@ -336,6 +373,8 @@ function readDeploySettings(
   }
   if (settings.externalNetwork && settings.lbPort === STATS_PORT)
     throw new InputError(`Invalid lb-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another lb-port.`)
+  const redirectPort = raw('http-redirect-port')
+  if (redirectPort) settings.httpRedirectPort = httpRedirectPort(redirectPort, settings)
   if (username) settings.registryAuth = { username, password, header: registryAuthHeader(username, password) }
   return settings
 }
@@ -458,6 +497,19 @@ function lbCertificate(value: string): LbCertificate {
   return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 }
 }
 
+function httpRedirectPort(value: string, settings: DeploySettings): number {
+  const port = integer(value, 'http-redirect-port', 1, 65535)
+  if (!settings.certificate)
+    throw new InputError(
+      "Input 'http-redirect-port' needs 'lb-certificate': it redirects plain HTTP to the HTTPS that the certificate serves on lb-port. Give lb-certificate, or leave http-redirect-port empty.",
+    )
+  if (port === settings.lbPort)
+    throw new InputError(`Invalid http-redirect-port ${port}: lb-port serves HTTPS there. Choose another port for the redirect, e.g. 80 beside lb-port 443.`)
+  if (settings.externalNetwork && port === STATS_PORT)
+    throw new InputError(`Invalid http-redirect-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another port.`)
+  return port
+}
+
 // Unlike the other inputs, an empty external-network is a choice: publish on the Docker host.
 function externalNetwork(value: string): string {
   if (value === '') return ''
@@ -495,13 +547,16 @@ function deploymentPattern(value: string): string {
   )
 }
 
-function duration(value: string, input: string): number {
+function duration(value: string, input: keyof typeof DURATION_LIMITS, examples: string): number {
   const match = DURATION_PATTERN.exec(value)
   const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN
-  if (!(seconds <= MAX_AGE_DAYS * DURATION_UNITS.d))
+  const max = DURATION_LIMITS[input]
+  if (!(seconds <= max)) {
+    const unit = ['d', 'h', 'm', 's'].find((u) => max % DURATION_UNITS[u] === 0)!
     throw new InputError(
-      `Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as '90m', '72h' or '3d' (at most ${MAX_AGE_DAYS}d).`,
+      `Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as ${examples} (at most ${max / DURATION_UNITS[unit]}${unit}).`,
     )
+  }
   return seconds
 }
 

@@ -73,9 +73,11 @@ export function holdsValues(containerEnv: string[], vars: EnvVar[]): boolean {
   return vars.every((v) => present.has(`${v.key}=${v.value}`))
 }
 
-// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind.
-export function lbSpecOf(haproxyImageId: string, externalNetwork: string, lbPort: number, https = false): string {
-  return shortHash(https ? [haproxyImageId, externalNetwork, lbPort, 'https'] : [haproxyImageId, externalNetwork, lbPort])
+// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind;
+// the redirect port is published like lb-port. Each is hashed only when present, so that a
+// load-balancer without them keeps the spec it had before they existed.
+export function lbSpecOf(haproxyImageId: string, externalNetwork: string, lbPort: number, https = false, httpRedirectPort?: number): string {
+  return shortHash([haproxyImageId, externalNetwork, lbPort, ...(https ? ['https'] : []), ...(httpRedirectPort ? [{ httpRedirectPort }] : [])])
 }
 
 export function planDeploy(desired: DesiredDeployment, state: DeploymentState): DeployPlan {

@@ -10,6 +10,9 @@ export const HAPROXY_VERSIONS = [
   { version: '3.0', command: path.resolve(__dirname, '../scripts/haproxy-3.0') },
 ] as const
 
+// The load-balancer's timeouts with the inputs' defaults (response-timeout, tunnel-timeout, drain-timeout).
+export const DEFAULT_TIMEOUTS = { response: 60, tunnel: 3600, drain: 30 }
+
 export type HaproxyVersion = (typeof HAPROXY_VERSIONS)[number]
 
 export interface CheckResult {

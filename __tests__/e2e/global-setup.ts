@@ -22,7 +22,7 @@ export default function setup(): void {
       `${ENGINE.kind} at ${ENGINE.dockerHost}`,
       `It answers as ${isPodman ? 'Podman' : 'Docker Engine'}: check VIC_LB_E2E_ENGINE and VIC_LB_E2E_DOCKER_HOST.`,
     )
-  const images = ['vic-lb-test/web:1', 'vic-lb-test/web:2', 'vic-lb-test/crash:1', 'vic-lb-test/silent:1', ENGINE.haproxyImage]
+  const images = ['vic-lb-test/web:1', 'vic-lb-test/web:2', 'vic-lb-test/crash:1', 'vic-lb-test/silent:1', 'vic-lb-test/traffic:1', ENGINE.haproxyImage]
   for (const image of images) {
     try {
       docker('image', 'inspect', image)

@@ -21,6 +21,7 @@ export const IMAGES = {
   web2: 'vic-lb-test/web:2',
   crash: 'vic-lb-test/crash:1',
   silent: 'vic-lb-test/silent:1',
+  traffic: 'vic-lb-test/traffic:1',
   haproxy: ENGINE.haproxyImage,
 }
 

@@ -21,9 +21,6 @@ export const STATS_CERTIFICATE_PATH = `${CONFIG_DIR}/${STATS_CERTIFICATE_FILE}`
 export const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy'
 export const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy'
 
-// Old workers keep finishing their connections after a reload, but not forever.
-export const HARD_STOP_AFTER_S = 30
-
 // How long HAProxy keeps an idle keep-alive connection of a client (HTTP), which the frontend
 // also announces to clients in a `Keep-Alive: timeout=N` header.
 export const HTTP_KEEP_ALIVE_S = 2
@@ -38,9 +35,23 @@ export interface Server {
   port: number
 }
 
+// In seconds. A request's answer may take up to response; an upgraded connection (websocket) may
+// stay idle up to tunnel; after a reload the old worker finishes its connections for up to drain.
+export interface LbTimeouts {
+  response: number
+  tunnel: number
+  drain: number
+}
+
 export interface LbConfig {
   protocol: Protocol
   listenPort: number
+  // lb-port: where clients reach listenPort (on the Docker host when it is published).
+  servicePort: number
+  // Plain HTTP that redirects to HTTPS on servicePort (http-redirect-port, needs certificateFile):
+  // the port inside the load-balancer.
+  redirectListenPort?: number
+  timeouts: LbTimeouts
   healthCheckPath: string
   // HTTPS on the service port with this certificate file (chain and key), CERTIFICATE_PATH in the load-balancer.
   certificateFile?: string
@@ -77,7 +88,8 @@ function render(config: LbConfig, initAddr: string): string {
     '    log stdout format raw local0',
     // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
     // recipe's 256 (and 32 per server) queued and refused requests under load.
-    `    hard-stop-after ${HARD_STOP_AFTER_S}s`,
+    // Old workers keep finishing their connections after a reload, but not forever.
+    `    hard-stop-after ${config.timeouts.drain}s`,
     ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
     '',
     // Instances come and go while the load-balancer runs, so their names are resolved at run time
@@ -103,13 +115,15 @@ function render(config: LbConfig, initAddr: string): string {
     // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
     // own network takes well under a millisecond when the instance is alive.
     '    timeout connect 1s',
-    '    timeout client 60s',
-    '    timeout server 60s',
+    // The client side waits for the answer as long as the server side may take to give it.
+    `    timeout client ${config.timeouts.response}s`,
+    `    timeout server ${config.timeouts.response}s`,
+    // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the two above.
+    `    timeout tunnel ${config.timeouts.tunnel}s`,
     '    timeout queue 30s',
     ...(http
       ? [
           '    timeout http-request 10s',
-          '    option forwardfor',
           // On a reload the old worker does not close idle keep-alive connections under a client
           // that may be sending on them; it answers their next request with `Connection: close`.
           '    option idle-close-on-response',
@@ -150,7 +164,10 @@ function render(config: LbConfig, initAddr: string): string {
     '    http-request set-log-level silent',
     '',
     'frontend service',
-    `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
+    // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
+    // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
+    `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
+    ...(http ? forwardedHeaders(config) : []),
     // A request a client sends on an idle connection just as HAProxy closes it fails (a reset, or
     // "socket hang up" / "other side closed"). Clients that read this header close an idle
     // connection before then: Node's default agent and fetch (undici) close it a second or two
@@ -159,6 +176,7 @@ function render(config: LbConfig, initAddr: string): string {
     ...(http ? [`    http-response set-header Keep-Alive timeout=${HTTP_KEEP_ALIVE_S}`] : []),
     `    default_backend ${SERVING_BACKEND}`,
     '',
+    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
     ...backend(SERVING_BACKEND, config.serving, config),
     ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
   ]
@@ -174,5 +192,28 @@ function backend(name: string, servers: Server[], config: LbConfig): string[] {
       ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
       : []),
     ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+  ]
+}
+
+// What the client reached, as the instances need it to build their own URLs and to know whom they
+// serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
+function forwardedHeaders(config: LbConfig): string[] {
+  return [
+    `    http-request set-header X-Forwarded-Proto ${config.certificateFile ? 'https' : 'http'}`,
+    '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    `    http-request set-header X-Forwarded-Port ${config.servicePort}`,
+    '    http-request set-header X-Forwarded-For %[src]',
+  ]
+}
+
+// The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
+// literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
+function redirectToHttps(listenPort: number, httpsPort: number): string[] {
+  return [
+    'frontend http-redirect',
+    `    bind :${listenPort}`,
+    `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
+    '    http-request redirect scheme https code 301',
+    '',
   ]
 }

@@ -5,7 +5,6 @@ import {
   CERTIFICATE_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
-  HARD_STOP_AFTER_S,
   PREVIOUS_CERTIFICATE_FILE,
   PREVIOUS_CONFIG_FILE,
   renderConfigToCheck,
@@ -38,8 +37,8 @@ export async function loadConfig(host: DockerHost, lb: string, text: string): Pr
 // After a reload the previous workers finish the requests they have, let go of their idle
 // keep-alive clients and exit; until then they may send requests to instances that the new
 // configuration no longer lists, so those are removed only once the workers listed before the
-// reload have exited (hard-stop-after ends them at the latest). Where the host cannot list a
-// container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
+// reload have exited (hard-stop-after, which is drain-timeout, ends them at the latest). Where the
+// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
 const FIXED_DRAIN_MS = 3_000
 const DRAIN_POLL_MS = 100
 
@@ -50,11 +49,17 @@ export async function haproxyWorkers(host: DockerHost, lb: string, processListAr
   return workerPids(await host.processes(lb, processListArgs))
 }
 
-export async function drainOldWorkers(host: DockerHost, lb: string, processListArgs: string | undefined, oldWorkers: Set<string> | undefined): Promise<void> {
+export async function drainOldWorkers(
+  host: DockerHost,
+  lb: string,
+  processListArgs: string | undefined,
+  oldWorkers: Set<string> | undefined,
+  drainSeconds: number,
+): Promise<void> {
   const started = Date.now()
   if (oldWorkers) {
     try {
-      while (Date.now() - started < HARD_STOP_AFTER_S * 1000) {
+      while (Date.now() - started < drainSeconds * 1000) {
         const running = await haproxyWorkers(host, lb, processListArgs)
         if (![...oldWorkers].some((pid) => running?.has(pid))) return
         await sleep(DRAIN_POLL_MS)

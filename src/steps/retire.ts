@@ -8,7 +8,7 @@ export async function retire(ctx: StepContext): Promise<void> {
   const { host, plan, record } = ctx
   if (record.replacedLb) await host.remove([record.replacedLb.id], [])
   if (plan.removeAfter.length === 0) return
-  if (record.drain) await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers)
+  if (record.drain) await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers, ctx.settings.timeouts.drain)
   await removeInstances(ctx, plan.removeAfter)
   record.changed = true
   log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`)

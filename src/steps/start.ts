@@ -89,7 +89,8 @@ function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?:
 async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
   const { host, settings, netName, record } = ctx
   const firstNetwork = settings.externalNetwork || netName
-  const listen = `${lbConfig.listenPort}/tcp`
+  // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.
+  const served = [[lbConfig.listenPort, settings.lbPort], ...(lbConfig.redirectListenPort ? [[lbConfig.redirectListenPort, settings.httpRedirectPort!]] : [])]
   const stats = `${STATS_PORT}/tcp`
   const name = state.lb ? `${settings.lbName}-next` : settings.lbName
   const container = await host
@@ -99,16 +100,16 @@ async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentSt
       Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: ctx.lbSpec }),
       // Given only to bind a port below 1024: see lbUser.
       ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
-      ExposedPorts: { [listen]: {}, [stats]: {} },
+      ExposedPorts: Object.fromEntries([...served.map(([inside]) => [`${inside}/tcp`, {}]), [stats, {}]]),
       HostConfig: {
         NetworkMode: firstNetwork,
         RestartPolicy: ctx.profile.restartPolicy,
         // On a container network publishing opens the VCH firewall for the port; on the Docker
-        // host's own network it maps lb-port, and the stats page to a free port.
-        PortBindings: {
-          [listen]: [{ HostPort: settings.externalNetwork ? '' : String(settings.lbPort) }],
-          [stats]: [{ HostPort: '' }],
-        },
+        // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
+        PortBindings: Object.fromEntries([
+          ...served.map(([inside, outside]) => [`${inside}/tcp`, [{ HostPort: settings.externalNetwork ? '' : String(outside) }]]),
+          [stats, [{ HostPort: '' }]],
+        ]),
       },
       NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
     })
@@ -133,7 +134,7 @@ async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentSt
   if (state.lb) await standAside(ctx, state.lb, container)
   await host.start(container).catch((error) => {
     throw new Error(
-      `Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`,
+      `Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${served.map(([, outside]) => outside).join(' or ')} is taken on the Docker host: choose another ${settings.httpRedirectPort ? 'lb-port or http-redirect-port' : 'lb-port'} or stop what uses it.` : ''}`,
     )
   })
   log.info(`Started load-balancer ${settings.lbName}`)
