@@ -62,8 +62,6 @@ const STATS_CERTIFICATE_PATH = `${CONFIG_DIR}/${STATS_CERTIFICATE_FILE}`;
 // deploy that was killed (post.ts).
 const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy';
 const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy';
-// Old workers keep finishing their connections after a reload, but not forever.
-const HARD_STOP_AFTER_S = 30;
 // How long HAProxy keeps an idle keep-alive connection of a client (HTTP), which the frontend
 // also announces to clients in a `Keep-Alive: timeout=N` header.
 const HTTP_KEEP_ALIVE_S = 2;
@@ -91,7 +89,8 @@ function render(config, initAddr) {
         '    log stdout format raw local0',
         // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
         // recipe's 256 (and 32 per server) queued and refused requests under load.
-        `    hard-stop-after ${HARD_STOP_AFTER_S}s`,
+        // Old workers keep finishing their connections after a reload, but not forever.
+        `    hard-stop-after ${config.timeouts.drain}s`,
         ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
         '',
         // Instances come and go while the load-balancer runs, so their names are resolved at run time
@@ -117,13 +116,15 @@ function render(config, initAddr) {
         // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
         // own network takes well under a millisecond when the instance is alive.
         '    timeout connect 1s',
-        '    timeout client 60s',
-        '    timeout server 60s',
+        // The client side waits for the answer as long as the server side may take to give it.
+        `    timeout client ${config.timeouts.response}s`,
+        `    timeout server ${config.timeouts.response}s`,
+        // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the two above.
+        `    timeout tunnel ${config.timeouts.tunnel}s`,
         '    timeout queue 30s',
         ...(http
             ? [
                 '    timeout http-request 10s',
-                '    option forwardfor',
                 // On a reload the old worker does not close idle keep-alive connections under a client
                 // that may be sending on them; it answers their next request with `Connection: close`.
                 '    option idle-close-on-response',
@@ -164,7 +165,10 @@ function render(config, initAddr) {
         '    http-request set-log-level silent',
         '',
         'frontend service',
-        `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile}` : ''}`,
+        // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
+        // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
+        `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
+        ...(http ? forwardedHeaders(config) : []),
         // A request a client sends on an idle connection just as HAProxy closes it fails (a reset, or
         // "socket hang up" / "other side closed"). Clients that read this header close an idle
         // connection before then: Node's default agent and fetch (undici) close it a second or two
@@ -173,6 +177,7 @@ function render(config, initAddr) {
         ...(http ? [`    http-response set-header Keep-Alive timeout=${HTTP_KEEP_ALIVE_S}`] : []),
         `    default_backend ${SERVING_BACKEND}`,
         '',
+        ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
         ...backend(SERVING_BACKEND, config.serving, config),
         ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
     ];
@@ -187,6 +192,27 @@ function backend(name, servers, config) {
             ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
             : []),
         ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+    ];
+}
+// What the client reached, as the instances need it to build their own URLs and to know whom they
+// serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
+function forwardedHeaders(config) {
+    return [
+        `    http-request set-header X-Forwarded-Proto ${config.certificateFile ? 'https' : 'http'}`,
+        '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+        `    http-request set-header X-Forwarded-Port ${config.servicePort}`,
+        '    http-request set-header X-Forwarded-For %[src]',
+    ];
+}
+// The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
+// literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
+function redirectToHttps(listenPort, httpsPort) {
+    return [
+        'frontend http-redirect',
+        `    bind :${listenPort}`,
+        `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
+        '    http-request redirect scheme https code 301',
+        '',
     ];
 }
 
@@ -383,8 +409,27 @@ const INPUT_SPECS = [
         description: 'PEM contents of the certificate chain and its private key in one (as HAProxy `crt` takes them): the load-balancer serves HTTPS on `lb-port` with it. Needs protocol `http`. Kept only inside the load-balancer container, readable by the user HAProxy runs as.',
     },
     {
+        name: 'http-redirect-port',
+        description: 'With `lb-certificate`: a port where the load-balancer answers plain HTTP with a permanent redirect to the same URL over HTTPS on `lb-port`, e.g. `80` beside `lb-port` 443. Published or opened like `lb-port`. Empty: none.',
+    },
+    {
         name: 'health-check-path',
         description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
+    },
+    {
+        name: 'response-timeout',
+        default: '60s',
+        description: 'How long an instance may take to answer a request, e.g. `90s` or `5m`: one that takes longer gets 504. Also how long a streamed answer (server-sent events) may pause.',
+    },
+    {
+        name: 'tunnel-timeout',
+        default: '1h',
+        description: 'How long a websocket (or any upgraded connection, or a `tcp` connection) may stay idle before the load-balancer closes it, e.g. `30m` or `2h`.',
+    },
+    {
+        name: 'drain-timeout',
+        default: '30s',
+        description: 'After a reload (a deploy that changes the configuration), how long the previous HAProxy worker may finish the connections it has (long requests, websockets, event streams) before it closes them, e.g. `2m`. A deploy that retires instances waits for that worker at most this long.',
     },
     {
         name: 'env',
@@ -447,7 +492,13 @@ const REPOSITORY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/(?!\.\.?$)[A-Za-z0-9
 const DEPLOYMENT_PATTERN = /^[A-Za-z0-9*][A-Za-z0-9_*-]*$/;
 const DURATION_PATTERN = /^([1-9][0-9]*)([smhd])$/;
 const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
-const MAX_AGE_DAYS = 365;
+// HAProxy takes a timeout up to 2^31 - 1 ms (24 days); far shorter limits catch a wrong unit.
+const DURATION_LIMITS = {
+    'max-age': 365 * 86400,
+    'response-timeout': 86400,
+    'tunnel-timeout': 7 * 86400,
+    'drain-timeout': 3600,
+};
 const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_KEY_MAX = 256;
 // Linux's MAX_ARG_STRLEN for one KEY=VALUE; and a total well below what execve takes (ARG_MAX).
@@ -497,7 +548,7 @@ function readInputs(read, env = process.env) {
 function readPruneSettings(maxAge, deployments, owner, githubToken) {
     if (!maxAge && !githubToken)
         throw new InputError("Prune needs 'max-age' (e.g. '72h': remove deployments older than that), 'github-token' (remove deployments of closed pull requests), or both.");
-    return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age') } : { deployments, owner };
+    return maxAge ? { deployments, owner, maxAgeSeconds: duration(maxAge, 'max-age', "'90m', '72h' or '3d'") } : { deployments, owner };
 }
 function readDeploySettings(read, raw, get, instancePrefix, password, common) {
     const username = raw('registry-username') ?? '';
@@ -527,6 +578,11 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
         waitTimeoutSeconds: common.waitTimeoutSeconds,
         instanceConfig: readInstanceConfig(read, raw),
         pull: common.pull,
+        timeouts: {
+            response: duration(get('response-timeout'), 'response-timeout', "'60s', '90s' or '5m'"),
+            tunnel: duration(get('tunnel-timeout'), 'tunnel-timeout', "'30m', '1h' or '2h'"),
+            drain: duration(get('drain-timeout'), 'drain-timeout', "'30s', '2m' or '10m'"),
+        },
     };
     const certificate = raw('lb-certificate');
     if (certificate) {
@@ -536,6 +592,9 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
     }
     if (settings.externalNetwork && settings.lbPort === STATS_PORT)
         throw new InputError(`Invalid lb-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another lb-port.`);
+    const redirectPort = raw('http-redirect-port');
+    if (redirectPort)
+        settings.httpRedirectPort = httpRedirectPort(redirectPort, settings);
     if (username)
         settings.registryAuth = { username, password, header: registryAuthHeader(username, password) };
     return settings;
@@ -662,6 +721,16 @@ function lbCertificate(value) {
         throw refuse('the private key does not belong to the first certificate');
     return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 };
 }
+function httpRedirectPort(value, settings) {
+    const port = integer(value, 'http-redirect-port', 1, 65535);
+    if (!settings.certificate)
+        throw new InputError("Input 'http-redirect-port' needs 'lb-certificate': it redirects plain HTTP to the HTTPS that the certificate serves on lb-port. Give lb-certificate, or leave http-redirect-port empty.");
+    if (port === settings.lbPort)
+        throw new InputError(`Invalid http-redirect-port ${port}: lb-port serves HTTPS there. Choose another port for the redirect, e.g. 80 beside lb-port 443.`);
+    if (settings.externalNetwork && port === STATS_PORT)
+        throw new InputError(`Invalid http-redirect-port ${STATS_PORT}: on an external network the load-balancer's stats page has that port. Choose another port.`);
+    return port;
+}
 // Unlike the other inputs, an empty external-network is a choice: publish on the Docker host.
 function externalNetwork(value) {
     if (value === '')
@@ -690,11 +759,14 @@ function deploymentPattern(value) {
         return value;
     throw new InputError(`Invalid instance-prefix '${show(value)}' for prune. Expected the deployments to consider: up to ${NAME_MAX} letters, digits, '_' or '-', with '*' matching any characters, e.g. 'pr-*' ('*' alone: every deployment on the Docker host).`);
 }
-function duration(value, input) {
+function duration(value, input, examples) {
     const match = DURATION_PATTERN.exec(value);
     const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN;
-    if (!(seconds <= MAX_AGE_DAYS * DURATION_UNITS.d))
-        throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as '90m', '72h' or '3d' (at most ${MAX_AGE_DAYS}d).`);
+    const max = DURATION_LIMITS[input];
+    if (!(seconds <= max)) {
+        const unit = ['d', 'h', 'm', 's'].find((u) => max % DURATION_UNITS[u] === 0);
+        throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number and one unit, s, m, h or d, such as ${examples} (at most ${max / DURATION_UNITS[unit]}${unit}).`);
+    }
     return seconds;
 }
 function oneOf(value, allowed, input) {
@@ -2001,9 +2073,11 @@ function holdsValues(containerEnv, vars) {
     const present = new Set(containerEnv);
     return vars.every((v) => present.has(`${v.key}=${v.value}`));
 }
-// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind.
-function lbSpecOf(haproxyImageId, externalNetwork, lbPort, https = false) {
-    return shortHash(https ? [haproxyImageId, externalNetwork, lbPort, 'https'] : [haproxyImageId, externalNetwork, lbPort]);
+// HTTPS is part of the load-balancer's spec, so that turning it off leaves no certificate behind;
+// the redirect port is published like lb-port. Each is hashed only when present, so that a
+// load-balancer without them keeps the spec it had before they existed.
+function lbSpecOf(haproxyImageId, externalNetwork, lbPort, https = false, httpRedirectPort) {
+    return shortHash([haproxyImageId, externalNetwork, lbPort, ...(https ? ['https'] : []), ...(httpRedirectPort ? [{ httpRedirectPort }] : [])]);
 }
 function planDeploy(desired, state) {
     const { generation } = desired;
@@ -2407,8 +2481,8 @@ async function loadConfig(host, lb, text) {
 // After a reload the previous workers finish the requests they have, let go of their idle
 // keep-alive clients and exit; until then they may send requests to instances that the new
 // configuration no longer lists, so those are removed only once the workers listed before the
-// reload have exited (hard-stop-after ends them at the latest). Where the host cannot list a
-// container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
+// reload have exited (hard-stop-after, which is drain-timeout, ends them at the latest). Where the
+// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
 const FIXED_DRAIN_MS = 3_000;
 const DRAIN_POLL_MS = 100;
 // The PIDs of the load-balancer's HAProxy workers (its master's children), or undefined where the
@@ -2418,11 +2492,11 @@ async function haproxyWorkers(host, lb, processListArgs) {
         return undefined;
     return workerPids(await host.processes(lb, processListArgs));
 }
-async function drainOldWorkers(host, lb, processListArgs, oldWorkers) {
+async function drainOldWorkers(host, lb, processListArgs, oldWorkers, drainSeconds) {
     const started = Date.now();
     if (oldWorkers) {
         try {
-            while (Date.now() - started < HARD_STOP_AFTER_S * 1000) {
+            while (Date.now() - started < drainSeconds * 1000) {
                 const running = await haproxyWorkers(host, lb, processListArgs);
                 if (![...oldWorkers].some((pid) => running?.has(pid)))
                     return;
@@ -2499,7 +2573,7 @@ async function retire(ctx) {
     if (plan.removeAfter.length === 0)
         return;
     if (record.drain)
-        await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers);
+        await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers, ctx.settings.timeouts.drain);
     await removeInstances(ctx, plan.removeAfter);
     record.changed = true;
     log_log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`);
@@ -2590,7 +2664,8 @@ function containerConfigOf({ env, secretEnv, command }) {
 async function startLb(ctx, lbConfig, state) {
     const { host, settings, netName, record } = ctx;
     const firstNetwork = settings.externalNetwork || netName;
-    const listen = `${lbConfig.listenPort}/tcp`;
+    // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.
+    const served = [[lbConfig.listenPort, settings.lbPort], ...(lbConfig.redirectListenPort ? [[lbConfig.redirectListenPort, settings.httpRedirectPort]] : [])];
     const stats = `${STATS_PORT}/tcp`;
     const name = state.lb ? `${settings.lbName}-next` : settings.lbName;
     const container = await host
@@ -2600,16 +2675,16 @@ async function startLb(ctx, lbConfig, state) {
         Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: ctx.lbSpec }),
         // Given only to bind a port below 1024: see lbUser.
         ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
-        ExposedPorts: { [listen]: {}, [stats]: {} },
+        ExposedPorts: Object.fromEntries([...served.map(([inside]) => [`${inside}/tcp`, {}]), [stats, {}]]),
         HostConfig: {
             NetworkMode: firstNetwork,
             RestartPolicy: ctx.profile.restartPolicy,
             // On a container network publishing opens the VCH firewall for the port; on the Docker
-            // host's own network it maps lb-port, and the stats page to a free port.
-            PortBindings: {
-                [listen]: [{ HostPort: settings.externalNetwork ? '' : String(settings.lbPort) }],
-                [stats]: [{ HostPort: '' }],
-            },
+            // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
+            PortBindings: Object.fromEntries([
+                ...served.map(([inside, outside]) => [`${inside}/tcp`, [{ HostPort: settings.externalNetwork ? '' : String(outside) }]]),
+                [stats, [{ HostPort: '' }]],
+            ]),
         },
         NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
     })
@@ -2632,7 +2707,7 @@ async function startLb(ctx, lbConfig, state) {
     if (state.lb)
         await standAside(ctx, state.lb, container);
     await host.start(container).catch((error) => {
-        throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${settings.lbPort} is taken on the Docker host: choose another lb-port or stop what uses it.` : ''}`);
+        throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${served.map(([, outside]) => outside).join(' or ')} is taken on the Docker host: choose another ${settings.httpRedirectPort ? 'lb-port or http-redirect-port' : 'lb-port'} or stop what uses it.` : ''}`);
     });
     log_log.info(`Started load-balancer ${settings.lbName}`);
     return container;
@@ -2864,6 +2939,7 @@ async function undo({ host, settings, record }) {
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080;
+const PUBLISHED_REDIRECT_PORT = 8081;
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 async function pullImages(host, settings, signal) {
     const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log_log.info))));
@@ -2883,7 +2959,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         log_log.info(`Deployment '${settings.instancePrefix}' has no owner label (an earlier version of vic-lb-action created it): ${settings.owner} adopts it, and the objects this run creates record ${settings.owner} as their owner.`);
     await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName);
     const state = await readDeployment(host, settings.instancePrefix);
-    const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate);
+    const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort);
     const plan = planDeploy({
         deployment: settings.instancePrefix,
         generation: await generationFor(host, settings, image.id, state),
@@ -2900,9 +2976,13 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         log_log.info(engine.host.note);
     const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
     const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
+    const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
     const lbConfig = {
         protocol: settings.protocol,
         listenPort,
+        servicePort: settings.lbPort,
+        redirectListenPort,
+        timeouts: settings.timeouts,
         healthCheckPath: settings.healthCheckPath,
         certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
         serving: plan.serving,
@@ -2910,7 +2990,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
         statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
         statsCertificateFile: STATS_CERTIFICATE_PATH,
-        startsAsRoot: lbUser(engine.host, listenPort) === 'root',
+        startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
     };
     log_log.setSecret(lbConfig.statsAuth.password);
     log_log.setSecret(basicAuthorization(lbConfig.statsAuth));
