@@ -5,6 +5,7 @@ import {
   CERTIFICATE_FILE,
   CONFIG_DIR,
   CONFIG_FILE,
+  HTTP_KEEP_ALIVE_S,
   PREVIOUS_CERTIFICATE_FILE,
   PREVIOUS_CONFIG_FILE,
   renderConfigToCheck,
@@ -38,8 +39,9 @@ export async function loadConfig(host: DockerHost, lb: string, text: string): Pr
 // keep-alive clients and exit; until then they may send requests to instances that the new
 // configuration no longer lists, so those are removed only once the workers listed before the
 // reload have exited (hard-stop-after, which is drain-timeout, ends them at the latest). Where the
-// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
-const FIXED_DRAIN_MS = 3_000
+// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout
+// instead: an old worker's idle client connection may carry one more request until then.
+const FIXED_DRAIN_MS = (HTTP_KEEP_ALIVE_S + 1) * 1000
 const DRAIN_POLL_MS = 100
 
 // The PIDs of the load-balancer's HAProxy workers (its master's children), or undefined where the
