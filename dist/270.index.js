@@ -62,9 +62,14 @@ const STATS_CERTIFICATE_PATH = `${CONFIG_DIR}/${STATS_CERTIFICATE_FILE}`;
 // deploy that was killed (post.ts).
 const PREVIOUS_CONFIG_FILE = 'haproxy.cfg.before-deploy';
 const PREVIOUS_CERTIFICATE_FILE = 'service.pem.before-deploy';
-// How long HAProxy keeps an idle keep-alive connection of a client (HTTP), which the frontend
-// also announces to clients in a `Keep-Alive: timeout=N` header.
-const HTTP_KEEP_ALIVE_S = 2;
+// How long HAProxy keeps a client's idle keep-alive connection (HTTP). A client that sends on it
+// just as HAProxy closes it gets a reset, so this is longer than clients that ignore the
+// Keep-Alive header (Node's bare http.Agent, Python's urllib3) usually wait between requests.
+const HTTP_KEEP_ALIVE_S = 10;
+// What the frontend announces in a `Keep-Alive: timeout=N` header: shorter than HTTP_KEEP_ALIVE_S,
+// so that clients that read it (Node's default agent, fetch) let go of an idle connection after a
+// second and a reload's old worker, which keeps idle connections until they close, exits soon.
+const ANNOUNCED_KEEP_ALIVE_S = 2;
 // The frontend sends traffic to SERVING_BACKEND only. Instances that are about to join are first
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 const SERVING_BACKEND = 'instances';
@@ -129,7 +134,7 @@ function render(config, initAddr) {
                 // that may be sending on them; it answers their next request with `Connection: close`.
                 '    option idle-close-on-response',
                 // ...and those still idle after this long are closed as usual, so that the old worker
-                // exits soon and the drain (drainOldWorkers in reload.ts) ends.
+                // exits and the drain (drainOldWorkers in reload.ts) ends.
                 `    timeout http-keep-alive ${HTTP_KEEP_ALIVE_S}s`,
             ]
             : []),
@@ -169,12 +174,11 @@ function render(config, initAddr) {
         // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
         `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
         ...(http ? forwardedHeaders(config) : []),
-        // A request a client sends on an idle connection just as HAProxy closes it fails (a reset, or
-        // "socket hang up" / "other side closed"). Clients that read this header close an idle
-        // connection before then: Node's default agent and fetch (undici) close it a second or two
-        // early, or do not keep it at all. It replaces whatever an instance announced for its own
+        // Clients that read this header (Node's default agent and fetch close an idle connection a
+        // second before the time announced) never send into HAProxy's close, and let go of an old
+        // worker soon after a reload. It replaces whatever an instance announced for its own
         // connection to HAProxy (Node's own server says 5 s), and HTTP/2 leaves it out of its answers.
-        ...(http ? [`    http-response set-header Keep-Alive timeout=${HTTP_KEEP_ALIVE_S}`] : []),
+        ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
         `    default_backend ${SERVING_BACKEND}`,
         '',
         ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
@@ -2482,8 +2486,9 @@ async function loadConfig(host, lb, text) {
 // keep-alive clients and exit; until then they may send requests to instances that the new
 // configuration no longer lists, so those are removed only once the workers listed before the
 // reload have exited (hard-stop-after, which is drain-timeout, ends them at the latest). Where the
-// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout instead.
-const FIXED_DRAIN_MS = 3_000;
+// host cannot list a container's processes (a VCH), a fixed time covers the keep-alive timeout
+// instead: an old worker's idle client connection may carry one more request until then.
+const FIXED_DRAIN_MS = (HTTP_KEEP_ALIVE_S + 1) * 1000;
 const DRAIN_POLL_MS = 100;
 // The PIDs of the load-balancer's HAProxy workers (its master's children), or undefined where the
 // host has no process list (HostProfile.processListArgs).
