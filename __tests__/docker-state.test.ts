@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { LABEL, deploymentLabels } from '../src/labels'
-import { ownerOf, readDeployment } from '../src/docker/state'
+import { deploymentOf, readDeployment } from '../src/docker/state'
 import { FakeHost } from './fake-docker-host'
 
 describe('readDeployment', () => {
@@ -29,16 +29,16 @@ describe('readDeployment', () => {
   })
 })
 
-describe('ownerOf', () => {
+describe('deploymentOf', () => {
   it("names the deployment an object belongs to, '' for somebody else's, undefined for none", async () => {
     const host = new FakeHost()
     host.add({ name: 'web-lb', labels: deploymentLabels('web', 'lb') })
     host.add({ name: 'theirs' })
     await host.createNetwork('routable')
-    expect(await ownerOf(host, 'container', 'web-lb')).toBe('web')
-    expect(await ownerOf(host, 'container', 'theirs')).toBe('')
-    expect(await ownerOf(host, 'container', 'missing')).toBeUndefined()
-    expect(await ownerOf(host, 'network', 'routable')).toBe('')
-    expect(await ownerOf(host, 'network', 'missing')).toBeUndefined()
+    expect(await deploymentOf(host, 'container', 'web-lb')).toBe('web')
+    expect(await deploymentOf(host, 'container', 'theirs')).toBe('')
+    expect(await deploymentOf(host, 'container', 'missing')).toBeUndefined()
+    expect(await deploymentOf(host, 'network', 'routable')).toBe('')
+    expect(await deploymentOf(host, 'network', 'missing')).toBeUndefined()
   })
 })

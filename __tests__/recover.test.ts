@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { deploymentLabels } from '../src/labels'
+import { listDeployment } from '../src/docker/state'
 import { settleInterruptedReplacement } from '../src/recover'
 import { FakeHost, recordLog } from './fake-docker-host'
 
@@ -12,10 +13,15 @@ function hostWith(lbs: { name: string; running: boolean }[]): FakeHost {
   return host
 }
 
+// As a deploy calls it: with the deployment's containers listed under the lock.
+async function settle(host: FakeHost): Promise<boolean> {
+  return settleInterruptedReplacement(host, (await listDeployment(host, 'web')).containers, 'web-lb')
+}
+
 describe('settleInterruptedReplacement', () => {
   it('does nothing when no replacement was under way', async () => {
     const host = hostWith([{ name: 'web-lb', running: true }])
-    await settleInterruptedReplacement(host, 'web', 'web-lb')
+    expect(await settle(host)).toBe(false)
     expect(host.calls).toEqual([])
   })
 
@@ -25,7 +31,7 @@ describe('settleInterruptedReplacement', () => {
       { name: 'web-lb-next', running: false },
       { name: 'web-lb-old', running: false },
     ])
-    await settleInterruptedReplacement(host, 'web', 'web-lb')
+    expect(await settle(host)).toBe(true)
     expect(host.calls).toEqual(['remove web-lb-next', 'rename web-lb-old web-lb', 'start web-lb'])
     expect(host.containers.has('other-next')).toBe(true)
   })
@@ -36,7 +42,7 @@ describe('settleInterruptedReplacement', () => {
       { name: 'web-lb', running: false },
       { name: 'web-lb-old', running: false },
     ])
-    await settleInterruptedReplacement(host, 'web', 'web-lb')
+    expect(await settle(host)).toBe(true)
     expect(host.calls).toEqual(['start web-lb', 'remove web-lb-old'])
   })
 
@@ -47,7 +53,7 @@ describe('settleInterruptedReplacement', () => {
       { name: 'web-lb-old', running: false },
     ])
     host.fail('start web-lb', new Error('port is already allocated'))
-    await settleInterruptedReplacement(host, 'web', 'web-lb')
+    expect(await settle(host)).toBe(true)
     expect(host.calls).toEqual(['start web-lb', 'remove web-lb', 'rename web-lb-old web-lb', 'start web-lb'])
     expect(lines.join('\n')).toContain('does not start (port is already allocated); removing it')
   })
@@ -55,7 +61,7 @@ describe('settleInterruptedReplacement', () => {
   it('says what it could not settle, and what to do', async () => {
     const host = hostWith([{ name: 'web-lb-old', running: false }])
     host.fail('rename web-lb-old web-lb', new Error('name in use'))
-    await expect(settleInterruptedReplacement(host, 'web', 'web-lb')).rejects.toThrow(
+    await expect(settle(host)).rejects.toThrow(
       'Could not settle the load-balancer replacement an interrupted run left (renaming web-lb-old back): name in use. Run teardown, or remove web-lb-next and web-lb-old by hand.',
     )
   })

@@ -29,6 +29,19 @@ describe('teardown', () => {
     expect(lines).toEqual(["Removed 3 object(s) of deployment 'pr-1': pr-1-g1-1, pr-1-lb, pr-1-net"])
   })
 
+  // A run killed while it replaced the load-balancer leaves <lb>-next or <lb>-old beside it; the
+  // caller's own lock stays for the caller to release.
+  it('removes every load-balancer an interrupted replacement left, and not the lock it runs under', async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', 'acme/one')
+    host.add({ name: 'pr-1-lock', labels: labels('pr-1', 'lock', 'acme/one') })
+    for (const name of ['pr-1-lb-next', 'pr-1-lb-old']) host.add({ name, labels: labels('pr-1', 'lb', 'acme/one') })
+    host.calls = []
+    expect(await teardown(host, 'pr-1', 'acme/one')).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-lb-next', 'pr-1-lb-old', 'pr-1-net'] })
+    expect([...host.containers.values()].map((c) => c.name)).toEqual(['pr-1-lock'])
+  })
+
   it("refuses another owner's deployment before removing anything", async () => {
     recordLog()
     const host = new FakeHost()

@@ -7,9 +7,9 @@ import type { DockerHost } from './docker/deploy-host'
 import { lbUser } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
-import { readDeployment, ownerOf, type DeploymentState } from './docker/state'
+import { deploymentOf, deploymentState, listDeployment, type DeploymentState } from './docker/state'
 import { networkName } from './names'
-import { checkOwner } from './owner'
+import { checkOwner, checkOwnershipOf } from './owner'
 import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
@@ -63,14 +63,15 @@ export async function deploy(
 ): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
+  const objects = await listDeployment(host, settings.instancePrefix)
   // Again under the lock: another owner's run may have created the deployment since checkHost.
-  const ownership = await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy')
+  const ownership = checkOwnershipOf(objects, settings.instancePrefix, settings.owner, 'deploy')
   if (ownership.kind === 'unowned')
     log.info(
       `Deployment '${settings.instancePrefix}' has no owner label (an earlier version of vic-lb-action created it): ${settings.owner} adopts it, and the objects this run creates record ${settings.owner} as their owner.`,
     )
-  await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName)
-  const state = await readDeployment(host, settings.instancePrefix)
+  const settled = await settleInterruptedReplacement(host, objects.containers, settings.lbName)
+  const state = deploymentState(settled ? await listDeployment(host, settings.instancePrefix) : objects)
 
   const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort)
   const plan = planDeploy(
@@ -92,6 +93,11 @@ export async function deploy(
   const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
   const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
+  // A kept load-balancer's stats credentials and certificate, read back from inside it.
+  const [statsAuth, statsCertificate] = await Promise.all([
+    statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+    statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+  ])
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
     listenPort,
@@ -102,8 +108,8 @@ export async function deploy(
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
-    statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
-    statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+    statsAuth,
+    statsCertificate,
     statsCertificateFile: STATS_CERTIFICATE_PATH,
     startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
   }
@@ -177,22 +183,22 @@ export async function checkHost(host: DockerHost, engine: Engine, settings: Depl
     if (NCPU && cpus > NCPU) throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
   }
   const netName = networkName(settings.instancePrefix)
-  const [lbOwner, netOwner, external] = await Promise.all([
-    ownerOf(host, 'container', settings.lbName),
-    ownerOf(host, 'network', netName),
-    settings.externalNetwork ? ownerOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
+  const [lbDeployment, netDeployment, external] = await Promise.all([
+    deploymentOf(host, 'container', settings.lbName),
+    deploymentOf(host, 'network', netName),
+    settings.externalNetwork ? deploymentOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
   ])
-  refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name')
-  refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix')
+  refuseForeign('container', settings.lbName, lbDeployment, settings.instancePrefix, 'lb-name')
+  refuseForeign('network', netName, netDeployment, settings.instancePrefix, 'instance-prefix')
   if (external === undefined)
     throw new Error(
       `External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`,
     )
 }
 
-function refuseForeign(kind: string, name: string, owner: string | undefined, deployment: string, input: string): void {
-  if (owner === undefined || owner === deployment) return
-  const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`
+function refuseForeign(kind: string, name: string, labelled: string | undefined, deployment: string, input: string): void {
+  if (labelled === undefined || labelled === deployment) return
+  const whose = labelled === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${labelled}'`
   throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`)
 }
 

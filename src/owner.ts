@@ -1,4 +1,5 @@
 import type { DockerHost } from './docker/deploy-host'
+import { listDeployment, type DeploymentObjects } from './docker/state'
 import { LABEL } from './labels'
 
 // A deployment name (instance-prefix) is unique on a Docker host, but two repositories deploying
@@ -28,9 +29,7 @@ export function ownershipOf(owners: string[], owner: string): Ownership {
 // The owner labels of the deployment's containers and networks. A lock counts only when another
 // owner holds it (its first deploy may be under way with nothing else created yet): under the
 // lock, the caller's own lock says nothing about whose the deployment is.
-async function ownersOf(host: DockerHost, deployment: string, owner: string): Promise<string[]> {
-  const labels = [`${LABEL.deployment}=${deployment}`]
-  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
+function ownersIn({ containers, networks }: DeploymentObjects, owner: string): string[] {
   return [...containers, ...networks]
     .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
     .map((o) => o.labels[LABEL.owner] ?? '')
@@ -49,7 +48,12 @@ const REFUSAL = {
 // run of another owner may have created the deployment meanwhile). Throws when it is another
 // owner's; otherwise says whether it is new, the caller's, or from before owner labels.
 export async function checkOwner(host: DockerHost, deployment: string, owner: string, operation: keyof typeof REFUSAL): Promise<Ownership> {
-  const ownership = ownershipOf(await ownersOf(host, deployment, owner), owner)
+  return checkOwnershipOf(await listDeployment(host, deployment), deployment, owner, operation)
+}
+
+// The same for objects already listed.
+export function checkOwnershipOf(objects: DeploymentObjects, deployment: string, owner: string, operation: keyof typeof REFUSAL): Ownership {
+  const ownership = ownershipOf(ownersIn(objects, owner), owner)
   if (ownership.kind !== 'foreign') return ownership
   throw new Error(
     `Deployment '${deployment}' on the Docker host belongs to ${ownership.owner}, and this ${operation} is for ${owner}. ` +

@@ -1,29 +1,35 @@
 import { log } from './log'
 import type { DockerHost } from './docker/deploy-host'
-import { readDeployment } from './docker/state'
-import { checkOwner } from './owner'
+import { listDeployment } from './docker/state'
+import { LABEL } from './labels'
+import { checkOwnershipOf } from './owner'
 
 export interface TeardownResult {
   removed: string[]
 }
 
-// Removes every container and network labelled as this deployment's, containers first. Objects
-// of other deployments and the external network carry no such label and are never touched; a
-// deployment another owner's objects carry is refused before anything is removed.
+// Removes every container and network labelled as this deployment's, containers first: also the
+// `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the load-balancer.
+// Objects of other deployments and the external network carry no such label and are never
+// touched; a deployment another owner's objects carry is refused before anything is removed.
 export async function teardown(host: DockerHost, deployment: string, owner: string): Promise<TeardownResult> {
-  const ownership = await checkOwner(host, deployment, owner, 'teardown')
+  const objects = await listDeployment(host, deployment)
+  const ownership = checkOwnershipOf(objects, deployment, owner, 'teardown')
   if (ownership.kind === 'unowned')
     log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`)
-  const state = await readDeployment(host, deployment)
-  const containers = [...state.instances, ...(state.lb ? [state.lb] : [])]
-  const removed = [...containers, ...state.networks].map((o) => o.name)
+  // The lock is the caller's, and goes when it releases it. Instances first: they leave the
+  // load-balancer's rotation before it goes.
+  const containers = objects.containers
+    .filter((c) => c.labels[LABEL.role] !== 'lock')
+    .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'))
+  const removed = [...containers, ...objects.networks].map((o) => o.name)
   if (removed.length === 0) {
     log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`)
     return { removed }
   }
   const failures = await host.remove(
     containers.map((c) => c.id),
-    state.networks.map((n) => n.id),
+    objects.networks.map((n) => n.id),
   )
   if (failures.length > 0)
     throw new Error(

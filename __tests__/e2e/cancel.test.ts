@@ -249,6 +249,18 @@ describe('a main step killed outright', () => {
     expect(next.stdout).toContain('whose process on this machine no longer runs')
   })
 
+  it('with no post step, killed while replacing the load-balancer: a teardown removes both load-balancers and leaves nothing', async () => {
+    const { prefix, inputs } = await deployed('killtear')
+    const started = startAction({ ...inputs, 'lb-port': String(await freePort()) })
+    await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
+    await kill(started)
+    // The previous load-balancer and its replacement (`-next`, or already under the name).
+    expect(objectsOf(prefix).filter((name) => name.startsWith(`${prefix}-lb`))).toHaveLength(2)
+    const down = await runAction({ command: 'teardown', 'instance-prefix': prefix })
+    expect(down.code, explain(down)).toBe(0)
+    expect(objectsOf(prefix)).toEqual([])
+  })
+
   it('during the starts of a first deploy, with no post step: a teardown takes the lock over and leaves nothing', async () => {
     const prefix = uniquePrefix('killfirst')
     created.push(prefix)

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import { LABEL } from '../labels'
-import type { DockerHost } from './deploy-host'
+import type { ContainerSummary, DockerHost, NetworkSummary } from './deploy-host'
 
 // What a deployment has on the Docker host now, found by its labels.
 
@@ -31,9 +31,24 @@ export interface DeploymentState {
   networks: NetworkObject[]
 }
 
-export async function readDeployment(host: DockerHost, deployment: string): Promise<DeploymentState> {
+// Every container and network labelled as the deployment's, its lock included.
+export interface DeploymentObjects {
+  containers: ContainerSummary[]
+  networks: NetworkSummary[]
+}
+
+export async function listDeployment(host: DockerHost, deployment: string): Promise<DeploymentObjects> {
   const labels = [`${LABEL.deployment}=${deployment}`]
   const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
+  return { containers, networks }
+}
+
+export async function readDeployment(host: DockerHost, deployment: string): Promise<DeploymentState> {
+  return deploymentState(await listDeployment(host, deployment))
+}
+
+// Pure: the deployment's instances, load-balancer and networks among its objects.
+export function deploymentState({ containers, networks }: DeploymentObjects): DeploymentState {
   const state: DeploymentState = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) }
   for (const { labels, ...c } of containers) {
     const base = { id: c.id, name: c.name, running: c.running }
@@ -51,7 +66,7 @@ export async function readDeployment(host: DockerHost, deployment: string): Prom
 
 // The deployment label of an object with this name, '' for an object without one, undefined when
 // there is no such object: used to refuse to take over somebody else's container or network.
-export async function ownerOf(host: DockerHost, kind: 'container' | 'network', name: string): Promise<string | undefined> {
+export async function deploymentOf(host: DockerHost, kind: 'container' | 'network', name: string): Promise<string | undefined> {
   const labels = await host.labelsOf(kind, name)
   return labels && (labels[LABEL.deployment] ?? '')
 }
