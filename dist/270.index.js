@@ -1706,9 +1706,16 @@ function demultiplex(raw) {
 
 ;// CONCATENATED MODULE: ./src/docker/state.ts
 
-async function readDeployment(host, deployment) {
+async function listDeployment(host, deployment) {
     const labels = [`${LABEL.deployment}=${deployment}`];
     const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+    return { containers, networks };
+}
+async function readDeployment(host, deployment) {
+    return deploymentState(await listDeployment(host, deployment));
+}
+// Pure: the deployment's instances, load-balancer and networks among its objects.
+function deploymentState({ containers, networks }) {
     const state = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) };
     for (const { labels, ...c } of containers) {
         const base = { id: c.id, name: c.name, running: c.running };
@@ -1726,7 +1733,7 @@ async function readDeployment(host, deployment) {
 }
 // The deployment label of an object with this name, '' for an object without one, undefined when
 // there is no such object: used to refuse to take over somebody else's container or network.
-async function ownerOf(host, kind, name) {
+async function deploymentOf(host, kind, name) {
     const labels = await host.labelsOf(kind, name);
     return labels && (labels[LABEL.deployment] ?? '');
 }
@@ -1942,6 +1949,7 @@ function describeResources(resources, host) {
 
 ;// CONCATENATED MODULE: ./src/owner.ts
 
+
 // GitHub compares repository names case-insensitively; GITHUB_REPOSITORY spells them as the
 // repository does today, `--owner` as a person typed it.
 function sameOwner(a, b) {
@@ -1960,9 +1968,7 @@ function ownershipOf(owners, owner) {
 // The owner labels of the deployment's containers and networks. A lock counts only when another
 // owner holds it (its first deploy may be under way with nothing else created yet): under the
 // lock, the caller's own lock says nothing about whose the deployment is.
-async function ownersOf(host, deployment, owner) {
-    const labels = [`${LABEL.deployment}=${deployment}`];
-    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+function ownersIn({ containers, networks }, owner) {
     return [...containers, ...networks]
         .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
         .map((o) => o.labels[LABEL.owner] ?? '');
@@ -1977,7 +1983,11 @@ const REFUSAL = {
 // run of another owner may have created the deployment meanwhile). Throws when it is another
 // owner's; otherwise says whether it is new, the caller's, or from before owner labels.
 async function checkOwner(host, deployment, owner, operation) {
-    const ownership = ownershipOf(await ownersOf(host, deployment, owner), owner);
+    return checkOwnershipOf(await listDeployment(host, deployment), deployment, owner, operation);
+}
+// The same for objects already listed.
+function checkOwnershipOf(objects, deployment, owner, operation) {
+    const ownership = ownershipOf(ownersIn(objects, owner), owner);
     if (ownership.kind !== 'foreign')
         return ownership;
     throw new Error(`Deployment '${deployment}' on the Docker host belongs to ${ownership.owner}, and this ${operation} is for ${owner}. ` +
@@ -1993,13 +2003,13 @@ async function checkOwner(host, deployment, owner, operation) {
 // ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
 // previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
 // its lock, puts that right before it plans: a complete replacement is kept, otherwise the
-// previous load-balancer serves again; then the deploy goes on as usual.
-async function settleInterruptedReplacement(host, deployment, lbName) {
-    const lbs = await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=lb`]);
-    const named = (name) => lbs.find((c) => c.name === name);
+// previous load-balancer serves again; then the deploy goes on as usual. `containers` are the
+// deployment's, as listed under the lock; says whether it changed any.
+async function settleInterruptedReplacement(host, containers, lbName) {
+    const named = (name) => containers.find((c) => c.name === name && c.labels[LABEL.role] === 'lb');
     const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)];
     if (!next && !old)
-        return;
+        return false;
     const fail = (what) => (error) => {
         throw new Error(`Could not settle the load-balancer replacement an interrupted run left (${what}): ${describe(error)}. Run teardown, or remove ${lbName}-next and ${lbName}-old by hand.`);
     };
@@ -2014,7 +2024,7 @@ async function settleInterruptedReplacement(host, deployment, lbName) {
         log_log.info(`Removed ${lbName}-next, a replacement load-balancer an interrupted run had not started`);
     }
     if (!old)
-        return;
+        return true;
     // `<lb>` beside `<lb>-old` is a replacement that was complete (created, connected, configured):
     // it is started (its start may even have been under way) and checked like any kept one. Only if
     // it cannot start does the previous load-balancer serve again.
@@ -2026,13 +2036,14 @@ async function settleInterruptedReplacement(host, deployment, lbName) {
         if (started) {
             await remove(old.id).catch(fail(`removing ${lbName}-old`));
             log_log.info(`Removed ${lbName}-old: an interrupted run had replaced it, and its replacement runs`);
-            return;
+            return true;
         }
         await remove(current.id).catch(fail(`removing the replacement ${lbName} that does not start`));
     }
     await host.rename(old.id, lbName).catch(fail(`renaming ${lbName}-old back`));
     await host.start(old.id).catch(fail(`starting ${lbName} again`));
     log_log.info(`Started the previous load-balancer ${lbName} again: an interrupted run had stopped it to replace it`);
+    return true;
 }
 // The load-balancer a replacement stopped, started again under its own name: for the undo of a
 // failed or cancelled run, and for the post step of a killed one.
@@ -2958,12 +2969,13 @@ async function pullImages(host, settings, signal) {
 async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
     const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
     const netName = networkName(settings.instancePrefix);
+    const objects = await listDeployment(host, settings.instancePrefix);
     // Again under the lock: another owner's run may have created the deployment since checkHost.
-    const ownership = await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy');
+    const ownership = checkOwnershipOf(objects, settings.instancePrefix, settings.owner, 'deploy');
     if (ownership.kind === 'unowned')
         log_log.info(`Deployment '${settings.instancePrefix}' has no owner label (an earlier version of vic-lb-action created it): ${settings.owner} adopts it, and the objects this run creates record ${settings.owner} as their owner.`);
-    await settleInterruptedReplacement(host, settings.instancePrefix, settings.lbName);
-    const state = await readDeployment(host, settings.instancePrefix);
+    const settled = await settleInterruptedReplacement(host, objects.containers, settings.lbName);
+    const state = deploymentState(settled ? await listDeployment(host, settings.instancePrefix) : objects);
     const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort);
     const plan = planDeploy({
         deployment: settings.instancePrefix,
@@ -2982,6 +2994,11 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
     const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
     const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
     const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
+    // A kept load-balancer's stats credentials and certificate, read back from inside it.
+    const [statsAuth, statsCertificate] = await Promise.all([
+        statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+        statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+    ]);
     const lbConfig = {
         protocol: settings.protocol,
         listenPort,
@@ -2992,8 +3009,8 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
         serving: plan.serving,
         candidates: [],
-        statsAuth: await statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
-        statsCertificate: await statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
+        statsAuth,
+        statsCertificate,
         statsCertificateFile: STATS_CERTIFICATE_PATH,
         startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
     };
@@ -3068,20 +3085,20 @@ async function checkHost(host, engine, settings) {
             throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`);
     }
     const netName = networkName(settings.instancePrefix);
-    const [lbOwner, netOwner, external] = await Promise.all([
-        ownerOf(host, 'container', settings.lbName),
-        ownerOf(host, 'network', netName),
-        settings.externalNetwork ? ownerOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
+    const [lbDeployment, netDeployment, external] = await Promise.all([
+        deploymentOf(host, 'container', settings.lbName),
+        deploymentOf(host, 'network', netName),
+        settings.externalNetwork ? deploymentOf(host, 'network', settings.externalNetwork) : Promise.resolve(''),
     ]);
-    refuseForeign('container', settings.lbName, lbOwner, settings.instancePrefix, 'lb-name');
-    refuseForeign('network', netName, netOwner, settings.instancePrefix, 'instance-prefix');
+    refuseForeign('container', settings.lbName, lbDeployment, settings.instancePrefix, 'lb-name');
+    refuseForeign('network', netName, netDeployment, settings.instancePrefix, 'instance-prefix');
     if (external === undefined)
         throw new Error(`External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`);
 }
-function refuseForeign(kind, name, owner, deployment, input) {
-    if (owner === undefined || owner === deployment)
+function refuseForeign(kind, name, labelled, deployment, input) {
+    if (labelled === undefined || labelled === deployment)
         return;
-    const whose = owner === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${owner}'`;
+    const whose = labelled === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${labelled}'`;
     throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`);
 }
 function describePlan(plan, state) {
@@ -3097,21 +3114,27 @@ function describePlan(plan, state) {
 
 
 
-// Removes every container and network labelled as this deployment's, containers first. Objects
-// of other deployments and the external network carry no such label and are never touched; a
-// deployment another owner's objects carry is refused before anything is removed.
+
+// Removes every container and network labelled as this deployment's, containers first: also the
+// `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the load-balancer.
+// Objects of other deployments and the external network carry no such label and are never
+// touched; a deployment another owner's objects carry is refused before anything is removed.
 async function teardown(host, deployment, owner) {
-    const ownership = await checkOwner(host, deployment, owner, 'teardown');
+    const objects = await listDeployment(host, deployment);
+    const ownership = checkOwnershipOf(objects, deployment, owner, 'teardown');
     if (ownership.kind === 'unowned')
         log_log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`);
-    const state = await readDeployment(host, deployment);
-    const containers = [...state.instances, ...(state.lb ? [state.lb] : [])];
-    const removed = [...containers, ...state.networks].map((o) => o.name);
+    // The lock is the caller's, and goes when it releases it. Instances first: they leave the
+    // load-balancer's rotation before it goes.
+    const containers = objects.containers
+        .filter((c) => c.labels[LABEL.role] !== 'lock')
+        .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'));
+    const removed = [...containers, ...objects.networks].map((o) => o.name);
     if (removed.length === 0) {
         log_log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`);
         return { removed };
     }
-    const failures = await host.remove(containers.map((c) => c.id), state.networks.map((n) => n.id));
+    const failures = await host.remove(containers.map((c) => c.id), objects.networks.map((n) => n.id));
     if (failures.length > 0)
         throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`);
     log_log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`);
