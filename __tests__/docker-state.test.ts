@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { LABEL, deploymentLabels } from '../src/labels'
-import { deploymentOf, readDeployment } from '../src/docker/state'
+import { deploymentOf, deploymentState, listDeployment } from '../src/docker/state'
 import { FakeHost } from './fake-docker-host'
 
-describe('readDeployment', () => {
+describe('listDeployment and deploymentState', () => {
   it("reads one deployment's instances, load-balancer and networks from their labels", async () => {
     const host = new FakeHost()
     host.add({ name: 'web-lb', labels: deploymentLabels('web', 'lb', { [LABEL.lbSpec]: 'spec-1' }) })
@@ -18,7 +18,7 @@ describe('readDeployment', () => {
     await host.createNetwork('web-net', deploymentLabels('web', 'network'))
     await host.createNetwork('webshop-net', deploymentLabels('webshop', 'network'))
 
-    expect(await readDeployment(host, 'web')).toEqual({
+    expect(deploymentState(await listDeployment(host, 'web'))).toEqual({
       lb: { id: 'id-web-lb', name: 'web-lb', running: true, spec: 'spec-1' },
       instances: [
         { id: 'id-web-abc-1', name: 'web-abc-1', running: true, generation: 'abc', index: 1, port: 8080 },

@@ -17,8 +17,8 @@ export async function teardown(host: DockerHost, deployment: string, owner: stri
   const ownership = checkOwnershipOf(objects, deployment, owner, 'teardown')
   if (ownership.kind === 'unowned')
     log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`)
-  // The lock is the caller's, and goes when it releases it. Instances first: they leave the
-  // load-balancer's rotation before it goes.
+  // The lock is the caller's, and goes when it releases it. Instances listed (and logged) before
+  // the load-balancer.
   const containers = objects.containers
     .filter((c) => c.labels[LABEL.role] !== 'lock')
     .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'))

@@ -43,10 +43,6 @@ export async function listDeployment(host: DockerHost, deployment: string): Prom
   return { containers, networks }
 }
 
-export async function readDeployment(host: DockerHost, deployment: string): Promise<DeploymentState> {
-  return deploymentState(await listDeployment(host, deployment))
-}
-
 // Pure: the deployment's instances, load-balancer and networks among its objects.
 export function deploymentState({ containers, networks }: DeploymentObjects): DeploymentState {
   const state: DeploymentState = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) }
