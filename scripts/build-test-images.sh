@@ -43,10 +43,11 @@
 # whose label matches is left alone. The e2e suite checks that the images behave
 # (__tests__/e2e/test-images.test.ts).
 #
-# Usage: scripts/build-test-images.sh [--force]
+# Usage: scripts/build-test-images.sh [--force] [--quickstart]
 #   --force      rebuild every image even if it is up to date
+#   --quickstart only what the quick start deploys: web:1 and haproxy:2.6
 # Needs: root, a running dockerd, busybox-static, and the Debian root
-# filesystems (scripts/debian-rootfs.sh).
+# filesystems (scripts/debian-rootfs.sh; bookworm's alone with --quickstart).
 #
 # Note on STOPSIGNAL: Docker Engine 20.10 (Debian 12's docker.io) rejects
 # `docker import --change STOPSIGNAL` ("stopsignal is not a valid change
@@ -77,9 +78,11 @@ HAPROXY26=vic-lb-test/haproxy:2.6
 HAPROXY30=vic-lb-test/haproxy:3.0
 
 FORCE=0
+QUICKSTART=0
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
+    --quickstart) QUICKSTART=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d'; exit 0 ;;
     *) echo "build-test-images: unknown argument: $arg" >&2; exit 2 ;;
   esac
@@ -92,7 +95,9 @@ die() { echo "[build-test-images] ERROR: $*" >&2; exit 1; }
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found (apt-get install busybox-static)"
 "$BUSYBOX" --list | grep -x httpd >/dev/null || die "$BUSYBOX has no httpd applet (need busybox-static)"
 [[ -x $NODE ]] || die "node not found (the traffic image copies the host's node binary)"
-for suite in bookworm trixie; do
+SUITES=(bookworm trixie)
+((QUICKSTART == 0)) || SUITES=(bookworm)
+for suite in "${SUITES[@]}"; do
   [[ -x $ROOTFS_DIR/$suite/usr/sbin/haproxy ]] || die "no HAProxy in $ROOTFS_DIR/$suite (run scripts/debian-rootfs.sh)"
 done
 "$DOCKER" info >/dev/null 2>&1 || die "cannot talk to the Docker daemon (run scripts/start-docker.sh)"
@@ -373,6 +378,12 @@ BUILT=0
 RECIPE_FUNCTIONS=(pack_rootfs make_busybox_rootfs import_busybox_image build_web build_crash build_silent)
 BUSYBOX_RECIPE=$(recipe "$BUSYBOX")
 up_to_date "$WEB1" "$BUSYBOX_RECIPE" || { build_web v1 "$WEB1"; BUILT=1; }
+if ((QUICKSTART)); then
+  RECIPE_FUNCTIONS=(pack_rootfs build_haproxy)
+  build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm" /usr/sbin/haproxy
+  [[ $BUILT -eq 1 ]] || log "the quick start's images are up to date"
+  exit 0
+fi
 up_to_date "$WEB2" "$BUSYBOX_RECIPE" || { build_web v2 "$WEB2"; BUILT=1; }
 up_to_date "$CRASH" "$BUSYBOX_RECIPE" || { build_crash; BUILT=1; }
 up_to_date "$SILENT" "$BUSYBOX_RECIPE" || { build_silent; BUILT=1; }

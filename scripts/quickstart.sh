@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Sets this machine up and runs the main job: a deploy of 3 instances behind HAProxy on the local
-# Docker engine, published on port 8080, then one request through the load-balancer. The images
-# are the offline test images, already on the host (--pull missing); on a connected machine pass
-# your own, e.g. --image nginx:1.27.
+# Sets this machine up for its job (a Docker engine and two images, nothing only the tests need)
+# and runs it: a deploy of 3 instances behind HAProxy on the local Docker engine, published on port
+# 8080, then one request through the load-balancer. The images are the offline test images, already
+# on the host (--pull missing); on a connected machine pass your own, e.g. --image nginx:1.27.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/setup.sh
+scripts/setup.sh --quickstart
 printf '\n== Deploy\n'
 node dist/index.js deploy \
   --image vic-lb-test/web:1 --haproxy-image vic-lb-test/haproxy:2.6 \

@@ -3,18 +3,31 @@
 # a Docker engine (a running one is left as it is), the test certificates, Debian bookworm and
 # trixie roots with HAProxy 2.6 and 3.0, the offline test images, Podman's Docker API with those
 # images, the npm dependencies and the bundle. Safe to run again: each step is quick when done.
+#
+# Usage: scripts/setup.sh [--quickstart]
+#   --quickstart only what the quick start's deploy needs: a Docker engine, the bookworm root and
+#                the images vic-lb-test/web:1 and vic-lb-test/haproxy:2.6 (dist/ is committed, so
+#                no npm install or build). The test command sets up the rest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
 # needrestart (recommended by docker.io) must not try to restart anything.
 export NEEDRESTART_MODE=l NEEDRESTART_SUSPEND=1
 
+QUICKSTART=0
+case "${1:-}" in
+  '') ;;
+  --quickstart) QUICKSTART=1 ;;
+  *) echo "setup.sh: unknown argument '$1' (known: --quickstart)" >&2; exit 2 ;;
+esac
+
 step() { printf '\n== %s\n' "$*"; }
 
 # Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
 # on a GitHub-hosted runner) is already there.
-declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [openssl]=openssl [curl]=curl [podman]=podman
-  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg [stunnel4]=stunnel [tcpdump]=tcpdump)
+declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [curl]=curl
+  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg)
+((QUICKSTART)) || APT_PACKAGES+=([openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump)
 step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
 for p in "${!APT_PACKAGES[@]}"; do
@@ -43,6 +56,14 @@ fi
 
 step "Docker engine"
 scripts/start-docker.sh
+
+if ((QUICKSTART)); then
+  step "Debian root with HAProxy 2.6 (bookworm)"
+  scripts/debian-rootfs.sh bookworm
+  step "The quick start's images"
+  scripts/build-test-images.sh --quickstart
+  exit 0
+fi
 
 step "Test certificates (the e2e suite's TLS endpoint)"
 scripts/make-test-certs.sh
