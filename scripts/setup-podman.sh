@@ -10,8 +10,7 @@
 # - `podman system service --time=0` is started in the background, logging to
 #   /var/log/vic-lb-podman.log, unless something already answers on the socket (then it is left
 #   alone).
-# - Each test image is copied from dockerd (`docker save | podman load`) unless Podman has it with
-#   the same image ID.
+# - The test images are copied from dockerd (scripts/copy-test-images.sh).
 # Idempotent and quick when done. Needs: root, podman (apt-get install podman), a running dockerd
 # with the test images (scripts/start-docker.sh, scripts/build-test-images.sh).
 set -euo pipefail
@@ -20,14 +19,12 @@ SOCK=${VIC_LB_PODMAN_SOCK:-/run/vic-lb-podman/podman.sock}
 CONF=/etc/containers/containers.conf
 ULIMITS='default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]'
 LOG=/var/log/vic-lb-podman.log
-IMAGES=(vic-lb-test/web:1 vic-lb-test/web:2 vic-lb-test/crash:1 vic-lb-test/silent:1 vic-lb-test/traffic:1 vic-lb-test/haproxy:2.6 vic-lb-test/haproxy:3.0)
 
 log() { echo "[setup-podman] $*"; }
 die() { echo "[setup-podman] ERROR: $*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 command -v podman >/dev/null || die "podman not found (apt-get install podman)"
-export DOCKER_HOST=unix:///var/run/docker.sock
 
 exec 9>/tmp/vic-lb-setup-podman.lock
 flock -w 300 9 || die "could not take /tmp/vic-lb-setup-podman.lock"
@@ -75,15 +72,4 @@ else
   log "started Podman's API on unix://$SOCK (log: $LOG)"
 fi
 
-missing=()
-for image in "${IMAGES[@]}"; do
-  id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) || die "dockerd has no $image (run scripts/build-test-images.sh)"
-  have=$(podman image inspect --format '{{.Id}}' "localhost/$image" 2>/dev/null || true)
-  [[ sha256:$have == "$id" || $have == "$id" ]] || missing+=("$image")
-done
-if ((${#missing[@]} == 0)); then
-  log "Podman has every test image"
-else
-  docker save "${missing[@]}" | podman load -q >/dev/null
-  log "loaded into Podman: ${missing[*]}"
-fi
+"$(dirname "${BASH_SOURCE[0]}")/copy-test-images.sh" "unix://$SOCK"
