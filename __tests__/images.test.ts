@@ -50,4 +50,18 @@ describe('obtainImage', () => {
     host.pullFailures.set('app:1', new Error('aborted'))
     await expect(obtainImage(host, 'app:1', { policy: 'always', signal: controller.signal }, log)).rejects.toThrow('cancelled')
   })
+
+  it("takes an image the host built or loaded itself (Podman's localhost/) without asking a registry, whatever the policy", async () => {
+    const host = new FakeHost()
+    host.images = ['localhost/app:1', 'localhost/tools/web:2', 'registry.example/app:1']
+    const options = { policy: 'always', localImageNamespace: 'localhost/' } as const
+    expect(await obtainImage(host, 'app:1', options, log)).toEqual({ reference: 'app:1', id: 'sha256:localhost/app:1' })
+    expect(await obtainImage(host, 'tools/web:2', options, log)).toEqual({ reference: 'tools/web:2', id: 'sha256:localhost/tools/web:2' })
+    expect(lines).toContain("app:1: the host's own image localhost/app:1, from no registry: not pulled")
+    expect(host.calls).toEqual([])
+    // A reference that names a registry, or that the host has from one, is pulled as the policy says.
+    await obtainImage(host, 'registry.example/app:1', options, log)
+    await obtainImage(host, 'app:2', options, log)
+    expect(host.calls).toEqual(['pull registry.example/app:1', 'pull app:2'])
+  })
 })

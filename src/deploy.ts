@@ -4,7 +4,7 @@ import { InputError, LeaseLostError } from './errors'
 import { type DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
-import { lbUser } from './docker/host-profile'
+import { lbUser, type HostProfile } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { deploymentOf, deploymentState, listDeployment, type DeploymentState } from './docker/state'
@@ -42,11 +42,10 @@ export interface PulledImages {
 }
 
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
-export async function pullImages(host: DockerHost, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
+export async function pullImages(host: DockerHost, profile: HostProfile, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
+  const options = { policy: settings.pull, auth: settings.registryAuth, signal, localImageNamespace: profile.localImageNamespace }
   const [image, haproxyImage] = await log.group('Pull images', () =>
-    Promise.all(
-      [settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log.info)),
-    ),
+    Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, options, log.info))),
   )
   for (const pulled of [image, haproxyImage]) if (pulled.warning) log.warning(pulled.warning)
   return { image, haproxyImage }

@@ -55,7 +55,7 @@ async function runDeploy(host: DockerHost, engine: Engine, inputs: Inputs, githu
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
   await log.group('Check the Docker host', () => checkHost(host, engine, settings))
-  const pulled = await pullImages(host, settings, signal)
+  const pulled = await pullImages(host, engine.host, settings, signal)
   const lock = {
     operation: 'deploy' as const,
     host: engine.host,

@@ -52,6 +52,10 @@ export interface HostProfile {
   // The `ps_args` of GET /containers/{id}/top that list each process's PID, parent PID and command
   // name, where the host has that call: the drain after a reload watches the old HAProxy workers.
   processListArgs?: string
+  // Where the host puts an image built or loaded on it, from no registry (Podman: localhost/). Podman
+  // resolves a short name it has there to that name, so a pull of it can only ask a registry called
+  // localhost, which it retries for about 3 s before it fails: such an image is not pulled.
+  localImageNamespace?: string
   // Said once per deploy, when the host needs explaining.
   note?: string
 }
@@ -96,6 +100,7 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       instanceSize: 'cgroup-limits',
       // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
       processListArgs: 'pid,ppid,comm',
+      localImageNamespace: 'localhost/',
       note: 'Podman: containers restart on failure at most 5 times, since Podman restarts a crashing container without waiting.',
     }
   return {

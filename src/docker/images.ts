@@ -13,16 +13,24 @@ export interface PullOptions {
   policy: PullPolicy
   auth?: RegistryAuth
   signal?: AbortSignal
+  // HostProfile.localImageNamespace.
+  localImageNamespace?: string
 }
 
 // The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
-// the host has is taken as it is: no registry is asked.
+// the host has is taken as it is: no registry is asked. Nor is one for an image the host built or
+// loaded itself (HostProfile.localImageNamespace).
 export async function obtainImage(
   host: DockerHost,
   reference: string,
-  { policy, auth, signal }: PullOptions,
+  { policy, auth, signal, localImageNamespace }: PullOptions,
   log: (line: string) => void,
 ): Promise<PulledImage> {
+  const local = localImageNamespace && !namesRegistry(reference) ? await host.imageId(`${localImageNamespace}${reference}`).catch(() => undefined) : undefined
+  if (local) {
+    log(`${reference}: the host's own image ${localImageNamespace}${reference}, from no registry: not pulled`)
+    return { reference, id: local }
+  }
   if (policy !== 'always') {
     const id = await host.imageId(reference).catch(() => undefined)
     if (id) return { reference, id }
@@ -32,6 +40,13 @@ export async function obtainImage(
       )
   }
   return pullImage(host, reference, auth, log, signal)
+}
+
+// Whether a reference starts with a registry: a first path component with a dot or a port, or
+// localhost, as Docker reads it.
+function namesRegistry(reference: string): boolean {
+  const [first, ...rest] = reference.split('/')
+  return rest.length > 0 && (/[.:]/.test(first) || first === 'localhost')
 }
 
 // Pull an image and return its ID. An image already on the host is good enough when the pull fails
