@@ -2,6 +2,8 @@ import type { DeploymentState, GitHubApi, IssueComment } from '../src/github/api
 import type { AnnounceLog } from '../src/github/announce'
 
 type Repository = { owner: string; repo: string }
+// The parameters of a deployments call, as GitHubApi declares them.
+type ReposParams<Name extends keyof GitHubApi['rest']['repos']> = Parameters<GitHubApi['rest']['repos'][Name]>[0]
 
 export interface FakeDeployment {
   id: number
@@ -14,7 +16,7 @@ export interface FakeDeployment {
   autoMerge: boolean
   requiredContexts: string[]
   // Newest last, unlike the API's answer.
-  statuses: { state: DeploymentState; description: string; environment_url?: string; log_url?: string; auto_inactive: boolean }[]
+  statuses: Omit<ReposParams<'createDeploymentStatus'>, 'owner' | 'repo' | 'deployment_id'>[]
 }
 
 // An Octokit-shaped double of the GitHub calls: comments and deployments live in memory, every
@@ -61,25 +63,14 @@ export class FakeGitHub implements GitHubApi {
     },
     repos: {
       // Newest first, as GitHub lists them.
-      listDeployments: async (p: Repository & { sha?: string; task?: string; environment?: string; per_page?: number }) => {
+      listDeployments: async (p: ReposParams<'listDeployments'>) => {
         this.call('list deployments')
         const matching = this.deployments.filter(
           (d) => (!p.sha || d.ref === p.sha) && (!p.task || d.task === p.task) && (!p.environment || d.environment === p.environment),
         )
         return { data: matching.reverse().slice(0, p.per_page ?? 30) }
       },
-      createDeployment: async (
-        p: Repository & {
-          ref: string
-          task: string
-          environment: string
-          description: string
-          auto_merge: boolean
-          required_contexts: string[]
-          transient_environment: boolean
-          production_environment: boolean
-        },
-      ) => {
+      createDeployment: async (p: ReposParams<'createDeployment'>) => {
         this.call('create deployment')
         const deployment: FakeDeployment = {
           id: this.next++,
@@ -96,21 +87,12 @@ export class FakeGitHub implements GitHubApi {
         this.deployments.push(deployment)
         return { data: deployment }
       },
-      listDeploymentStatuses: async (p: Repository & { deployment_id: number; per_page?: number }) => {
+      listDeploymentStatuses: async (p: ReposParams<'listDeploymentStatuses'>) => {
         this.call(`list statuses ${p.deployment_id}`)
         const statuses = [...this.deployment(p.deployment_id).statuses].reverse()
         return { data: statuses.slice(0, p.per_page ?? 30) }
       },
-      createDeploymentStatus: async (
-        p: Repository & {
-          deployment_id: number
-          state: DeploymentState
-          description: string
-          environment_url?: string
-          log_url?: string
-          auto_inactive: boolean
-        },
-      ) => {
+      createDeploymentStatus: async (p: ReposParams<'createDeploymentStatus'>) => {
         this.call(`${p.state} ${p.deployment_id}`)
         const { deployment_id: _id, owner: _owner, repo: _repo, ...status } = p
         this.deployment(p.deployment_id).statuses.push(status)
