@@ -1,14 +1,19 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   currentEnvironment,
   deploymentTask,
   recordDeployment,
+  recordInterrupted,
   recordRemoved,
   retireDeployments,
   statusDescription,
-  type GitHubEnvironment,
 } from '../src/github/deployments'
+import type { GitHubEnvironment } from '../src/github/api'
 import { FakeGitHub, recorder } from './fake-github-api'
+
+// What the post step would be left, should the run be killed.
+const state = vi.hoisted(() => ({ pending: [] as unknown[] }))
+vi.mock('../src/state-helper', () => ({ rememberGitHubDeployment: (pending: unknown) => state.pending.push(pending) }))
 
 const preview: GitHubEnvironment = {
   owner: 'octo',
@@ -71,6 +76,16 @@ describe('recordDeployment', () => {
       `GitHub deployment ${deployment.id}: success`,
     ])
     expect(log.warnings).toEqual([])
+  })
+
+  it('leaves the deployment in progress to the post step until it is told how the deploy ended', async () => {
+    const github = new FakeGitHub()
+    state.pending = []
+    const record = await recordDeployment(github, preview, SHA1, recorder())
+    const { id } = github.deployments[0]
+    expect(state.pending).toEqual([{ ...preview, id }])
+    await record.failed('broken')
+    expect(state.pending).toEqual([{ ...preview, id }, undefined])
   })
 
   it('adds to the deployment of the same commit on a re-run instead of creating another', async () => {
@@ -142,6 +157,21 @@ describe('recordDeployment', () => {
     github.failWith = new Error('Not Found')
     await expect(record.ready('http://a')).resolves.toBeUndefined()
     expect(log.warnings).toEqual([expect.stringContaining(': Not Found. The deployment itself is not affected')])
+  })
+})
+
+describe('recordInterrupted', () => {
+  it('ends the deployment a killed main step left in progress in failure, and warns when GitHub refuses', async () => {
+    const github = new FakeGitHub()
+    await recordDeployment(github, preview, SHA1, recorder())
+    const { id } = github.deployments[0]
+    const log = recorder()
+    await recordInterrupted(github, { ...preview, id }, log)
+    expect(github.statesOf()).toEqual({ [id]: ['in_progress', 'failure'] })
+    expect(log.infos).toEqual([`GitHub deployment ${id}: failure`])
+    github.failWith = new Error('Not Found')
+    await recordInterrupted(github, { ...preview, id }, log)
+    expect(log.warnings).toEqual([expect.stringContaining('add `deployments: write`')])
   })
 })
 

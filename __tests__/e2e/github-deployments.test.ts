@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { IMAGES, explain, localInputs, objectsOf, removeDeployment, runAction, startAction, uniquePrefix, until } from './harness'
+import { IMAGES, explain, localInputs, objectsOf, removeDeployment, runAction, runPost, startAction, uniquePrefix, until } from './harness'
 import { GitHubOnLoopback } from './fake-github'
 
 // GitHub Deployments of pull request deploys, against a GitHub API on this machine: one
@@ -76,6 +76,19 @@ describe('GitHub Deployments of a pull request, with a GitHub API on this machin
     expect(github.deployments.at(-1)!.statuses[3].description).toMatch(/^The run was cancelled \(SIGINT\)/)
   })
 
+  it('lets the post step end the deployment of a killed main step in failure', async () => {
+    const env = github.onPullRequest(51, HEAD3)
+    const started = startAction({ ...inputs, 'instance-port': '9999' }, env)
+    await until('the readiness wait', () => started.output().includes('::group::Wait until every instance serves'))
+    started.child.kill('SIGKILL')
+    const killed = await started.finished
+    expect(github.deploymentsIn('preview').at(-1)).toMatch(/failure, in_progress$/)
+    const post = await runPost(inputs, killed.state, env)
+    expect(post.code, explain(post)).toBe(0)
+    expect(github.deploymentsIn('preview').at(-1)).toBe(`${task} ${HEAD3}: in_progress, failure, in_progress, failure, in_progress, failure`)
+    expect(github.deployments.at(-1)!.statuses[5].description).toMatch(/^The run was stopped before the deploy finished/)
+  })
+
   it('makes every active deployment of the pull request inactive on teardown', async () => {
     const run = await runAction(
       { command: 'teardown', 'instance-prefix': prefix, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' },
@@ -87,7 +100,7 @@ describe('GitHub Deployments of a pull request, with a GitHub API on this machin
       otherPullRequest,
       `${task} ${HEAD1}: in_progress, success, in_progress, success, inactive`,
       `${task} ${HEAD2}: in_progress, success, inactive`,
-      `${task} ${HEAD3}: in_progress, failure, in_progress, failure, inactive`,
+      `${task} ${HEAD3}: in_progress, failure, in_progress, failure, in_progress, failure, inactive`,
     ])
     expect(run.stdout).toContain(`Marked 2 GitHub deployment(s) of '${prefix}' in environment 'preview' inactive`)
   })

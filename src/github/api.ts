@@ -16,6 +16,15 @@ export interface GitHubDeployment {
 // The states the action sets; GitHub knows a few more (pending, queued, error).
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'inactive'
 
+// Where the GitHub deployments of one deployment on the Docker host are (deployments.ts).
+export interface GitHubEnvironment extends Repository {
+  environment: string
+  // The deployment on the Docker host (instance-prefix).
+  deployment: string
+  // The run's page, each status's log_url.
+  logUrl?: string
+}
+
 // A type alias, not an interface: Octokit's parameters carry an index signature that only
 // anonymous object types are assignable to.
 type Repository = { owner: string; repo: string }

@@ -1,7 +1,8 @@
-import type { DeploymentState, GitHubApi } from './api'
+import type { DeploymentState, GitHubApi, GitHubEnvironment } from './api'
 import type { AnnounceLog } from './announce'
-import { currentRepository, runUrlOf, type Repository } from './event'
+import { currentRepository, runUrlOf } from './event'
 import { log as runLog } from '../log'
+import { rememberGitHubDeployment, type PendingGitHubDeployment } from '../state-helper'
 
 // GitHub Deployments: the pull request shows its environment, whether the deploy is in progress,
 // ready (with the URL) or failed, and that it is gone after teardown. Like the comment, a courtesy:
@@ -10,14 +11,6 @@ import { log as runLog } from '../log'
 // One GitHub deployment per commit and deployment on the Docker host: a re-run of the same commit
 // adds statuses to it instead of creating another. Its `task` names the deployment on the Docker
 // host, since one environment (by default `preview`) holds the deployments of every pull request.
-
-export interface GitHubEnvironment extends Repository {
-  environment: string
-  // The deployment on the Docker host (instance-prefix).
-  deployment: string
-  // The run's page, each status's log_url.
-  logUrl?: string
-}
 
 // Outside a workflow run (the CLI) there is no repository to record a deployment in.
 export function currentEnvironment(environment: string, deployment: string, env: NodeJS.ProcessEnv = process.env): GitHubEnvironment | undefined {
@@ -129,6 +122,8 @@ export async function recordDeployment(
     return NOT_RECORDED
   }
   log.info(`GitHub deployment ${id} of ${ref.slice(0, 12)} in environment '${where.environment}': in progress`)
+  // For the post step, should this run be killed before it can say how the deploy ended.
+  rememberGitHubDeployment({ ...where, id })
   const settle = async (state: DeploymentState, description: string, url?: string, retire = false): Promise<void> => {
     try {
       await setDeploymentState(api, where, id, state, description, url)
@@ -136,6 +131,8 @@ export async function recordDeployment(
       if (retire) await retireDeployments(api, where, `Replaced by deployment ${id}`, id)
     } catch (error) {
       warnNotRecorded(log, where, error)
+    } finally {
+      rememberGitHubDeployment(undefined)
     }
   }
   return {
@@ -157,6 +154,17 @@ export async function recordRemoved(
     if (retired > 0) log.info(`Marked ${retired} GitHub deployment(s) of '${where.deployment}' in environment '${where.environment}' inactive`)
   } catch (error) {
     warnNotRecorded(log, where, error)
+  }
+}
+
+// The post step, after a main step that was killed while its GitHub deployment was in progress.
+export async function recordInterrupted(api: GitHubApi | undefined, pending: PendingGitHubDeployment, log: AnnounceLog = runLog): Promise<void> {
+  if (!api) return
+  try {
+    await setDeploymentState(api, pending, pending.id, 'failure', 'The run was stopped before the deploy finished (cancelled, or its runner lost)')
+    log.info(`GitHub deployment ${pending.id}: failure`)
+  } catch (error) {
+    warnNotRecorded(log, pending, error)
   }
 }
 
