@@ -10,6 +10,7 @@ import {
 } from '../src/github/deployments'
 import type { GitHubEnvironment } from '../src/github/api'
 import { FakeGitHub, recorder } from './fake-github-api'
+import { log } from '../src/log'
 
 // What the post step would be left, should the run be killed.
 const state = vi.hoisted(() => ({ pending: [] as unknown[] }))
@@ -29,6 +30,11 @@ const SHA2 = 'b'.repeat(40)
 describe('deploymentTask and statusDescription', () => {
   it("name the deployment on the Docker host in GitHub's task", () => {
     expect(deploymentTask('shop-pr-42')).toBe('deploy:shop-pr-42')
+  })
+
+  it('mask the secrets the run registered, as the log does', () => {
+    log.setSecret('tcp://vch.internal:2376')
+    expect(statusDescription('Lost the Docker host tcp://vch.internal:2376: ECONNRESET')).toBe('Lost the Docker host ***: ECONNRESET')
   })
 
   it('keep a description within the 140 characters GitHub takes', () => {

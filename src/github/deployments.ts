@@ -1,7 +1,7 @@
 import type { DeploymentState, GitHubApi, GitHubEnvironment } from './api'
 import type { AnnounceLog } from './announce'
 import { currentRepository, runUrlOf } from './event'
-import { log as runLog } from '../log'
+import { log as runLog, withSecretsMasked } from '../log'
 import { rememberGitHubDeployment, type PendingGitHubDeployment } from '../state-helper'
 
 // GitHub Deployments: the pull request shows its environment, whether the deploy is in progress,
@@ -26,9 +26,11 @@ export function deploymentTask(deployment: string): string {
   return `deploy:${deployment}`
 }
 
-// Pure: GitHub refuses a status description longer than 140 characters.
+// Secrets masked as in the log (a failure's reason may quote the Docker host's address), and cut
+// to the 140 characters GitHub takes.
 export function statusDescription(text: string): string {
-  return text.length <= DESCRIPTION_MAX ? text : `${text.slice(0, DESCRIPTION_MAX - 1)}…`
+  const masked = withSecretsMasked(text)
+  return masked.length <= DESCRIPTION_MAX ? masked : `${masked.slice(0, DESCRIPTION_MAX - 1)}…`
 }
 
 // The deployment of this commit if an earlier run made one, else a new one. Transient and not
