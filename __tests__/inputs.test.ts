@@ -61,6 +61,7 @@ describe('readInputs: defaults', () => {
     'response-timeout': (i) => `${i.deploy!.timeouts.response}s`,
     'tunnel-timeout': (i) => `${i.deploy!.timeouts.tunnel / 3600}h`,
     'drain-timeout': (i) => `${i.deploy!.timeouts.drain}s`,
+    environment: (i) => i.environment,
   }
 
   it('knows how every input with a default is parsed (extend this table when adding one)', () => {
@@ -213,6 +214,17 @@ describe('readInputs: prune', () => {
       expect(error.message).toContain('365d')
     },
   )
+
+  it('takes any GitHub environment name for every command, one per pull request too', () => {
+    expect(parse({ command: 'teardown' }).environment).toBe('preview')
+    expect(parse({ image: 'nginx', environment: ' pr-42 ' }).environment).toBe('pr-42')
+    expect(prune({ 'max-age': '1d', environment: 'Preview / PR 42' }).environment).toBe('Preview / PR 42')
+  })
+
+  it.each(['x'.repeat(256), 'pr\n42'])('refuses environment %j, saying what a name may be', (environment) => {
+    const error = refusal({ command: 'teardown', environment }, 'environment')
+    expect(error.message).toContain('255 characters')
+  })
 
   it('needs max-age, github-token or both, and says so', () => {
     const error = refusal({ command: 'prune', 'instance-prefix': 'pr-*' }, 'max-age')

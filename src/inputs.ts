@@ -148,7 +148,13 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'github-token',
     secret: true,
     description:
-      "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), and lets `prune` remove the deployments of closed pull requests. Empty: no comments.",
+      "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write` and `deployments: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), records each deploy as a GitHub deployment (see `environment`), and lets `prune` remove the deployments of closed pull requests. Empty: no comments, no GitHub deployments.",
+  },
+  {
+    name: 'environment',
+    default: 'preview',
+    description:
+      'With `github-token` (and `deployments: write`): the GitHub environment each deploy is recorded in as a GitHub deployment of the commit (in progress, then success with the URL or failure; inactive after teardown). One transient environment shared by every pull request leaves none to delete by hand; a per-pull-request name such as `pr-42` works too.',
   },
   {
     name: 'max-age',
@@ -240,6 +246,8 @@ export interface Inputs {
   haproxyImage: string
   pull: PullPolicy
   githubToken: string
+  // The GitHub environment of the deployment's GitHub deployments.
+  environment: string
   deploy?: DeploySettings
   prune?: PruneSettings
 }
@@ -282,6 +290,8 @@ const MEMORY_MIN = 6 * 1024 ** 2
 const MEMORY_MAX = 1024 ** 4
 const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/
 const CPUS_MAX = 256
+// GitHub's limit; the name goes nowhere but the GitHub API.
+const ENVIRONMENT_MAX = 255
 
 export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
@@ -312,6 +322,7 @@ export function readInputs(read: InputReader, env: NodeJS.ProcessEnv = process.e
     haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
     pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
     githubToken,
+    environment: environmentName(get('environment')),
   }
   if (command === 'deploy') inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs)
   if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken)
@@ -577,6 +588,12 @@ function integer(value: string, input: string, min: number, max: number): number
   if (!/^[1-9][0-9]*$/.test(value) || n < min || n > max)
     throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number from ${min} to ${max}, written without sign or leading zeros.`)
   return n
+}
+
+function environmentName(value: string): string {
+  if (value.length > ENVIRONMENT_MAX || /[\p{Cc}]/u.test(value))
+    throw new InputError(`Invalid environment: at most ${ENVIRONMENT_MAX} characters and no control characters, e.g. 'preview' or 'pr-42'.`)
+  return value
 }
 
 function name(value: string, input: string): string {

@@ -107,9 +107,9 @@ export function startAction(inputs: Record<string, string>, env: Record<string, 
 
 // The post step as the runner starts it (action.yml runs.post): the same inputs, with the state the
 // main step saved as STATE_<name> variables.
-export async function runPost(inputs: Record<string, string>, state: Record<string, string>): Promise<ActionRun> {
+export async function runPost(inputs: Record<string, string>, state: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
   const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]))
-  return startAction(inputs, stateEnv, { entry: 'dist/post.js' }).finished
+  return startAction(inputs, { ...env, ...stateEnv }, { entry: 'dist/post.js' }).finished
 }
 
 function spawnAction(inputs: Record<string, string>, env: Record<string, string>, { entry = 'dist/index.js', wrapper = [] }: StepStart): ChildProcess {
