@@ -527,18 +527,20 @@ describe('readInputs: secret inputs', () => {
           ? selfSignedPem()
           : name === 'secret-env'
             ? `SECRET=secret-${i}-0123456789`
-            : name.startsWith('tls-')
-              ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`)
-              : `secret-${name}-0123456789`,
+            : name === 'basic-auth'
+              ? `reviewer:secret-${i}-0123456789`
+              : name.startsWith('tls-')
+                ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`)
+                : `secret-${name}-0123456789`,
     ]),
   )
   const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
 
   // Listed out, so that an input losing its secret flag (or disappearing) fails here instead of
   // dropping out of the masking tests that go over secretNames.
-  it('are docker-host, the TLS material, the registry password, lb-certificate, secret-env and github-token', () => {
+  it('are docker-host, the TLS material, the registry password, lb-certificate, secret-env, basic-auth and github-token', () => {
     expect([...secretNames].sort()).toEqual(
-      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'github-token'].sort(),
+      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'basic-auth', 'github-token'].sort(),
     )
   })
 
