@@ -291,3 +291,29 @@ export async function expectTakeOverOfKilledHolder(prefix: string, inputs: Recor
   expect(objectsOf(prefix).sort()).toEqual([...instances, `${prefix}-lb`, `${prefix}-net`].sort())
   expect((await distinctAnswers(next.outputs.url, 10)).size).toBe(instances.length)
 }
+
+export function withoutMaskCommands(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+export function expectNowhere(run: ActionRun, secrets: string[]): void {
+  const places: [string, string][] = [
+    ['stdout (outside ::add-mask::)', withoutMaskCommands(run.stdout)],
+    ['stderr', run.stderr],
+    ['job summary', run.summary],
+    ['outputs', JSON.stringify(run.outputs)],
+  ]
+  for (const [where, text] of places) for (const secret of secrets) expect(text.includes(secret), `a secret appears in the ${where}`).toBe(false)
+}
+
+// Everything the deployment has on the Docker host, as the Engine reports it.
+export function inspectDeployment(prefix: string): string {
+  const filter = `label=${LABEL_DEPLOYMENT}=${prefix}`
+  const containers = docker('ps', '-aq', '--filter', filter).split('\n').filter(Boolean)
+  const networks = docker('network', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
+  expect(containers.length).toBeGreaterThan(0)
+  return [docker('inspect', ...containers), docker('network', 'inspect', ...networks)].join('\n')
+}
