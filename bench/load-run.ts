@@ -2,6 +2,7 @@
 // test images made with the action's CLI, autocannon runs against it, and the table they print.
 // Traffic goes only to 127.0.0.1 and to the containers a benchmark creates, all named after its ID.
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
@@ -125,8 +126,9 @@ export function machine(): string {
   return `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length} CPUs (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; Docker Engine ${engine}; Node ${process.version}; autocannon in this process (one thread) on the same machine as HAProxy and the instances`
 }
 
-// Removes every container and network named after the benchmark's ID, also on SIGINT/SIGTERM.
-export function sweepOnExit(id: string): () => void {
+// Runs a benchmark's main once dist/ is built, then removes every container and network named
+// after its ID: at the end, on failure and on SIGINT/SIGTERM.
+export function runBenchmark(id: string, main: () => Promise<void>): void {
   const sweep = (): void => {
     const mine = (name: string) => name.startsWith(`${id}-`)
     const containers = tryDocker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(mine)
@@ -138,5 +140,14 @@ export function sweepOnExit(id: string): () => void {
       sweep()
       process.exit(130)
     })
-  return sweep
+  if (!existsSync(CLI)) {
+    console.error(`${CLI} not found: run npm run build`)
+    process.exit(1)
+  }
+  main()
+    .catch((error: Error) => {
+      console.error(error.message)
+      process.exitCode = 1
+    })
+    .finally(sweep)
 }

@@ -13,26 +13,12 @@
 // 127.0.0.1 and to the containers this script creates. Everything it creates is named
 // bench-load-<random>… and removed at the end, on failure and on SIGINT/SIGTERM.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { docker } from '../test-support/host'
-import {
-  CLI,
-  HAPROXY_IMAGE,
-  WEB_IMAGE,
-  addressOn,
-  deploy,
-  machine,
-  measure,
-  networkOf,
-  sweepOnExit,
-  table,
-  waitForAnswer,
-  type Row,
-  type Target,
-} from './load-run'
+import { HAPROXY_IMAGE, WEB_IMAGE, addressOn, deploy, machine, measure, networkOf, runBenchmark, table, waitForAnswer, type Row, type Target } from './load-run'
 
 const { values: flags } = parseArgs({
   options: {
@@ -134,15 +120,4 @@ async function main(): Promise<void> {
   writeFileSync(flags.out, report)
 }
 
-const sweep = sweepOnExit(ID)
-
-if (!existsSync(CLI)) {
-  console.error(`${CLI} not found: run npm run build`)
-  process.exit(1)
-}
-main()
-  .catch((error: Error) => {
-    console.error(error.message)
-    process.exitCode = 1
-  })
-  .finally(sweep)
+runBenchmark(ID, main)

@@ -9,12 +9,12 @@
 // Needs `npm run build` and the local test images. Everything it creates is named
 // bench-protect-<random>… and removed at the end, on failure and on SIGINT/SIGTERM.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { basicAuthorization } from '../src/haproxy/basic-auth'
-import { CLI, addressOn, deploy, machine, measure, networkOf, sweepOnExit, table, waitForAnswer, type Row } from './load-run'
+import { addressOn, deploy, machine, measure, networkOf, runBenchmark, table, waitForAnswer, type Row } from './load-run'
 
 const { values: flags } = parseArgs({
   options: {
@@ -72,15 +72,4 @@ async function main(): Promise<void> {
   }
 }
 
-const sweep = sweepOnExit(ID)
-
-if (!existsSync(CLI)) {
-  console.error(`${CLI} not found: run npm run build`)
-  process.exit(1)
-}
-main()
-  .catch((error: Error) => {
-    console.error(error.message)
-    process.exitCode = 1
-  })
-  .finally(sweep)
+runBenchmark(ID, main)

@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { expect, inject } from 'vitest'
+import { afterAll, expect, inject } from 'vitest'
 import { parse } from 'yaml'
 import { certificateIn } from '../../src/haproxy/stats-certificate'
 import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
@@ -222,6 +222,17 @@ export function removeDeployment(prefix: string): void {
   if (containers.length > 0) docker('rm', '-f', ...containers)
   const networks = docker('network', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
   if (networks.length > 0) docker('network', 'rm', ...networks)
+}
+
+// A new deployment name for each call, every one of them removed once the test file is done.
+export function deploymentsRemovedAfterAll(): (tag: string) => string {
+  const created: string[] = []
+  afterAll(() => created.forEach(removeDeployment))
+  return (tag) => {
+    const prefix = uniquePrefix(tag)
+    created.push(prefix)
+    return prefix
+  }
 }
 
 // The user IDs HAProxy's master and its workers run as in a load-balancer container, read from

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
 import { startLoad } from '../../test-support/load'
 import {
@@ -13,9 +13,8 @@ import {
   inspectDeployment,
   localInputs,
   objectsOf,
-  removeDeployment,
+  deploymentsRemovedAfterAll,
   runAction,
-  uniquePrefix,
   withoutMaskCommands,
 } from './harness'
 
@@ -23,14 +22,7 @@ import {
 // HTTP and HTTPS; that no password reaches the load-balancer or the log; which source address the
 // load-balancer sees of a client on 127.0.0.1; and a redeploy under load with credentials.
 
-const created: string[] = []
-afterAll(() => created.forEach(removeDeployment))
-
-function deployment(tag: string): string {
-  const prefix = uniquePrefix(tag)
-  created.push(prefix)
-  return prefix
-}
+const deployment = deploymentsRemovedAfterAll()
 
 // Long random passwords with the characters that would break a config line or a format string.
 const USERS = [
