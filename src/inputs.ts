@@ -3,6 +3,8 @@
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto'
+import { BlockList, isIP } from 'node:net'
+import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
@@ -81,6 +83,17 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'http-redirect-port',
     description:
       'With `lb-certificate`: a port where the load-balancer answers plain HTTP with a permanent redirect to the same URL over HTTPS on `lb-port`, e.g. `80` beside `lb-port` 443. Published or opened like `lb-port`. Empty: none.',
+  },
+  {
+    name: 'basic-auth',
+    secret: true,
+    description:
+      'Credentials, one `user:password` per line, from a secret: every request to the service needs one of them, else it gets 401 and the browser asks for them. Needs protocol `http`. The load-balancer keeps only a salted SHA-256 of each; use long random passwords. Health checks and readiness are not affected.',
+  },
+  {
+    name: 'allow-cidrs',
+    description:
+      'Networks allowed to reach the service, as the load-balancer sees the client address: IPv4 or IPv6 CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or single addresses, separated by commas, spaces or newlines. Other clients get 403 (`tcp`: their connection is closed). Empty: everyone.',
   },
   {
     name: 'health-check-path',
@@ -221,6 +234,9 @@ export interface DeploySettings {
   certificate?: LbCertificate
   // Only with certificate.
   httpRedirectPort?: number
+  // Only with protocol http.
+  basicAuth?: Credentials[]
+  allowCidrs?: string[]
   timeouts: LbTimeouts
 }
 
@@ -387,6 +403,17 @@ function readDeploySettings(
   const redirectPort = raw('http-redirect-port')
   if (redirectPort) settings.httpRedirectPort = httpRedirectPort(redirectPort, settings)
   if (username) settings.registryAuth = { username, password, header: registryAuthHeader(username, password) }
+  // Not trimmed as a whole: a password's spaces are part of it, on the first and last line too.
+  const basicAuth = read('basic-auth')
+  if (basicAuth?.trim()) {
+    if (protocol === 'tcp')
+      throw new InputError(
+        "Input 'basic-auth' needs protocol 'http': with 'tcp' the load-balancer passes connections through and sees no request to ask credentials of. Use allow-cidrs to limit who connects.",
+      )
+    settings.basicAuth = basicAuthLines(basicAuth)
+  }
+  const allowCidrs = raw('allow-cidrs')
+  if (allowCidrs) settings.allowCidrs = cidrList(allowCidrs)
   return settings
 }
 
@@ -506,6 +533,66 @@ function lbCertificate(value: string): LbCertificate {
   const key = parsed(() => createPrivateKey(keyPem), 'the private key cannot be parsed')
   if (!leaf.checkPrivateKey(key)) throw refuse('the private key does not belong to the first certificate')
   return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 }
+}
+
+// Printable ASCII only: browsers encode other characters of Basic credentials differently (UTF-8
+// or Latin-1), so such a password would work in one and not in another.
+const USER_PATTERN = /^[\x21-\x39\x3b-\x7e]{1,128}$/
+const PASSWORD_PATTERN = /^[\x20-\x7e]{8,256}$/
+const BASIC_AUTH_MAX = 1000
+
+// One user:password per line, the user up to the first ':'. Errors give the line number and never
+// the line: all of it is a secret.
+function basicAuthLines(text: string): Credentials[] {
+  const credentials: Credentials[] = []
+  const seen = new Map<string, number>()
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return
+    const at = `Invalid basic-auth, line ${i + 1}:`
+    const colon = line.indexOf(':')
+    if (colon < 0) throw new InputError(`${at} no ':'. Expected user:password (the line is not shown here).`)
+    const user = line.slice(0, colon)
+    const password = line.slice(colon + 1)
+    if (!USER_PATTERN.test(user)) throw new InputError(`${at} the user is not 1 to 128 printable ASCII characters without spaces (the line is not shown here).`)
+    if (!PASSWORD_PATTERN.test(password))
+      throw new InputError(
+        `${at} the password is not 8 to 256 printable ASCII characters (spaces allowed). Use a long random one (the line is not shown here).`,
+      )
+    const earlier = seen.get(user)
+    if (earlier !== undefined) throw new InputError(`${at} the user is already given on line ${earlier}. Give each user once.`)
+    seen.set(user, i + 1)
+    credentials.push({ user, password })
+  })
+  if (credentials.length > BASIC_AUTH_MAX) throw new InputError(`Invalid basic-auth: ${credentials.length} users, at most ${BASIC_AUTH_MAX}.`)
+  return credentials
+}
+
+const CIDRS_MAX = 1000
+
+// Each entry an IPv4 or IPv6 address, optionally with a prefix length in range for its family.
+// Node parses the address (isIP) and checks the prefix (BlockList), so that HAProxy gets only
+// what both agree is a network.
+function cidrList(text: string): string[] {
+  const entries = text.split(/[\s,]+/).filter((entry) => entry !== '')
+  if (entries.length > CIDRS_MAX) throw new InputError(`Invalid allow-cidrs: ${entries.length} entries, at most ${CIDRS_MAX}.`)
+  return entries.map((entry, i) => {
+    const [address, prefix, extra] = entry.split('/')
+    const family = isIP(address!)
+    const bits = family === 4 ? 32 : 128
+    const refuse = (problem: string): InputError =>
+      new InputError(
+        `Invalid allow-cidrs, entry ${i + 1}: ${problem}. Expected IPv4 or IPv6 networks such as '203.0.113.0/24' or '2001:db8::/32' (or single addresses), separated by commas, spaces or newlines.`,
+      )
+    if (family === 0 || address!.includes('%')) throw refuse('not an IP address')
+    if (extra !== undefined || (prefix !== undefined && !/^(?:0|[1-9][0-9]{0,2})$/.test(prefix)))
+      throw refuse(`the prefix length is not a number from 0 to ${bits}`)
+    try {
+      new BlockList().addSubnet(address!, Number(prefix ?? bits), family === 4 ? 'ipv4' : 'ipv6')
+    } catch {
+      throw refuse(`the prefix length is not a number from 0 to ${bits}`)
+    }
+    return entry
+  })
 }
 
 function httpRedirectPort(value: string, settings: DeploySettings): number {

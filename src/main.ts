@@ -1,4 +1,5 @@
 import { log } from './log'
+import { basicAuthorization } from './haproxy/basic-auth'
 import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
@@ -170,6 +171,13 @@ export function maskSecrets(read: InputReader): void {
   for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
     const value = line.slice(line.indexOf('=') + 1)
     for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
+  }
+  // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
+  for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon < 0 || line.trim() === '') continue
+    const credentials = { user: line.slice(0, colon), password: line.slice(colon + 1) }
+    for (const value of [credentials.password, line, basicAuthorization(credentials).slice('Basic '.length)]) if (value) log.setSecret(value)
   }
   const username = read('registry-username')?.trim()
   const password = read('registry-password')

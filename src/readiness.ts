@@ -23,6 +23,10 @@ export interface Endpoints {
   protocol: Protocol
   // With HTTPS: the SHA-256 fingerprint of the certificate the load-balancer must serve.
   certificateFingerprint?: string
+  // With basic-auth: the Authorization header of one of its users. HAProxy answers a request
+  // without it with 401 itself, before choosing an instance, so the probe would prove only that
+  // HAProxy listens; with it, it goes through to an instance like any user's request.
+  serviceAuthorization?: string
 }
 
 export interface Expectation {
@@ -123,7 +127,8 @@ async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefi
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
   const fingerprint = endpoints.certificateFingerprint
   try {
-    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal)
+    const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {}
+    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers })
     const certified = !fingerprint || (response.socket as TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
     response.destroy()
     return certified && ![502, 503, 504].includes(response.statusCode ?? 0)

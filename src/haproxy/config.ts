@@ -1,6 +1,7 @@
 // Load-balance HTTP requests or plain TCP connections (the protocol input).
 export const PROTOCOLS = ['http', 'tcp'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
+import { basicAuthLines, type BasicAuthCheck } from './basic-auth'
 import { statsAuthLine, type StatsAuth } from './stats-auth'
 import type { StatsCertificate } from './stats-certificate'
 
@@ -66,6 +67,11 @@ export interface LbConfig {
   statsCertificate: StatsCertificate
   // Where the load-balancer has it: STATS_CERTIFICATE_PATH.
   statsCertificateFile: string
+  // basic-auth (HTTP only): a request needs credentials the check knows, else it gets 401.
+  basicAuth?: BasicAuthCheck
+  // allow-cidrs: only clients whose address (as the load-balancer sees it) is in one of these
+  // networks get through; the others get 403 (HTTP) or a closed connection (TCP).
+  allowedSources?: string[]
   // HAProxy's master starts as root to bind a port below 1024 on a host that lets no other user
   // do so; its workers, which handle the traffic, then run as the image's `haproxy` user.
   startsAsRoot?: boolean
@@ -172,6 +178,8 @@ function render(config: LbConfig, initAddr: string): string {
     // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
     // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
     `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
+    ...sourceCheck(config),
+    ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
     ...(http ? forwardedHeaders(config) : []),
     // Clients that read this header (Node's default agent and fetch close an idle connection a
     // second before the time announced) never send into HAProxy's close, and let go of an old
@@ -180,7 +188,7 @@ function render(config: LbConfig, initAddr: string): string {
     ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
     `    default_backend ${SERVING_BACKEND}`,
     '',
-    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
+    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
     ...backend(SERVING_BACKEND, config.serving, config),
     ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
   ]
@@ -212,12 +220,25 @@ function forwardedHeaders(config: LbConfig): string[] {
 
 // The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
 // literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
-function redirectToHttps(listenPort: number, httpsPort: number): string[] {
+// Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
+function redirectToHttps(listenPort: number, config: LbConfig): string[] {
+  const httpsPort = config.servicePort
   return [
     'frontend http-redirect',
     `    bind :${listenPort}`,
+    ...sourceCheck(config),
     `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
     '    http-request redirect scheme https code 301',
     '',
+  ]
+}
+
+// allow-cidrs, before anything else of a request is looked at. HTTP (and HTTPS, after the
+// handshake) answers 403, so that a person sees why; TCP can only close the connection, at once.
+function sourceCheck({ allowedSources, protocol }: LbConfig): string[] {
+  if (!allowedSources) return []
+  return [
+    ...allowedSources.map((cidr) => `    acl allowed_source src ${cidr}`),
+    protocol === 'http' ? '    http-request deny deny_status 403 unless allowed_source' : '    tcp-request connection reject unless allowed_source',
   ]
 }

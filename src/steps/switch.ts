@@ -15,7 +15,7 @@ import {
 } from '../haproxy/config'
 import { checkInside, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
 import { describeServer, type ServerStatus } from '../haproxy/stats'
-import { basicAuthorization } from '../haproxy/stats-auth'
+import { basicAuthorization } from '../haproxy/basic-auth'
 import { NotReadyError, hostForUrl, type Endpoints } from '../readiness'
 import type { StepContext } from './context'
 
@@ -168,6 +168,7 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
       servicePort: port,
       protocol: settings.protocol,
       certificateFingerprint: settings.certificate?.fingerprint256,
+      serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]!),
     },
     address: { ip, port, url },
     user: inspected.Config.User ?? '',
