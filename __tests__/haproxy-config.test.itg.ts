@@ -8,6 +8,7 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  configIdOf,
   renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
@@ -472,6 +473,20 @@ describe('renderHaproxyConfig', () => {
   it('changes when the servers change', () => {
     const base = variants['http, TCP checks, 3 servers']
     expect(renderHaproxyConfig({ ...base, serving: base.serving.slice(0, 2) })).not.toBe(renderHaproxyConfig(base))
+  })
+
+  it('names itself on every answer of the stats page (readiness waits for it after a reload), by a digest that changes with any other line', () => {
+    const configs = Object.values(variants)
+    const ids = configs.map(configIdOf)
+    configs.forEach((config, i) => {
+      const stats = sections(renderHaproxyConfig(config)).find((s) => s.kind === 'frontend' && s.name === 'stats')!
+      expect(stats.lines).toContainEqual(['http-after-response', 'set-header', 'x-vic-lb-config', ids[i]])
+      expect(ids[i]).toMatch(/^[0-9a-f]{16}$/)
+    })
+    expect(new Set(ids).size).toBe(configs.length)
+    const base = variants['http, TCP checks, 3 servers']
+    expect(configIdOf({ ...base, allowedSources: ['203.0.113.0/24'] })).not.toBe(configIdOf(base))
+    expect(configIdOf(structuredClone(base))).toBe(configIdOf(base))
   })
 })
 

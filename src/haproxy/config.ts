@@ -1,6 +1,7 @@
 // Load-balance HTTP requests or plain TCP connections (the protocol input).
 export const PROTOCOLS = ['http', 'tcp'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
+import { createHash } from 'node:crypto'
 import { basicAuthLines, type BasicAuthCheck } from './basic-auth'
 import { statsAuthLine, type StatsAuth } from './stats-auth'
 import type { StatsCertificate } from './stats-certificate'
@@ -80,7 +81,26 @@ export interface LbConfig {
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 export function renderHaproxyConfig(config: LbConfig): string {
-  return render(config, 'last,libc,none')
+  return withConfigId(render(config, 'last,libc,none'))
+}
+
+// The stats page names the configuration of the worker that serves it in this header, so that
+// readiness can tell when a reload has taken effect, even one that moves no instance (a changed
+// allow-cidrs or basic-auth): until then the previous worker may still take new connections.
+export const CONFIG_ID_HEADER = 'x-vic-lb-config'
+const CONFIG_ID_PLACEHOLDER = '@config-id@'
+
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+export function configIdOf(config: LbConfig): string {
+  return idOf(render(config, 'last,libc,none'))
+}
+
+function withConfigId(text: string, id = idOf(text)): string {
+  return text.replace(CONFIG_ID_PLACEHOLDER, id)
+}
+
+function idOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
@@ -89,7 +109,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
 export function renderConfigToCheck(config: LbConfig): string {
-  return render(config, 'none')
+  return withConfigId(render(config, 'none'), configIdOf(config))
 }
 
 function render(config: LbConfig, initAddr: string): string {
@@ -173,6 +193,8 @@ function render(config: LbConfig, initAddr: string): string {
     `    ${statsAuthLine(config.statsAuth)}`,
     // Readiness polls would otherwise fill the log.
     '    http-request set-log-level silent',
+    // http-response rules skip the stats page's own answers; http-after-response rules do not.
+    `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
     '',
     'frontend service',
     // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only

@@ -9,6 +9,7 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  configIdOf,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
@@ -55,13 +56,13 @@ export async function switchTraffic(
       if (newcomers.length > 0) {
         const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers }
         await reload(ctx, lb, user, staging)
-        await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers, false)
+        await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false)
       }
       if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
       await reload(ctx, lb, user, lbConfig)
     }
   }
-  return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving, true), address }
+  return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address }
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.
@@ -77,13 +78,21 @@ async function reload(ctx: StepContext, lb: string, user: string, config: LbConf
   ctx.record.changed = true
 }
 
-async function waitFor(ctx: StepContext, endpoints: Endpoints, backend: string, servers: Server[], throughService: boolean): Promise<ServerStatus[]> {
+// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
+async function waitFor(
+  ctx: StepContext,
+  endpoints: Endpoints,
+  config: LbConfig,
+  backend: string,
+  servers: Server[],
+  throughService: boolean,
+): Promise<ServerStatus[]> {
   const names = servers.map((s) => s.name)
   try {
     return await ctx.waitUntilServing(endpoints, {
       backend,
       servers: names,
-      exact: true,
+      configId: configIdOf(config),
       throughService,
       deadline: ctx.deadline,
       check: () => failIfExited(ctx),
