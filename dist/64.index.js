@@ -86,6 +86,7 @@ function withoutStatsPassword(config) {
 const PROTOCOLS = ['http', 'tcp'];
 
 
+
 // Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
 const STATS_PORT = 8404;
 const STATS_PATH = '/stats';
@@ -116,7 +117,22 @@ const CANDIDATE_BACKEND = 'candidates';
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 function renderHaproxyConfig(config) {
-    return render(config, 'last,libc,none');
+    return withConfigId(render(config, 'last,libc,none'));
+}
+// The stats page names the configuration of the worker that serves it in this header, so that
+// readiness can tell when a reload has taken effect, even one that moves no instance (a changed
+// allow-cidrs or basic-auth): until then the previous worker may still take new connections.
+const CONFIG_ID_HEADER = 'x-vic-lb-config';
+const CONFIG_ID_PLACEHOLDER = '@config-id@';
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+function configIdOf(config) {
+    return idOf(render(config, 'last,libc,none'));
+}
+function withConfigId(text, id = idOf(text)) {
+    return text.replace(CONFIG_ID_PLACEHOLDER, id);
+}
+function idOf(text) {
+    return (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex').slice(0, 16);
 }
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
 // name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
@@ -124,7 +140,7 @@ function renderHaproxyConfig(config) {
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
 function renderConfigToCheck(config) {
-    return render(config, 'none');
+    return withConfigId(render(config, 'none'), configIdOf(config));
 }
 function render(config, initAddr) {
     const http = config.protocol === 'http';
@@ -207,6 +223,8 @@ function render(config, initAddr) {
         `    ${statsAuthLine(config.statsAuth)}`,
         // Readiness polls would otherwise fill the log.
         '    http-request set-log-level silent',
+        // http-response rules skip the stats page's own answers; http-after-response rules do not.
+        `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
         '',
         'frontend service',
         // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
@@ -2456,6 +2474,7 @@ function describeServer(statuses, backend, name) {
 
 
 
+
 class NotReadyError extends Error {
     statuses;
     unhealthy;
@@ -2480,15 +2499,15 @@ async function waitUntilServing(endpoints, expectation) {
         // Set when instances are what the wait is for: then progress names them.
         let waitingFor;
         try {
-            statuses = parseStatsCsv(await fetchStats(endpoints, signal));
+            const stats = await fetchStats(endpoints, signal);
+            statuses = parseStatsCsv(stats.csv);
             const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers);
-            const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server));
-            if (unhealthy.length > 0) {
+            if (expectation.configId && stats.configId !== expectation.configId)
+                problem = 'the load-balancer has not loaded its new configuration';
+            else if (unhealthy.length > 0) {
                 problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`;
                 waitingFor = instancesProgress(statuses, expectation, unhealthy);
             }
-            else if (expectation.exact && others.length > 0)
-                problem = 'the load-balancer has not loaded its new configuration';
             else if (!expectation.throughService || (await serviceAnswers(endpoints, signal)))
                 return statuses;
             else
@@ -2513,6 +2532,7 @@ function instancesProgress(statuses, { backend, servers }, unhealthy) {
     const more = unhealthy.length > PROGRESS_NAMES ? ` and ${unhealthy.length - PROGRESS_NAMES} more` : '';
     return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`;
 }
+// The stats CSV, and the id of the configuration of the worker that answered.
 async function fetchStats(endpoints, signal) {
     const response = await get(`${endpoints.statsUrl};csv`, signal, {
         headers: { authorization: endpoints.statsAuthorization },
@@ -2523,10 +2543,10 @@ async function fetchStats(endpoints, signal) {
         response.destroy();
         throw new Error(`HTTP ${status}`);
     }
-    let text = '';
+    let csv = '';
     for await (const chunk of response.setEncoding('utf8'))
-        text += chunk;
-    return text;
+        csv += chunk;
+    return { csv, configId: response.headers[CONFIG_ID_HEADER] };
 }
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
 async function serviceAnswers(endpoints, signal) {
@@ -2950,14 +2970,14 @@ async function switchTraffic(ctx, lb, lbConfig, state) {
             if (newcomers.length > 0) {
                 const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
                 await reload(ctx, lb, user, staging);
-                await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers, false);
+                await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false);
             }
             if (plan.removeAfter.length > 0)
                 record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
             await reload(ctx, lb, user, lbConfig);
         }
     }
-    return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving, true), address };
+    return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address };
 }
 // Instances the kept load-balancer may go on using while newcomers are checked.
 function stillServing({ plan }, state) {
@@ -2970,13 +2990,14 @@ async function reload(ctx, lb, user, config) {
     await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
     ctx.record.changed = true;
 }
-async function waitFor(ctx, endpoints, backend, servers, throughService) {
+// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
+async function waitFor(ctx, endpoints, config, backend, servers, throughService) {
     const names = servers.map((s) => s.name);
     try {
         return await ctx.waitUntilServing(endpoints, {
             backend,
             servers: names,
-            exact: true,
+            configId: configIdOf(config),
             throughService,
             deadline: ctx.deadline,
             check: () => failIfExited(ctx),
