@@ -63,8 +63,9 @@ describe.each(['pr-preview.yml', 'app-preview.yml', 'scheduled-cleanup.yml'])('e
     }
   })
 
-  it('may write pull request comments, and ask whether the run holding a lock has completed', () => {
+  it('may write pull request comments and GitHub deployments, and ask whether the run holding a lock has completed', () => {
     expect(flow.permissions?.['pull-requests']).toBe('write')
+    expect(flow.permissions?.deployments).toBe('write')
     expect(flow.permissions?.actions).toBe('read')
   })
 })
@@ -89,9 +90,8 @@ describe('examples/pr-preview.yml', () => {
     expect(flow.concurrency?.['cancel-in-progress']).toBe(false)
   })
 
-  it("names the GitHub environment's URL after the deploy step's output", () => {
-    expect(deploy.step.id).toBe('deploy')
-    expect(flow.jobs[deploy.job].environment?.url).toBe('${{ steps.deploy.outputs.url }}')
+  it('leaves GitHub deployments to the action: a job environment would add a second deployment, and an environment per pull request', () => {
+    for (const job of Object.values(flow.jobs)) expect(job.environment).toBeUndefined()
   })
 
   it('names the deployment and its load-balancer after the repository and the pull request, the same in deploy and teardown', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { DeployResult } from '../src/deploy'
-import type { GitHubApi, IssueComment } from '../src/github/api'
 import { SERVING_BACKEND } from '../src/haproxy/config'
-import { announceDeployed, announceRemoved, deployedEnvironment, type AnnounceLog } from '../src/github/announce'
+import { announceDeployed, announceRemoved, deployedEnvironment } from '../src/github/announce'
 import { findComment, publishComment } from '../src/github/comment'
 import { commentMarker, isCommentOf, renderDeployedComment, renderRemovedComment, utc, type DeployedEnvironment } from '../src/github/comment-text'
 import type { PullRequestRef } from '../src/github/event'
+import { FakeGitHub, recorder } from './fake-github-api'
 
 const pr: PullRequestRef = { owner: 'octo', repo: 'shop', number: 42 }
 const at = new Date('2024-05-01T12:34:56.789Z')
@@ -20,70 +20,6 @@ const deployed: DeployedEnvironment = {
   ],
   at,
   runUrl: 'https://github.com/octo/shop/actions/runs/99',
-}
-
-// An Octokit-shaped double of the issue comment calls: comments live in memory, every call is
-// recorded, and a call can be made to fail.
-class FakeGitHub implements GitHubApi {
-  comments: (IssueComment & { issue: number })[] = []
-  calls: string[] = []
-  failWith?: Error
-  private next = 1000
-
-  rest = {
-    issues: {
-      listComments: async (p: { owner: string; repo: string; issue_number: number; per_page?: number; page?: number }) => {
-        this.call(`list page ${p.page}`)
-        const size = p.per_page ?? 30
-        const page = p.page ?? 1
-        const ofIssue = this.comments.filter((c) => c.issue === p.issue_number)
-        return { data: ofIssue.slice((page - 1) * size, page * size) }
-      },
-      createComment: async (p: { owner: string; repo: string; issue_number: number; body: string }) => {
-        this.call('create')
-        const comment = {
-          id: this.next++,
-          body: p.body,
-          html_url: `https://github.com/${p.owner}/${p.repo}/pull/${p.issue_number}#c${this.next}`,
-          issue: p.issue_number,
-        }
-        this.comments.push(comment)
-        return { data: comment }
-      },
-      updateComment: async (p: { owner: string; repo: string; comment_id: number; body: string }) => {
-        this.call(`update ${p.comment_id}`)
-        const comment = this.comments.find((c) => c.id === p.comment_id)!
-        comment.body = p.body
-        return { data: comment }
-      },
-    },
-    pulls: {
-      get: async () => {
-        this.call('get pull')
-        return { data: { state: 'open' } }
-      },
-    },
-    actions: {
-      getWorkflowRunAttempt: async () => {
-        this.call('get run attempt')
-        return { data: { status: 'in_progress' } }
-      },
-    },
-  }
-
-  private call(what: string): void {
-    this.calls.push(what)
-    if (this.failWith) throw this.failWith
-  }
-
-  addComments(count: number, body = (i: number) => `comment ${i}`): void {
-    for (let i = 0; i < count; i++) this.comments.push({ id: this.next++, body: body(i), html_url: `u${i}`, issue: pr.number })
-  }
-}
-
-function recorder(): AnnounceLog & { infos: string[]; warnings: string[]; debugs: string[] } {
-  const log = { infos: [] as string[], warnings: [] as string[], debugs: [] as string[] }
-  return { ...log, info: (m) => log.infos.push(m), warning: (m) => log.warnings.push(m), debug: (m) => log.debugs.push(m) }
 }
 
 describe('commentMarker and isCommentOf', () => {
@@ -150,7 +86,7 @@ describe('utc', () => {
 describe('publishComment against an Octokit-shaped double', () => {
   it('creates the comment on the first deploy, then edits that one comment', async () => {
     const github = new FakeGitHub()
-    github.addComments(3)
+    github.addComments(pr.number, 3)
     const first = await publishComment(github, pr, 'pr-42', renderDeployedComment(deployed), 'create-or-update')
     expect(first.action).toBe('created')
     expect(github.comments).toHaveLength(4)
@@ -173,7 +109,7 @@ describe('publishComment against an Octokit-shaped double', () => {
 
   it('finds its comment past the first page of comments', async () => {
     const github = new FakeGitHub()
-    github.addComments(250, (i) => (i === 230 ? `${commentMarker('pr-42')}\nold` : `comment ${i}`))
+    github.addComments(pr.number, 250, (i) => (i === 230 ? `${commentMarker('pr-42')}\nold` : `comment ${i}`))
     const found = await findComment(github, pr, 'pr-42')
     expect(found?.body).toContain('old')
     expect(github.calls).toEqual(['list page 1', 'list page 2', 'list page 3'])
@@ -184,14 +120,14 @@ describe('publishComment against an Octokit-shaped double', () => {
 
   it('stops listing at the last page when no comment has the marker', async () => {
     const github = new FakeGitHub()
-    github.addComments(200)
+    github.addComments(pr.number, 200)
     expect(await findComment(github, pr, 'pr-42')).toBeUndefined()
     expect(github.calls).toEqual(['list page 1', 'list page 2', 'list page 3'])
   })
 
   it('edits the oldest when two comments carry the marker', async () => {
     const github = new FakeGitHub()
-    github.addComments(2, () => `${commentMarker('pr-42')}\nx`)
+    github.addComments(pr.number, 2, () => `${commentMarker('pr-42')}\nx`)
     await publishComment(github, pr, 'pr-42', 'new text', 'create-or-update')
     expect(github.comments.map((c) => c.body)).toEqual(['new text', `${commentMarker('pr-42')}\nx`])
   })

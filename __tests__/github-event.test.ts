@@ -3,9 +3,11 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  currentCommit,
   currentPullRequest,
   currentRepository,
   formatPullRequest,
+  headShaOf,
   inRepository,
   parsePullRequest,
   pullRequestOf,
@@ -64,6 +66,23 @@ describe('currentPullRequest', () => {
     expect(currentPullRequest({})).toBeUndefined()
     expect(currentPullRequest({ GITHUB_EVENT_PATH: '/nonexistent/event.json', GITHUB_REPOSITORY: 'o/r' })).toBeUndefined()
     expect(currentPullRequest({ GITHUB_EVENT_PATH: eventFile('{not json'), GITHUB_REPOSITORY: 'o/r' })).toBeUndefined()
+  })
+})
+
+describe('headShaOf and currentCommit', () => {
+  const head = 'c'.repeat(40)
+
+  it("take the pull request's head commit, not GITHUB_SHA's merge commit", () => {
+    expect(headShaOf({ pull_request: { number: 12, head: { sha: head } } })).toBe(head)
+    const env = { GITHUB_EVENT_PATH: eventFile({ pull_request: { number: 12, head: { sha: head } } }), GITHUB_SHA: 'd'.repeat(40) }
+    expect(currentCommit(env)).toBe(head)
+  })
+
+  it('fall back to GITHUB_SHA for an event without a pull request, and to nothing outside a run', () => {
+    expect(headShaOf({ ref: 'refs/heads/main' })).toBeUndefined()
+    expect(headShaOf({ pull_request: { head: { sha: 42 } } })).toBeUndefined()
+    expect(currentCommit({ GITHUB_EVENT_PATH: eventFile({ schedule: '1 * * * *' }), GITHUB_SHA: 'd'.repeat(40) })).toBe('d'.repeat(40))
+    expect(currentCommit({})).toBeUndefined()
   })
 })
 

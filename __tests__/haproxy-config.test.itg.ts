@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -7,11 +8,13 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  configIdOf,
   renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
 } from '../src/haproxy/config'
+import { basicAuthCheck, basicAuthSaltIn, newBasicAuthSalt, withoutBasicAuthDigests } from '../src/haproxy/basic-auth'
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../src/haproxy/stats-auth'
 import { instanceName } from '../src/names'
 import { generationOf } from '../src/plan'
@@ -19,6 +22,12 @@ import { selfSignedPem, statsCertificateIn } from '../test-support/certificate'
 import { DEFAULT_TIMEOUTS, HAPROXY_VERSIONS, haproxyCheck, haproxyVersionLine } from '../test-support/haproxy-check'
 
 const STATS_AUTH = newStatsAuth()
+// basic-auth of two users, with the characters that would break a configuration line if any reached it.
+const BASIC_AUTH = basicAuthCheck('pr-42', newBasicAuthSalt(), [
+  { user: 'reviewer', password: 'a long #random $password "with" %[spaces]' },
+  { user: 'qa@example.test', password: 'pw:0123456789abcdef' },
+])
+const ALLOWED_SOURCES = ['203.0.113.0/24', '198.51.100.7', '2001:db8::/32', '::1/128']
 
 // The rendered configuration is checked by the real HAProxy (`haproxy -c`), 2.6 and 3.0, so a line
 // either branch does not accept or warns about fails here and not on a VCH.
@@ -116,6 +125,43 @@ const variants: Record<string, LbConfig> = {
     certificateFile: certificates.rsa,
     serving: servers('web', 'sha256:a', 80, 2),
     candidates: [],
+    ...STATS,
+  },
+  'http with basic-auth and allow-cidrs (IPv4 and IPv6)': {
+    protocol: 'http',
+    listenPort: 8080,
+    servicePort: 80,
+    timeouts: DEFAULT_TIMEOUTS,
+    healthCheckPath: '/healthz',
+    serving: servers('pr-42', 'sha256:m', 80, 2),
+    candidates: servers('pr-42', 'sha256:n', 80, 1),
+    basicAuth: BASIC_AUTH,
+    allowedSources: ALLOWED_SOURCES,
+    ...STATS,
+  },
+  'https with basic-auth, allow-cidrs and a plain-HTTP redirect': {
+    protocol: 'http',
+    listenPort: 443,
+    servicePort: 443,
+    redirectListenPort: 80,
+    timeouts: DEFAULT_TIMEOUTS,
+    healthCheckPath: '',
+    certificateFile: certificates.ec,
+    serving: servers('pr-42', 'sha256:m', 80, 2),
+    candidates: [],
+    basicAuth: BASIC_AUTH,
+    allowedSources: ALLOWED_SOURCES,
+    ...STATS,
+  },
+  'tcp with allow-cidrs': {
+    protocol: 'tcp',
+    listenPort: 5432,
+    servicePort: 5432,
+    timeouts: DEFAULT_TIMEOUTS,
+    healthCheckPath: '',
+    serving: servers('db', 'sha256:o', 5432, 1),
+    candidates: [],
+    allowedSources: ALLOWED_SOURCES,
     ...STATS,
   },
   'tcp, 1 server, port 5432': {
@@ -375,7 +421,8 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
   it('redirects plain HTTP to HTTPS on the service port only when told', () => {
     const redirect = section('frontend', 'http-redirect')
     if (!config.redirectListenPort) return expect(redirect).toBeUndefined()
-    expect(redirect!.lines.map((t) => t.join(' '))).toEqual([
+    // allow-cidrs' refusal of other sources aside (tested below).
+    expect(redirect!.lines.map((t) => t.join(' ')).filter((l) => !l.includes('allowed_source'))).toEqual([
       `bind :${config.redirectListenPort}`,
       `http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${config.servicePort === 443 ? '' : `:${config.servicePort}`}`,
       'http-request redirect scheme https code 301',
@@ -426,5 +473,79 @@ describe('renderHaproxyConfig', () => {
   it('changes when the servers change', () => {
     const base = variants['http, TCP checks, 3 servers']
     expect(renderHaproxyConfig({ ...base, serving: base.serving.slice(0, 2) })).not.toBe(renderHaproxyConfig(base))
+  })
+
+  it('names itself on every answer of the stats page (readiness waits for it after a reload), by a digest that changes with any other line', () => {
+    const configs = Object.values(variants)
+    const ids = configs.map(configIdOf)
+    configs.forEach((config, i) => {
+      const stats = sections(renderHaproxyConfig(config)).find((s) => s.kind === 'frontend' && s.name === 'stats')!
+      expect(stats.lines).toContainEqual(['http-after-response', 'set-header', 'x-vic-lb-config', ids[i]])
+      expect(ids[i]).toMatch(/^[0-9a-f]{16}$/)
+    })
+    expect(new Set(ids).size).toBe(configs.length)
+    const base = variants['http, TCP checks, 3 servers']
+    expect(configIdOf({ ...base, allowedSources: ['203.0.113.0/24'] })).not.toBe(configIdOf(base))
+    expect(configIdOf(structuredClone(base))).toBe(configIdOf(base))
+  })
+})
+
+describe('renderHaproxyConfig: basic-auth and allow-cidrs', () => {
+  const http = variants['http with basic-auth and allow-cidrs (IPv4 and IPv6)']
+  const https = variants['https with basic-auth, allow-cidrs and a plain-HTTP redirect']
+  const frontend = (text: string, name: string): string[] =>
+    sections(text)
+      .find((s) => s.kind === 'frontend' && s.name === name)!
+      .lines.map((l) => l.join(' '))
+
+  it('refuses other sources first (403), then asks for credentials (401), then sets the forwarded headers', () => {
+    const lines = frontend(renderHaproxyConfig(http), 'service')
+    const at = (start: string) => lines.findIndex((l) => l.startsWith(start))
+    expect(lines.filter((l) => l.startsWith('acl allowed_source'))).toEqual(ALLOWED_SOURCES.map((cidr) => `acl allowed_source src ${cidr}`))
+    expect(at('http-request deny deny_status 403 unless allowed_source')).toBeGreaterThan(0)
+    expect(at('http-request deny')).toBeLessThan(at('http-request set-var-fmt(txn.basic_auth_digest)'))
+    expect(at('http-request auth realm pr-42 unless known_credentials')).toBeLessThan(at('http-request del-header Authorization'))
+    expect(at('http-request del-header Authorization')).toBeLessThan(at('http-request set-header X-Forwarded-Proto'))
+    expect(lines.filter((l) => l.startsWith('acl known_credentials'))).toEqual(
+      BASIC_AUTH.digests.map((digest) => `acl known_credentials var(txn.basic_auth_digest) -m str ${digest}`),
+    )
+  })
+
+  it('holds no password, only the SHA-256 of the salt and user:password, as HAProxy computes it', () => {
+    const text = renderHaproxyConfig(http)
+    expect(text).not.toContain('random')
+    expect(text).not.toContain('0123456789abcdef')
+    expect(text).toContain(`http-request set-var-fmt(txn.basic_auth_digest) ${BASIC_AUTH.salt}%[http_auth_user]:%[http_auth_pass]`)
+    expect(text).toContain('http-request set-var(txn.basic_auth_digest) var(txn.basic_auth_digest),sha2(256),hex')
+    const expected = createHash('sha256').update(`${BASIC_AUTH.salt}qa@example.test:pw:0123456789abcdef`).digest('hex').toUpperCase()
+    expect(BASIC_AUTH.digests[1]).toBe(expected)
+  })
+
+  it('gives each load-balancer its own salt, read back from its configuration by the next run', () => {
+    expect(newBasicAuthSalt()).not.toBe(newBasicAuthSalt())
+    expect(basicAuthSaltIn(renderHaproxyConfig(http))).toBe(BASIC_AUTH.salt)
+    expect(basicAuthSaltIn(renderHaproxyConfig(variants['http, TCP checks, 3 servers']))).toBeUndefined()
+    const other = basicAuthCheck('pr-42', newBasicAuthSalt(), [{ user: 'qa@example.test', password: 'pw:0123456789abcdef' }])
+    expect(other.digests[0]).not.toBe(BASIC_AUTH.digests[1])
+  })
+
+  it('shows no digest in the summary', () => {
+    const shown = withoutBasicAuthDigests(renderHaproxyConfig(http))
+    for (const digest of BASIC_AUTH.digests) expect(shown).not.toContain(digest)
+    expect(shown.match(/acl known_credentials .* -m str \(salted SHA-256, kept only in the load-balancer\)/g)).toHaveLength(2)
+  })
+
+  it('refuses other sources on the redirect too, but asks for credentials only over HTTPS', () => {
+    const redirect = frontend(renderHaproxyConfig(https), 'http-redirect')
+    expect(redirect).toContain('http-request deny deny_status 403 unless allowed_source')
+    expect(redirect.some((l) => l.includes('basic_auth') || l.startsWith('http-request auth'))).toBe(false)
+    expect(frontend(renderHaproxyConfig(https), 'service')).toContain('http-request auth realm pr-42 unless known_credentials')
+  })
+
+  it('closes a tcp connection from another source at once, and leaves the stats page alone', () => {
+    const text = renderHaproxyConfig(variants['tcp with allow-cidrs'])
+    expect(frontend(text, 'service')).toContain('tcp-request connection reject unless allowed_source')
+    expect(text).not.toContain('http-request deny')
+    expect(frontend(text, 'stats').some((l) => l.includes('allowed_source'))).toBe(false)
   })
 })

@@ -3,7 +3,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
-import { STATS_PORT, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import { CONFIG_ID_HEADER, STATS_PORT, renderHaproxyConfig, type LbConfig } from '../src/haproxy/config'
+import { basicAuthCheck, newBasicAuthSalt } from '../src/haproxy/basic-auth'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
 import { defaultOf, readInputs, type DeploySettings } from '../src/inputs'
 import { resolveTarget } from '../src/docker/target'
@@ -38,7 +39,10 @@ function readerOf(values: Record<string, string | undefined>): (name: string) =>
 // The configuration deploy writes for these settings, while new instances are being checked
 // (serving + candidates), which has every kind of line the generator can write.
 function configOf(
-  settings: Pick<DeploySettings, 'protocol' | 'externalNetwork' | 'lbPort' | 'healthCheckPath' | 'instances' | 'instancePrefix' | 'instancePort' | 'timeouts'>,
+  settings: Pick<
+    DeploySettings,
+    'protocol' | 'externalNetwork' | 'lbPort' | 'healthCheckPath' | 'instances' | 'instancePrefix' | 'instancePort' | 'timeouts' | 'basicAuth' | 'allowCidrs'
+  >,
 ): string {
   const servers = (generation: string) =>
     Array.from({ length: settings.instances }, (_, i) => ({ name: instanceName(settings.instancePrefix, generation, i + 1), port: settings.instancePort }))
@@ -51,6 +55,8 @@ function configOf(
     serving: servers(GENERATION),
     candidates: servers(CANDIDATE_GENERATION),
     statsAuth: STATS_AUTH,
+    basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, newBasicAuthSalt(), settings.basicAuth),
+    allowedSources: settings.allowCidrs,
     ...STATS_CERTIFICATE,
   }
   return renderHaproxyConfig(config)
@@ -78,6 +84,8 @@ function skeletonOf(settings: DeploySettings): RegExp[] {
       .replaceAll(SENTINEL.prefix, LITERAL_TOKEN)
       .replaceAll(String(SENTINEL.instancePort), '[1-9][0-9]{0,4}')
       .replaceAll(String(SENTINEL.lbPort), '[1-9][0-9]{0,4}')
+      // The configuration's id is a digest of the rest, sentinels included.
+      .replace(new RegExp(`(set-header ${CONFIG_ID_HEADER}) [0-9a-f]{16}$`), '$1 [0-9a-f]{16}')
     return new RegExp(`^${shaped}$`)
   })
 }
@@ -298,6 +306,65 @@ function instanceInput(input: string, value: string, secret = false): DeploySett
     return undefined
   }
 }
+
+describe('basic-auth and allow-cidrs refuse hostile values or reach the configuration as data', () => {
+  const credentialLine = fc
+    .tuple(fc.oneof(validName, hostileChars), fc.constantFrom(':', '', '::'), fc.oneof(fc.string({ minLength: 8, maxLength: 40 }), hostileChars))
+    .map(([user, colon, password]) => `${user}${colon}${password}`)
+
+  it('basic-auth (a secret): refused naming a line and showing none, or only digests reach the configuration', () => {
+    fc.assert(
+      fc.property(hostile(fc.array(credentialLine, { minLength: 1, maxLength: 4 }).map((lines) => lines.join('\n'))), (value) => {
+        const settings = instanceInput('basic-auth', value, true)
+        if (!settings) {
+          let message = ''
+          try {
+            readInputs(readerOf({ ...BASE, 'basic-auth': value }))
+          } catch (error) {
+            message = (error as Error).message
+          }
+          expect(message).toMatch(/^Invalid basic-auth(, line [0-9]+)?: /)
+          for (const line of value.split(/\r?\n/)) if (line.length >= 8) expect(message).not.toContain(line)
+          return
+        }
+        if (!settings.basicAuth) return
+        const config = configOf(settings)
+        for (const { password } of settings.basicAuth) expect(config).not.toContain(password)
+        expect(config.match(/^ {4}acl known_credentials var\(txn\.basic_auth_digest\) -m str [0-9A-F]{64}$/gm)).toHaveLength(settings.basicAuth.length)
+        accepted.set(config, `basic-auth with ${settings.basicAuth.length} users`)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('allow-cidrs: refused naming an entry, or each entry one address with its prefix length in range', () => {
+    const cidr = fc
+      .tuple(fc.oneof(fc.ipV4(), fc.ipV6(), hostileChars), fc.option(fc.oneof(fc.integer({ min: -1, max: 130 }).map(String), hostileChars)))
+      .map(([address, prefix]) => (prefix === null ? address : `${address}/${prefix}`))
+    fc.assert(
+      fc.property(
+        hostile(fc.array(cidr, { minLength: 1, maxLength: 4 }).map((entries) => entries.join(', '))),
+        fc.constantFrom('http', 'tcp'),
+        (value, protocol) => {
+          let settings: DeploySettings | undefined
+          try {
+            settings = readInputs(readerOf({ ...BASE, protocol, 'allow-cidrs': value })).deploy
+          } catch (error) {
+            expectSafeRefusal(error, value)
+            expect((error as Error).message).toMatch(/^Invalid allow-cidrs(, entry [0-9]+)?: /)
+            return
+          }
+          if (!settings?.allowCidrs) return
+          for (const entry of settings.allowCidrs) expect(entry).toMatch(/^[0-9A-Fa-f:.]+(\/(0|[1-9][0-9]{0,2}))?$/)
+          const config = configOf(settings)
+          expect(config.match(/^ {4}acl allowed_source src \S+$/gm)).toHaveLength(settings.allowCidrs.length)
+          accepted.set(config, `allow-cidrs=${JSON.stringify(value)}`)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+})
 
 describe("the instances' inputs refuse hostile values or pass them through as data", () => {
   it.each(['env', 'secret-env'])('%s: every accepted line is exactly one variable; a refusal names a line and shows no value', (input) => {

@@ -61,6 +61,7 @@ describe('readInputs: defaults', () => {
     'response-timeout': (i) => `${i.deploy!.timeouts.response}s`,
     'tunnel-timeout': (i) => `${i.deploy!.timeouts.tunnel / 3600}h`,
     'drain-timeout': (i) => `${i.deploy!.timeouts.drain}s`,
+    environment: (i) => i.environment,
   }
 
   it('knows how every input with a default is parsed (extend this table when adding one)', () => {
@@ -213,6 +214,17 @@ describe('readInputs: prune', () => {
       expect(error.message).toContain('365d')
     },
   )
+
+  it('takes any GitHub environment name for every command, one per pull request too', () => {
+    expect(parse({ command: 'teardown' }).environment).toBe('preview')
+    expect(parse({ image: 'nginx', environment: ' pr-42 ' }).environment).toBe('pr-42')
+    expect(prune({ 'max-age': '1d', environment: 'Preview / PR 42' }).environment).toBe('Preview / PR 42')
+  })
+
+  it.each(['x'.repeat(256), 'pr\n42'])('refuses environment %j, saying what a name may be', (environment) => {
+    const error = refusal({ command: 'teardown', environment }, 'environment')
+    expect(error.message).toContain('255 characters')
+  })
 
   it('needs max-age, github-token or both, and says so', () => {
     const error = refusal({ command: 'prune', 'instance-prefix': 'pr-*' }, 'max-age')
@@ -527,18 +539,20 @@ describe('readInputs: secret inputs', () => {
           ? selfSignedPem()
           : name === 'secret-env'
             ? `SECRET=secret-${i}-0123456789`
-            : name.startsWith('tls-')
-              ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`)
-              : `secret-${name}-0123456789`,
+            : name === 'basic-auth'
+              ? `reviewer:secret-${i}-0123456789`
+              : name.startsWith('tls-')
+                ? pem(name === 'tls-key' ? 'PRIVATE KEY' : 'CERTIFICATE', `QUJ${i}`)
+                : `secret-${name}-0123456789`,
     ]),
   )
   const values: Values = { image: 'nginx', 'registry-username': 'deploy-bot', ...secretValues }
 
   // Listed out, so that an input losing its secret flag (or disappearing) fails here instead of
   // dropping out of the masking tests that go over secretNames.
-  it('are docker-host, the TLS material, the registry password, lb-certificate, secret-env and github-token', () => {
+  it('are docker-host, the TLS material, the registry password, lb-certificate, secret-env, basic-auth and github-token', () => {
     expect([...secretNames].sort()).toEqual(
-      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'github-token'].sort(),
+      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'basic-auth', 'github-token'].sort(),
     )
   })
 
@@ -738,6 +752,71 @@ describe('readInputs: http-redirect-port', () => {
     ['the stats port on an external network', { 'lb-certificate': pem, 'http-redirect-port': '8404' }, "the load-balancer's stats page has that port"],
   ])('refuses %s, naming the input and what to do', (_, values, problem) => {
     expect(refusal({ image: 'nginx', ...values }, 'http-redirect-port').message).toContain(problem)
+  })
+})
+
+describe('readInputs: basic-auth', () => {
+  const password = 'correct horse #battery $staple'
+
+  it('is off by default; takes one user:password a line, the password after the first colon as written', () => {
+    expect(deploySettings({}).basicAuth).toBeUndefined()
+    expect(deploySettings({ 'basic-auth': '\n' }).basicAuth).toBeUndefined()
+    expect(deploySettings({ 'basic-auth': `reviewer:${password}\r\n\nqa@example.test:pw:with:colons \n` }).basicAuth).toEqual([
+      { user: 'reviewer', password },
+      { user: 'qa@example.test', password: 'pw:with:colons ' },
+    ])
+  })
+
+  it.each([
+    ['a line without a colon', `reviewer:${password}\nqa-${password}`, 'line 2: no', `qa-${password}`],
+    ['an empty user', `:${password}`, 'line 1: the user', password],
+    ['a user with a space', `the reviewer:${password}`, 'line 1: the user', password],
+    ['a short password', 'reviewer:short7!', 'line 1: the password is not 8 to 256', 'short7!'],
+    ['a password with a tab', `reviewer:${password}\t`, 'line 1: the password', password],
+    ['a password with a non-ASCII character', `reviewer:${password}é`, 'line 1: the password', password],
+    ['a user given twice', `reviewer:${password}\nreviewer:${password}!`, 'line 2: the user is already given on line 1', password],
+  ])('refuses %s, naming the input and the line, never the value', (_, value, problem, secret) => {
+    const error = refusal({ image: 'nginx', 'basic-auth': value }, 'basic-auth')
+    expect(error.message).toContain(problem)
+    expect(error.message).not.toContain(secret)
+    expect(error.message).not.toContain('reviewer')
+  })
+
+  it('is refused with protocol tcp, which sees no request to ask credentials of', () => {
+    const error = refusal({ image: 'nginx', protocol: 'tcp', 'basic-auth': `reviewer:${password}` }, 'basic-auth')
+    expect(error.message).toContain("needs protocol 'http'")
+    expect(error.message).not.toContain(password)
+  })
+})
+
+describe('readInputs: allow-cidrs', () => {
+  it('is off by default; takes IPv4 and IPv6 networks and single addresses, separated by commas, spaces or newlines', () => {
+    expect(deploySettings({}).allowCidrs).toBeUndefined()
+    expect(deploySettings({ 'allow-cidrs': ' 10.0.0.0/8, 192.168.1.7\n2001:db8::/32  ::1 ,0.0.0.0/0\n::/0' }).allowCidrs).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7',
+      '2001:db8::/32',
+      '::1',
+      '0.0.0.0/0',
+      '::/0',
+    ])
+    expect(deploySettings({ protocol: 'tcp', 'allow-cidrs': '10.0.0.0/8' }).allowCidrs).toEqual(['10.0.0.0/8'])
+  })
+
+  it.each([
+    ['a prefix beyond 32 for IPv4', '10.0.0.0/33', 'entry 1: the prefix length is not a number from 0 to 32'],
+    ['a prefix beyond 128 for IPv6', '10.0.0.0/8 2001:db8::/129', 'entry 2: the prefix length is not a number from 0 to 128'],
+    ['a signed prefix', '10.0.0.0/-1', 'entry 1: the prefix length'],
+    ['a prefix with a leading zero', '10.0.0.0/08', 'entry 1: the prefix length'],
+    ['an empty prefix', '10.0.0.0/', 'entry 1: the prefix length'],
+    ['two prefixes', '10.0.0.0/8/8', 'entry 1: the prefix length'],
+    ['an address out of range', '10.0.0.256/32', 'entry 1: not an IP address'],
+    ['an address with leading zeros', '010.0.0.1', 'entry 1: not an IP address'],
+    ['a host name', 'example.com', 'entry 1: not an IP address'],
+    ['an IPv6 zone', 'fe80::1%eth0', 'entry 1: not an IP address'],
+    ['a configuration word', '10.0.0.0/8 #', 'entry 2: not an IP address'],
+  ])('refuses %s, naming the input and the entry', (_, value, problem) => {
+    expect(refusal({ image: 'nginx', 'allow-cidrs': value }, 'allow-cidrs').message).toContain(problem)
   })
 })
 

@@ -115,6 +115,7 @@ describe('run: secrets are masked before anything else is printed', () => {
     'registry-password': 'ghp_' + randomBytes(18).toString('hex'),
     'lb-certificate': selfSignedPem(),
     'secret-env': `DATABASE_URL=postgres://app:${randomBytes(9).toString('hex')}@db/app\n# a comment\nAPI_KEY=${randomBytes(12).toString('base64')}\n`,
+    'basic-auth': `reviewer:${randomBytes(12).toString('base64')}\nqa:${randomBytes(6).toString('hex')} with: colons\n`,
   }
   for (const spec of INPUT_SPECS.filter((s) => s.secret && values[s.name] === undefined)) values[spec.name] = `${spec.name}-${randomBytes(12).toString('hex')}`
   const secretInputs = INPUT_SPECS.filter((s) => s.secret).map((s) => s.name)
@@ -127,7 +128,7 @@ describe('run: secrets are masked before anything else is printed', () => {
 
   it('covers every secret input, listed out so that none drops out unnoticed', () => {
     expect([...secretInputs].sort()).toEqual(
-      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'github-token'].sort(),
+      ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'lb-certificate', 'secret-env', 'basic-auth', 'github-token'].sort(),
     )
   })
 
@@ -149,6 +150,11 @@ describe('run: secrets are masked before anything else is printed', () => {
     }
     // Each secret-env value on its own, as a program in an instance may print it.
     for (const line of values['secret-env']!.split('\n').filter((l) => l.includes('='))) expect(masks).toContain(escapeData(line.slice(line.indexOf('=') + 1)))
+    // Each basic-auth password, its whole line, and the base64 an Authorization header carries.
+    for (const line of values['basic-auth']!.split('\n').filter((l) => l.includes(':'))) {
+      const [user, password] = [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]
+      for (const form of [password, line, Buffer.from(`${user}:${password}`).toString('base64')]) expect(masks).toContain(escapeData(form))
+    }
     // Nothing that is not secret is masked (that would garble the log).
     expect(masks).not.toContain('deploy-bot')
     expect(masks).not.toContain('nginx:1.27')

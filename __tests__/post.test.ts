@@ -3,6 +3,10 @@ import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CERTIFICATE_FILE, P
 import { LABEL } from '../src/labels'
 import { post, takeBack } from '../src/post'
 import { FakeHost, recordLog } from './fake-docker-host'
+import { FakeGitHub } from './fake-github-api'
+
+const github = vi.hoisted(() => ({ api: undefined as unknown }))
+vi.mock('../src/github/api', () => ({ connectGitHub: async () => github.api }))
 
 afterEach(() => {
   vi.unstubAllEnvs()
@@ -15,6 +19,33 @@ describe('post', () => {
     await post(read)
     expect(out.join('\n')).toMatch(/Nothing to clean up: the main step settled everything it started/)
     expect(read).not.toHaveBeenCalled()
+  })
+
+  it('ends a GitHub deployment the killed main step left in progress in failure, without the Docker host', async () => {
+    const out = recordLog()
+    const fake = new FakeGitHub()
+    github.api = fake
+    await fake.rest.repos.createDeployment({
+      owner: 'octo',
+      repo: 'shop',
+      ref: 'a'.repeat(40),
+      task: 'deploy:pr-1',
+      environment: 'preview',
+      description: '',
+      auto_merge: false,
+      required_contexts: [],
+      transient_environment: true,
+      production_environment: false,
+    })
+    const [{ id }] = fake.deployments
+    vi.stubEnv('STATE_github-deployment', JSON.stringify({ owner: 'octo', repo: 'shop', environment: 'preview', deployment: 'pr-1', id }))
+    const inputs: Record<string, string> = { image: 'nginx', 'github-token': 'ghs_x', 'docker-host': 'tcp://192.0.2.1:2375' }
+    await post((name) => inputs[name])
+    expect(fake.deployments[0].statuses).toEqual([
+      expect.objectContaining({ state: 'failure', description: expect.stringMatching(/stopped before the deploy finished/) }),
+    ])
+    expect(out.join('\n')).toContain(`GitHub deployment ${id}: failure`)
+    expect(out.join('\n')).not.toContain('could not finish')
   })
 })
 

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actionsLog, useLog, type Log } from '../src/log'
 import { waitUntilServing, type Endpoints } from '../src/readiness'
+import { CONFIG_ID_HEADER } from '../src/haproxy/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import { selfSignedPem } from '../test-support/certificate'
 
@@ -22,14 +23,16 @@ type Handler = (request: http.IncomingMessage, response: http.ServerResponse) =>
 const STATS_CERTIFICATE = newStatsCertificate('vic-lb stats test')
 
 // The stats page over TLS with `served` (the load-balancer's certificate unless a test says
-// otherwise), the service in plain HTTP.
+// otherwise) and the id of the configuration it serves under, the service in plain HTTP.
 async function standIn(
   rowsAt: () => Row[],
   service: Handler = (_, response) => response.end('hello'),
   served = STATS_CERTIFICATE,
+  configIdAt = () => 'config-1',
 ): Promise<{ endpoints: Endpoints; close: () => Promise<void> }> {
   const stats = https.createServer({ key: served.pem, cert: served.certificate }, (request, response) => {
     if (request.url === '/stats;csv' && request.headers.authorization === STATS_AUTHORIZATION) {
+      response.setHeader(CONFIG_ID_HEADER, configIdAt())
       response.end(['# pxname,svname,status,check_status', ...rowsAt().map((row) => `instances,${row.join(',')}`), 'instances,BACKEND,UP,'].join('\n'))
     } else response.writeHead(401).end()
   })
@@ -125,6 +128,26 @@ describe('waitUntilServing reports its progress', () => {
     )
     await expect(wait).rejects.toThrow(/stats page does not answer/)
     expect(lines[0]).toMatch(/^Waiting: the load-balancer's stats page does not answer \(/)
+  })
+
+  it('waits for the configuration it loaded: answers of the previous one, however healthy, do not count', async () => {
+    const started = Date.now()
+    const { endpoints, close } = await standIn(
+      () => [['web-1', 'UP', 'L7OK']],
+      undefined,
+      undefined,
+      () => (Date.now() - started < 1_000 ? 'before-reload' : 'after-reload'),
+    )
+    try {
+      const expectation = { backend: 'instances', servers: ['web-1'], throughService: true }
+      await expect(waitUntilServing(endpoints, { ...expectation, configId: 'after-reload', deadline: Date.now() + 500 })).rejects.toThrow(
+        'Timed out waiting for the deployment to become ready: the load-balancer has not loaded its new configuration.',
+      )
+      await waitUntilServing(endpoints, { ...expectation, configId: 'after-reload', deadline: Date.now() + 5_000 })
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
+    } finally {
+      await close()
+    }
   })
 
   it('says nothing during a short wait', async () => {

@@ -12,14 +12,13 @@
 // Needs `npm run build` (it deploys with dist/index.js) and the local test images. Traffic goes only to
 // 127.0.0.1 and to the containers this script creates. Everything it creates is named
 // bench-load-<random>… and removed at the end, on failure and on SIGINT/SIGTERM.
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
-import { docker, freePort, tryDocker } from '../test-support/host'
+import { docker } from '../test-support/host'
+import { HAPROXY_IMAGE, WEB_IMAGE, addressOn, deploy, machine, measure, networkOf, runBenchmark, table, waitForAnswer, type Row, type Target } from './load-run'
 
 const { values: flags } = parseArgs({
   options: {
@@ -29,63 +28,10 @@ const { values: flags } = parseArgs({
   },
 })
 
-const ROOT = path.resolve(__dirname, '..')
-const CLI = path.join(ROOT, 'dist/index.js')
-const WEB_IMAGE = 'vic-lb-test/web:1'
-const HAPROXY_IMAGE = 'vic-lb-test/haproxy:2.6'
 const INSTANCES = 3
 const ID = `bench-load-${randomBytes(3).toString('hex')}`
-const NETWORK = `${ID}-net`
+const NETWORK = networkOf(ID)
 const RECIPE_LB = `${ID}-recipe-lb`
-
-interface Target {
-  name: string
-  urls: string[]
-}
-
-interface Row {
-  target: string
-  connections: number
-  rps: number
-  p99: number
-  ok: number
-  non2xx: number
-  fiveXx: number
-  errors: number
-  timeouts: number
-}
-
-function addressOn(container: string): string {
-  const ip = docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`, container)
-  if (!ip) throw new Error(`${container} has no address on ${NETWORK}`)
-  return ip
-}
-
-// The action itself, as a user runs it locally.
-async function deploy(): Promise<{ lbUrl: string; instances: string[] }> {
-  const lbPort = await freePort()
-  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--instances', String(INSTANCES), '--external-network=']
-  args.push('--lb-port', String(lbPort), '--instance-prefix', ID, '--lb-name', `${ID}-lb`, '--wait-timeout', '120')
-  execFileSync(process.execPath, [CLI, ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, GITHUB_OUTPUT: '/dev/null' },
-    timeout: 300_000,
-  })
-  const instances = docker(
-    'ps',
-    '--filter',
-    `label=io.github.vic-lb-action.deployment=${ID}`,
-    '--filter',
-    'label=io.github.vic-lb-action.role=instance',
-    '--format',
-    '{{.Names}}',
-  )
-    .split('\n')
-    .filter(Boolean)
-    .sort()
-  if (instances.length !== INSTANCES) throw new Error(`expected ${INSTANCES} instances, found ${instances.join(', ')}`)
-  return { lbUrl: `http://127.0.0.1:${lbPort}/`, instances }
-}
 
 // The seed's haproxy.cfg, as its script writes it, for the same instances.
 function recipeConfig(instances: string[]): string {
@@ -118,53 +64,7 @@ function startRecipeLb(instances: string[]): string {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-  return `http://${addressOn(RECIPE_LB)}:80/`
-}
-
-async function waitForAnswer(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) })
-      .then((r) => r.ok)
-      .catch(() => false)
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  throw new Error(`${url} did not answer within 30 s`)
-}
-
-async function measure(target: Target, connections: number): Promise<Row> {
-  const result = await autocannon({
-    // Several URLs: autocannon spreads the connections over them evenly (its README; the
-    // @types/autocannon typing only knows a single string).
-    url: (target.urls.length === 1 ? target.urls[0] : target.urls) as string,
-    connections,
-    duration: Number(flags.duration),
-    timeout: 10,
-  })
-  const row: Row = {
-    target: target.name,
-    connections,
-    rps: Math.round(result.requests.average),
-    p99: result.latency.p99,
-    ok: result['2xx'],
-    non2xx: result.non2xx,
-    fiveXx: result['5xx'],
-    errors: result.errors,
-    timeouts: result.timeouts,
-  }
-  console.error(`${row.target} c=${connections}: ${row.rps} req/s, p99 ${row.p99} ms, non-2xx ${row.non2xx}, errors ${row.errors}`)
-  // Let connections in TIME_WAIT and HAProxy's queues drain before the next run.
-  await new Promise((resolve) => setTimeout(resolve, 2000))
-  return row
-}
-
-function table(rows: Row[]): string {
-  const header = '| target | connections | req/s | p99 ms | 2xx | non-2xx | 5xx | errors | timeouts |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|'
-  return [
-    header,
-    ...rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p99} | ${r.ok} | ${r.non2xx} | ${r.fiveXx} | ${r.errors} | ${r.timeouts} |`),
-  ].join('\n')
+  return `http://${addressOn(RECIPE_LB, NETWORK)}:80/`
 }
 
 // The issue's targets: through-LB throughput at least 0.8x direct at 100 connections; no 5xx from
@@ -192,30 +92,18 @@ const TARGETS = {
   direct: 'direct, 3 instance addresses',
 }
 
-function machine(): string {
-  const engine = tryDocker('version', '-f', '{{.Server.Version}} (API {{.Server.APIVersion}})')
-  const cpu = os.cpus()[0]?.model ?? '?'
-  return `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length} CPUs (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; Docker Engine ${engine}; Node ${process.version}; autocannon in this process (one thread) on the same machine as HAProxy and the instances`
-}
-
-function sweep(): void {
-  const mine = (name: string) => name.startsWith(`${ID}-`)
-  const containers = tryDocker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(mine)
-  if (containers.length) tryDocker('rm', '-f', ...containers)
-  for (const network of tryDocker('network', 'ls', '--format', '{{.Name}}').split('\n').filter(mine)) tryDocker('network', 'rm', network)
-}
-
 async function main(): Promise<void> {
-  const { lbUrl, instances } = await deploy()
+  const { lbUrl, instances } = await deploy(ID, INSTANCES)
   const targets: Target[] = [
     { name: TARGETS.oursPublished, urls: [lbUrl] },
-    { name: TARGETS.oursBridge, urls: [`http://${addressOn(`${ID}-lb`)}:8080/`] },
+    { name: TARGETS.oursBridge, urls: [`http://${addressOn(`${ID}-lb`, NETWORK)}:8080/`] },
     { name: TARGETS.recipe, urls: [startRecipeLb(instances)] },
-    { name: TARGETS.direct, urls: instances.map((name) => `http://${addressOn(name)}:80/`) },
+    { name: TARGETS.direct, urls: instances.map((name) => `http://${addressOn(name, NETWORK)}:80/`) },
   ]
   for (const target of targets) for (const url of target.urls) await waitForAnswer(url)
   const rows: Row[] = []
-  for (const connections of flags.concurrency.split(',').map(Number)) for (const target of targets) rows.push(await measure(target, connections))
+  for (const connections of flags.concurrency.split(',').map(Number))
+    for (const target of targets) rows.push(await measure(target, connections, Number(flags.duration)))
   const report = [
     "## Load: the action's load-balancer against the recipe's and against the instances directly",
     '',
@@ -232,19 +120,4 @@ async function main(): Promise<void> {
   writeFileSync(flags.out, report)
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, () => {
-    sweep()
-    process.exit(130)
-  })
-
-if (!existsSync(CLI)) {
-  console.error(`${CLI} not found: run npm run build`)
-  process.exit(1)
-}
-main()
-  .catch((error: Error) => {
-    console.error(error.message)
-    process.exitCode = 1
-  })
-  .finally(sweep)
+runBenchmark(ID, main)

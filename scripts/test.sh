@@ -22,11 +22,11 @@ E2E=__tests__/e2e
 # What HAProxy does with traffic: the generated configuration, health checks, reloads and drains,
 # TLS at the load-balancer, scaling behind one load-balancer.
 HAPROXY_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/traffic.test.ts
-  $E2E/keep-alive.test.ts $E2E/exposure.test.ts $E2E/lifecycle.test.ts)
+  $E2E/keep-alive.test.ts $E2E/exposure.test.ts $E2E/lifecycle.test.ts $E2E/protection.test.ts)
 # What the host does: deploy, redeploy under load, scale, concurrency (lock and lease), teardown,
 # cancellation and failures (its process list, events, errors and port publishing).
 HOST_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/lifecycle.test.ts
-  $E2E/lease.test.ts $E2E/cancel.test.ts $E2E/keep-alive.test.ts $E2E/failures.test.ts $E2E/exposure.test.ts)
+  $E2E/lease.test.ts $E2E/cancel.test.ts $E2E/keep-alive.test.ts $E2E/failures.test.ts $E2E/exposure.test.ts $E2E/protection.test.ts)
 
 names=()
 results=()

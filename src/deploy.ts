@@ -14,7 +14,8 @@ import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
 import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
 import type { ServerStatus } from './haproxy/stats'
-import { basicAuthorization, statsAuthFor, withoutStatsPassword } from './haproxy/stats-auth'
+import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from './haproxy/basic-auth'
+import { newStatsAuth, statsAuthIn, withoutStatsPassword } from './haproxy/stats-auth'
 import { statsCertificateFor } from './haproxy/stats-certificate'
 import { waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
@@ -92,11 +93,14 @@ export async function deploy(
   const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
   const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
-  // A kept load-balancer's stats credentials and certificate, read back from inside it.
-  const [statsAuth, statsCertificate] = await Promise.all([
-    statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+  // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
+  // inside it; a new one gets new ones.
+  const [keptConfig, statsCertificate] = await Promise.all([
+    keptLb ? host.getFile(keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`) : undefined,
     statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
   ])
+  const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth()
+  const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt()
   const lbConfig: LbConfig = {
     protocol: settings.protocol,
     listenPort,
@@ -108,6 +112,8 @@ export async function deploy(
     serving: plan.serving,
     candidates: [],
     statsAuth,
+    basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
+    allowedSources: settings.allowCidrs,
     statsCertificate,
     statsCertificateFile: STATS_CERTIFICATE_PATH,
     startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
@@ -139,7 +145,7 @@ export async function deploy(
       lbContainer: lb,
       instances: plan.serving.map((s) => s.name),
       statuses,
-      config: withoutStatsPassword(renderHaproxyConfig(lbConfig)),
+      config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
       changed: ctx.record.changed,
     }
   } catch (error) {

@@ -3,6 +3,8 @@
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto'
+import { BlockList, isIP } from 'node:net'
+import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
@@ -83,6 +85,17 @@ export const INPUT_SPECS: InputSpec[] = [
       'With `lb-certificate`: a port where the load-balancer answers plain HTTP with a permanent redirect to the same URL over HTTPS on `lb-port`, e.g. `80` beside `lb-port` 443. Published or opened like `lb-port`. Empty: none.',
   },
   {
+    name: 'basic-auth',
+    secret: true,
+    description:
+      'Credentials, one `user:password` per line, from a secret: every request to the service needs one of them, else it gets 401 and the browser asks for them. Needs protocol `http`. The load-balancer keeps only a salted SHA-256 of each; use long random passwords. Health checks and readiness are not affected.',
+  },
+  {
+    name: 'allow-cidrs',
+    description:
+      'Networks allowed to reach the service, as the load-balancer sees the client address: IPv4 or IPv6 CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or single addresses, separated by commas, spaces or newlines. Other clients get 403 (`tcp`: their connection is closed). Empty: everyone.',
+  },
+  {
     name: 'health-check-path',
     description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
   },
@@ -148,7 +161,13 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'github-token',
     secret: true,
     description:
-      "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), and lets `prune` remove the deployments of closed pull requests. Empty: no comments.",
+      "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write` and `deployments: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), records each deploy as a GitHub deployment (see `environment`), and lets `prune` remove the deployments of closed pull requests. Empty: no comments, no GitHub deployments.",
+  },
+  {
+    name: 'environment',
+    default: 'preview',
+    description:
+      'With `github-token` (and `deployments: write`): the GitHub environment each deploy is recorded in as a GitHub deployment of the commit (in progress, then success with the URL or failure; inactive after teardown). One transient environment shared by every pull request leaves none to delete by hand; a per-pull-request name such as `pr-42` works too.',
   },
   {
     name: 'max-age',
@@ -215,6 +234,9 @@ export interface DeploySettings {
   certificate?: LbCertificate
   // Only with certificate.
   httpRedirectPort?: number
+  // Only with protocol http.
+  basicAuth?: Credentials[]
+  allowCidrs?: string[]
   timeouts: LbTimeouts
 }
 
@@ -240,6 +262,8 @@ export interface Inputs {
   haproxyImage: string
   pull: PullPolicy
   githubToken: string
+  // The GitHub environment of the deployment's GitHub deployments.
+  environment: string
   deploy?: DeploySettings
   prune?: PruneSettings
 }
@@ -282,6 +306,8 @@ const MEMORY_MIN = 6 * 1024 ** 2
 const MEMORY_MAX = 1024 ** 4
 const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/
 const CPUS_MAX = 256
+// GitHub's limit; the name goes nowhere but the GitHub API.
+const ENVIRONMENT_MAX = 255
 
 export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
@@ -312,6 +338,7 @@ export function readInputs(read: InputReader, env: NodeJS.ProcessEnv = process.e
     haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
     pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
     githubToken,
+    environment: environmentName(get('environment')),
   }
   if (command === 'deploy') inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs)
   if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken)
@@ -376,6 +403,17 @@ function readDeploySettings(
   const redirectPort = raw('http-redirect-port')
   if (redirectPort) settings.httpRedirectPort = httpRedirectPort(redirectPort, settings)
   if (username) settings.registryAuth = { username, password, header: registryAuthHeader(username, password) }
+  // Not trimmed as a whole: a password's spaces are part of it, on the first and last line too.
+  const basicAuth = read('basic-auth')
+  if (basicAuth?.trim()) {
+    if (protocol === 'tcp')
+      throw new InputError(
+        "Input 'basic-auth' needs protocol 'http': with 'tcp' the load-balancer passes connections through and sees no request to ask credentials of. Use allow-cidrs to limit who connects.",
+      )
+    settings.basicAuth = basicAuthLines(basicAuth)
+  }
+  const allowCidrs = raw('allow-cidrs')
+  if (allowCidrs) settings.allowCidrs = cidrList(allowCidrs)
   return settings
 }
 
@@ -497,6 +535,66 @@ function lbCertificate(value: string): LbCertificate {
   return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 }
 }
 
+// Printable ASCII only: browsers encode other characters of Basic credentials differently (UTF-8
+// or Latin-1), so such a password would work in one and not in another.
+const USER_PATTERN = /^[\x21-\x39\x3b-\x7e]{1,128}$/
+const PASSWORD_PATTERN = /^[\x20-\x7e]{8,256}$/
+const BASIC_AUTH_MAX = 1000
+
+// One user:password per line, the user up to the first ':'. Errors give the line number and never
+// the line: all of it is a secret.
+function basicAuthLines(text: string): Credentials[] {
+  const credentials: Credentials[] = []
+  const seen = new Map<string, number>()
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return
+    const at = `Invalid basic-auth, line ${i + 1}:`
+    const colon = line.indexOf(':')
+    if (colon < 0) throw new InputError(`${at} no ':'. Expected user:password (the line is not shown here).`)
+    const user = line.slice(0, colon)
+    const password = line.slice(colon + 1)
+    if (!USER_PATTERN.test(user)) throw new InputError(`${at} the user is not 1 to 128 printable ASCII characters without spaces (the line is not shown here).`)
+    if (!PASSWORD_PATTERN.test(password))
+      throw new InputError(
+        `${at} the password is not 8 to 256 printable ASCII characters (spaces allowed). Use a long random one (the line is not shown here).`,
+      )
+    const earlier = seen.get(user)
+    if (earlier !== undefined) throw new InputError(`${at} the user is already given on line ${earlier}. Give each user once.`)
+    seen.set(user, i + 1)
+    credentials.push({ user, password })
+  })
+  if (credentials.length > BASIC_AUTH_MAX) throw new InputError(`Invalid basic-auth: ${credentials.length} users, at most ${BASIC_AUTH_MAX}.`)
+  return credentials
+}
+
+const CIDRS_MAX = 1000
+
+// Each entry an IPv4 or IPv6 address, optionally with a prefix length in range for its family.
+// Node parses the address (isIP) and checks the prefix (BlockList), so that HAProxy gets only
+// what both agree is a network.
+function cidrList(text: string): string[] {
+  const entries = text.split(/[\s,]+/).filter((entry) => entry !== '')
+  if (entries.length > CIDRS_MAX) throw new InputError(`Invalid allow-cidrs: ${entries.length} entries, at most ${CIDRS_MAX}.`)
+  return entries.map((entry, i) => {
+    const [address, prefix, extra] = entry.split('/')
+    const family = isIP(address!)
+    const bits = family === 4 ? 32 : 128
+    const refuse = (problem: string): InputError =>
+      new InputError(
+        `Invalid allow-cidrs, entry ${i + 1}: ${problem}. Expected IPv4 or IPv6 networks such as '203.0.113.0/24' or '2001:db8::/32' (or single addresses), separated by commas, spaces or newlines.`,
+      )
+    if (family === 0 || address!.includes('%')) throw refuse('not an IP address')
+    if (extra !== undefined || (prefix !== undefined && !/^(?:0|[1-9][0-9]{0,2})$/.test(prefix)))
+      throw refuse(`the prefix length is not a number from 0 to ${bits}`)
+    try {
+      new BlockList().addSubnet(address!, Number(prefix ?? bits), family === 4 ? 'ipv4' : 'ipv6')
+    } catch {
+      throw refuse(`the prefix length is not a number from 0 to ${bits}`)
+    }
+    return entry
+  })
+}
+
 function httpRedirectPort(value: string, settings: DeploySettings): number {
   const port = integer(value, 'http-redirect-port', 1, 65535)
   if (!settings.certificate)
@@ -577,6 +675,12 @@ function integer(value: string, input: string, min: number, max: number): number
   if (!/^[1-9][0-9]*$/.test(value) || n < min || n > max)
     throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number from ${min} to ${max}, written without sign or leading zeros.`)
   return n
+}
+
+function environmentName(value: string): string {
+  if (value.length > ENVIRONMENT_MAX || /[\p{Cc}]/u.test(value))
+    throw new InputError(`Invalid environment: at most ${ENVIRONMENT_MAX} characters and no control characters, e.g. 'preview' or 'pr-42'.`)
+  return value
 }
 
 function name(value: string, input: string): string {

@@ -36,6 +36,14 @@ export const actionsLog: Log = {
 
 let current: Log = actionsLog
 
+// Every secret registered, longest first, for text that leaves the run another way than the log
+// (a GitHub deployment's status): the runner masks only the log.
+const secrets: string[] = []
+
+export function withSecretsMasked(text: string): string {
+  return secrets.reduce((masked, secret) => masked.split(secret).join('***'), text)
+}
+
 // The log every module prints to; it forwards to the one chosen at start, so its methods can be
 // passed around unbound (e.g. `log.info` as a progress callback).
 export const log: Log = {
@@ -45,7 +53,11 @@ export const log: Log = {
   debug: (message) => current.debug(message),
   group: (name, fn) => current.group(name, fn),
   progress: (message) => current.progress(message),
-  setSecret: (value) => current.setSecret(value),
+  setSecret: (value) => {
+    secrets.push(value)
+    secrets.sort((a, b) => b.length - a.length)
+    current.setSecret(value)
+  },
   setOutput: (name, value) => current.setOutput(name, value),
   setFailed: (message) => current.setFailed(message),
 }

@@ -1,4 +1,5 @@
 import { log } from './log'
+import { basicAuthorization } from './haproxy/basic-auth'
 import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
@@ -11,7 +12,8 @@ import { describePrune, prune, summarizePrune } from './prune'
 import { imageOnHost, withDeploymentLock } from './lock'
 import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
-import { currentPullRequest, runUrlOf } from './github/event'
+import { currentCommit, currentPullRequest, runUrlOf } from './github/event'
+import { currentEnvironment, recordDeployment, recordRemoved, type DeploymentRecord } from './github/deployments'
 import { workflowRunFinished } from './github/runs'
 import { useOwner } from './labels'
 import { checkOwner } from './owner'
@@ -41,17 +43,41 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
     else if (inputs.command === 'teardown') await runTeardown(host, engine, inputs, github, signal)
     else await runPrune(host, engine, inputs, github, signal)
   } catch (error) {
-    // A cancelled run says so, whatever step noticed it first.
-    const reason = signal.aborted ? signal.reason : error
-    log.setFailed(reason instanceof Error ? reason.message : String(reason))
+    log.setFailed(failureOf(error, signal))
   } finally {
     cancellation.stop()
   }
   return { cancelled: signal.aborted }
 }
 
-// The PR comment is written while the lock is held, so two runs never write it out of order.
+// A cancelled run says so, whatever step noticed it first.
+function failureOf(error: unknown, signal: AbortSignal): string {
+  const reason = signal.aborted ? signal.reason : error
+  return reason instanceof Error ? reason.message : String(reason)
+}
+
+// The GitHub deployment is in progress from the start, so a deploy that fails before it takes the
+// lock (a refused image, a host without room) shows as failed too.
 async function runDeploy(host: DockerHost, engine: Engine, inputs: Inputs, github: GitHubApi | undefined, signal: AbortSignal): Promise<void> {
+  const record = await recordDeployment(github, currentEnvironment(inputs.environment, inputs.instancePrefix), currentCommit())
+  try {
+    await deployRecorded(host, engine, inputs, github, record, signal)
+  } catch (error) {
+    await record.failed(failureOf(error, signal))
+    throw error
+  }
+}
+
+// The PR comment and the GitHub deployment's success are written while the lock is held, so two
+// runs never write them out of order.
+async function deployRecorded(
+  host: DockerHost,
+  engine: Engine,
+  inputs: Inputs,
+  github: GitHubApi | undefined,
+  record: DeploymentRecord,
+  signal: AbortSignal,
+): Promise<void> {
   const settings = inputs.deploy!
   const deployment = inputs.instancePrefix
   await log.group('Check the Docker host', () => checkHost(host, engine, settings))
@@ -67,6 +93,7 @@ async function runDeploy(host: DockerHost, engine: Engine, inputs: Inputs, githu
   const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
     const deployed = await deploy(leased, engine, settings, pulled, signal)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
+    await record.ready(deployed.url)
     return deployed
   })
   log.setOutput('ip', result.ip)
@@ -95,6 +122,7 @@ async function runTeardown(host: DockerHost, { host: profile }: Engine, inputs: 
   const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
     const result = await teardown(leased, deployment, inputs.owner)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
+    await recordRemoved(github, currentEnvironment(inputs.environment, deployment), 'teardown')
     return result
   })
   await summarizeTeardown(deployment, removed)
@@ -109,7 +137,7 @@ async function runPrune(host: DockerHost, { host: profile }: Engine, inputs: Inp
     signal,
     runFinished: runFinishedVia(github),
   }
-  const report = await prune(host, inputs.prune!, { lock, github })
+  const report = await prune(host, inputs.prune!, { lock, github, environment: inputs.environment })
   for (const line of describePrune(report, pattern)) log.info(line)
   await summarizePrune(report, pattern)
   if (report.failed.length > 0)
@@ -143,6 +171,13 @@ export function maskSecrets(read: InputReader): void {
   for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
     const value = line.slice(line.indexOf('=') + 1)
     for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
+  }
+  // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
+  for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon < 0 || line.trim() === '') continue
+    const credentials = { user: line.slice(0, colon), password: line.slice(colon + 1) }
+    for (const value of [credentials.password, line, basicAuthorization(credentials).slice('Basic '.length)]) if (value) log.setSecret(value)
   }
   const username = read('registry-username')?.trim()
   const password = read('registry-password')

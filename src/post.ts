@@ -8,7 +8,9 @@ import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
 import { restartReplacedLb } from './recover'
-import { leftDeploy, leftLocks, type UnsettledDeploy } from './state-helper'
+import { leftDeploy, leftGitHubDeployment, leftLocks, type UnsettledDeploy } from './state-helper'
+import { connectGitHub } from './github/api'
+import { recordInterrupted } from './github/deployments'
 import { maskSecrets, readActionInput } from './main'
 
 // The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
@@ -18,13 +20,17 @@ import { maskSecrets, readActionInput } from './main'
 export async function post(read: InputReader = readActionInput): Promise<void> {
   const deploy = leftDeploy()
   const locks = leftLocks()
-  if (!deploy && locks.length === 0) {
+  const githubDeployment = leftGitHubDeployment()
+  if (!deploy && locks.length === 0 && !githubDeployment) {
     log.info('Nothing to clean up: the main step settled everything it started.')
     return
   }
   try {
     maskSecrets(read)
     const inputs = readInputs(read)
+    // First, since it needs no Docker host: that may be what the main step could not reach.
+    if (githubDeployment) await recordInterrupted(inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined, githubDeployment)
+    if (!deploy && locks.length === 0) return
     const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env))
     const host = dockerodeHost(engine.docker)
     if (deploy) await takeBack(host, deploy)

@@ -4,6 +4,7 @@ import type { DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
 import type { GitHubApi } from './github/api'
 import { announceRemoved } from './github/announce'
+import { currentEnvironment, recordRemoved } from './github/deployments'
 import { currentRepository, inRepository, parsePullRequest, runUrlOf, type PullRequestRef, type Repository } from './github/event'
 import { pullRequestStates } from './github/pulls'
 import type { PruneSettings } from './inputs'
@@ -143,6 +144,8 @@ export interface PruneContext {
   // With a token: pull requests of this repository are asked about, and told when their
   // environment goes.
   github?: GitHubApi
+  // Where the removed deployments' GitHub deployments are, to be made inactive.
+  environment?: string
 }
 
 export async function prune(host: DockerHost, settings: PruneSettings, context: PruneContext): Promise<PruneReport> {
@@ -173,13 +176,16 @@ export async function prune(host: DockerHost, settings: PruneSettings, context: 
         return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` }
       })
       ;(outcome.remove ? report.removed : report.kept).push(outcome)
-      if (outcome.remove && repository)
+      if (outcome.remove && repository) {
+        const reason = `pruned: ${outcome.reason}`
         await announceRemoved(context.github, pullRequestOfRepository(outcome.pullRequest, repository), {
           deployment: outcome.deployment,
           at: new Date(),
-          reason: `pruned: ${outcome.reason}`,
+          reason,
           runUrl: runUrlOf(),
         })
+        if (context.environment) await recordRemoved(context.github, currentEnvironment(context.environment, outcome.deployment), reason)
+      }
     } catch (error) {
       report.failed.push({ deployment: decision.deployment, error: describe(error) })
     }

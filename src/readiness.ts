@@ -2,7 +2,7 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import type { Protocol } from './haproxy/config'
+import { CONFIG_ID_HEADER, type Protocol } from './haproxy/config'
 import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 import { pinnedTo } from './haproxy/stats-certificate'
@@ -23,13 +23,18 @@ export interface Endpoints {
   protocol: Protocol
   // With HTTPS: the SHA-256 fingerprint of the certificate the load-balancer must serve.
   certificateFingerprint?: string
+  // With basic-auth: the Authorization header of one of its users. HAProxy answers a request
+  // without it with 401 itself, before choosing an instance, so the probe would prove only that
+  // HAProxy listens; with it, it goes through to an instance like any user's request.
+  serviceAuthorization?: string
 }
 
 export interface Expectation {
   backend: string
   servers: string[]
-  // Also require that the backend has no other servers: proves a reload has taken effect.
-  exact?: boolean
+  // Also require that the stats page is served under this configuration (configIdOf): proves that a
+  // reload has taken effect.
+  configId?: string
   // Also require that the service port answers through the load-balancer. Not for candidates,
   // which get no traffic: the generation still serving may itself be broken (a killed first
   // deploy's), and a redeploy is how it gets fixed.
@@ -69,14 +74,14 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
     // Set when instances are what the wait is for: then progress names them.
     let waitingFor: string | undefined
     try {
-      statuses = parseStatsCsv(await fetchStats(endpoints, signal))
+      const stats = await fetchStats(endpoints, signal)
+      statuses = parseStatsCsv(stats.csv)
       const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
-      const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server))
-      if (unhealthy.length > 0) {
+      if (expectation.configId && stats.configId !== expectation.configId) problem = 'the load-balancer has not loaded its new configuration'
+      else if (unhealthy.length > 0) {
         problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`
         waitingFor = instancesProgress(statuses, expectation, unhealthy)
-      } else if (expectation.exact && others.length > 0) problem = 'the load-balancer has not loaded its new configuration'
-      else if (!expectation.throughService || (await serviceAnswers(endpoints, signal))) return statuses
+      } else if (!expectation.throughService || (await serviceAnswers(endpoints, signal))) return statuses
       else problem = `the service port ${endpoints.servicePort} does not answer`
     } catch (error) {
       problem = `the load-balancer's stats page does not answer (${(error as Error).message})`
@@ -103,7 +108,8 @@ function instancesProgress(statuses: ServerStatus[], { backend, servers }: Expec
   return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`
 }
 
-async function fetchStats(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<string> {
+// The stats CSV, and the id of the configuration of the worker that answered.
+async function fetchStats(endpoints: Endpoints, signal: AbortSignal | undefined): Promise<{ csv: string; configId: unknown }> {
   const response = await get(`${endpoints.statsUrl};csv`, signal, {
     headers: { authorization: endpoints.statsAuthorization },
     tls: pinnedTo(endpoints.statsCertificate),
@@ -113,9 +119,9 @@ async function fetchStats(endpoints: Endpoints, signal: AbortSignal | undefined)
     response.destroy()
     throw new Error(`HTTP ${status}`)
   }
-  let text = ''
-  for await (const chunk of response.setEncoding('utf8')) text += chunk
-  return text
+  let csv = ''
+  for await (const chunk of response.setEncoding('utf8')) csv += chunk
+  return { csv, configId: response.headers[CONFIG_ID_HEADER] }
 }
 
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
@@ -123,7 +129,8 @@ async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefi
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
   const fingerprint = endpoints.certificateFingerprint
   try {
-    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal)
+    const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {}
+    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers })
     const certified = !fingerprint || (response.socket as TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
     response.destroy()
     return certified && ![502, 503, 504].includes(response.statusCode ?? 0)

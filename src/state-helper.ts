@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import type { GitHubEnvironment } from './github/api'
 
 // What the post step (post.ts) needs from the main step, kept with core.saveState: the runner
 // hands it to the post step as STATE_<name> variables, the last value of each name. The main step
@@ -7,6 +8,7 @@ import * as core from '@actions/core'
 
 const LOCKS = 'locks'
 const DEPLOY = 'deploy'
+const GITHUB_DEPLOYMENT = 'github-deployment'
 
 export interface HeldLock {
   deployment: string
@@ -25,6 +27,11 @@ export interface UnsettledDeploy {
   replacedLb?: { id: string; name: string }
 }
 
+// A GitHub deployment set in progress whose outcome GitHub has not been told yet.
+export interface PendingGitHubDeployment extends GitHubEnvironment {
+  id: number
+}
+
 const held = new Map<string, HeldLock>()
 
 export function rememberLock(lock: HeldLock): void {
@@ -39,6 +46,14 @@ export function forgetLock(id: string): void {
 
 export function rememberDeploy(deploy: UnsettledDeploy | undefined): void {
   core.saveState(DEPLOY, deploy ? JSON.stringify(deploy) : '')
+}
+
+export function rememberGitHubDeployment(pending: PendingGitHubDeployment | undefined): void {
+  core.saveState(GITHUB_DEPLOYMENT, pending ? JSON.stringify(pending) : '')
+}
+
+export function leftGitHubDeployment(): PendingGitHubDeployment | undefined {
+  return parse<PendingGitHubDeployment>(GITHUB_DEPLOYMENT)
 }
 
 export function leftLocks(): HeldLock[] {

@@ -15,8 +15,14 @@ export interface LoadReport {
 
 // A bounded load generator: `concurrency` clients with keep-alive send GETs back to back until
 // stopped, or until `maxSeconds` at the latest. With `ca`, an https URL's certificate is verified
-// against it (a test's self-signed certificate).
-export function startLoad(url: string, concurrency = 4, maxSeconds = 120, ca?: string): { stop: () => Promise<LoadReport> } {
+// against it (a test's self-signed certificate). Every request carries `headers` (credentials).
+export function startLoad(
+  url: string,
+  concurrency = 4,
+  maxSeconds = 120,
+  ca?: string,
+  headers: Record<string, string> = {},
+): { stop: () => Promise<LoadReport> } {
   const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined
   const report: LoadReport = { total: 0, failed: 0, failures: [], bodies: new Map(), failureWindowMs: 0 }
   let firstFailure = 0
@@ -26,7 +32,7 @@ export function startLoad(url: string, concurrency = 4, maxSeconds = 120, ca?: s
     while (running && Date.now() < until) {
       report.total++
       try {
-        const options = { signal: AbortSignal.timeout(5000) }
+        const options = { signal: AbortSignal.timeout(5000), headers }
         const response = dispatcher ? await fetchWith(url, { ...options, dispatcher }) : await fetch(url, options)
         const body = (await response.text()).trim()
         if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${body.slice(0, 80)}`)

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import * as https from 'node:https'
 import type { TLSSocket } from 'node:tls'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { selfSignedPem } from '../../test-support/certificate'
 import { dockerCliEnv } from '../../test-support/host'
 import { startLoad } from '../../test-support/load'
@@ -15,22 +15,14 @@ import {
   explain,
   localInputs,
   objectsOf,
-  removeDeployment,
+  deploymentsRemovedAfterAll,
   runAction,
-  uniquePrefix,
 } from './harness'
 
 // Real applications (issue 9): environment, secrets, command, limits, pull policy and HTTPS, on
 // the engine under test (VIC_LB_E2E_DOCKER_HOST), through the bundled action.
 
-const created: string[] = []
-afterAll(() => created.forEach(removeDeployment))
-
-function deployment(tag: string): string {
-  const prefix = uniquePrefix(tag)
-  created.push(prefix)
-  return prefix
-}
+const deployment = deploymentsRemovedAfterAll()
 
 // Values a shell or an env-file parser would change: each must arrive exactly as written.
 const ENV: [string, string][] = [

@@ -2,7 +2,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { expect, inject } from 'vitest'
+import { afterAll, expect, inject } from 'vitest'
 import { parse } from 'yaml'
 import { certificateIn } from '../../src/haproxy/stats-certificate'
 import { ENGINE, docker, dockerCliEnv, freePort } from '../../test-support/host'
@@ -107,9 +107,9 @@ export function startAction(inputs: Record<string, string>, env: Record<string, 
 
 // The post step as the runner starts it (action.yml runs.post): the same inputs, with the state the
 // main step saved as STATE_<name> variables.
-export async function runPost(inputs: Record<string, string>, state: Record<string, string>): Promise<ActionRun> {
+export async function runPost(inputs: Record<string, string>, state: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
   const stateEnv = Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value]))
-  return startAction(inputs, stateEnv, { entry: 'dist/post.js' }).finished
+  return startAction(inputs, { ...env, ...stateEnv }, { entry: 'dist/post.js' }).finished
 }
 
 function spawnAction(inputs: Record<string, string>, env: Record<string, string>, { entry = 'dist/index.js', wrapper = [] }: StepStart): ChildProcess {
@@ -224,6 +224,17 @@ export function removeDeployment(prefix: string): void {
   if (networks.length > 0) docker('network', 'rm', ...networks)
 }
 
+// A new deployment name for each call, every one of them removed once the test file is done.
+export function deploymentsRemovedAfterAll(): (tag: string) => string {
+  const created: string[] = []
+  afterAll(() => created.forEach(removeDeployment))
+  return (tag) => {
+    const prefix = uniquePrefix(tag)
+    created.push(prefix)
+    return prefix
+  }
+}
+
 // The user IDs HAProxy's master and its workers run as in a load-balancer container, read from
 // this machine's /proc (the engines under test run here; Podman 4.3's `top` answers nothing).
 export function haproxyUids(container: string): { master: number; workers: number[] } {
@@ -290,4 +301,30 @@ export async function expectTakeOverOfKilledHolder(prefix: string, inputs: Recor
   const instances = JSON.parse(next.outputs.instances) as string[]
   expect(objectsOf(prefix).sort()).toEqual([...instances, `${prefix}-lb`, `${prefix}-net`].sort())
   expect((await distinctAnswers(next.outputs.url, 10)).size).toBe(instances.length)
+}
+
+export function withoutMaskCommands(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+export function expectNowhere(run: ActionRun, secrets: string[]): void {
+  const places: [string, string][] = [
+    ['stdout (outside ::add-mask::)', withoutMaskCommands(run.stdout)],
+    ['stderr', run.stderr],
+    ['job summary', run.summary],
+    ['outputs', JSON.stringify(run.outputs)],
+  ]
+  for (const [where, text] of places) for (const secret of secrets) expect(text.includes(secret), `a secret appears in the ${where}`).toBe(false)
+}
+
+// Everything the deployment has on the Docker host, as the Engine reports it.
+export function inspectDeployment(prefix: string): string {
+  const filter = `label=${LABEL_DEPLOYMENT}=${prefix}`
+  const containers = docker('ps', '-aq', '--filter', filter).split('\n').filter(Boolean)
+  const networks = docker('network', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
+  expect(containers.length).toBeGreaterThan(0)
+  return [docker('inspect', ...containers), docker('network', 'inspect', ...networks)].join('\n')
 }

@@ -1,8 +1,3 @@
-import * as fs from 'node:fs'
-import * as http from 'node:http'
-import type { AddressInfo } from 'node:net'
-import * as os from 'node:os'
-import * as path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   IMAGES,
@@ -19,6 +14,7 @@ import {
   type ActionRun,
   sleep,
 } from './harness'
+import { GitHubOnLoopback } from './fake-github'
 
 // A preview environment's life beyond one deploy: runs of one deployment that overlap, the
 // lock a dead run left behind, and the scheduled prune of old deployments.
@@ -179,116 +175,21 @@ describe('prune', () => {
   })
 })
 
-// The GitHub REST calls the action makes, answered on this machine: the bundled Octokit talks to
-// it through GITHUB_API_URL exactly as it would to api.github.com.
-class GitHubOnLoopback {
-  comments: { id: number; issue: number; body: string }[] = []
-  pullStates: Record<number, string> = {}
-  refuseComments = new Set<number>()
-  // Workflow runs of octo/shop by ID: queued, in_progress, completed.
-  runStatus: Record<number, string> = {}
-  requests: string[] = []
-  private server = http.createServer((req, res) => void this.handle(req, res))
-  private nextId = 500
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()))
-  }
-
-  commentsOn(issue: number): { id: number; body: string }[] {
-    return this.comments.filter((c) => c.issue === issue)
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    let text = ''
-    for await (const chunk of req) text += chunk
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    this.requests.push(`${req.method} ${url.pathname}`)
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(body))
-    }
-    if (!String(req.headers.authorization).endsWith(' test-token')) return reply(401, { message: 'Bad credentials' })
-    const input = text ? (JSON.parse(text) as { body?: string }) : {}
-    const onIssue = /^\/repos\/octo\/shop\/issues\/(\d+)\/comments$/.exec(url.pathname)
-    const comment = /^\/repos\/octo\/shop\/issues\/comments\/(\d+)$/.exec(url.pathname)
-    const pull = /^\/repos\/octo\/shop\/pulls\/(\d+)$/.exec(url.pathname)
-    const runAttempt = /^\/repos\/octo\/shop\/actions\/runs\/(\d+)\/attempts\/(\d+)$/.exec(url.pathname)
-    const view = (c: { id: number; issue: number; body: string }) => ({
-      id: c.id,
-      body: c.body,
-      html_url: `https://github.example/octo/shop/pull/${c.issue}#issuecomment-${c.id}`,
-    })
-    if (onIssue && req.method === 'GET') {
-      const perPage = Number(url.searchParams.get('per_page') ?? 30)
-      const page = Number(url.searchParams.get('page') ?? 1)
-      return reply(
-        200,
-        this.commentsOn(Number(onIssue[1]))
-          .slice((page - 1) * perPage, page * perPage)
-          .map((c) => view({ ...c, issue: Number(onIssue[1]) })),
-      )
-    }
-    if (onIssue && req.method === 'POST') {
-      const issue = Number(onIssue[1])
-      if (this.refuseComments.has(issue)) return reply(403, { message: 'Resource not accessible by integration' })
-      const created = { id: this.nextId++, issue, body: input.body ?? '' }
-      this.comments.push(created)
-      return reply(201, view(created))
-    }
-    if (comment && req.method === 'PATCH') {
-      const found = this.comments.find((c) => c.id === Number(comment[1]))
-      if (!found) return reply(404, { message: 'Not Found' })
-      found.body = input.body ?? ''
-      return reply(200, view(found))
-    }
-    if (pull && req.method === 'GET') return reply(200, { number: Number(pull[1]), state: this.pullStates[Number(pull[1])] ?? 'open' })
-    if (runAttempt && req.method === 'GET' && this.runStatus[Number(runAttempt[1])])
-      return reply(200, { id: Number(runAttempt[1]), run_attempt: Number(runAttempt[2]), status: this.runStatus[Number(runAttempt[1])] })
-    reply(404, { message: 'Not Found' })
-  }
-}
-
 describe('on a pull request, with a GitHub API on this machine', () => {
   const github = new GitHubOnLoopback()
   const prefix = uniquePrefix('pr')
   const other = uniquePrefix('pr')
   created.push(prefix, other)
-  const eventDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vic-lb-event-'))
-  let apiUrl = ''
   let inputs: Record<string, string>
 
-  // The environment of a workflow run of octo/shop, for the given event.
-  function runEnv(payload: unknown): Record<string, string> {
-    const eventPath = path.join(eventDir, `event-${Math.random().toString(36).slice(2)}.json`)
-    fs.writeFileSync(eventPath, JSON.stringify(payload))
-    return {
-      GITHUB_API_URL: apiUrl,
-      GITHUB_SERVER_URL: 'https://github.example',
-      GITHUB_REPOSITORY: 'octo/shop',
-      GITHUB_EVENT_PATH: eventPath,
-      GITHUB_RUN_ID: '777',
-      GITHUB_RUN_ATTEMPT: '1',
-    }
-  }
-  const onPullRequest = (number: number) => runEnv({ action: 'synchronize', number, pull_request: { number } })
-
   beforeAll(async () => {
-    apiUrl = await github.start()
+    await github.start()
     inputs = await localInputs(prefix, { instances: '2', 'github-token': 'test-token' })
   })
-  afterAll(async () => {
-    await github.close()
-    fs.rmSync(eventDir, { recursive: true, force: true })
-  })
+  afterAll(() => github.close())
 
   it('comments once with the URL, the image and each instance, and labels the objects with the pull request', async () => {
-    const run = await runAction(inputs, onPullRequest(42))
+    const run = await runAction(inputs, github.onPullRequest(42))
     expect(run.code, explain(run)).toBe(0)
     expect(run.stdout).toContain('Commented on pull request octo/shop#42: https://github.example/octo/shop/pull/42#issuecomment-')
     const [comment, ...more] = github.commentsOn(42)
@@ -304,11 +205,11 @@ describe('on a pull request, with a GitHub API on this machine', () => {
 
   it('updates that same comment on the next deploy', async () => {
     const [before] = github.commentsOn(42)
-    const run = await runAction({ ...inputs, instances: '3' }, onPullRequest(42))
+    const run = await runAction({ ...inputs, instances: '3' }, github.onPullRequest(42))
     expect(run.code, explain(run)).toBe(0)
     expect(github.commentsOn(42).map((c) => c.id)).toEqual([before.id])
     for (const name of instancesOf(run)) expect(github.commentsOn(42)[0].body).toContain(name)
-    expect(github.requests.filter((r) => r.startsWith('POST'))).toHaveLength(1)
+    expect(github.requests.filter((r) => r.startsWith('POST /repos/octo/shop/issues/'))).toHaveLength(1)
     expect(github.requests).toContain(`PATCH /repos/octo/shop/issues/comments/${before.id}`)
   })
 
@@ -331,7 +232,7 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     const teardown = { command: 'teardown', 'instance-prefix': deployment, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' }
     github.runStatus[555] = 'in_progress'
     const begun = Date.now()
-    const waiting = startAction({ ...teardown, 'wait-timeout': '120' }, runEnv({}))
+    const waiting = startAction({ ...teardown, 'wait-timeout': '120' }, github.runEnv({}))
     await new Promise((resolve) => setTimeout(resolve, 4_000))
     // A run in progress holds its lock: the teardown waits.
     expect(waiting.child.exitCode, waiting.output()).toBeNull()
@@ -351,7 +252,7 @@ describe('on a pull request, with a GitHub API on this machine', () => {
   it('says in the comment that the environment is gone after teardown', async () => {
     const run = await runAction(
       { command: 'teardown', 'instance-prefix': prefix, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' },
-      runEnv({ action: 'closed', number: 42, pull_request: { number: 42 } }),
+      github.runEnv({ action: 'closed', number: 42, pull_request: { number: 42 } }),
     )
     expect(run.code, explain(run)).toBe(0)
     expect(objectsOf(prefix)).toEqual([])
@@ -361,13 +262,14 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     expect(comment.body).toContain('(teardown)')
   })
 
-  it('lets a scheduled prune remove the deployment of a closed pull request, however fresh, and say so on it', async () => {
-    const deployed = await runAction(inputs, onPullRequest(42))
+  it('lets a scheduled prune remove the deployment of a closed pull request, however fresh, and say so on it and on its GitHub deployment', async () => {
+    const head = 'a'.repeat(40)
+    const deployed = await runAction(inputs, github.onPullRequest(42, head))
     expect(deployed.code, explain(deployed)).toBe(0)
     github.pullStates[42] = 'closed'
     const run = await runAction(
       { command: 'prune', 'instance-prefix': prefix, 'haproxy-image': IMAGES.haproxy, 'github-token': 'test-token' },
-      runEnv({ schedule: '17 3 * * *' }),
+      github.runEnv({ schedule: '17 3 * * *' }),
     )
     expect(run.code, explain(run)).toBe(0)
     expect(github.requests).toContain('GET /repos/octo/shop/pulls/42')
@@ -375,11 +277,12 @@ describe('on a pull request, with a GitHub API on this machine', () => {
     expect(objectsOf(prefix)).toEqual([])
     expect(github.commentsOn(42)).toHaveLength(1)
     expect(github.commentsOn(42)[0].body).toContain('pruned: pull request octo/shop#42 is closed')
+    expect(github.deploymentsIn('preview')).toEqual([`deploy:${prefix} ${head}: in_progress, success, inactive`])
   })
 
   it('deploys all the same when GitHub refuses the comment, with a warning saying why', async () => {
     github.refuseComments.add(43)
-    const run = await runAction(await localInputs(other, { instances: '1', 'github-token': 'test-token' }), onPullRequest(43))
+    const run = await runAction(await localInputs(other, { instances: '1', 'github-token': 'test-token' }), github.onPullRequest(43))
     expect(run.code, explain(run)).toBe(0)
     expect(run.stdout).toMatch(
       new RegExp(`::warning::Could not comment on pull request octo/shop#43 about deployment '${other}': Resource not accessible by integration`),

@@ -9,6 +9,8 @@ import {
   TLS_DIR,
   docker,
   explain,
+  expectNowhere,
+  inspectDeployment,
   lbConfig,
   lbFile,
   localInputs,
@@ -99,38 +101,12 @@ function maskCommands(stdout: string): { masked: string[]; firstOtherLine: numbe
   return { masked, firstOtherLine: lines.findIndex((line) => line !== '' && !line.startsWith('::add-mask::')), lastMaskLine }
 }
 
-function withoutMaskCommands(stdout: string): string {
-  return stdout
-    .split('\n')
-    .filter((line) => !line.startsWith('::add-mask::'))
-    .join('\n')
-}
-
 function expectMaskedFirst(run: ActionRun, inputs: Record<string, string>): void {
   const { masked, firstOtherLine, lastMaskLine } = maskCommands(run.stdout)
   expect(lastMaskLine, 'every ::add-mask:: comes before any other output').toBeLessThan(firstOtherLine)
   for (const name of ['docker-host', 'tls-ca-cert', 'tls-cert', 'tls-key', 'registry-password', 'secret-env', 'lb-certificate'])
     expect(masked, name).toContain(inputs[name].trim())
   for (const line of neverShown(inputs).slice(3)) expect(masked).toContain(line)
-}
-
-function expectNowhere(run: ActionRun, secrets: string[]): void {
-  const places: [string, string][] = [
-    ['stdout (outside ::add-mask::)', withoutMaskCommands(run.stdout)],
-    ['stderr', run.stderr],
-    ['job summary', run.summary],
-    ['outputs', JSON.stringify(run.outputs)],
-  ]
-  for (const [where, text] of places) for (const secret of secrets) expect(text.includes(secret), `a secret appears in the ${where}`).toBe(false)
-}
-
-// Everything the deployment has on the Docker host, as the Engine reports it.
-function inspectDeployment(prefix: string): string {
-  const filter = `label=${LABEL_DEPLOYMENT}=${prefix}`
-  const containers = docker('ps', '-aq', '--filter', filter).split('\n').filter(Boolean)
-  const networks = docker('network', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
-  expect(containers.length).toBeGreaterThan(0)
-  return [docker('inspect', ...containers), docker('network', 'inspect', ...networks)].join('\n')
 }
 
 function pemFilesIn(dir: string): string[] {

@@ -7,6 +7,24 @@ export interface IssueComment {
   html_url: string
 }
 
+// Only the fields the action reads. `task` names the deployment on the Docker host (deployments.ts).
+export interface GitHubDeployment {
+  id: number
+  task: string
+}
+
+// The states the action sets; GitHub knows a few more (pending, queued, error).
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'inactive'
+
+// Where the GitHub deployments of one deployment on the Docker host are (deployments.ts).
+export interface GitHubEnvironment extends Repository {
+  environment: string
+  // The deployment on the Docker host (instance-prefix).
+  deployment: string
+  // The run's page, each status's log_url.
+  logUrl?: string
+}
+
 // A type alias, not an interface: Octokit's parameters carry an index signature that only
 // anonymous object types are assignable to.
 type Repository = { owner: string; repo: string }
@@ -20,6 +38,36 @@ export interface GitHubApi {
     }
     pulls: {
       get(params: Repository & { pull_number: number }): Promise<{ data: { state: string } }>
+    }
+    repos: {
+      listDeployments(
+        params: Repository & { sha?: string; task?: string; environment?: string; per_page?: number; page?: number },
+      ): Promise<{ data: GitHubDeployment[] }>
+      // 202 and a message instead of a deployment only when auto_merge merges: the action sets it false.
+      createDeployment(
+        params: Repository & {
+          ref: string
+          task: string
+          environment: string
+          description: string
+          auto_merge: boolean
+          required_contexts: string[]
+          transient_environment: boolean
+          production_environment: boolean
+        },
+      ): Promise<{ data: GitHubDeployment | { message?: string } }>
+      // Newest first.
+      listDeploymentStatuses(params: Repository & { deployment_id: number; per_page?: number }): Promise<{ data: { state: string }[] }>
+      createDeploymentStatus(
+        params: Repository & {
+          deployment_id: number
+          state: DeploymentState
+          description: string
+          environment_url?: string
+          log_url?: string
+          auto_inactive: boolean
+        },
+      ): Promise<{ data: { id: number; state: string } }>
     }
     actions: {
       getWorkflowRunAttempt(params: Repository & { run_id: number; attempt_number: number }): Promise<{ data: { status?: string | null } }>

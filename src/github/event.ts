@@ -31,16 +31,32 @@ export function currentRepository(env: NodeJS.ProcessEnv = process.env): Reposit
   return repositoryOf(env.GITHUB_REPOSITORY)
 }
 
+// Pure: the pull request's head commit. On a pull_request event GITHUB_SHA is the merge commit
+// GitHub made, not the commit the pull request shows.
+export function headShaOf(payload: unknown): string | undefined {
+  const sha = (payload as { pull_request?: { head?: { sha?: unknown } } } | undefined)?.pull_request?.head?.sha
+  return typeof sha === 'string' && sha ? sha : undefined
+}
+
 // The runner writes the event payload to GITHUB_EVENT_PATH. Outside a run (the CLI, tests) there
 // is none, and so no pull request.
-export function currentPullRequest(env: NodeJS.ProcessEnv = process.env): PullRequestRef | undefined {
+function currentEvent(env: NodeJS.ProcessEnv): unknown {
   const file = env.GITHUB_EVENT_PATH
   if (!file || !fs.existsSync(file)) return undefined
   try {
-    return pullRequestOf(JSON.parse(fs.readFileSync(file, 'utf8')), currentRepository(env))
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
     return undefined
   }
+}
+
+export function currentPullRequest(env: NodeJS.ProcessEnv = process.env): PullRequestRef | undefined {
+  return pullRequestOf(currentEvent(env), currentRepository(env))
+}
+
+// The commit a run deploys: the pull request's head, else the commit the run is for.
+export function currentCommit(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return headShaOf(currentEvent(env)) ?? (env.GITHUB_SHA?.trim() || undefined)
 }
 
 // As a label value: `owner/repo#42`, the form GitHub itself writes cross-repository references in.

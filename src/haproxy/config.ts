@@ -1,6 +1,8 @@
 // Load-balance HTTP requests or plain TCP connections (the protocol input).
 export const PROTOCOLS = ['http', 'tcp'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
+import { createHash } from 'node:crypto'
+import { basicAuthLines, type BasicAuthCheck } from './basic-auth'
 import { statsAuthLine, type StatsAuth } from './stats-auth'
 import type { StatsCertificate } from './stats-certificate'
 
@@ -66,6 +68,11 @@ export interface LbConfig {
   statsCertificate: StatsCertificate
   // Where the load-balancer has it: STATS_CERTIFICATE_PATH.
   statsCertificateFile: string
+  // basic-auth (HTTP only): a request needs credentials the check knows, else it gets 401.
+  basicAuth?: BasicAuthCheck
+  // allow-cidrs: only clients whose address (as the load-balancer sees it) is in one of these
+  // networks get through; the others get 403 (HTTP) or a closed connection (TCP).
+  allowedSources?: string[]
   // HAProxy's master starts as root to bind a port below 1024 on a host that lets no other user
   // do so; its workers, which handle the traffic, then run as the image's `haproxy` user.
   startsAsRoot?: boolean
@@ -74,7 +81,26 @@ export interface LbConfig {
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 export function renderHaproxyConfig(config: LbConfig): string {
-  return render(config, 'last,libc,none')
+  return withConfigId(render(config, 'last,libc,none'))
+}
+
+// The stats page names the configuration of the worker that serves it in this header, so that
+// readiness can tell when a reload has taken effect, even one that moves no instance (a changed
+// allow-cidrs or basic-auth): until then the previous worker may still take new connections.
+export const CONFIG_ID_HEADER = 'x-vic-lb-config'
+const CONFIG_ID_PLACEHOLDER = '@config-id@'
+
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+export function configIdOf(config: LbConfig): string {
+  return idOf(render(config, 'last,libc,none'))
+}
+
+function withConfigId(text: string, id = idOf(text)): string {
+  return text.replace(CONFIG_ID_PLACEHOLDER, id)
+}
+
+function idOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
@@ -83,7 +109,7 @@ export function renderHaproxyConfig(config: LbConfig): string {
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
 export function renderConfigToCheck(config: LbConfig): string {
-  return render(config, 'none')
+  return withConfigId(render(config, 'none'), configIdOf(config))
 }
 
 function render(config: LbConfig, initAddr: string): string {
@@ -167,11 +193,15 @@ function render(config: LbConfig, initAddr: string): string {
     `    ${statsAuthLine(config.statsAuth)}`,
     // Readiness polls would otherwise fill the log.
     '    http-request set-log-level silent',
+    // http-response rules skip the stats page's own answers; http-after-response rules do not.
+    `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
     '',
     'frontend service',
     // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
     // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
     `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
+    ...sourceCheck(config),
+    ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
     ...(http ? forwardedHeaders(config) : []),
     // Clients that read this header (Node's default agent and fetch close an idle connection a
     // second before the time announced) never send into HAProxy's close, and let go of an old
@@ -180,7 +210,7 @@ function render(config: LbConfig, initAddr: string): string {
     ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
     `    default_backend ${SERVING_BACKEND}`,
     '',
-    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
+    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
     ...backend(SERVING_BACKEND, config.serving, config),
     ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
   ]
@@ -212,12 +242,25 @@ function forwardedHeaders(config: LbConfig): string[] {
 
 // The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
 // literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
-function redirectToHttps(listenPort: number, httpsPort: number): string[] {
+// Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
+function redirectToHttps(listenPort: number, config: LbConfig): string[] {
+  const httpsPort = config.servicePort
   return [
     'frontend http-redirect',
     `    bind :${listenPort}`,
+    ...sourceCheck(config),
     `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
     '    http-request redirect scheme https code 301',
     '',
+  ]
+}
+
+// allow-cidrs, before anything else of a request is looked at. HTTP (and HTTPS, after the
+// handshake) answers 403, so that a person sees why; TCP can only close the connection, at once.
+function sourceCheck({ allowedSources, protocol }: LbConfig): string[] {
+  if (!allowedSources) return []
+  return [
+    ...allowedSources.map((cidr) => `    acl allowed_source src ${cidr}`),
+    protocol === 'http' ? '    http-request deny deny_status 403 unless allowed_source' : '    tcp-request connection reject unless allowed_source',
   ]
 }

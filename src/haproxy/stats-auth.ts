@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import type { DockerHost } from '../docker/deploy-host'
+import type { Credentials } from './basic-auth'
 
 // The stats page lists every instance's name, address and state, and it is reachable wherever the
 // load-balancer is (the routable network of a VCH, a published port). It needs credentials that
 // only the action knows: generated per load-balancer, kept nowhere but inside its configuration,
 // and read back from there by the next run through the Docker API.
 
-export interface StatsAuth {
-  user: string
-  password: string
-}
+export type StatsAuth = Credentials
 
 const STATS_USER = 'vic-lb'
 const AUTH_LINE = /^\s*stats auth ([^:\s]+):(\S+)\s*$/m
@@ -33,14 +30,4 @@ export function statsAuthIn(config: string): StatsAuth | undefined {
 // The configuration as it may be shown (the job summary): everything but the password.
 export function withoutStatsPassword(config: string): string {
   return config.replace(AUTH_LINE, (line) => line.replace(/:(\S+)\s*$/, ':(generated, kept only in the load-balancer)'))
-}
-
-export function basicAuthorization(auth: StatsAuth): string {
-  return `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`
-}
-
-// A kept load-balancer keeps its credentials; a new one gets new ones.
-export async function statsAuthFor(host: DockerHost, kept: string | undefined, configPath: string): Promise<StatsAuth> {
-  const current = kept ? await host.getFile(kept, configPath) : undefined
-  return (current !== undefined && statsAuthIn(current)) || newStatsAuth()
 }

@@ -9,13 +9,14 @@ import {
   SERVING_BACKEND,
   STATS_PATH,
   STATS_PORT,
+  configIdOf,
   renderHaproxyConfig,
   type LbConfig,
   type Server,
 } from '../haproxy/config'
 import { checkInside, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
 import { describeServer, type ServerStatus } from '../haproxy/stats'
-import { basicAuthorization } from '../haproxy/stats-auth'
+import { basicAuthorization } from '../haproxy/basic-auth'
 import { NotReadyError, hostForUrl, type Endpoints } from '../readiness'
 import type { StepContext } from './context'
 
@@ -55,13 +56,13 @@ export async function switchTraffic(
       if (newcomers.length > 0) {
         const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers }
         await reload(ctx, lb, user, staging)
-        await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers, false)
+        await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false)
       }
       if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
       await reload(ctx, lb, user, lbConfig)
     }
   }
-  return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving, true), address }
+  return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address }
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.
@@ -77,13 +78,21 @@ async function reload(ctx: StepContext, lb: string, user: string, config: LbConf
   ctx.record.changed = true
 }
 
-async function waitFor(ctx: StepContext, endpoints: Endpoints, backend: string, servers: Server[], throughService: boolean): Promise<ServerStatus[]> {
+// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
+async function waitFor(
+  ctx: StepContext,
+  endpoints: Endpoints,
+  config: LbConfig,
+  backend: string,
+  servers: Server[],
+  throughService: boolean,
+): Promise<ServerStatus[]> {
   const names = servers.map((s) => s.name)
   try {
     return await ctx.waitUntilServing(endpoints, {
       backend,
       servers: names,
-      exact: true,
+      configId: configIdOf(config),
       throughService,
       deadline: ctx.deadline,
       check: () => failIfExited(ctx),
@@ -168,6 +177,7 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
       servicePort: port,
       protocol: settings.protocol,
       certificateFingerprint: settings.certificate?.fingerprint256,
+      serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]!),
     },
     address: { ip, port, url },
     user: inspected.Config.User ?? '',

@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 270;
-exports.ids = [270];
+exports.id = 64;
+exports.ids = [64];
 exports.modules = {
 
-/***/ 52270:
+/***/ 29064:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -13,6 +13,52 @@ var external_node_fs_ = __webpack_require__(73024);
 var external_node_util_ = __webpack_require__(57975);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __webpack_require__(77598);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __webpack_require__(77030);
+;// CONCATENATED MODULE: ./src/haproxy/basic-auth.ts
+
+// The variable that holds the presented credentials' digest; its first line carries the salt.
+const DIGEST_VAR = 'txn.basic_auth_digest';
+const SALT_LINE = new RegExp(`^\\s*http-request set-var-fmt\\(${DIGEST_VAR.replace('.', '\\.')}\\) ([0-9a-f]+)%`, 'm');
+const DIGEST_LINE = /^(\s*acl known_credentials \S+ -m str )([0-9A-F]{64})\s*$/gm;
+function newBasicAuthSalt() {
+    return (0,external_node_crypto_.randomBytes)(16).toString('hex');
+}
+// The salt a load-balancer's configuration holds, undefined when it checks no credentials: a kept
+// load-balancer keeps its salt, so the same inputs render the same configuration (no reload).
+function basicAuthSaltIn(config) {
+    return SALT_LINE.exec(config)?.[1];
+}
+function basicAuthCheck(realm, salt, credentials) {
+    return { realm, salt, digests: credentials.map((c) => digestOf(salt, c)) };
+}
+// The Authorization header that presents them.
+function basicAuthorization({ user, password }) {
+    return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+function digestOf(salt, { user, password }) {
+    return (0,external_node_crypto_.createHash)('sha256').update(`${salt}${user}:${password}`, 'utf8').digest('hex').toUpperCase();
+}
+// Frontend lines: a request whose credentials' digest is not in the list gets 401 with a Basic
+// challenge. The Authorization header is removed once checked, so that no instance ever sees a
+// password (it could log it); an application's own authentication cannot share it anyway.
+function basicAuthLines({ realm, salt, digests }) {
+    return [
+        // Absent or non-Basic credentials leave the user and password empty: a digest of the salt and
+        // ':' alone, which is no one's.
+        `    http-request set-var-fmt(${DIGEST_VAR}) ${salt}%[http_auth_user]:%[http_auth_pass]`,
+        `    http-request set-var(${DIGEST_VAR}) var(${DIGEST_VAR}),sha2(256),hex`,
+        ...digests.map((digest) => `    acl known_credentials var(${DIGEST_VAR}) -m str ${digest}`),
+        `    http-request auth realm ${realm} unless known_credentials`,
+        '    http-request del-header Authorization',
+    ];
+}
+// The configuration as it may be shown (the job summary, readable by anyone who can read the
+// repository's runs): with the salt, the digests could be tried against guessed passwords offline.
+function withoutBasicAuthDigests(config) {
+    return config.replace(DIGEST_LINE, '$1(salted SHA-256, kept only in the load-balancer)');
+}
+
 ;// CONCATENATED MODULE: ./src/haproxy/stats-auth.ts
 
 const STATS_USER = 'vic-lb';
@@ -34,18 +80,12 @@ function statsAuthIn(config) {
 function withoutStatsPassword(config) {
     return config.replace(AUTH_LINE, (line) => line.replace(/:(\S+)\s*$/, ':(generated, kept only in the load-balancer)'));
 }
-function basicAuthorization(auth) {
-    return `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
-}
-// A kept load-balancer keeps its credentials; a new one gets new ones.
-async function statsAuthFor(host, kept, configPath) {
-    const current = kept ? await host.getFile(kept, configPath) : undefined;
-    return (current !== undefined && statsAuthIn(current)) || newStatsAuth();
-}
 
 ;// CONCATENATED MODULE: ./src/haproxy/config.ts
 // Load-balance HTTP requests or plain TCP connections (the protocol input).
 const PROTOCOLS = ['http', 'tcp'];
+
+
 
 // Where the readiness check reads HAProxy's own view of every server (see readiness.ts).
 const STATS_PORT = 8404;
@@ -77,7 +117,22 @@ const CANDIDATE_BACKEND = 'candidates';
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 function renderHaproxyConfig(config) {
-    return render(config, 'last,libc,none');
+    return withConfigId(render(config, 'last,libc,none'));
+}
+// The stats page names the configuration of the worker that serves it in this header, so that
+// readiness can tell when a reload has taken effect, even one that moves no instance (a changed
+// allow-cidrs or basic-auth): until then the previous worker may still take new connections.
+const CONFIG_ID_HEADER = 'x-vic-lb-config';
+const CONFIG_ID_PLACEHOLDER = '@config-id@';
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+function configIdOf(config) {
+    return idOf(render(config, 'last,libc,none'));
+}
+function withConfigId(text, id = idOf(text)) {
+    return text.replace(CONFIG_ID_PLACEHOLDER, id);
+}
+function idOf(text) {
+    return (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex').slice(0, 16);
 }
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
 // name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
@@ -85,7 +140,7 @@ function renderHaproxyConfig(config) {
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
 function renderConfigToCheck(config) {
-    return render(config, 'none');
+    return withConfigId(render(config, 'none'), configIdOf(config));
 }
 function render(config, initAddr) {
     const http = config.protocol === 'http';
@@ -168,11 +223,15 @@ function render(config, initAddr) {
         `    ${statsAuthLine(config.statsAuth)}`,
         // Readiness polls would otherwise fill the log.
         '    http-request set-log-level silent',
+        // http-response rules skip the stats page's own answers; http-after-response rules do not.
+        `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
         '',
         'frontend service',
         // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
         // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
         `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
+        ...sourceCheck(config),
+        ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
         ...(http ? forwardedHeaders(config) : []),
         // Clients that read this header (Node's default agent and fetch close an idle connection a
         // second before the time announced) never send into HAProxy's close, and let go of an old
@@ -181,7 +240,7 @@ function render(config, initAddr) {
         ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
         `    default_backend ${SERVING_BACKEND}`,
         '',
-        ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config.servicePort) : []),
+        ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
         ...backend(SERVING_BACKEND, config.serving, config),
         ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
     ];
@@ -210,13 +269,26 @@ function forwardedHeaders(config) {
 }
 // The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
 // literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
-function redirectToHttps(listenPort, httpsPort) {
+// Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
+function redirectToHttps(listenPort, config) {
+    const httpsPort = config.servicePort;
     return [
         'frontend http-redirect',
         `    bind :${listenPort}`,
+        ...sourceCheck(config),
         `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
         '    http-request redirect scheme https code 301',
         '',
+    ];
+}
+// allow-cidrs, before anything else of a request is looked at. HTTP (and HTTPS, after the
+// handshake) answers 403, so that a person sees why; TCP can only close the connection, at once.
+function sourceCheck({ allowedSources, protocol }) {
+    if (!allowedSources)
+        return [];
+    return [
+        ...allowedSources.map((cidr) => `    acl allowed_source src ${cidr}`),
+        protocol === 'http' ? '    http-request deny deny_status 403 unless allowed_source' : '    tcp-request connection reject unless allowed_source',
     ];
 }
 
@@ -248,18 +320,31 @@ function pullRequestOf(payload, repository) {
 function currentRepository(env = process.env) {
     return repositoryOf(env.GITHUB_REPOSITORY);
 }
+// Pure: the pull request's head commit. On a pull_request event GITHUB_SHA is the merge commit
+// GitHub made, not the commit the pull request shows.
+function headShaOf(payload) {
+    const sha = payload?.pull_request?.head?.sha;
+    return typeof sha === 'string' && sha ? sha : undefined;
+}
 // The runner writes the event payload to GITHUB_EVENT_PATH. Outside a run (the CLI, tests) there
 // is none, and so no pull request.
-function currentPullRequest(env = process.env) {
+function currentEvent(env) {
     const file = env.GITHUB_EVENT_PATH;
     if (!file || !external_node_fs_.existsSync(file))
         return undefined;
     try {
-        return pullRequestOf(JSON.parse(external_node_fs_.readFileSync(file, 'utf8')), currentRepository(env));
+        return JSON.parse(external_node_fs_.readFileSync(file, 'utf8'));
     }
     catch {
         return undefined;
     }
+}
+function currentPullRequest(env = process.env) {
+    return pullRequestOf(currentEvent(env), currentRepository(env));
+}
+// The commit a run deploys: the pull request's head, else the commit the run is for.
+function currentCommit(env = process.env) {
+    return headShaOf(currentEvent(env)) ?? (env.GITHUB_SHA?.trim() || undefined);
 }
 // As a label value: `owner/repo#42`, the form GitHub itself writes cross-repository references in.
 function formatPullRequest(pr) {
@@ -361,6 +446,7 @@ function lockName(deployment) {
 
 
 
+
 const COMMANDS = ['deploy', 'teardown', 'prune'];
 const PULL_POLICIES = ['always', 'missing', 'never'];
 // The deployment deploy and teardown act on when instance-prefix is empty. Prune has no default:
@@ -417,6 +503,15 @@ const INPUT_SPECS = [
         description: 'With `lb-certificate`: a port where the load-balancer answers plain HTTP with a permanent redirect to the same URL over HTTPS on `lb-port`, e.g. `80` beside `lb-port` 443. Published or opened like `lb-port`. Empty: none.',
     },
     {
+        name: 'basic-auth',
+        secret: true,
+        description: 'Credentials, one `user:password` per line, from a secret: every request to the service needs one of them, else it gets 401 and the browser asks for them. Needs protocol `http`. The load-balancer keeps only a salted SHA-256 of each; use long random passwords. Health checks and readiness are not affected.',
+    },
+    {
+        name: 'allow-cidrs',
+        description: 'Networks allowed to reach the service, as the load-balancer sees the client address: IPv4 or IPv6 CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or single addresses, separated by commas, spaces or newlines. Other clients get 403 (`tcp`: their connection is closed). Empty: everyone.',
+    },
+    {
         name: 'health-check-path',
         description: 'HTTP path the load-balancer requests to check each instance (expects 2xx/3xx). Empty: a TCP connect check.',
     },
@@ -471,7 +566,12 @@ const INPUT_SPECS = [
     {
         name: 'github-token',
         secret: true,
-        description: "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), and lets `prune` remove the deployments of closed pull requests. Empty: no comments.",
+        description: "Token for the GitHub API, e.g. the workflow's `github.token` with `pull-requests: write` and `deployments: write`: comments on the pull request with the URL and state of its environment (one comment, updated in place), records each deploy as a GitHub deployment (see `environment`), and lets `prune` remove the deployments of closed pull requests. Empty: no comments, no GitHub deployments.",
+    },
+    {
+        name: 'environment',
+        default: 'preview',
+        description: 'With `github-token` (and `deployments: write`): the GitHub environment each deploy is recorded in as a GitHub deployment of the commit (in progress, then success with the URL or failure; inactive after teardown). One transient environment shared by every pull request leaves none to delete by hand; a per-pull-request name such as `pr-42` works too.',
     },
     {
         name: 'max-age',
@@ -515,6 +615,8 @@ const MEMORY_MIN = 6 * 1024 ** 2;
 const MEMORY_MAX = 1024 ** 4;
 const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/;
 const CPUS_MAX = 256;
+// GitHub's limit; the name goes nowhere but the GitHub API.
+const ENVIRONMENT_MAX = 255;
 function defaultOf(name) {
     return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? '';
 }
@@ -542,6 +644,7 @@ function readInputs(read, env = process.env) {
         haproxyImage: matching(get('haproxy-image'), IMAGE_PATTERN, 'haproxy-image', "an image reference such as 'haproxy:3.2'"),
         pull: oneOf(get('pull'), PULL_POLICIES, 'pull'),
         githubToken,
+        environment: environmentName(get('environment')),
     };
     if (command === 'deploy')
         inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs);
@@ -601,6 +704,16 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
         settings.httpRedirectPort = httpRedirectPort(redirectPort, settings);
     if (username)
         settings.registryAuth = { username, password, header: registryAuthHeader(username, password) };
+    // Not trimmed as a whole: a password's spaces are part of it, on the first and last line too.
+    const basicAuth = read('basic-auth');
+    if (basicAuth?.trim()) {
+        if (protocol === 'tcp')
+            throw new InputError("Input 'basic-auth' needs protocol 'http': with 'tcp' the load-balancer passes connections through and sees no request to ask credentials of. Use allow-cidrs to limit who connects.");
+        settings.basicAuth = inputs_basicAuthLines(basicAuth);
+    }
+    const allowCidrs = raw('allow-cidrs');
+    if (allowCidrs)
+        settings.allowCidrs = cidrList(allowCidrs);
     return settings;
 }
 function readInstanceConfig(read, raw) {
@@ -725,6 +838,65 @@ function lbCertificate(value) {
         throw refuse('the private key does not belong to the first certificate');
     return { pem: `${value.trim()}\n`, fingerprint256: leaf.fingerprint256 };
 }
+// Printable ASCII only: browsers encode other characters of Basic credentials differently (UTF-8
+// or Latin-1), so such a password would work in one and not in another.
+const USER_PATTERN = /^[\x21-\x39\x3b-\x7e]{1,128}$/;
+const PASSWORD_PATTERN = /^[\x20-\x7e]{8,256}$/;
+const BASIC_AUTH_MAX = 1000;
+// One user:password per line, the user up to the first ':'. Errors give the line number and never
+// the line: all of it is a secret.
+function inputs_basicAuthLines(text) {
+    const credentials = [];
+    const seen = new Map();
+    text.split(/\r?\n/).forEach((line, i) => {
+        if (line.trim() === '')
+            return;
+        const at = `Invalid basic-auth, line ${i + 1}:`;
+        const colon = line.indexOf(':');
+        if (colon < 0)
+            throw new InputError(`${at} no ':'. Expected user:password (the line is not shown here).`);
+        const user = line.slice(0, colon);
+        const password = line.slice(colon + 1);
+        if (!USER_PATTERN.test(user))
+            throw new InputError(`${at} the user is not 1 to 128 printable ASCII characters without spaces (the line is not shown here).`);
+        if (!PASSWORD_PATTERN.test(password))
+            throw new InputError(`${at} the password is not 8 to 256 printable ASCII characters (spaces allowed). Use a long random one (the line is not shown here).`);
+        const earlier = seen.get(user);
+        if (earlier !== undefined)
+            throw new InputError(`${at} the user is already given on line ${earlier}. Give each user once.`);
+        seen.set(user, i + 1);
+        credentials.push({ user, password });
+    });
+    if (credentials.length > BASIC_AUTH_MAX)
+        throw new InputError(`Invalid basic-auth: ${credentials.length} users, at most ${BASIC_AUTH_MAX}.`);
+    return credentials;
+}
+const CIDRS_MAX = 1000;
+// Each entry an IPv4 or IPv6 address, optionally with a prefix length in range for its family.
+// Node parses the address (isIP) and checks the prefix (BlockList), so that HAProxy gets only
+// what both agree is a network.
+function cidrList(text) {
+    const entries = text.split(/[\s,]+/).filter((entry) => entry !== '');
+    if (entries.length > CIDRS_MAX)
+        throw new InputError(`Invalid allow-cidrs: ${entries.length} entries, at most ${CIDRS_MAX}.`);
+    return entries.map((entry, i) => {
+        const [address, prefix, extra] = entry.split('/');
+        const family = (0,external_node_net_.isIP)(address);
+        const bits = family === 4 ? 32 : 128;
+        const refuse = (problem) => new InputError(`Invalid allow-cidrs, entry ${i + 1}: ${problem}. Expected IPv4 or IPv6 networks such as '203.0.113.0/24' or '2001:db8::/32' (or single addresses), separated by commas, spaces or newlines.`);
+        if (family === 0 || address.includes('%'))
+            throw refuse('not an IP address');
+        if (extra !== undefined || (prefix !== undefined && !/^(?:0|[1-9][0-9]{0,2})$/.test(prefix)))
+            throw refuse(`the prefix length is not a number from 0 to ${bits}`);
+        try {
+            new external_node_net_.BlockList().addSubnet(address, Number(prefix ?? bits), family === 4 ? 'ipv4' : 'ipv6');
+        }
+        catch {
+            throw refuse(`the prefix length is not a number from 0 to ${bits}`);
+        }
+        return entry;
+    });
+}
 function httpRedirectPort(value, settings) {
     const port = integer(value, 'http-redirect-port', 1, 65535);
     if (!settings.certificate)
@@ -792,6 +964,11 @@ function integer(value, input, min, max) {
         throw new InputError(`Invalid ${input} '${show(value)}'. Expected a whole number from ${min} to ${max}, written without sign or leading zeros.`);
     return n;
 }
+function environmentName(value) {
+    if (value.length > ENVIRONMENT_MAX || /[\p{Cc}]/u.test(value))
+        throw new InputError(`Invalid environment: at most ${ENVIRONMENT_MAX} characters and no control characters, e.g. 'preview' or 'pr-42'.`);
+    return value;
+}
 function inputs_name(value, input) {
     if (NAME_PATTERN.test(value) && value.length <= NAME_MAX)
         return value;
@@ -828,6 +1005,12 @@ const actionsLog = {
     setFailed: (message) => core.setFailed(message),
 };
 let current = actionsLog;
+// Every secret registered, longest first, for text that leaves the run another way than the log
+// (a GitHub deployment's status): the runner masks only the log.
+const secrets = [];
+function withSecretsMasked(text) {
+    return secrets.reduce((masked, secret) => masked.split(secret).join('***'), text);
+}
 // The log every module prints to; it forwards to the one chosen at start, so its methods can be
 // passed around unbound (e.g. `log.info` as a progress callback).
 const log_log = {
@@ -837,7 +1020,11 @@ const log_log = {
     debug: (message) => current.debug(message),
     group: (name, fn) => current.group(name, fn),
     progress: (message) => current.progress(message),
-    setSecret: (value) => current.setSecret(value),
+    setSecret: (value) => {
+        secrets.push(value);
+        secrets.sort((a, b) => b.length - a.length);
+        current.setSecret(value);
+    },
     setOutput: (name, value) => current.setOutput(name, value),
     setFailed: (message) => current.setFailed(message),
 };
@@ -1711,9 +1898,6 @@ async function listDeployment(host, deployment) {
     const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
     return { containers, networks };
 }
-async function readDeployment(host, deployment) {
-    return deploymentState(await listDeployment(host, deployment));
-}
 // Pure: the deployment's instances, load-balancer and networks among its objects.
 function deploymentState({ containers, networks }) {
     const state = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) };
@@ -2188,8 +2372,6 @@ function pinnedTo(certificate) {
     };
 }
 
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __webpack_require__(77030);
 ;// CONCATENATED MODULE: ./src/cancel.ts
 
 // The runner cancels a step by sending SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
@@ -2292,6 +2474,7 @@ function describeServer(statuses, backend, name) {
 
 
 
+
 class NotReadyError extends Error {
     statuses;
     unhealthy;
@@ -2316,15 +2499,15 @@ async function waitUntilServing(endpoints, expectation) {
         // Set when instances are what the wait is for: then progress names them.
         let waitingFor;
         try {
-            statuses = parseStatsCsv(await fetchStats(endpoints, signal));
+            const stats = await fetchStats(endpoints, signal);
+            statuses = parseStatsCsv(stats.csv);
             const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers);
-            const others = statuses.filter((s) => s.backend === expectation.backend && !expectation.servers.includes(s.server));
-            if (unhealthy.length > 0) {
+            if (expectation.configId && stats.configId !== expectation.configId)
+                problem = 'the load-balancer has not loaded its new configuration';
+            else if (unhealthy.length > 0) {
                 problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`;
                 waitingFor = instancesProgress(statuses, expectation, unhealthy);
             }
-            else if (expectation.exact && others.length > 0)
-                problem = 'the load-balancer has not loaded its new configuration';
             else if (!expectation.throughService || (await serviceAnswers(endpoints, signal)))
                 return statuses;
             else
@@ -2349,6 +2532,7 @@ function instancesProgress(statuses, { backend, servers }, unhealthy) {
     const more = unhealthy.length > PROGRESS_NAMES ? ` and ${unhealthy.length - PROGRESS_NAMES} more` : '';
     return `${servers.length - unhealthy.length} of ${servers.length} instances healthy; waiting for ${named.join(', ')}${more}`;
 }
+// The stats CSV, and the id of the configuration of the worker that answered.
 async function fetchStats(endpoints, signal) {
     const response = await get(`${endpoints.statsUrl};csv`, signal, {
         headers: { authorization: endpoints.statsAuthorization },
@@ -2359,10 +2543,10 @@ async function fetchStats(endpoints, signal) {
         response.destroy();
         throw new Error(`HTTP ${status}`);
     }
-    let text = '';
+    let csv = '';
     for await (const chunk of response.setEncoding('utf8'))
-        text += chunk;
-    return text;
+        csv += chunk;
+    return { csv, configId: response.headers[CONFIG_ID_HEADER] };
 }
 // HAProxy itself answers 502/503/504 when it has nothing healthy to send a request to.
 async function serviceAnswers(endpoints, signal) {
@@ -2370,7 +2554,8 @@ async function serviceAnswers(endpoints, signal) {
         return tcpConnects(endpoints.serviceHost, endpoints.servicePort);
     const fingerprint = endpoints.certificateFingerprint;
     try {
-        const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal);
+        const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {};
+        const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers });
         const certified = !fingerprint || response.socket.getPeerCertificate().fingerprint256 === fingerprint;
         response.destroy();
         return certified && ![502, 503, 504].includes(response.statusCode ?? 0);
@@ -2415,6 +2600,7 @@ function hostForUrl(host) {
 // that was killed leaves exactly what is still to be settled.
 const LOCKS = 'locks';
 const DEPLOY = 'deploy';
+const GITHUB_DEPLOYMENT = 'github-deployment';
 const held = new Map();
 function rememberLock(lock) {
     held.set(lock.id, lock);
@@ -2426,6 +2612,12 @@ function forgetLock(id) {
 }
 function rememberDeploy(deploy) {
     core.saveState(DEPLOY, deploy ? JSON.stringify(deploy) : '');
+}
+function rememberGitHubDeployment(pending) {
+    core.saveState(GITHUB_DEPLOYMENT, pending ? JSON.stringify(pending) : '');
+}
+function leftGitHubDeployment() {
+    return parse(GITHUB_DEPLOYMENT);
 }
 function leftLocks() {
     return parse(LOCKS) ?? [];
@@ -2778,14 +2970,14 @@ async function switchTraffic(ctx, lb, lbConfig, state) {
             if (newcomers.length > 0) {
                 const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
                 await reload(ctx, lb, user, staging);
-                await waitFor(ctx, endpoints, CANDIDATE_BACKEND, newcomers, false);
+                await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false);
             }
             if (plan.removeAfter.length > 0)
                 record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
             await reload(ctx, lb, user, lbConfig);
         }
     }
-    return { statuses: await waitFor(ctx, endpoints, SERVING_BACKEND, lbConfig.serving, true), address };
+    return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address };
 }
 // Instances the kept load-balancer may go on using while newcomers are checked.
 function stillServing({ plan }, state) {
@@ -2798,13 +2990,14 @@ async function reload(ctx, lb, user, config) {
     await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
     ctx.record.changed = true;
 }
-async function waitFor(ctx, endpoints, backend, servers, throughService) {
+// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
+async function waitFor(ctx, endpoints, config, backend, servers, throughService) {
     const names = servers.map((s) => s.name);
     try {
         return await ctx.waitUntilServing(endpoints, {
             backend,
             servers: names,
-            exact: true,
+            configId: configIdOf(config),
             throughService,
             deadline: ctx.deadline,
             check: () => failIfExited(ctx),
@@ -2888,6 +3081,7 @@ async function endpointsOf(ctx, lb, lbConfig) {
             servicePort: port,
             protocol: settings.protocol,
             certificateFingerprint: settings.certificate?.fingerprint256,
+            serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]),
         },
         address: { ip, port, url },
         user: inspected.Config.User ?? '',
@@ -2952,6 +3146,7 @@ async function undo({ host, settings, record }) {
 
 
 
+
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
 // publishes it, so the image's non-root user never needs to bind below 1024 there.
 const PUBLISHED_LISTEN_PORT = 8080;
@@ -2994,11 +3189,14 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
     const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
     const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
     const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
-    // A kept load-balancer's stats credentials and certificate, read back from inside it.
-    const [statsAuth, statsCertificate] = await Promise.all([
-        statsAuthFor(host, keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`),
+    // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
+    // inside it; a new one gets new ones.
+    const [keptConfig, statsCertificate] = await Promise.all([
+        keptLb ? host.getFile(keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`) : undefined,
         statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
     ]);
+    const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth();
+    const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt();
     const lbConfig = {
         protocol: settings.protocol,
         listenPort,
@@ -3010,6 +3208,8 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         serving: plan.serving,
         candidates: [],
         statsAuth,
+        basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
+        allowedSources: settings.allowCidrs,
         statsCertificate,
         statsCertificateFile: STATS_CERTIFICATE_PATH,
         startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
@@ -3041,7 +3241,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
             lbContainer: lb,
             instances: plan.serving.map((s) => s.name),
             statuses,
-            config: withoutStatsPassword(renderHaproxyConfig(lbConfig)),
+            config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
             changed: ctx.record.changed,
         };
     }
@@ -3124,8 +3324,8 @@ async function teardown(host, deployment, owner) {
     const ownership = checkOwnershipOf(objects, deployment, owner, 'teardown');
     if (ownership.kind === 'unowned')
         log_log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`);
-    // The lock is the caller's, and goes when it releases it. Instances first: they leave the
-    // load-balancer's rotation before it goes.
+    // The lock is the caller's, and goes when it releases it. Instances listed (and logged) before
+    // the load-balancer.
     const containers = objects.containers
         .filter((c) => c.labels[LABEL.role] !== 'lock')
         .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'));
@@ -3252,6 +3452,157 @@ async function announce(api, pr, deployment, body, mode, log) {
     catch (error) {
         log.warning(`Could not comment on pull request ${formatPullRequest(pr)} about deployment '${deployment}': ${error instanceof Error ? error.message : String(error)}. The deployment itself is not affected; check that github-token may write pull requests (permissions: pull-requests: write).`);
     }
+}
+
+;// CONCATENATED MODULE: ./src/github/deployments.ts
+
+
+
+// GitHub Deployments: the pull request shows its environment, whether the deploy is in progress,
+// ready (with the URL) or failed, and that it is gone after teardown. Like the comment, a courtesy:
+// failing to record one is a warning, never a failed deploy.
+//
+// One GitHub deployment per commit and deployment on the Docker host: a re-run of the same commit
+// adds statuses to it instead of creating another. Its `task` names the deployment on the Docker
+// host, since one environment (by default `preview`) holds the deployments of every pull request.
+// Outside a workflow run (the CLI) there is no repository to record a deployment in.
+function currentEnvironment(environment, deployment, env = process.env) {
+    const repository = currentRepository(env);
+    return repository && { ...repository, environment, deployment, logUrl: runUrlOf(env) };
+}
+const deployments_PAGE_SIZE = 100;
+const DESCRIPTION_MAX = 140;
+// Pure: GitHub's `task` of the deployments of one deployment on the Docker host.
+function deploymentTask(deployment) {
+    return `deploy:${deployment}`;
+}
+// Secrets masked as in the log (a failure's reason may quote the Docker host's address), and cut
+// to the 140 characters GitHub takes.
+function statusDescription(text) {
+    const masked = withSecretsMasked(text);
+    return masked.length <= DESCRIPTION_MAX ? masked : `${masked.slice(0, DESCRIPTION_MAX - 1)}…`;
+}
+// The deployment of this commit if an earlier run made one, else a new one. Transient and not
+// production: GitHub lets the environment be, and shows it as a preview.
+async function findOrCreateDeployment(api, where, ref) {
+    const repository = { owner: where.owner, repo: where.repo };
+    const task = deploymentTask(where.deployment);
+    const { data: existing } = await api.rest.repos.listDeployments({ ...repository, sha: ref, task, environment: where.environment, per_page: 1 });
+    if (existing[0])
+        return existing[0].id;
+    const { data } = await api.rest.repos.createDeployment({
+        ...repository,
+        ref,
+        task,
+        environment: where.environment,
+        description: `vic-lb-action deployment ${where.deployment}`,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: true,
+        production_environment: false,
+    });
+    if (!('id' in data))
+        throw new Error(`GitHub created no deployment: ${data.message ?? 'no reason given'}`);
+    return data.id;
+}
+// auto_inactive is off: with an environment shared by every pull request, GitHub would make the
+// other pull requests' deployments inactive whenever one succeeds. retireDeployments does it for
+// this deployment's own.
+async function setDeploymentState(api, where, id, state, description, environmentUrl) {
+    await api.rest.repos.createDeploymentStatus({
+        owner: where.owner,
+        repo: where.repo,
+        deployment_id: id,
+        state,
+        description: statusDescription(description),
+        environment_url: environmentUrl,
+        log_url: where.logUrl,
+        auto_inactive: false,
+    });
+}
+// Makes this deployment's GitHub deployments inactive, but `keep`; returns how many. Only the
+// newest page is looked at: every earlier success retired those before it.
+async function retireDeployments(api, where, description, keep) {
+    const repository = { owner: where.owner, repo: where.repo };
+    const task = deploymentTask(where.deployment);
+    const { data } = await api.rest.repos.listDeployments({ ...repository, task, environment: where.environment, per_page: deployments_PAGE_SIZE });
+    let retired = 0;
+    for (const { id } of data.filter((d) => d.id !== keep)) {
+        const { data: statuses } = await api.rest.repos.listDeploymentStatuses({ ...repository, deployment_id: id, per_page: 1 });
+        if (statuses[0]?.state === 'inactive')
+            continue;
+        await setDeploymentState(api, where, id, 'inactive', description);
+        retired++;
+    }
+    return retired;
+}
+const NOT_RECORDED = { ready: async () => { }, failed: async () => { } };
+// Creates (or finds) the deployment and sets it in progress. After a first refusal it asks GitHub
+// nothing more, so a missing permission is one warning.
+async function recordDeployment(api, where, ref, log = log_log) {
+    const missing = !api ? 'no github-token given' : !where ? 'GITHUB_REPOSITORY is not set' : !ref ? 'no commit: neither a pull request nor GITHUB_SHA' : '';
+    if (!api || !where || !ref) {
+        log.debug(`No GitHub deployment: ${missing}.`);
+        return NOT_RECORDED;
+    }
+    let id;
+    try {
+        id = await findOrCreateDeployment(api, where, ref);
+        await setDeploymentState(api, where, id, 'in_progress', `Deploying ${where.deployment}`);
+    }
+    catch (error) {
+        warnNotRecorded(log, where, error);
+        return NOT_RECORDED;
+    }
+    log.info(`GitHub deployment ${id} of ${ref.slice(0, 12)} in environment '${where.environment}': in progress`);
+    // For the post step, should this run be killed before it can say how the deploy ended.
+    rememberGitHubDeployment({ ...where, id });
+    const settle = async (state, description, url, retire = false) => {
+        try {
+            await setDeploymentState(api, where, id, state, description, url);
+            log.info(`GitHub deployment ${id}: ${state}`);
+            if (retire)
+                await retireDeployments(api, where, `Replaced by deployment ${id}`, id);
+        }
+        catch (error) {
+            warnNotRecorded(log, where, error);
+        }
+        finally {
+            rememberGitHubDeployment(undefined);
+        }
+    };
+    return {
+        ready: (url) => settle('success', `${where.deployment} serves ${url}`, url, true),
+        failed: (reason) => settle('failure', reason),
+    };
+}
+// Teardown and prune: the environment no longer serves.
+async function recordRemoved(api, where, reason, log = log_log) {
+    if (!api || !where)
+        return;
+    try {
+        const retired = await retireDeployments(api, where, `Removed (${reason})`);
+        if (retired > 0)
+            log.info(`Marked ${retired} GitHub deployment(s) of '${where.deployment}' in environment '${where.environment}' inactive`);
+    }
+    catch (error) {
+        warnNotRecorded(log, where, error);
+    }
+}
+// The post step, after a main step that was killed while its GitHub deployment was in progress.
+async function recordInterrupted(api, pending, log = log_log) {
+    if (!api)
+        return;
+    try {
+        await setDeploymentState(api, pending, pending.id, 'failure', 'The run was stopped before the deploy finished (cancelled, or its runner lost)');
+        log.info(`GitHub deployment ${pending.id}: failure`);
+    }
+    catch (error) {
+        warnNotRecorded(log, pending, error);
+    }
+}
+function warnNotRecorded(log, where, error) {
+    log.warning(`Could not record the GitHub deployment of '${where.deployment}' in environment '${where.environment}': ${error instanceof Error ? error.message : String(error)}. The deployment itself is not affected; to record it, add \`deployments: write\` to the job's permissions.`);
 }
 
 ;// CONCATENATED MODULE: ./src/github/pulls.ts
@@ -3618,6 +3969,7 @@ async function imageOnHost(host, preferred) {
 
 
 
+
 // `*` matches any characters; everything else itself.
 function matchesPattern(deployment, pattern) {
     const source = pattern
@@ -3722,13 +4074,17 @@ async function prune(host, settings, context) {
                 return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` };
             });
             (outcome.remove ? report.removed : report.kept).push(outcome);
-            if (outcome.remove && repository)
+            if (outcome.remove && repository) {
+                const reason = `pruned: ${outcome.reason}`;
                 await announceRemoved(context.github, pullRequestOfRepository(outcome.pullRequest, repository), {
                     deployment: outcome.deployment,
                     at: new Date(),
-                    reason: `pruned: ${outcome.reason}`,
+                    reason,
                     runUrl: runUrlOf(),
                 });
+                if (context.environment)
+                    await recordRemoved(context.github, currentEnvironment(context.environment, outcome.deployment), reason);
+            }
         }
         catch (error) {
             report.failed.push({ deployment: decision.deployment, error: describe(error) });
@@ -3867,6 +4223,8 @@ function summary_escape(text) {
 
 
 
+
+
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 const readActionInput = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
 // Resolves with whether the run was cancelled.
@@ -3893,17 +4251,33 @@ async function run(read = readActionInput) {
             await runPrune(host, engine, inputs, github, signal);
     }
     catch (error) {
-        // A cancelled run says so, whatever step noticed it first.
-        const reason = signal.aborted ? signal.reason : error;
-        log_log.setFailed(reason instanceof Error ? reason.message : String(reason));
+        log_log.setFailed(failureOf(error, signal));
     }
     finally {
         cancellation.stop();
     }
     return { cancelled: signal.aborted };
 }
-// The PR comment is written while the lock is held, so two runs never write it out of order.
+// A cancelled run says so, whatever step noticed it first.
+function failureOf(error, signal) {
+    const reason = signal.aborted ? signal.reason : error;
+    return reason instanceof Error ? reason.message : String(reason);
+}
+// The GitHub deployment is in progress from the start, so a deploy that fails before it takes the
+// lock (a refused image, a host without room) shows as failed too.
 async function runDeploy(host, engine, inputs, github, signal) {
+    const record = await recordDeployment(github, currentEnvironment(inputs.environment, inputs.instancePrefix), currentCommit());
+    try {
+        await deployRecorded(host, engine, inputs, github, record, signal);
+    }
+    catch (error) {
+        await record.failed(failureOf(error, signal));
+        throw error;
+    }
+}
+// The PR comment and the GitHub deployment's success are written while the lock is held, so two
+// runs never write them out of order.
+async function deployRecorded(host, engine, inputs, github, record, signal) {
     const settings = inputs.deploy;
     const deployment = inputs.instancePrefix;
     await log_log.group('Check the Docker host', () => checkHost(host, engine, settings));
@@ -3919,6 +4293,7 @@ async function runDeploy(host, engine, inputs, github, signal) {
     const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
         const deployed = await deploy(leased, engine, settings, pulled, signal);
         await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()));
+        await record.ready(deployed.url);
         return deployed;
     });
     log_log.setOutput('ip', result.ip);
@@ -3946,6 +4321,7 @@ async function runTeardown(host, { host: profile }, inputs, github, signal) {
     const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
         const result = await teardown(leased, deployment, inputs.owner);
         await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() });
+        await recordRemoved(github, currentEnvironment(inputs.environment, deployment), 'teardown');
         return result;
     });
     await summarizeTeardown(deployment, removed);
@@ -3959,7 +4335,7 @@ async function runPrune(host, { host: profile }, inputs, github, signal) {
         signal,
         runFinished: runFinishedVia(github),
     };
-    const report = await prune(host, inputs.prune, { lock, github });
+    const report = await prune(host, inputs.prune, { lock, github, environment: inputs.environment });
     for (const line of describePrune(report, pattern))
         log_log.info(line);
     await summarizePrune(report, pattern);
@@ -3996,6 +4372,16 @@ function maskSecrets(read) {
             if (form.trim())
                 log_log.setSecret(form);
     }
+    // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
+    for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
+        const colon = line.indexOf(':');
+        if (colon < 0 || line.trim() === '')
+            continue;
+        const credentials = { user: line.slice(0, colon), password: line.slice(colon + 1) };
+        for (const value of [credentials.password, line, basicAuthorization(credentials).slice('Basic '.length)])
+            if (value)
+                log_log.setSecret(value);
+    }
     const username = read('registry-username')?.trim();
     const password = read('registry-password');
     if (username && password)
@@ -4018,7 +4404,7 @@ function maskSecrets(read) {
 const flags = INPUT_SPECS.filter((spec) => spec.name !== 'command');
 // Inputs that are whole files (PEM, env files) also take `--<input>-file PATH`, so that no one has
 // to paste them into a flag. A name here gets its flag once INPUT_SPECS has the input.
-const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'env', 'secret-env'];
+const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env'];
 const fileFlags = flags.filter((spec) => FILE_INPUTS.includes(spec.name));
 const OUTPUT_FORMATS = ['text', 'json'];
 class UsageError extends Error {
@@ -4150,6 +4536,8 @@ async function cli(args, io = { env: process.env, stdout: process.stdout, stderr
 
 
 
+
+
 // The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
 // before it could take back what it changed. The main step leaves in its state only what is still
 // unsettled (state-helper.ts); after a main step that finished, cancelled or not, there is nothing.
@@ -4157,13 +4545,19 @@ async function cli(args, io = { env: process.env, stdout: process.stdout, stderr
 async function post(read = readActionInput) {
     const deploy = leftDeploy();
     const locks = leftLocks();
-    if (!deploy && locks.length === 0) {
+    const githubDeployment = leftGitHubDeployment();
+    if (!deploy && locks.length === 0 && !githubDeployment) {
         log_log.info('Nothing to clean up: the main step settled everything it started.');
         return;
     }
     try {
         maskSecrets(read);
         const inputs = readInputs(read);
+        // First, since it needs no Docker host: that may be what the main step could not reach.
+        if (githubDeployment)
+            await recordInterrupted(inputs.githubToken ? await connectGitHub(inputs.githubToken) : undefined, githubDeployment);
+        if (!deploy && locks.length === 0)
+            return;
         const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env));
         const host = dockerodeHost(engine.docker);
         if (deploy)
