@@ -1543,6 +1543,7 @@ function detectHost(version, info) {
             instanceSize: 'cgroup-limits',
             // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
             processListArgs: 'pid,ppid,comm',
+            localImageNamespace: 'localhost/',
             note: 'Podman: containers restart on failure at most 5 times, since Podman restarts a crashing container without waiting.',
         };
     return {
@@ -2058,8 +2059,14 @@ async function followPull(docker, reference, registryAuth, onStatus, signal) {
 ;// CONCATENATED MODULE: ./src/docker/images.ts
 
 // The image's ID on the host, pulled first as the policy says. With 'missing' and 'never' an image
-// the host has is taken as it is: no registry is asked.
-async function obtainImage(host, reference, { policy, auth, signal }, log) {
+// the host has is taken as it is: no registry is asked. Nor is one for an image the host built or
+// loaded itself (HostProfile.localImageNamespace).
+async function obtainImage(host, reference, { policy, auth, signal, localImageNamespace }, log) {
+    const local = localImageNamespace && !namesRegistry(reference) ? await host.imageId(`${localImageNamespace}${reference}`).catch(() => undefined) : undefined;
+    if (local) {
+        log(`${reference}: the host's own image ${localImageNamespace}${reference}, from no registry: not pulled`);
+        return { reference, id: local };
+    }
     if (policy !== 'always') {
         const id = await host.imageId(reference).catch(() => undefined);
         if (id)
@@ -2068,6 +2075,12 @@ async function obtainImage(host, reference, { policy, auth, signal }, log) {
             throw new Error(`Image ${reference} is not on the Docker host, and pull is 'never'. Put it there first (docker pull or docker load against that host), or set pull to 'missing'.`);
     }
     return pullImage(host, reference, auth, log, signal);
+}
+// Whether a reference starts with a registry: a first path component with a dot or a port, or
+// localhost, as Docker reads it.
+function namesRegistry(reference) {
+    const [first, ...rest] = reference.split('/');
+    return rest.length > 0 && (/[.:]/.test(first) || first === 'localhost');
 }
 // Pull an image and return its ID. An image already on the host is good enough when the pull fails
 // (an offline host, a registry outage), with a warning.
@@ -3152,8 +3165,9 @@ async function undo({ host, settings, record }) {
 const PUBLISHED_LISTEN_PORT = 8080;
 const PUBLISHED_REDIRECT_PORT = 8081;
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
-async function pullImages(host, settings, signal) {
-    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, { policy: settings.pull, auth: settings.registryAuth, signal }, log_log.info))));
+async function pullImages(host, profile, settings, signal) {
+    const options = { policy: settings.pull, auth: settings.registryAuth, signal, localImageNamespace: profile.localImageNamespace };
+    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, options, log_log.info))));
     for (const pulled of [image, haproxyImage])
         if (pulled.warning)
             log_log.warning(pulled.warning);
@@ -4281,7 +4295,7 @@ async function deployRecorded(host, engine, inputs, github, record, signal) {
     const settings = inputs.deploy;
     const deployment = inputs.instancePrefix;
     await log_log.group('Check the Docker host', () => checkHost(host, engine, settings));
-    const pulled = await pullImages(host, settings, signal);
+    const pulled = await pullImages(host, engine.host, settings, signal);
     const lock = {
         operation: 'deploy',
         host: engine.host,
