@@ -160,7 +160,7 @@ export function breakdown(run: TimedRun, host: HostRecord, healthy: Map<string, 
     `Per instance, from its container's start to first healthy in HAProxy: ${toHealthy(instances)}; of those marked DOWN first ${toHealthy(instances.filter((n) => host.wentDown.has(n)))}, ` +
       `of the others ${toHealthy(instances.filter((n) => !host.wentDown.has(n)))}. ` +
       `${host.resolved.size} of ${instances.length} instances were not resolvable when HAProxy started (init-addr none, found by DNS later); ` +
-      `${resolvedBeforeStart.length} were resolved before their container had started (Docker's DNS answers for a created container) and ${host.wentDown.size} were marked DOWN at least once before their first UP (a DOWN server is checked every downinter 250 ms); ` +
+      `${resolvedBeforeStart.length} were resolved before their container had started (Docker's DNS answers for a created container) and ${host.wentDown.size} were marked DOWN at least once before their first UP (a DOWN server is checked every downinter, 100 ms); ` +
       `resolved only after their start: ${resolvedAfterStart.length}${dnsWaits.length > 0 ? ` (median ${seconds(medianOf(dnsWaits), 2)} s, max ${seconds(maxOf(dnsWaits), 2)} s later)` : ''}. ` +
       `Last start ${seconds(lastStart, 2)} s, last resolved ${seconds(lastResolved, 2)} s, last healthy ${seconds(lastHealthy, 2)} s, action saw ready ${seconds(seenReady, 2)} s, exit ${seconds(run.ms, 2)} s after spawn.`,
   ].join('\n')

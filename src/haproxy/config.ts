@@ -179,9 +179,13 @@ function render(config: LbConfig, initAddr: string): string {
     // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
     // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
     // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
-    // answers for an instance created but not started yet, so it is checked, fails and is DOWN
-    // before it runs: downinter is how soon it is seen up after its start (1 s cost up to 1 s a deploy).
-    `    default-server check inter 500ms fastinter 250ms downinter 250ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+    // answers for an instance as soon as its container joins the network, before its process
+    // listens, so its first check can fail and mark it DOWN before it runs. A DOWN server is
+    // checked every downinter, so a new instance is admitted 0.1-0.2 s after it answers (rise 2:
+    // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
+    // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
+    // traffic again, so one lucky answer of a flapping instance does not put it back.
+    `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
     '',
     'frontend stats',
     '    mode http',
