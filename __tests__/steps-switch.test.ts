@@ -2,18 +2,14 @@ import { describe, expect, it } from 'vitest'
 import type { DeploymentState, InstanceObject } from '../src/docker/state'
 import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig } from '../src/haproxy/config'
 import { NotReadyError } from '../src/readiness'
-import { switchTraffic } from '../src/steps/switch'
+import { prepareReloads, switchTraffic } from '../src/steps/switch'
 import { undo } from '../src/steps/undo'
 import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
 
 const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
 const old: InstanceObject = { id: 'id-web-g1-1', name: 'web-g1-1', generation: 'g1', index: 1, port: 80, running: true }
-const reloadOf = (lb: string) => [
-  `put ${lb} /tmp/haproxy-candidate.cfg`,
-  `exec ${lb} haproxy -c -f /tmp/haproxy-candidate.cfg as the container user`,
-  `put ${lb} ${LIVE}`,
-  `signal ${lb} SIGUSR2`,
-]
+const checkOf = (lb: string) => [`put ${lb} /tmp/haproxy-candidate.cfg`, `exec ${lb} haproxy -c -f /tmp/haproxy-candidate.cfg as the container user`]
+const loadOf = (lb: string) => [`put ${lb} ${LIVE}`, `signal ${lb} SIGUSR2`]
 
 // A kept load-balancer serving web-g1-1, and a redeploy that moves it to web-g2-1 and web-g2-2.
 function redeploy() {
@@ -37,13 +33,20 @@ function redeploy() {
 }
 
 describe('switchTraffic on a kept load-balancer', () => {
-  it('keeps the previous configuration, checks the newcomers as candidates, then reloads the final one', async () => {
+  it('keeps the previous configuration and checks both configurations first, then loads the candidates, then the final one', async () => {
     recordLog()
     const { host, lb, plan, state, lbConfig } = redeploy()
     const { ctx, remembered, waits } = contextOf(host, plan)
-    const { address } = await switchTraffic(ctx, lb, lbConfig, state)
+    const { address } = await prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
 
-    expect(host.calls).toEqual([`put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, ...reloadOf('web-lb'), 'top web-lb', ...reloadOf('web-lb')])
+    expect(host.calls).toEqual([
+      `put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`,
+      ...checkOf('web-lb'),
+      ...checkOf('web-lb'),
+      ...loadOf('web-lb'),
+      'top web-lb',
+      ...loadOf('web-lb'),
+    ])
     // Candidates get no traffic: only the final configuration must answer through the service port.
     expect(waits.map((w) => [w.backend, w.servers, w.throughService])).toEqual([
       ['candidates', ['web-g2-1', 'web-g2-2'], false],
@@ -60,12 +63,12 @@ describe('switchTraffic on a kept load-balancer', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     const earlier = { ...lbConfig, statsCertificate: { ...lbConfig.statsCertificate, inside: false } }
     const { ctx } = contextOf(host, plan)
-    await switchTraffic(ctx, lb, earlier, state)
+    await prepareReloads(ctx, earlier, state).then((reloads) => switchTraffic(ctx, lb, earlier, reloads))
 
     expect(host.calls.slice(0, 3)).toEqual([
       `put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`,
       `put web-lb ${STATS_CERTIFICATE_PATH}`,
-      ...reloadOf('web-lb').slice(0, 1),
+      ...checkOf('web-lb').slice(0, 1),
     ])
     expect(host.containers.get(lb)!.files.get(STATS_CERTIFICATE_PATH)).toBe(lbConfig.statsCertificate.pem)
   })
@@ -76,7 +79,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     const plan = emptyPlan({ serving: lbConfig.serving })
     host.containers.get(lb)!.files.set(LIVE, renderHaproxyConfig(lbConfig))
     const { ctx, waits } = contextOf(host, plan)
-    await switchTraffic(ctx, lb, lbConfig, state)
+    await prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
     expect(host.calls).toEqual([])
     expect(waits.map((w) => w.backend)).toEqual(['instances'])
     expect(ctx.record.changed).toBe(false)
@@ -87,7 +90,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     host.check = { exitCode: 1, output: "[ALERT] config : unknown keyword 'bogus'\n" }
     const { ctx, waits } = contextOf(host, plan)
-    await expect(switchTraffic(ctx, lb, lbConfig, state)).rejects.toThrow(
+    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
       /^HAProxy in web-lb rejected the new configuration \(haproxy -c exit code 1\); the running one stays in use:\n\[ALERT\]/,
     )
     expect(waits).toEqual([])
@@ -110,7 +113,7 @@ describe('switchTraffic on a kept load-balancer', () => {
         throw new NotReadyError('web-g2-2 is not healthy', [], ['web-g2-2'])
       },
     })
-    await expect(switchTraffic(ctx, lb, lbConfig, state)).rejects.toThrow('web-g2-2 is not healthy')
+    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow('web-g2-2 is not healthy')
     expect(lines).toEqual([
       'group: Logs of web-lb',
       '(no output)',
@@ -132,11 +135,12 @@ describe('switchTraffic with a container of this run that exited', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     Object.assign(host.byName('web-g2-2')!, { running: false, exitCode: 1, logs: 'nginx: [emerg] host not found\n' })
     const { ctx, waits } = contextOf(host, plan)
-    await expect(switchTraffic(ctx, lb, lbConfig, state)).rejects.toThrow(
+    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
       'Instance web-g2-2 exited with code 1 right after starting. Its last log lines:\nnginx: [emerg] host not found\nCheck that nginx:1.27 runs a long-lived service with this configuration.',
     )
     expect(waits).toEqual([])
-    expect(host.calls).toEqual([])
+    // Checked while the instances started, but nothing loaded.
+    expect(host.calls.filter((call) => call === `put web-lb ${LIVE}` || call.startsWith('signal'))).toEqual([])
   })
 
   it('counts a load-balancer that dockerd shows restarting as one that exited', async () => {
@@ -145,7 +149,9 @@ describe('switchTraffic with a container of this run that exited', () => {
     const lb = host.add({ name: 'web-lb', restarting: true, exitCode: 139 })
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
-    await expect(switchTraffic(ctx, lb, lbConfigFor(plan), { instances: [], networks: [] })).rejects.toThrow(
+    await expect(
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }).then((reloads) => switchTraffic(ctx, lb, lbConfigFor(plan), reloads)),
+    ).rejects.toThrow(
       'Load-balancer web-lb exited with code 139 right after starting. Its last log lines:\n(none)\nCheck that haproxy:3.0 runs a long-lived service with this configuration.',
     )
   })
@@ -156,8 +162,8 @@ describe('switchTraffic with a container of this run that exited', () => {
     const lb = host.add({ name: 'web-lb', restarting: true, listedAs: 'running', exitCode: 1, logs: '[ALERT] cannot open /no/such.cfg\n' })
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
-    await expect(switchTraffic(ctx, lb, lbConfigFor(plan), { instances: [], networks: [] })).rejects.toThrow(
-      /^Load-balancer web-lb exited with code 1 right after starting\. Its last log lines:\n\[ALERT\] cannot open \/no\/such\.cfg\n/,
-    )
+    await expect(
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }).then((reloads) => switchTraffic(ctx, lb, lbConfigFor(plan), reloads)),
+    ).rejects.toThrow(/^Load-balancer web-lb exited with code 1 right after starting\. Its last log lines:\n\[ALERT\] cannot open \/no\/such\.cfg\n/)
   })
 })

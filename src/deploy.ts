@@ -21,7 +21,7 @@ import { waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
-import { switchTraffic, type ServiceAddress } from './steps/switch'
+import { prepareReloads, switchTraffic, type ServiceAddress } from './steps/switch'
 import { undo } from './steps/undo'
 
 export interface DeployResult extends ServiceAddress {
@@ -134,8 +134,17 @@ export async function deploy(
     waitUntilServing,
   }
   try {
-    const lb = await log.group('Start instances and load-balancer', () => startAll(ctx, lbConfig, state))
-    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () => switchTraffic(ctx, lb, lbConfig, state))
+    // A kept load-balancer's reloads are prepared while the instances start; both settle before
+    // either's failure is thrown, so that the undo finds all that was done.
+    const [started, prepared] = await log.group('Start instances and load-balancer', () =>
+      Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state)]),
+    )
+    if (started.status === 'rejected') throw started.reason
+    if (prepared.status === 'rejected') throw prepared.reason
+    const lb = started.value
+    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () =>
+      switchTraffic(ctx, lb, lbConfig, prepared.value),
+    )
     // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
     // for the post step to take back.
     ctx.record.settled()

@@ -26,41 +26,63 @@ export interface ServiceAddress {
   url: string
 }
 
+// What a kept load-balancer loads, in order: the candidates' staging configuration (when there are
+// newcomers), then the final one. Empty when nothing changes, or when the load-balancer is new.
+export interface Reloads {
+  staging?: LbConfig
+  final?: LbConfig
+}
+
+// Everything a kept load-balancer's reloads need that does not depend on the new instances having
+// started: the previous configuration kept for the undo, certificates put in, and both
+// configurations checked by its own HAProxy. Runs while the instances start, so that the checks
+// (an exec each) are off the deploy's critical path.
+export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<Reloads> {
+  const { host, settings, plan, record } = ctx
+  if (plan.lb !== 'keep') return {}
+  const lb = state.lb!.id
+  const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
+  const target = renderHaproxyConfig(lbConfig)
+  // A new certificate is put in and loaded by the same graceful reload as a configuration.
+  const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH))
+  const newCertificate = settings.certificate && certificate !== settings.certificate.pem
+  if (current === target && !newCertificate) return {}
+  ctx.signal?.throwIfAborted()
+  record.previousConfig = { lb, text: current ?? '', certificate }
+  await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
+  record.remember({ configChangedOn: lb })
+  if (newCertificate) await putCertificate(host, lb, 'service', settings.certificate!.pem, settings.lbName)
+  // One made by an earlier version of the action gets the stats page's certificate before the
+  // configuration that needs it is checked and loaded.
+  if (!lbConfig.statsCertificate.inside) await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName)
+  const user = (await host.inspect(lb)).Config.User ?? ''
+  const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
+  const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined
+  for (const config of staging ? [staging, lbConfig] : [lbConfig]) {
+    ctx.signal?.throwIfAborted()
+    await checkInside(host, lb, settings.lbName, user, config)
+  }
+  return { staging, final: lbConfig }
+}
+
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
 export async function switchTraffic(
   ctx: StepContext,
   lb: string,
   lbConfig: LbConfig,
-  state: DeploymentState,
+  { staging, final }: Reloads,
 ): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
-  const { host, settings, plan, record } = ctx
+  const { host, plan, record } = ctx
   await failIfExited(ctx)
-  const { endpoints, address, user } = await endpointsOf(ctx, lb, lbConfig)
-  if (plan.lb === 'keep') {
-    const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
-    const target = renderHaproxyConfig(lbConfig)
-    // A new certificate is put in and loaded by the same graceful reload as a configuration.
-    const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH))
-    const newCertificate = settings.certificate && certificate !== settings.certificate.pem
-    if (current !== target || newCertificate) {
-      ctx.signal?.throwIfAborted()
-      record.previousConfig = { lb, text: current ?? '', certificate }
-      await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
-      record.remember({ configChangedOn: lb })
-      if (newCertificate) await putCertificate(host, lb, 'service', settings.certificate!.pem, settings.lbName)
-      // One made by an earlier version of the action gets the stats page's certificate before the
-      // configuration that needs it is checked and loaded.
-      if (!lbConfig.statsCertificate.inside) await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName)
-      const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
-      if (newcomers.length > 0) {
-        const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers }
-        await reload(ctx, lb, user, staging)
-        await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false)
-      }
-      if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
-      await reload(ctx, lb, user, lbConfig)
-    }
+  const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig)
+  if (staging) {
+    await reload(ctx, lb, staging)
+    await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false)
+  }
+  if (final) {
+    if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
+    await reload(ctx, lb, final)
   }
   return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address }
 }
@@ -71,9 +93,9 @@ function stillServing({ plan }: StepContext, state: DeploymentState): Server[] {
   return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
 }
 
-async function reload(ctx: StepContext, lb: string, user: string, config: LbConfig): Promise<void> {
+// Checked by prepareReloads.
+async function reload(ctx: StepContext, lb: string, config: LbConfig): Promise<void> {
   ctx.signal?.throwIfAborted()
-  await checkInside(ctx.host, lb, ctx.settings.lbName, user, config)
   await loadConfig(ctx.host, lb, renderHaproxyConfig(config))
   ctx.record.changed = true
 }
@@ -140,8 +162,8 @@ async function showLogs(ctx: StepContext, unhealthy: string[], statuses: ServerS
     log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
 }
 
-// Where the load-balancer serves and shows its stats, and the user it runs as.
-async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress; user: string }> {
+// Where the load-balancer serves and shows its stats.
+async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
   const { settings } = ctx
   const inspected = await ctx.host.inspect(lb)
   let ip: string
@@ -180,6 +202,5 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
       serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]!),
     },
     address: { ip, port, url },
-    user: inspected.Config.User ?? '',
   }
 }
