@@ -6,7 +6,7 @@
 #
 # Usage: scripts/setup.sh [--quickstart]
 #   --quickstart only what the quick start's deploy needs: a Docker engine (docker.io without its
-#                recommended packages), busybox-static, curl, bookworm's HAProxy 2.6 unpacked
+#                recommended packages), busybox-static, bookworm's HAProxy 2.6 unpacked
 #                from its packages (no debootstrap) and the images vic-lb-test/web:1 and
 #                vic-lb-test/haproxy:2.6 (dist/ is committed, so no npm install or build). The
 #                test command sets up the rest.
@@ -27,8 +27,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
 # on a GitHub-hosted runner) is already there.
-declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [curl]=curl)
-((QUICKSTART)) || APT_PACKAGES+=([debootstrap]=debootstrap
+declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox)
+((QUICKSTART)) || APT_PACKAGES+=([curl]=curl [debootstrap]=debootstrap
   [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
   [openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump)
 # The quick start takes no recommended package (docker.io's are git, xz-utils, needrestart,
