@@ -56,7 +56,13 @@ part() { # LABEL COMMAND...
 }
 cleanup() {
   node dist/index.js teardown --instance-prefix qsmeasure >/dev/null 2>&1 || true
-  docker rmi vic-lb-measure/web:1 vic-lb-measure/haproxy:2.6 >/dev/null 2>&1 || true
+  # The load-balancer's container can take a moment to go after the teardown.
+  local try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    docker rmi vic-lb-measure/web:1 vic-lb-measure/haproxy:2.6 >/dev/null 2>&1 || true
+    docker image inspect vic-lb-measure/web:1 >/dev/null 2>&1 || docker image inspect vic-lb-measure/haproxy:2.6 >/dev/null 2>&1 || break
+    sleep 1
+  done
   rm -rf "$R"
 }
 trap cleanup EXIT
