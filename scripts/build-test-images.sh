@@ -28,7 +28,8 @@
 #   vic-lb-test/haproxy:3.0
 #                          HAProxy 2.6 (Debian bookworm's) and 3.0 (Debian
 #                          trixie's), from the root filesystems scripts/debian-
-#                          rootfs.sh makes, each with just the shared libraries
+#                          rootfs.sh makes (2.6: bookworm, or bookworm-haproxy
+#                          with --quickstart), each with just the shared libraries
 #                          it needs, laid out like the official `haproxy` image
 #                          (2.4+): config /usr/local/etc/haproxy/haproxy.cfg,
 #                          runs as uid/gid 99 ("haproxy"), WORKDIR
@@ -45,9 +46,14 @@
 #
 # Usage: scripts/build-test-images.sh [--force] [--quickstart]
 #   --force      rebuild every image even if it is up to date
-#   --quickstart only what the quick start deploys: web:1 and haproxy:2.6
+#   --quickstart only what the quick start deploys: web:1 and haproxy:2.6,
+#                the latter from the files of the root bookworm-haproxy (no
+#                debootstrap; the same binary and libraries, the same image)
+# VIC_LB_TEST_IMAGE_REPO names the images' repository (default vic-lb-test),
+# e.g. to time a build from scratch without touching the images in use.
 # Needs: root, a running dockerd, busybox-static, and the Debian root
-# filesystems (scripts/debian-rootfs.sh; bookworm's alone with --quickstart).
+# filesystems (scripts/debian-rootfs.sh; bookworm-haproxy alone with
+# --quickstart).
 #
 # Note on STOPSIGNAL: Docker Engine 20.10 (Debian 12's docker.io) rejects
 # `docker import --change STOPSIGNAL` ("stopsignal is not a valid change
@@ -68,14 +74,15 @@ ROOTFS_DIR=${VIC_LB_ROOTFS_DIR:-/var/lib/vic-lb-test}
 LABEL_KEY=vic-lb-test.recipe
 STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-WEB1=vic-lb-test/web:1
-WEB2=vic-lb-test/web:2
-CRASH=vic-lb-test/crash:1
-SILENT=vic-lb-test/silent:1
-TRAFFIC=vic-lb-test/traffic:1
+REPO=${VIC_LB_TEST_IMAGE_REPO:-vic-lb-test}
+WEB1=$REPO/web:1
+WEB2=$REPO/web:2
+CRASH=$REPO/crash:1
+SILENT=$REPO/silent:1
+TRAFFIC=$REPO/traffic:1
 NODE=${NODE:-$(command -v node || true)}
-HAPROXY26=vic-lb-test/haproxy:2.6
-HAPROXY30=vic-lb-test/haproxy:3.0
+HAPROXY26=$REPO/haproxy:2.6
+HAPROXY30=$REPO/haproxy:3.0
 
 FORCE=0
 QUICKSTART=0
@@ -96,9 +103,9 @@ die() { echo "[build-test-images] ERROR: $*" >&2; exit 1; }
 "$BUSYBOX" --list | grep -x httpd >/dev/null || die "$BUSYBOX has no httpd applet (need busybox-static)"
 [[ -x $NODE ]] || die "node not found (the traffic image copies the host's node binary)"
 SUITES=(bookworm trixie)
-((QUICKSTART == 0)) || SUITES=(bookworm)
+((QUICKSTART == 0)) || SUITES=(bookworm-haproxy)
 for suite in "${SUITES[@]}"; do
-  [[ -x $ROOTFS_DIR/$suite/usr/sbin/haproxy ]] || die "no HAProxy in $ROOTFS_DIR/$suite (run scripts/debian-rootfs.sh)"
+  [[ -x $ROOTFS_DIR/$suite/usr/sbin/haproxy ]] || die "no HAProxy in $ROOTFS_DIR/$suite (run scripts/debian-rootfs.sh $suite)"
 done
 "$DOCKER" info >/dev/null 2>&1 || die "cannot talk to the Docker daemon (run scripts/start-docker.sh)"
 
@@ -327,23 +334,49 @@ EOF
   log "built $TRAFFIC"
 }
 
+# root_path ROOT PATH: PATH in the root filesystem ROOT as a path on this host, its symbolic links
+# resolved inside ROOT (an absolute one, such as /lib64/ld-linux-x86-64.so.2's, must not lead to
+# this host's file).
+root_path() {
+  local root=$1 path=$2 target n=0
+  while [[ -L $root$path ]]; do
+    target=$(readlink "$root$path")
+    [[ $target == /* ]] || target=$(dirname "$path")/$target
+    path=$target
+    ((++n < 40)) || die "too many symbolic links at $1$2"
+  done
+  echo "$root$path"
+}
+
+# root_libraries ROOT BINARY: every shared library BINARY needs, as ROOT's own dynamic loader
+# resolves them in ROOT (a root without ldd or a shell will do), and the loader; one path a line.
+root_libraries() {
+  local list
+  list=$(chroot "$1" /lib64/ld-linux-x86-64.so.2 --list "$2") || die "cannot list the libraries of $1$2"
+  ! grep 'not found' <<<"$list" >&2 || die "libraries of $1$2 not found in $1"
+  awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$list" | sort -u
+}
+
 # build_haproxy TAG ROOT BINARY: the image TAG from HAProxy at BINARY inside the root filesystem
-# ROOT, with the libraries that root's ldd names.
+# ROOT (a debootstrapped root or the files of bookworm-haproxy, scripts/debian-rootfs.sh), with
+# the libraries it needs there. The recipe covers the binary and the libraries, so a root of either
+# kind that holds the same files gives an image that is up to date.
 build_haproxy() {
-  local tag=$1 from=$2 bin=$3 root="$WORK/haproxy" lib old id ctx="$WORK/haproxy-ctx" recipe
+  local tag=$1 from=$2 bin=$3 root="$WORK/haproxy" lib libs old id ctx="$WORK/haproxy-ctx" recipe
   rm -rf "$root" "$ctx"
-  recipe=$(recipe "$from$bin")
+  libs=$(root_libraries "$from" "$bin")
+  [[ $libs == *ld-linux* ]] || die "dynamic loader not found in the libraries of $from$bin"
+  # shellcheck disable=SC2046
+  recipe=$(recipe "$from$bin" $(for lib in $libs; do root_path "$from" "$lib"; done))
   if up_to_date "$tag" "$recipe"; then return 0; fi
   mkdir -p "$root"/{usr/local/sbin,etc,dev,proc,sys,run}
   install -m 0755 "$from$bin" "$root/usr/local/sbin/haproxy"
-  # Every shared library haproxy needs, at the path ldd resolves it to
-  # (dereferenced), plus the dynamic loader (the ELF interpreter path).
-  while read -r lib; do
-    [[ -n $lib ]] || continue
+  # Every shared library haproxy needs, at the path the loader resolves it to (dereferenced in
+  # the root), and the dynamic loader (the ELF interpreter path).
+  for lib in $libs; do
     mkdir -p "$root$(dirname "$lib")"
-    cp -L "$from$lib" "$root$lib"
-  done < <(chroot "$from" ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
-  [[ -n $(find "$root" -name 'ld-linux*' -print -quit) ]] || die "dynamic loader not found in ldd output of $from$bin"
+    cp "$(root_path "$from" "$lib")" "$root$lib"
+  done
   printf 'root:x:0:0:root:/root:/sbin/nologin\nhaproxy:x:99:99:haproxy:/var/lib/haproxy:/sbin/nologin\n' >"$root/etc/passwd"
   printf 'root:x:0:\nhaproxy:x:99:\n' >"$root/etc/group"
   printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
@@ -379,8 +412,8 @@ RECIPE_FUNCTIONS=(pack_rootfs make_busybox_rootfs import_busybox_image build_web
 BUSYBOX_RECIPE=$(recipe "$BUSYBOX")
 up_to_date "$WEB1" "$BUSYBOX_RECIPE" || { build_web v1 "$WEB1"; BUILT=1; }
 if ((QUICKSTART)); then
-  RECIPE_FUNCTIONS=(pack_rootfs build_haproxy)
-  build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm" /usr/sbin/haproxy
+  RECIPE_FUNCTIONS=(pack_rootfs root_path root_libraries build_haproxy)
+  build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm-haproxy" /usr/sbin/haproxy
   [[ $BUILT -eq 1 ]] || log "the quick start's images are up to date"
   exit 0
 fi
@@ -390,7 +423,7 @@ up_to_date "$SILENT" "$BUSYBOX_RECIPE" || { build_silent; BUILT=1; }
 RECIPE_FUNCTIONS=(pack_rootfs make_busybox_rootfs copy_with_libraries build_traffic)
 TRAFFIC_RECIPE=$(recipe "$BUSYBOX" "$NODE")
 up_to_date "$TRAFFIC" "$TRAFFIC_RECIPE" || { build_traffic; BUILT=1; }
-RECIPE_FUNCTIONS=(pack_rootfs build_haproxy)
+RECIPE_FUNCTIONS=(pack_rootfs root_path root_libraries build_haproxy)
 build_haproxy "$HAPROXY26" "$ROOTFS_DIR/bookworm" /usr/sbin/haproxy
 build_haproxy "$HAPROXY30" "$ROOTFS_DIR/trixie" /usr/sbin/haproxy
 [[ $BUILT -eq 1 ]] || log "all images up to date"

@@ -5,9 +5,11 @@
 # images, the npm dependencies and the bundle. Safe to run again: each step is quick when done.
 #
 # Usage: scripts/setup.sh [--quickstart]
-#   --quickstart only what the quick start's deploy needs: a Docker engine, the bookworm root and
-#                the images vic-lb-test/web:1 and vic-lb-test/haproxy:2.6 (dist/ is committed, so
-#                no npm install or build). The test command sets up the rest.
+#   --quickstart only what the quick start's deploy needs: a Docker engine (docker.io without its
+#                recommended packages), busybox-static, bookworm's HAProxy 2.6 unpacked
+#                from its packages (no debootstrap) and the images vic-lb-test/web:1 and
+#                vic-lb-test/haproxy:2.6 (dist/ is committed, so no npm install or build). The
+#                test command sets up the rest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -25,9 +27,21 @@ step() { printf '\n== %s\n' "$*"; }
 
 # Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
 # on a GitHub-hosted runner) is already there.
-declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox [curl]=curl
-  [debootstrap]=debootstrap [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg)
-((QUICKSTART)) || APT_PACKAGES+=([openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump)
+declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox)
+((QUICKSTART)) || APT_PACKAGES+=([curl]=curl [debootstrap]=debootstrap
+  [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
+  [openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump)
+# The quick start takes no recommended package (docker.io's are git, xz-utils, needrestart,
+# ca-certificates, cgroupfs-mount, apparmor): fewer to fetch and unpack. Of those, dockerd needs
+# only apparmor, and only on a kernel with AppArmor on (it confines each container with its
+# profile), so then it is asked for by name.
+APT_OPTIONS=()
+if ((QUICKSTART)); then
+  APT_OPTIONS+=(--no-install-recommends)
+  if [[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null) == Y ]]; then
+    APT_PACKAGES+=([apparmor]=apparmor_parser)
+  fi
+fi
 step "Debian packages: ${!APT_PACKAGES[*]}"
 missing=()
 for p in "${!APT_PACKAGES[@]}"; do
@@ -45,7 +59,7 @@ else
     chmod 0755 /usr/sbin/policy-rc.d
     policy_added=1
   fi
-  apt-get install -y -qq "${missing[@]}" >/tmp/vic-lb-apt.log 2>&1 || {
+  apt-get install -y -qq "${APT_OPTIONS[@]}" "${missing[@]}" >/tmp/vic-lb-apt.log 2>&1 || {
     tail -n 50 /tmp/vic-lb-apt.log
     echo "apt-get install failed" >&2
     exit 1
@@ -58,8 +72,8 @@ step "Docker engine"
 scripts/start-docker.sh
 
 if ((QUICKSTART)); then
-  step "Debian root with HAProxy 2.6 (bookworm)"
-  scripts/debian-rootfs.sh bookworm
+  step "HAProxy 2.6 (bookworm's packages, unpacked)"
+  scripts/debian-rootfs.sh bookworm-haproxy
   step "The quick start's images"
   scripts/build-test-images.sh --quickstart
   exit 0
