@@ -1,16 +1,29 @@
-// Deploy-to-ready benchmark. In one run, on the local Docker Engine (part A) and through the VCH
-// stand-in (part B): the engine's floor (floor.ts), the action (dist/index.js, the CLI from start
-// to exit) and the serial docker-CLI baseline (baseline.ts). Then (part C) an unchanged re-run, a
-// redeploy under load (redeploy.ts) and the action's peak RSS, and (part D) where the time of one
-// traced deploy goes (trace.ts).
+// Deploy-to-ready benchmark (issue 21): each figure is the median of per-run paired values, the
+// action against a reference timed right before it in the same run, printed beside its target.
+// The action runs as action.yml's runtime runs it: dist/index.js on Node 24 (scripts/node24.sh
+// installs the npm package node@24 into a cache directory), with its compile cache warmed first.
 //
-//   npx tsx bench/deploy.ts [--sizes 3,20,50] [--proxy-sizes 20] [--start-delay-ms 3000] [--skip-proxy]
-//                           [--repeat 1] [--rerun-size 20] [--trace-size 20] [--redeploy-instances 5]
-//                           [--rss-size 100] [--trace] [--cli dist/index.js] [--out bench/results.md]
+//   A. local engine, N=3, 20, 50: the engine's floor (floor.ts, at the action's concurrency there),
+//      then the action; action/floor, and at N=3 action − floor. The docker-CLI baseline
+//      (baseline.ts) after them at N=20, for comparison only (--baseline-sizes, '' skips it).
+//   B. through the VCH stand-in (test-support/vch-proxy.ts, 3 s per start), N=20 and 100: the floor
+//      at the action's concurrency on a VCH, then the action.
+//   C. an unchanged re-run (`--pull missing`, right after A's deploy of --rerun-size) against the
+//      bundle's own start-up (`--help`, timed right before it); a redeploy of N=5 under load
+//      (redeploy.ts) against the floor of 5, and its failed requests; the peak RSS at N=100.
+//   D. where the time of one traced deploy goes (trace.ts): bench/results.md only.
 //
-// A size of 0 skips that measurement. Writes the tables to --out, above its "## Analysis" section,
-// which is kept as it is. Uses the local test images (scripts/build-test-images.sh); everything it
-// creates is named bench-<random>… and removed after each run, on failure and on SIGINT/SIGTERM.
+//   npm run bench      (= npx tsx bench/deploy.ts --readme)
+//   npx tsx bench/deploy.ts [--repeat 3] [--sizes 3,20,50] [--baseline-sizes 20] [--proxy-sizes 20,100]
+//                           [--start-delay-ms 3000] [--rerun-size 20] [--redeploy-instances 5] [--rss-size 100]
+//                           [--trace-size 20] [--trace] [--node PATH] [--cli dist/index.js]
+//                           [--haproxy-image vic-lb-test/haproxy:2.6] [--out bench/results.md] [--readme]
+//
+// A size of 0 (or an empty list) skips that measurement. Prints the figures; writes everything to
+// --out and, with --readme, the figures into README.md between its bench:deploy markers. Uses the
+// local test images (scripts/build-test-images.sh); everything it creates is named bench-<random>…
+// and removed after each run, on failure and on SIGINT/SIGTERM.
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -21,25 +34,30 @@ import { resolveTarget } from '../src/docker/target'
 import { docker, freePort, tryDocker } from '../test-support/host'
 import { startVchProxy } from '../test-support/vch-proxy'
 import { runBaseline } from './baseline'
+import { differenceFigure, figuresReport, maxFigure, ratioFigure, replaceBetween, type Figure, type Pair } from './figures'
 import { timeFloor } from './floor'
 import { ACTION_REDEPLOY, measureRedeploy } from './redeploy'
 import { breakdown, observeLoadBalancer, recordHost } from './trace'
-import { killRunning, median, rendered, seconds, timed, timeUntilServing, type TimedRun } from './timing'
+import { killRunning, rendered, seconds, timed, timeUntilServing, type TimedRun } from './timing'
 
 const { values: flags } = parseArgs({
   options: {
+    repeat: { type: 'string', default: '3' },
     sizes: { type: 'string', default: '3,20,50' },
-    'proxy-sizes': { type: 'string', default: '20' },
+    // One size: at N=50 the baseline alone takes 3 × 16 s (quiet) to 3 × 45 s (loaded).
+    'baseline-sizes': { type: 'string', default: '20' },
+    'proxy-sizes': { type: 'string', default: '20,100' },
     'start-delay-ms': { type: 'string', default: '3000' },
-    'skip-proxy': { type: 'boolean', default: false },
-    repeat: { type: 'string', default: '1' },
     'rerun-size': { type: 'string', default: '20' },
-    'trace-size': { type: 'string', default: '20' },
     'redeploy-instances': { type: 'string', default: '5' },
     'rss-size': { type: 'string', default: '100' },
+    'trace-size': { type: 'string', default: '20' },
     trace: { type: 'boolean', default: false },
+    node: { type: 'string' },
     cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
+    'haproxy-image': { type: 'string', default: 'vic-lb-test/haproxy:2.6' },
     out: { type: 'string', default: path.resolve(__dirname, 'results.md') },
+    readme: { type: 'boolean', default: false },
   },
 })
 const sizesOf = (list: string): number[] =>
@@ -47,70 +65,89 @@ const sizesOf = (list: string): number[] =>
     .split(',')
     .map(Number)
     .filter((n) => n > 0)
+
+// The issue's targets.
+const TARGET = {
+  localRatio: 1.15, // N=20 and N=50
+  localPlusMs: 300, // N=3
+  vchRatio: 1.1,
+  redeployRatio: 2.5,
+  rerunPlusMs: 250,
+  rssMb: 80,
+}
 const REPEAT = Number(flags.repeat)
 const CLI = flags.cli
+const README = path.resolve(__dirname, '../README.md')
+const ARGS = process.argv.slice(2).join(' ')
+// The command line as the README names it.
+const COMMAND = ARGS === '--readme' ? 'npm run bench' : `npx tsx bench/deploy.ts${ARGS ? ` ${ARGS}` : ''}`
+const MARKERS = ['<!-- bench:deploy:start -->', '<!-- bench:deploy:end -->'] as const
 const TIME = '/usr/bin/time'
 const WEB_IMAGE = 'vic-lb-test/web:1'
-const HAPROXY_IMAGE = 'vic-lb-test/haproxy:2.6'
-// The floor's concurrency: the action's on a plain engine (deploy.ts STARTS_AT_ONCE.engine).
-const FLOOR_AT_ONCE = 8
-// The action's on a VCH (STARTS_AT_ONCE.vch): through the stand-in the floor is also shown at it.
-const VCH_AT_ONCE = 25
+const HAPROXY_IMAGE = flags['haproxy-image']
 const WAIT_TIMEOUT_S = 300
 const ID = `bench-${randomBytes(3).toString('hex')}`
 // Stands in for a VCH's --container-network, where the baseline puts its load-balancer.
 const ROUTABLE = `${ID}-routable`
 const WORK = mkdtempSync(path.join(os.tmpdir(), `${ID}-`))
 let runs = 0 // each deploy gets its own names, so that nothing one run leaves can help the next
+let NODE = '' // Node 24, set in main()
 
 const actionEnv = { ...process.env, GITHUB_OUTPUT: '/dev/null' }
 const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+const progress = (text: string): void => console.error(`${text}; load ${loadAverage()}`)
+
+function deployArgs(prefix: string, n: number, lbPort: number): string[] {
+  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(lbPort)]
+  return [...args, '--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S)]
+}
 
 interface ActionRun {
   ms: number
   verifyMs: number
-  rerun?: TimedRun
+  // The unchanged re-run and, timed right before it, the bundle's start-up (`--help`).
+  rerun?: { run: TimedRun; helpMs: number }
   trace?: string
 }
 
-// The action: the bundled CLI from start to exit, then an independent check through the LB.
+// The action: the bundled CLI on Node 24 from start to exit, then an independent check through the LB.
 async function runAction(n: number, opts: { dockerHost?: string; rerun?: boolean; traceAgainstFloorMs?: number; local: Engine }): Promise<ActionRun> {
   const prefix = `${ID}-act${++runs}`
   const lbName = `${prefix}-lb`
-  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(await freePort())]
-  args.push('--instance-prefix', prefix, '--lb-name', lbName, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S))
+  const lbPort = await freePort()
+  const args = deployArgs(prefix, n, lbPort)
   if (opts.dockerHost) args.push('--docker-host', opts.dockerHost)
   const where = `action, N=${n}${opts.dockerHost ? ' via the stand-in' : ''}`
   try {
     const observer = opts.traceAgainstFloorMs !== undefined ? observeLoadBalancer(opts.local.docker, lbName) : undefined
-    const run = await timed(process.execPath, [CLI, ...args], { env: actionEnv })
+    const run = await timed(NODE, [CLI, ...args], { env: actionEnv })
     const healthy = await observer?.stop()
     if (flags.trace) console.error(`--- ${where}:\n${rendered(run.lines)}`)
     if (run.code !== 0) throw new Error(`${where} exited ${run.code}:\n${rendered(run.lines.slice(-20))}`)
-    const url = `http://127.0.0.1:${args[args.indexOf('--lb-port') + 1]}/`
-    const verifyMs = await timeUntilServing(url, n, Date.now() + 15_000).catch((error: Error) => {
+    const verifyMs = await timeUntilServing(`http://127.0.0.1:${lbPort}/`, n, Date.now() + 15_000).catch((error: Error) => {
       throw new Error(`${where} reported ready but the LB does not serve from ${n} instances: ${error.message}`)
     })
     const result: ActionRun = { ms: run.ms, verifyMs }
     if (healthy) result.trace = breakdown(run, recordHost(prefix, lbName), healthy, lbName, opts.traceAgainstFloorMs!)
-    if (opts.rerun) result.rerun = await unchangedRerun(args, where)
+    if (opts.rerun) result.rerun = { helpMs: await startUp(), run: await unchangedRerun([...args, '--pull', 'missing'], where) }
     return result
   } finally {
-    const teardown = await timed(process.execPath, [
-      CLI,
-      'teardown',
-      '--instance-prefix',
-      prefix,
-      ...(opts.dockerHost ? ['--docker-host', opts.dockerHost] : []),
-    ])
+    const teardown = await timed(NODE, [CLI, 'teardown', '--instance-prefix', prefix, ...(opts.dockerHost ? ['--docker-host', opts.dockerHost] : [])])
     if (teardown.code !== 0) console.error(`warning: teardown of ${prefix} exited ${teardown.code}: ${teardown.lines.at(-1)?.text}`)
     sweep()
   }
 }
 
+// The bundle's own start-up on the same runtime: `--help`, from spawn to exit.
+async function startUp(): Promise<number> {
+  const run = await timed(NODE, [CLI, '--help'], { env: actionEnv })
+  if (run.code !== 0) throw new Error(`${CLI} --help exited ${run.code}:\n${rendered(run.lines.slice(-10))}`)
+  return run.ms
+}
+
 // The same deploy again: it must find everything as wanted and change nothing.
 async function unchangedRerun(args: string[], where: string): Promise<TimedRun> {
-  const rerun = await timed(process.execPath, [CLI, ...args], { env: actionEnv })
+  const rerun = await timed(NODE, [CLI, ...args], { env: actionEnv })
   if (flags.trace) console.error(`--- re-run of the ${where}:\n${rendered(rerun.lines)}`)
   if (rerun.code !== 0 || !rerun.lines.some((l) => l.text.startsWith('Unchanged:')))
     throw new Error(`the unchanged re-run of the ${where} exited ${rerun.code} without saying Unchanged:\n${rendered(rerun.lines.slice(-20))}`)
@@ -119,7 +156,7 @@ async function unchangedRerun(args: string[], where: string): Promise<TimedRun> 
 
 // The baseline, then the wait until N distinct instances answer through its LB's address on the
 // routable network: it has no readiness check of its own.
-async function runBaselineToReady(n: number, env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; scriptMs: number; waitMs: number }> {
+async function runBaselineToReady(n: number): Promise<number> {
   try {
     docker('network', 'create', ROUTABLE)
     const run = await runBaseline({
@@ -129,7 +166,6 @@ async function runBaselineToReady(n: number, env: NodeJS.ProcessEnv = {}): Promi
       haproxyImage: HAPROXY_IMAGE,
       routableNetwork: ROUTABLE,
       workDir: WORK,
-      env,
     })
     if (flags.trace)
       console.error(
@@ -140,15 +176,17 @@ async function runBaselineToReady(n: number, env: NodeJS.ProcessEnv = {}): Promi
     const waitMs = await timeUntilServing(`http://${ip}:80/`, n, Date.now() + WAIT_TIMEOUT_S * 1000).catch((error: Error) => {
       throw new Error(`${error.message}\nbaseline LB logs:\n${tryDocker('logs', '--tail', '20', run.lbName)}`)
     })
-    return { ms: run.ms + waitMs, scriptMs: run.ms, waitMs }
+    return run.ms + waitMs
   } finally {
     sweep()
   }
 }
 
-async function runFloor(engine: Engine, n: number, concurrency: number): Promise<number> {
+// The engine's floor at the action's concurrency on that engine.
+async function runFloor(engine: Engine, n: number): Promise<number> {
   try {
-    return await timeFloor(engine.docker, { name: `${ID}-floor${++runs}`, instances: n, concurrency, webImage: WEB_IMAGE, haproxyImage: HAPROXY_IMAGE })
+    const name = `${ID}-floor${++runs}`
+    return await timeFloor(engine.docker, { name, instances: n, concurrency: engine.host.startsAtOnce, webImage: WEB_IMAGE, haproxyImage: HAPROXY_IMAGE })
   } finally {
     sweep()
   }
@@ -159,8 +197,10 @@ function sweep(): void {
   const mine = (name: string): boolean => name.startsWith(`${ID}-`)
   const containers = (): string[] => tryDocker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(mine)
   const networks = (): string[] => tryDocker('network', 'ls', '--format', '{{.Name}}').split('\n').filter(mine)
+  // A few at a time: after one `docker rm -f` of 101 containers (a floor of N=100), dockerd 20.10
+  // has kept an endpoint on their network that no container holds, and refused to remove it.
   const names = containers()
-  if (names.length) tryDocker('rm', '-f', ...names)
+  for (let i = 0; i < names.length; i += 10) tryDocker('rm', '-f', ...names.slice(i, i + 10))
   for (const network of networks()) tryDocker('network', 'rm', network)
   const left = [...containers(), ...networks()]
   if (left.length) console.error(`warning: could not remove ${left.join(', ')}`)
@@ -172,79 +212,6 @@ function cleanUp(): void {
   rmSync(WORK, { recursive: true, force: true })
 }
 
-interface Row {
-  n: number
-  floor: number
-  vchFloor?: number
-  action: number
-  verifyMs: number
-  baseline: number
-  baselineScript: number
-  baselineWait: number
-}
-
-// Floor, action and baseline one after the other for each size, `--repeat` times; medians.
-async function measure(
-  local: Engine,
-  sizes: number[],
-  via?: { engine: Engine; url: string; env: NodeJS.ProcessEnv },
-): Promise<{ rows: Row[]; rerun?: TimedRun }> {
-  const rows: Row[] = []
-  let rerun: TimedRun | undefined
-  const engine = via?.engine ?? local
-  for (const n of sizes) {
-    const samples: Row[] = []
-    for (let i = 0; i < REPEAT; i++) {
-      const floor = await runFloor(engine, n, FLOOR_AT_ONCE)
-      const vchFloor = via ? await runFloor(engine, n, VCH_AT_ONCE) : undefined
-      const action = await runAction(n, { dockerHost: via?.url, rerun: !via && n === Number(flags['rerun-size']) && !rerun, local })
-      rerun ??= action.rerun
-      const baseline = await runBaselineToReady(n, via?.env)
-      samples.push({
-        n,
-        floor,
-        vchFloor,
-        action: action.ms,
-        verifyMs: action.verifyMs,
-        baseline: baseline.ms,
-        baselineScript: baseline.scriptMs,
-        baselineWait: baseline.waitMs,
-      })
-      console.error(
-        `${via ? 'B' : 'A'} N=${n}: floor ${seconds(floor, 2)} s${vchFloor ? ` (${VCH_AT_ONCE} at once ${seconds(vchFloor, 2)} s)` : ''}, action ${seconds(action.ms, 2)} s, baseline ${seconds(baseline.ms, 2)} s; load ${loadAverage()}`,
-      )
-    }
-    // Each column's own median: the runs are not paired.
-    const m = (key: (r: Row) => number): number => key(median(samples, key))
-    rows.push({
-      n,
-      floor: m((r) => r.floor),
-      vchFloor: via ? m((r) => r.vchFloor!) : undefined,
-      action: m((r) => r.action),
-      verifyMs: m((r) => r.verifyMs),
-      baseline: m((r) => r.baseline),
-      baselineScript: m((r) => r.baselineScript),
-      baselineWait: m((r) => r.baselineWait),
-    })
-  }
-  return { rows, rerun }
-}
-
-function table(rows: Row[]): string {
-  const vch = rows.some((r) => r.vchFloor !== undefined)
-  const lines = [
-    `| N | floor, ${FLOOR_AT_ONCE} at a time (s) | action (s) | action/floor |${vch ? ` floor, ${VCH_AT_ONCE} at a time (s) | action/that |` : ''} baseline (s) | action/baseline | baseline script + wait (s) | check after action (s) |`,
-    `|---:|---:|---:|---:|${vch ? '---:|---:|' : ''}---:|---:|---:|---:|`,
-  ]
-  for (const r of rows)
-    lines.push(
-      `| ${r.n} | ${seconds(r.floor, 2)} | ${seconds(r.action, 2)} | ${(r.action / r.floor).toFixed(2)} |` +
-        (vch ? ` ${seconds(r.vchFloor!, 2)} | ${(r.action / r.vchFloor!).toFixed(2)} |` : '') +
-        ` ${seconds(r.baseline, 2)} | ${(r.action / r.baseline).toFixed(2)} | ${seconds(r.baselineScript, 2)} + ${seconds(r.baselineWait, 2)} | ${seconds(r.verifyMs, 2)} |`,
-    )
-  return lines.join('\n')
-}
-
 // A run's step lines, without its warnings and details, and when it exited.
 function steps(run: TimedRun): string {
   const shown = run.lines.filter((l) => /^(▸|✓|Started|Created|Removed|Generation|Deployed|Unchanged)/.test(l.text.trimStart()))
@@ -252,24 +219,60 @@ function steps(run: TimedRun): string {
 }
 
 // The action's peak resident set size, as /usr/bin/time -v reports it for the node process.
-async function peakRss(n: number): Promise<{ mb: number; ms: number }> {
+async function peakRssMb(n: number): Promise<number> {
   const prefix = `${ID}-rss${++runs}`
-  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(await freePort())]
-  args.push('--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S))
   try {
-    const run = await timed(TIME, ['-v', process.execPath, CLI, ...args], { env: actionEnv })
+    const run = await timed(TIME, ['-v', NODE, CLI, ...deployArgs(prefix, n, await freePort())], { env: actionEnv })
     if (flags.trace) console.error(`--- action under ${TIME} -v, N=${n}:\n${rendered(run.lines)}`)
     if (run.code !== 0) throw new Error(`the action at N=${n} under ${TIME} exited ${run.code}:\n${rendered(run.lines.slice(-30))}`)
     const kb = run.lines.map((l) => /Maximum resident set size \(kbytes\): (\d+)/.exec(l.text)?.[1]).find(Boolean)
     if (!kb) throw new Error(`${TIME} -v printed no "Maximum resident set size"`)
-    return { mb: Number(kb) / 1024, ms: run.ms }
+    progress(`C peak RSS, N=${n}: ${(Number(kb) / 1024).toFixed(0)} MB (deploy ${seconds(run.ms, 2)} s)`)
+    return Number(kb) / 1024
   } finally {
-    await timed(process.execPath, [CLI, 'teardown', '--instance-prefix', prefix])
+    await timed(NODE, [CLI, 'teardown', '--instance-prefix', prefix])
     sweep()
   }
 }
 
+// Part A or B: per size, REPEAT runs of the floor and the action back to back (and the baseline).
+async function measureDeploys(
+  local: Engine,
+  engine: Engine,
+  sizes: number[],
+  opts: { part: string; dockerHost?: string; baselineSizes: number[]; rerunSize: number },
+): Promise<{ figures: Figure[]; reruns: { run: TimedRun; helpMs: number }[] }> {
+  const figures: Figure[] = []
+  const reruns: { run: TimedRun; helpMs: number }[] = []
+  const where = opts.dockerHost ? 'VCH stand-in' : 'local'
+  for (const n of sizes) {
+    const pairs: Pair[] = []
+    const baselinePairs: Pair[] = []
+    for (let i = 0; i < REPEAT; i++) {
+      const floor = await runFloor(engine, n)
+      const action = await runAction(n, { dockerHost: opts.dockerHost, rerun: n === opts.rerunSize, local })
+      pairs.push({ subject: action.ms, reference: floor })
+      if (action.rerun) reruns.push(action.rerun)
+      const baseline = opts.baselineSizes.includes(n) ? await runBaselineToReady(n) : undefined
+      if (baseline !== undefined) baselinePairs.push({ subject: action.ms, reference: baseline })
+      progress(
+        `${opts.part} N=${n} run ${i + 1}: floor ${seconds(floor, 2)} s, action ${seconds(action.ms, 2)} s` +
+          (action.rerun ? `, --help ${seconds(action.rerun.helpMs, 2)} s, re-run ${seconds(action.rerun.run.ms, 2)} s` : '') +
+          (baseline !== undefined ? `, baseline ${seconds(baseline, 2)} s` : ''),
+      )
+    }
+    const measure = `${where}, N=${n}: action / floor (${engine.host.startsAtOnce} at a time)`
+    const names: [string, string] = ['action', 'floor']
+    if (!opts.dockerHost && n < 10) figures.push(differenceFigure(`${where}, N=${n}: action − floor`, names, pairs, { plusMs: TARGET.localPlusMs }))
+    figures.push(ratioFigure(measure, names, pairs, opts.dockerHost ? { ratio: TARGET.vchRatio } : n < 10 ? { none: true } : { ratio: TARGET.localRatio }))
+    if (baselinePairs.length > 0)
+      figures.push(ratioFigure(`${where}, N=${n}: action / docker-CLI baseline`, ['action', 'baseline'], baselinePairs, { none: true }))
+  }
+  return { figures, reruns }
+}
+
 async function main(): Promise<void> {
+  const began = Date.now()
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => {
       console.error(`\n${signal}: cleaning up ${ID}*`)
@@ -277,108 +280,124 @@ async function main(): Promise<void> {
       process.exit(130)
     })
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`)
-  for (const image of [WEB_IMAGE, HAPROXY_IMAGE])
+  for (const image of [WEB_IMAGE, 'vic-lb-test/web:2', HAPROXY_IMAGE])
     if (!tryDocker('image', 'inspect', '-f', '{{.Id}}', image)) throw new Error(`${image} is missing: run scripts/build-test-images.sh`)
   const rssSize = Number(flags['rss-size'])
   if (rssSize > 0 && !existsSync(TIME))
     throw new Error(`${TIME} is missing, which measures the peak RSS: install it (Debian: apt-get install time), or pass --rss-size 0`)
-  const noTls = { verify: true }
-  const local = await connectEngine(resolveTarget('', noTls, {}))
+  NODE =
+    flags.node ?? execFileSync('bash', [path.resolve(__dirname, '../scripts/node24.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+  const nodeVersion = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()
+  // Fills the compile cache (src/index.ts), as any run before this one on the same machine would.
+  await startUp()
+  const local = await connectEngine(resolveTarget('', { verify: true }, {}))
   const loadAtStart = loadAverage()
+  const startedAt = new Date().toISOString().slice(0, 16).replace('T', ' ')
 
-  const out = [
-    "## Deploy to ready: the action against the engine's floor and the baseline",
-    '',
-    `Written by \`npx tsx bench/deploy.ts\` at ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${os.availableParallelism()} CPUs, ` +
-      `Docker Engine ${docker('version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})')}, Node ${process.version}; ` +
-      `images ${WEB_IMAGE} (busybox httpd) and ${HAPROXY_IMAGE}; offline, every pull fails and the host's copy is used. ` +
-      `${REPEAT > 1 ? `Medians of ${REPEAT} runs` : 'One run each'}. Load average (1, 5, 15 min) at the start: ${loadAtStart}.`,
-    '',
-    `**floor**: a user-defined bridge, then N instances and the load-balancer container created and started through the Engine API ` +
-      `(dockerode, the action's client and queue), ${FLOOR_AT_ONCE} at a time, nothing else (bench/floor.ts). **action**: \`node dist/index.js deploy ... --external-network=\` ` +
-      'from spawn to exit; it returns once HAProxy reports every instance healthy and the load-balancer answers; then an independent check that ' +
-      'N distinct instances answer through it. **baseline**: the serial docker-CLI way (pull, network create, N× `docker run -d`, write haproxy.cfg, ' +
-      '`docker create` the LB on the routable network, `network connect`, `docker cp`, `docker start`; bench/baseline.ts), plus the time until N ' +
-      "distinct instances answer through its LB's address, since it has no readiness check.",
-    '',
-    '### A. Local Docker Engine',
-    '',
-  ]
-  const partA = await measure(local, sizesOf(flags.sizes))
-  out.push(table(partA.rows))
-  if (!flags['skip-proxy'] && sizesOf(flags['proxy-sizes']).length > 0) {
-    const delay = Number(flags['start-delay-ms'])
+  const figures: Figure[] = []
+  const rerunSize = Number(flags['rerun-size'])
+  const partA = await measureDeploys(local, local, sizesOf(flags.sizes), {
+    part: 'A',
+    baselineSizes: sizesOf(flags['baseline-sizes']),
+    rerunSize,
+  })
+  figures.push(...partA.figures)
+
+  const proxySizes = sizesOf(flags['proxy-sizes'])
+  const delay = Number(flags['start-delay-ms'])
+  if (proxySizes.length > 0) {
     const proxy = await startVchProxy({ mode: 'vch', startDelayMs: delay })
     try {
-      const engine = await connectEngine(resolveTarget(proxy.url, noTls, {}))
-      const partB = await measure(local, sizesOf(flags['proxy-sizes']), { engine, url: proxy.url, env: { DOCKER_HOST: proxy.url, DOCKER_API_VERSION: '1.25' } })
-      out.push(
-        '',
-        `### B. Through the VCH stand-in (test-support/vch-proxy.ts: API 1.25, ${delay / 1000} s added to every container start)`,
-        '',
-        `The floor goes through the stand-in too. The action starts ${VCH_AT_ONCE} at a time on a VCH, so the floor is also shown at that concurrency.`,
-        '',
-        table(partB.rows),
-      )
+      const engine = await connectEngine(resolveTarget(proxy.url, { verify: true }, {}))
+      const partB = await measureDeploys(local, engine, proxySizes, { part: 'B', dockerHost: proxy.url, baselineSizes: [], rerunSize: 0 })
+      figures.push(...partB.figures)
     } finally {
       await proxy.close()
     }
   }
 
-  const extras: string[] = []
-  const rerunSize = Number(flags['rerun-size'])
-  let rerunTimeline = ''
+  const timelines: string[] = []
   if (rerunSize > 0) {
-    const rerun = partA.rerun ?? (await runAction(rerunSize, { rerun: true, local })).rerun!
-    extras.push(`| unchanged re-run, N=${rerunSize} (spawn to exit, says Unchanged) | ${seconds(rerun.ms, 2)} s | ≤ 0.5 s |`)
-    rerunTimeline = steps(rerun)
+    // Part A did not deploy that size: its own runs.
+    for (let i = partA.reruns.length; i < REPEAT; i++) partA.reruns.push((await runAction(rerunSize, { rerun: true, local })).rerun!)
+    const pairs = partA.reruns.map((r) => ({ subject: r.run.ms, reference: r.helpMs }))
+    figures.push(
+      differenceFigure(`local, N=${rerunSize}: unchanged re-run (pull missing) − start-up (--help)`, ['re-run', 'start-up'], pairs, {
+        plusMs: TARGET.rerunPlusMs,
+      }),
+    )
+    timelines.push(`The first unchanged re-run's steps (seconds since spawn; last line at exit):`, '', '```', steps(partA.reruns[0].run), '```', '')
   }
   const redeployN = Number(flags['redeploy-instances'])
-  let redeployTimeline = ''
   if (redeployN > 0) {
-    const results = []
-    for (let i = 0; i < REPEAT; i++) results.push(await measureRedeploy({ cli: CLI, instances: redeployN, concurrency: 8 }, ACTION_REDEPLOY))
-    const r = median(results, (x) => x.seconds)
-    extras.push(
-      `| redeploy of N=${redeployN} to a new image under load (8 keep-alive clients) | ${r.seconds.toFixed(2)} s, ${r.load.failed} of ${r.load.total} requests failed | ≤ 5 s, 0 failed |`,
-    )
-    redeployTimeline = steps(r.runs[0])
+    const pairs: Pair[] = []
+    const failed: number[] = []
+    for (let i = 0; i < REPEAT; i++) {
+      const floor = await runFloor(local, redeployN)
+      const r = await measureRedeploy({ cli: CLI, node: NODE, instances: redeployN, concurrency: 8, haproxyImage: HAPROXY_IMAGE }, ACTION_REDEPLOY)
+      pairs.push({ subject: r.seconds * 1000, reference: floor })
+      failed.push(r.load.failed)
+      progress(
+        `C redeploy N=${redeployN} run ${i + 1}: floor ${seconds(floor, 2)} s, redeploy ${r.seconds.toFixed(2)} s, ${r.load.failed} of ${r.load.total} requests failed`,
+      )
+      if (i === 0) timelines.push(`The first redeploy's steps (seconds since spawn; last line at exit):`, '', '```', steps(r.runs[0]), '```', '')
+    }
+    const what = `local, N=${redeployN}: redeploy to a new image under load (8 keep-alive clients)`
+    figures.push(ratioFigure(`${what} / floor`, ['redeploy', 'floor'], pairs, { ratio: TARGET.redeployRatio }))
+    figures.push(maxFigure(`${what}: failed requests, worst run`, failed, { max: 0, unit: 'requests' }))
   }
-  if (rssSize > 0) {
-    const rss = await peakRss(rssSize)
-    extras.push(
-      `| peak RSS of the action (node), deploy of N=${rssSize} (${TIME} -v) | ${rss.mb.toFixed(0)} MB (deploy took ${seconds(rss.ms)} s) | ≤ 100 MB |`,
-    )
-  }
-  if (extras.length > 0)
-    out.push('', '### C. Re-run, redeploy, memory (local engine)', '', '| measure | result | target (issue 11) |', '|---|---|---|', ...extras)
-  if (rerunTimeline)
-    out.push('', "The unchanged re-run's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', rerunTimeline, '```')
-  if (redeployTimeline)
-    out.push('', "The redeploy's steps as the action printed them (seconds since spawn; last line at exit):", '', '```', redeployTimeline, '```')
+  if (rssSize > 0)
+    figures.push(maxFigure(`local, N=${rssSize}: peak RSS of the action (${TIME} -v), one run`, [await peakRssMb(rssSize)], { max: TARGET.rssMb, unit: 'MB' }))
 
   const traceSize = Number(flags['trace-size'])
+  let trace = ''
   if (traceSize > 0) {
-    // Its own floor, right before it: on a busy host part A's may be from another minute's load.
-    const floor = await runFloor(local, traceSize, FLOOR_AT_ONCE)
-    const traced = await runAction(traceSize, { traceAgainstFloorMs: floor, local })
-    out.push(
-      '',
-      `### D. Where the time goes: one traced deploy, N=${traceSize}, local engine`,
-      '',
-      `Its own run (an observer polls HAProxy's stats page meanwhile), against a floor measured right before it. Times from the action's output lines, ` +
-        "the containers' Created/StartedAt, the load-balancer's log (`docker logs -t`) and the observer, on one clock.",
-      '',
-      traced.trace!,
-    )
+    // Its own floor, right before it.
+    const floor = await runFloor(local, traceSize)
+    trace = (await runAction(traceSize, { traceAgainstFloorMs: floor, local })).trace!
   }
-  out.push('', `Load average at the end: ${loadAverage()}.`)
-  const measuredText = out.join('\n') + '\n'
-  console.log(`\n${measuredText}`)
-  // The hand-written analysis below the figures stays.
-  const previous = existsSync(flags.out) ? readFileSync(flags.out, 'utf8') : ''
-  const analysis = previous.indexOf('\n## Analysis')
-  writeFileSync(flags.out, analysis >= 0 ? measuredText + previous.slice(analysis) : measuredText)
+
+  const minutes = ((Date.now() - began) / 60_000).toFixed(1)
+  const cpu = os.cpus()[0]?.model ?? '?'
+  const section = [
+    `Printed by \`${COMMAND}\`, started ${startedAt} UTC, took ${minutes} min. ` +
+      `Machine: ${os.availableParallelism()} CPUs (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; ` +
+      `Docker Engine ${docker('version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})')}; ` +
+      `the action on Node ${nodeVersion} (npm package node@24, compile cache warm); HAProxy image ${HAPROXY_IMAGE}, instances ${WEB_IMAGE}; ` +
+      `VCH stand-in ${delay / 1000} s per start. Load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${loadAverage()}. ` +
+      `Each figure is the median of ${REPEAT} runs' paired values (the action against its reference timed right before it), except where it says otherwise.`,
+    '',
+    figuresReport(figures),
+  ].join('\n')
+  console.log(`\n${section}\n`)
+
+  const results = [
+    "## Deploy to ready: the action against the engine's floor",
+    '',
+    '**floor**: a user-defined bridge, then N instances and the load-balancer container created and started through the Engine API ' +
+      "(dockerode, the action's client and queue) at the action's concurrency on that engine, nothing else (bench/floor.ts). " +
+      '**action**: `node24 dist/index.js deploy ... --external-network=` from spawn to exit; it returns once HAProxy reports every instance ' +
+      'healthy and the load-balancer answers; an independent check then confirms that N distinct instances answer through it. ' +
+      '**baseline**: the serial docker-CLI way (bench/baseline.ts) plus the time until N distinct instances answer through its load-balancer.',
+    '',
+    section,
+    '',
+    ...timelines,
+    ...(trace
+      ? [
+          `### Where the time goes: one traced deploy, N=${traceSize}, local engine`,
+          '',
+          "Its own run (an observer polls HAProxy's stats page meanwhile), against a floor measured right before it. Times from the action's output lines, " +
+            "the containers' Created/StartedAt, the load-balancer's log (`docker logs -t`) and the observer, on one clock.",
+          '',
+          trace,
+          '',
+        ]
+      : []),
+  ].join('\n')
+  writeFileSync(flags.out, results)
+  if (flags.readme) writeFileSync(README, replaceBetween(readFileSync(README, 'utf8'), ...MARKERS, section))
+  console.error(`took ${minutes} min; wrote ${flags.out}${flags.readme ? ` and ${README}` : ''}`)
 }
 
 main()

@@ -36,13 +36,17 @@ const NAIVE_REDEPLOY: Redeploy = async (deploy, teardown) => {
 }
 
 // Deploys IMAGES[0], then times `redeploy` (which must end with IMAGES[1] serving) under load.
-export async function measureRedeploy(opts: { cli: string; instances: number; concurrency: number }, redeploy: Redeploy): Promise<RedeployResult> {
+// `node` runs the CLI (default: this process's Node).
+export async function measureRedeploy(
+  opts: { cli: string; instances: number; concurrency: number; node?: string; haproxyImage?: string },
+  redeploy: Redeploy,
+): Promise<RedeployResult> {
   const prefix = `bench-rd-${randomBytes(3).toString('hex')}`
   const port = await freePort()
   const runs: TimedRun[] = []
   // Asynchronous, so that the load generator in this process keeps running during a redeploy.
   const cli = async (...args: string[]): Promise<TimedRun> => {
-    const run = await timed(process.execPath, [opts.cli, ...args], { timeoutMs: 300_000 })
+    const run = await timed(opts.node ?? process.execPath, [opts.cli, ...args], { timeoutMs: 300_000 })
     if (run.code !== 0)
       throw new Error(
         `${args[0]} exited ${run.code}:\n${run.lines
@@ -54,7 +58,7 @@ export async function measureRedeploy(opts: { cli: string; instances: number; co
   }
   const common = [
     '--haproxy-image',
-    'vic-lb-test/haproxy:2.6',
+    opts.haproxyImage ?? 'vic-lb-test/haproxy:2.6',
     '--external-network=',
     '--lb-port',
     String(port),
