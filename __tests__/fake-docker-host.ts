@@ -221,6 +221,16 @@ export class FakeHost implements DockerHost {
     return this.container(id).files.get(path)
   }
 
+  async getFiles(id: string, dir: string): Promise<Map<string, string>> {
+    return this.filesIn(id, dir)
+  }
+
+  filesIn(id: string, dir: string): Map<string, string> {
+    const inside = `${dir.replace(/\/$/, '')}/`
+    const files = [...this.container(id).files].filter(([path]) => path.startsWith(inside) && !path.slice(inside.length).includes('/'))
+    return new Map(files.map(([path, content]) => [path.slice(inside.length), content]))
+  }
+
   async putFile(id: string, dir: string, name: string, content: string): Promise<void> {
     const container = this.container(id)
     const path = `${dir.replace(/\/$/, '')}/${name}`

@@ -2,9 +2,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import type { PeerCertificate } from 'node:tls'
 import { describe, expect, it } from 'vitest'
-import { STATS_CERTIFICATE_PATH } from '../src/haproxy/config'
 import { newStatsCertificate, pinnedTo, statsCertificateFor } from '../src/haproxy/stats-certificate'
-import { FakeHost } from './fake-docker-host'
 
 describe('newStatsCertificate', () => {
   const made = newStatsCertificate('vic-lb stats web-lb')
@@ -46,14 +44,11 @@ describe('newStatsCertificate', () => {
 })
 
 describe('statsCertificateFor', () => {
-  it('reads a kept load-balancer’s certificate back, and makes one for a new load-balancer or one that has none', async () => {
+  it('keeps a kept load-balancer’s certificate, and makes one for a new load-balancer or one that has none', () => {
     const made = newStatsCertificate('vic-lb stats web-lb')
-    const host = new FakeHost()
-    const kept = host.add({ name: 'web-lb', files: new Map([[STATS_CERTIFICATE_PATH, made.pem]]) })
-    const earlier = host.add({ name: 'old-lb' })
-    expect(await statsCertificateFor(host, kept, STATS_CERTIFICATE_PATH, 'x')).toEqual({ ...made, inside: true })
-    for (const lb of [earlier, undefined]) {
-      const fresh = await statsCertificateFor(host, lb, STATS_CERTIFICATE_PATH, 'vic-lb stats web-lb')
+    expect(statsCertificateFor(made.pem, 'x')).toEqual({ ...made, inside: true })
+    for (const pem of ['not a certificate', undefined]) {
+      const fresh = statsCertificateFor(pem, 'vic-lb stats web-lb')
       expect(fresh.inside).toBe(false)
       expect(fresh.pem).not.toBe(made.pem)
     }

@@ -7,6 +7,8 @@ import { undo } from '../src/steps/undo'
 import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
 
 const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
+// What deploy.ts reads from a kept load-balancer before its reloads are prepared.
+const filesIn = (host: FakeHost, lb: string) => host.filesIn(lb, CONFIG_DIR)
 const old: InstanceObject = { id: 'id-web-g1-1', name: 'web-g1-1', generation: 'g1', index: 1, port: 80, running: true }
 const checkOf = (lb: string) => [`put ${lb} /tmp/haproxy-candidate.cfg`, `exec ${lb} haproxy -c -f /tmp/haproxy-candidate.cfg as the container user`]
 const loadOf = (lb: string) => [`put ${lb} ${LIVE}`, `signal ${lb} SIGUSR2`]
@@ -37,7 +39,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     recordLog()
     const { host, lb, plan, state, lbConfig } = redeploy()
     const { ctx, remembered, waits } = contextOf(host, plan)
-    const { address } = await prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
+    const { address } = await prepareReloads(ctx, lbConfig, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
 
     expect(host.calls).toEqual([
       `put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`,
@@ -63,7 +65,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     const earlier = { ...lbConfig, statsCertificate: { ...lbConfig.statsCertificate, inside: false } }
     const { ctx } = contextOf(host, plan)
-    await prepareReloads(ctx, earlier, state).then((reloads) => switchTraffic(ctx, lb, earlier, reloads))
+    await prepareReloads(ctx, earlier, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, earlier, reloads))
 
     expect(host.calls.slice(0, 3)).toEqual([
       `put web-lb ${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`,
@@ -79,7 +81,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     const plan = emptyPlan({ serving: lbConfig.serving })
     host.containers.get(lb)!.files.set(LIVE, renderHaproxyConfig(lbConfig))
     const { ctx, waits } = contextOf(host, plan)
-    await prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
+    await prepareReloads(ctx, lbConfig, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))
     expect(host.calls).toEqual([])
     expect(waits.map((w) => w.backend)).toEqual(['instances'])
     expect(ctx.record.changed).toBe(false)
@@ -90,7 +92,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     host.check = { exitCode: 1, output: "[ALERT] config : unknown keyword 'bogus'\n" }
     const { ctx, waits } = contextOf(host, plan)
-    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
+    await expect(prepareReloads(ctx, lbConfig, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
       /^HAProxy in web-lb rejected the new configuration \(haproxy -c exit code 1\); the running one stays in use:\n\[ALERT\]/,
     )
     expect(waits).toEqual([])
@@ -113,7 +115,9 @@ describe('switchTraffic on a kept load-balancer', () => {
         throw new NotReadyError('web-g2-2 is not healthy', [], ['web-g2-2'])
       },
     })
-    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow('web-g2-2 is not healthy')
+    await expect(prepareReloads(ctx, lbConfig, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
+      'web-g2-2 is not healthy',
+    )
     expect(lines).toEqual([
       'group: Logs of web-lb',
       '(no output)',
@@ -135,7 +139,7 @@ describe('switchTraffic with a container of this run that exited', () => {
     const { host, lb, plan, state, lbConfig } = redeploy()
     Object.assign(host.byName('web-g2-2')!, { running: false, exitCode: 1, logs: 'nginx: [emerg] host not found\n' })
     const { ctx, waits } = contextOf(host, plan)
-    await expect(prepareReloads(ctx, lbConfig, state).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
+    await expect(prepareReloads(ctx, lbConfig, state, filesIn(host, lb)).then((reloads) => switchTraffic(ctx, lb, lbConfig, reloads))).rejects.toThrow(
       'Instance web-g2-2 exited with code 1 right after starting. Its last log lines:\nnginx: [emerg] host not found\nCheck that nginx:1.27 runs a long-lived service with this configuration.',
     )
     expect(waits).toEqual([])
@@ -150,7 +154,9 @@ describe('switchTraffic with a container of this run that exited', () => {
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
     await expect(
-      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }).then((reloads) => switchTraffic(ctx, lb, lbConfigFor(plan), reloads)),
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }, filesIn(host, lb)).then((reloads) =>
+        switchTraffic(ctx, lb, lbConfigFor(plan), reloads),
+      ),
     ).rejects.toThrow(
       'Load-balancer web-lb exited with code 139 right after starting. Its last log lines:\n(none)\nCheck that haproxy:3.0 runs a long-lived service with this configuration.',
     )
@@ -163,7 +169,9 @@ describe('switchTraffic with a container of this run that exited', () => {
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
     await expect(
-      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }).then((reloads) => switchTraffic(ctx, lb, lbConfigFor(plan), reloads)),
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }, filesIn(host, lb)).then((reloads) =>
+        switchTraffic(ctx, lb, lbConfigFor(plan), reloads),
+      ),
     ).rejects.toThrow(/^Load-balancer web-lb exited with code 1 right after starting\. Its last log lines:\n\[ALERT\] cannot open \/no\/such\.cfg\n/)
   })
 })

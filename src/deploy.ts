@@ -12,7 +12,7 @@ import { networkName } from './names'
 import { checkOwner, checkOwnershipOf } from './owner'
 import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
-import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
+import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
 import type { ServerStatus } from './haproxy/stats'
 import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from './haproxy/basic-auth'
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from './haproxy/stats-auth'
@@ -94,11 +94,10 @@ export async function deploy(
   const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
   const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
   // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
-  // inside it; a new one gets new ones.
-  const [keptConfig, statsCertificate] = await Promise.all([
-    keptLb ? host.getFile(keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`) : undefined,
-    statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
-  ])
+  // inside it (its configuration directory, in one request); a new one gets new ones.
+  const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map<string, string>()
+  const keptConfig = keptFiles.get(CONFIG_FILE)
+  const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`)
   const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth()
   const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt()
   const lbConfig: LbConfig = {
@@ -137,7 +136,7 @@ export async function deploy(
     // A kept load-balancer's reloads are prepared while the instances start; both settle before
     // either's failure is thrown, so that the undo finds all that was done.
     const [started, prepared] = await log.group('Start instances and load-balancer', () =>
-      Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state)]),
+      Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state, keptFiles)]),
     )
     if (started.status === 'rejected') throw started.reason
     if (prepared.status === 'rejected') throw prepared.reason

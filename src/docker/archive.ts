@@ -1,3 +1,4 @@
+import * as path from 'node:path'
 import type Docker from 'dockerode'
 import * as tar from 'tar-stream'
 
@@ -39,21 +40,41 @@ export async function hasPath(container: Docker.Container, path: string): Promis
 
 // The file's text, or undefined when the container does not have it.
 export async function getFile(container: Docker.Container, filePath: string): Promise<string | undefined> {
+  const files = await readArchive(container, filePath)
+  return files?.values().next().value
+}
+
+// The text of each file directly in the directory, by name (none when the container has no such
+// directory): one archive for what would take one request per file, each of which costs a
+// dockerd 20.10 about 75 ms.
+export async function getFiles(container: Docker.Container, dir: string): Promise<Map<string, string>> {
+  const files = await readArchive(container, dir)
+  const inside = `${path.posix.basename(dir)}/`
+  const byName = new Map<string, string>()
+  for (const [entry, content] of files ?? []) {
+    const name = entry.startsWith(inside) ? entry.slice(inside.length) : ''
+    if (name && !name.includes('/')) byName.set(name, content)
+  }
+  return byName
+}
+
+// The text of every regular file in an archive of the path, by its name in the archive.
+async function readArchive(container: Docker.Container, archivedPath: string): Promise<Map<string, string> | undefined> {
   let archive: NodeJS.ReadableStream
   try {
-    archive = await container.getArchive({ path: filePath })
+    archive = await container.getArchive({ path: archivedPath })
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return undefined
     throw error
   }
   const extract = tar.extract()
-  let content: string | undefined
+  const files = new Map<string, string>()
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = []
       stream.on('data', (chunk) => chunks.push(chunk as Buffer))
       stream.on('end', () => {
-        if (header.type === 'file' && content === undefined) content = Buffer.concat(chunks).toString('utf8')
+        if (header.type === 'file') files.set(header.name, Buffer.concat(chunks).toString('utf8'))
         next()
       })
     })
@@ -62,7 +83,7 @@ export async function getFile(container: Docker.Container, filePath: string): Pr
   })
   archive.pipe(extract)
   await done
-  return content
+  return files
 }
 
 // The user and group the container's main process runs as (its User, else root), by number, as

@@ -67,6 +67,8 @@ export interface DockerHost {
   // Containers first, then networks; returns what could not be removed, with why.
   remove(containers: string[], networks: string[]): Promise<string[]>
   getFile(container: string, path: string): Promise<string | undefined>
+  // The files directly in the directory, by name; empty when there is no such directory.
+  getFiles(container: string, dir: string): Promise<Map<string, string>>
   putFile(container: string, dir: string, name: string, content: string, options?: { mode?: number; owner?: FileOwner }): Promise<void>
   hasPath(container: string, path: string): Promise<boolean>
   processOwner(container: string): Promise<FileOwner>

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode'
 import { LABEL } from '../labels'
-import { getFile, hasPath, processOwner, putFile } from './archive'
+import { getFile, getFiles, hasPath, processOwner, putFile } from './archive'
 import { demultiplex, recentLogs, removeObjects } from './containers'
 import type { ContainerSummary, DockerHost } from './deploy-host'
 import { containerName } from './state'
@@ -64,6 +64,7 @@ export function dockerodeHost(docker: Docker): DockerHost {
     recentLogs: (id, lines) => recentLogs(container(id), lines),
     remove: (containers, networks) => removeObjects(docker, containers, networks),
     getFile: (id, path) => getFile(container(id), path),
+    getFiles: (id, dir) => getFiles(container(id), dir),
     putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),
     hasPath: (id, path) => hasPath(container(id), path),
     processOwner: (id) => processOwner(container(id)),

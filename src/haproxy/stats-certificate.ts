@@ -1,6 +1,5 @@
 import { X509Certificate, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import type { ConnectionOptions, PeerCertificate } from 'node:tls'
-import type { DockerHost } from '../docker/deploy-host'
 
 // The stats page and its credentials travel over the routable network, polled every 100 ms, so
 // HAProxy serves it over TLS with a certificate of its own: self-signed, made per load-balancer,
@@ -71,10 +70,9 @@ export function certificateIn(pem: string): string | undefined {
   return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0]
 }
 
-// A kept load-balancer keeps its certificate; a new one, or one made before the stats page had
+// A kept load-balancer keeps its certificate (pem, read from it); a new one, or one made before the stats page had
 // TLS, gets a new one (switch.ts puts it into a kept one before the reload that needs it).
-export async function statsCertificateFor(host: DockerHost, kept: string | undefined, path: string, commonName: string): Promise<StatsCertificate> {
-  const pem = kept ? await host.getFile(kept, path) : undefined
+export function statsCertificateFor(pem: string | undefined, commonName: string): StatsCertificate {
   const certificate = pem && certificateIn(pem)
   return pem && certificate ? { pem, certificate, inside: true } : newStatsCertificate(commonName)
 }

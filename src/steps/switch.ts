@@ -3,8 +3,7 @@ import { describe } from '../docker/engine'
 import type { DeploymentState } from '../docker/state'
 import {
   CANDIDATE_BACKEND,
-  CERTIFICATE_PATH,
-  CONFIG_DIR,
+  CERTIFICATE_FILE,
   CONFIG_FILE,
   SERVING_BACKEND,
   STATS_PATH,
@@ -36,15 +35,15 @@ export interface Reloads {
 // Everything a kept load-balancer's reloads need that does not depend on the new instances having
 // started: the previous configuration kept for the undo, certificates put in, and both
 // configurations checked by its own HAProxy. Runs while the instances start, so that the checks
-// (an exec each) are off the deploy's critical path.
-export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<Reloads> {
+// (an exec each) are off the deploy's critical path. keptFiles: what its CONFIG_DIR holds.
+export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState, keptFiles: Map<string, string>): Promise<Reloads> {
   const { host, settings, plan, record } = ctx
   if (plan.lb !== 'keep') return {}
   const lb = state.lb!.id
-  const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`)
+  const current = keptFiles.get(CONFIG_FILE)
   const target = renderHaproxyConfig(lbConfig)
   // A new certificate is put in and loaded by the same graceful reload as a configuration.
-  const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH))
+  const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE)
   const newCertificate = settings.certificate && certificate !== settings.certificate.pem
   if (current === target && !newCertificate) return {}
   ctx.signal?.throwIfAborted()
