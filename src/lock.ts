@@ -296,10 +296,21 @@ async function observeLease(host: DockerHost, holder: LockHolder, last: Observed
   try {
     value = await host.getFile(holder.id, `/${LEASE_FILE}`)
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    if ((error as { statusCode?: number }).statusCode === 404 || (await isGone(host, holder.id))) return undefined
     throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`)
   }
   return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() }
+}
+
+// Whether the container is gone by now. Podman (seen on 5.4) answers a read of a container that is
+// removed while it reads (the lock being released) with a 500, "no such container", not a 404.
+async function isGone(host: DockerHost, id: string): Promise<boolean> {
+  try {
+    await host.inspect(id)
+    return false
+  } catch (error) {
+    return (error as { statusCode?: number }).statusCode === 404
+  }
 }
 
 async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map<string, number>): Promise<boolean> {
