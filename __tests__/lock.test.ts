@@ -373,6 +373,22 @@ describe('the lease', () => {
     expect(log.warnings).toEqual([])
   })
 
+  it("is released when the lock goes while it is inspected (Podman: a 500, 'no such container')", async () => {
+    const host = lockHost(PODMAN)
+    const gone = addLock(host, 'pr-9', { [LABEL.deployment]: 'pr-9', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
+    const inspect = host.inspect.bind(host)
+    let first = true
+    host.inspect = async (id) => {
+      if (!first) return inspect(id)
+      first = false
+      host.containers.delete(gone.id) // its holder released it meanwhile
+      throw httpError(500, `no container with ID ${gone.id} found in database: no such container`)
+    }
+    const log = recorder()
+    expect(await withDeploymentLock(host, 'pr-9', options(log, { host: PODMAN }), async () => 'ran')).toBe('ran')
+    expect(log.warnings).toEqual([])
+  })
+
   it('fails naming the error when the lease cannot be read from a lock that is still there', async () => {
     const host = lockHost(PODMAN)
     addLock(host, 'pr-8', { [LABEL.deployment]: 'pr-8', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
