@@ -361,6 +361,45 @@ describe('the lease', () => {
     expect(log.warnings[0]).toMatch(/by run 9\/1, whose lease lapsed: it was not renewed for 0 s, so that run is taken to have died\.$/)
   })
 
+  it("is released when the lock goes while its lease is read, however the host words that (Podman: a 500, 'no such container')", async () => {
+    const host = lockHost(PODMAN)
+    const gone = addLock(host, 'pr-7', { [LABEL.deployment]: 'pr-7', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
+    host.getFile = async (id) => {
+      host.containers.delete(id) // its holder released it meanwhile
+      throw httpError(500, `no container with ID ${gone.id} found in database: no such container`)
+    }
+    const log = recorder()
+    expect(await withDeploymentLock(host, 'pr-7', options(log, { host: PODMAN }), async () => 'ran')).toBe('ran')
+    expect(log.warnings).toEqual([])
+  })
+
+  it("is released when the lock goes while it is inspected (Podman: a 500, 'no such container')", async () => {
+    const host = lockHost(PODMAN)
+    const gone = addLock(host, 'pr-9', { [LABEL.deployment]: 'pr-9', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
+    const inspect = host.inspect.bind(host)
+    let first = true
+    host.inspect = async (id) => {
+      if (!first) return inspect(id)
+      first = false
+      host.containers.delete(gone.id) // its holder released it meanwhile
+      throw httpError(500, `no container with ID ${gone.id} found in database: no such container`)
+    }
+    const log = recorder()
+    expect(await withDeploymentLock(host, 'pr-9', options(log, { host: PODMAN }), async () => 'ran')).toBe('ran')
+    expect(log.warnings).toEqual([])
+  })
+
+  it('fails naming the error when the lease cannot be read from a lock that is still there', async () => {
+    const host = lockHost(PODMAN)
+    addLock(host, 'pr-8', { [LABEL.deployment]: 'pr-8', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
+    host.getFile = async () => {
+      throw httpError(500, 'something else broke')
+    }
+    await expect(withDeploymentLock(host, 'pr-8', options(recorder(), { host: PODMAN }), async () => 'ran')).rejects.toThrow(
+      /^Could not read the lease of the lock container other-pr-8-0: .*something else broke/,
+    )
+  })
+
   it('a lease that keeps being renewed is never taken over', async () => {
     const host = lockHost()
     const live = addLock(host, 'pr-4', { [LABEL.deployment]: 'pr-4', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })

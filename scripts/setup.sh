@@ -2,7 +2,9 @@
 # Prepares this machine (Debian 12, as root) for running and testing the action: Debian packages,
 # a Docker engine (a running one is left as it is), the test certificates, Debian bookworm and
 # trixie roots with HAProxy 2.6 and 3.0, the offline test images, Podman's Docker API with those
-# images, the npm dependencies and the bundle. Safe to run again: each step is quick when done.
+# images, trixie's Docker Engine 26.1 and Podman 5.4 (from a trixie root, each in a network
+# namespace of its own, with those images), the npm dependencies and the bundle. Safe to run
+# again: each step is quick when done; a step that fails stops it with a non-zero status.
 #
 # Usage: scripts/setup.sh [--quickstart]
 #   --quickstart only what the quick start's deploy needs: a Docker engine (docker.io without its
@@ -28,9 +30,11 @@ step() { printf '\n== %s\n' "$*"; }
 # Each Debian package, and the command or file that shows it (or an equivalent, such as docker-ce
 # on a GitHub-hosted runner) is already there.
 declare -A APT_PACKAGES=([docker.io]=dockerd [busybox-static]=busybox)
+# iproute2 (ip netns), util-linux (nsenter, unshare) and procps (ps) for the trixie engines.
 ((QUICKSTART)) || APT_PACKAGES+=([curl]=curl [debootstrap]=debootstrap
   [debian-archive-keyring]=/usr/share/keyrings/debian-archive-keyring.gpg
-  [openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump)
+  [openssl]=openssl [podman]=podman [stunnel4]=stunnel [tcpdump]=tcpdump
+  [iproute2]=ip [util-linux]=nsenter [procps]=ps)
 # The quick start takes no recommended package (docker.io's are git, xz-utils, needrestart,
 # ca-certificates, cgroupfs-mount, apparmor): fewer to fetch and unpack. Of those, dockerd needs
 # only apparmor, and only on a kernel with AppArmor on (it confines each container with its
@@ -90,6 +94,9 @@ scripts/build-test-images.sh
 
 step "Podman's Docker API"
 scripts/setup-podman.sh
+
+step "trixie's Docker Engine 26.1 and Podman 5.4 (the trixie-engines root)"
+scripts/setup-trixie-engines.sh docker podman
 
 step "npm dependencies"
 if [[ -f node_modules/.package-lock.json && node_modules/.package-lock.json -nt package-lock.json ]]; then

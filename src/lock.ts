@@ -172,7 +172,7 @@ class Lease {
       await this.host.putFile(this.id, LEASE_DIR, LEASE_FILE, `${++this.beats}\n`)
       this.renewedAt = Date.now()
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) this.lost = 'its lock container is gone: another run took the lock over'
+      if (isGone(error)) this.lost = 'its lock container is gone: another run took the lock over'
       else this.lastError = describe(error)
     }
     if (!this.stopped && !this.lost) {
@@ -296,10 +296,28 @@ async function observeLease(host: DockerHost, holder: LockHolder, last: Observed
   try {
     value = await host.getFile(holder.id, `/${LEASE_FILE}`)
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    if (isGone(error) || (await isGoneNow(host, holder.id))) return undefined
     throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`)
   }
   return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() }
+}
+
+// Whether the error says the container is gone. Podman (seen on 5.4) answers a call on a container
+// that is removed while it answers (a lock being released) with a 500 "... no such container",
+// not a 404: its name or ID was found, then the container was not.
+function isGone(error: unknown): boolean {
+  const { statusCode, message } = error as { statusCode?: number; message?: string }
+  return statusCode === 404 || (statusCode === 500 && /no such container/i.test(String(message)))
+}
+
+// Whether the container is gone by now, whatever an earlier error on it said.
+async function isGoneNow(host: DockerHost, id: string): Promise<boolean> {
+  try {
+    await host.inspect(id)
+    return false
+  } catch (error) {
+    return isGone(error)
+  }
 }
 
 async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map<string, number>): Promise<boolean> {
@@ -340,7 +358,7 @@ async function readHolder(host: DockerHost, name: string, deployment: string): P
   try {
     inspected = await host.inspect(name)
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    if (isGone(error)) return undefined
     throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`)
   }
   const labels = inspected.Config?.Labels ?? {}
