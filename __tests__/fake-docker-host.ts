@@ -338,10 +338,14 @@ export function contextOf(
     profile?: Partial<HostProfile>
     signal?: AbortSignal
     ready?: (expectation: Expectation) => Promise<ServerStatus[]>
+    // Whether a load-balancer started again answers (waitUntilListening).
+    listening?: boolean
   } = {},
 ) {
   const remembered: (UnsettledDeploy | undefined)[] = []
   const waits: Expectation[] = []
+  // Where the undo waited for a load-balancer it started again to listen.
+  const listens: string[] = []
   const settings = { ...SETTINGS, ...options.settings }
   const ctx: StepContext = {
     host,
@@ -358,8 +362,12 @@ export function contextOf(
       waits.push(expectation)
       return options.ready ? options.ready(expectation) : []
     },
+    waitUntilListening: async (ip, statsPort) => {
+      listens.push(`${ip}:${statsPort}`)
+      return options.listening ?? true
+    },
   }
-  return { ctx, remembered, waits }
+  return { ctx, remembered, waits, listens }
 }
 
 export function emptyPlan(change: Partial<DeployPlan> = {}): DeployPlan {

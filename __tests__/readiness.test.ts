@@ -2,10 +2,11 @@ import { X509Certificate } from 'node:crypto'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
+import * as tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actionsLog, useLog, type Log } from '../src/log'
-import { waitUntilServing, type Endpoints } from '../src/readiness'
+import { waitUntilListening, waitUntilServing, type Endpoints } from '../src/readiness'
 import { CONFIG_ID_HEADER } from '../src/haproxy/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import { selfSignedPem } from '../test-support/certificate'
@@ -276,3 +277,32 @@ async function silentPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return (server.address() as AddressInfo).port
 }
+
+describe('waitUntilListening', () => {
+  async function listening(server: net.Server): Promise<number> {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return (server.address() as AddressInfo).port
+  }
+
+  it('is done once the port completes a TLS handshake, whatever the certificate', async () => {
+    const server = tls.createServer({ key: STATS_CERTIFICATE.pem, cert: STATS_CERTIFICATE.certificate }, (socket) => socket.end())
+    const port = await listening(server)
+    try {
+      expect(await waitUntilListening('127.0.0.1', port, 2_000)).toBe(true)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('is not done by a port that accepts and closes, as an engine’s port proxy does before HAProxy listens', async () => {
+    const server = net.createServer((socket) => socket.destroy())
+    const port = await listening(server)
+    try {
+      const started = Date.now()
+      expect(await waitUntilListening('127.0.0.1', port, 500)).toBe(false)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})

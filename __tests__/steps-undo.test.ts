@@ -9,14 +9,30 @@ describe('undo', () => {
     const next = host.add({ name: 'web-lb' })
     const old = host.add({ name: 'web-lb-old', running: false })
     host.fail('remove web-lb', new Error('removal already in progress'))
-    const { ctx } = contextOf(host, emptyPlan({ lb: 'replace' }))
+    const { ctx, listens } = contextOf(host, emptyPlan({ lb: 'replace' }))
     ctx.record.createdContainers.push(next)
     ctx.record.replacedLb = { id: old, name: 'web-lb' }
     await undo(ctx)
     expect(host.calls).toEqual(['remove web-lb', 'rename web-lb-old web-lb', 'start web-lb'])
+    // ...and it ends once the load-balancer started again listens, on its published stats port.
+    expect(listens).toEqual(['127.0.0.1:32768'])
     expect(lines).toEqual([
       'Started the previous load-balancer web-lb again',
       'warning: Could not remove everything this run created; remove these by hand or run teardown: container web-lb: removal already in progress',
+    ])
+  })
+
+  it('warns when the load-balancer it started again does not listen', async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    const old = host.add({ name: 'web-lb-old', running: false })
+    const { ctx } = contextOf(host, emptyPlan({ lb: 'replace' }), { listening: false })
+    ctx.record.replacedLb = { id: old, name: 'web-lb' }
+    await undo(ctx)
+    expect(lines).toEqual([
+      'Started the previous load-balancer web-lb again',
+      'warning: The previous load-balancer web-lb was started again but does not answer yet; check it with docker logs web-lb',
+      'This run created nothing',
     ])
   })
 

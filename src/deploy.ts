@@ -17,7 +17,7 @@ import type { ServerStatus } from './haproxy/stats'
 import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from './haproxy/basic-auth'
 import { newStatsAuth, statsAuthIn, withoutStatsPassword } from './haproxy/stats-auth'
 import { statsCertificateFor } from './haproxy/stats-certificate'
-import { waitUntilServing } from './readiness'
+import { waitUntilListening, waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
@@ -131,6 +131,7 @@ export async function deploy(
     signal,
     record: new UndoRecord(settings),
     waitUntilServing,
+    waitUntilListening,
   }
   try {
     // A kept load-balancer's reloads are prepared while the instances start; both settle before

@@ -1,7 +1,7 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
-import type { TLSSocket } from 'node:tls'
+import * as tls from 'node:tls'
 import { CONFIG_ID_HEADER, type Protocol } from './haproxy/config'
 import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
@@ -131,7 +131,7 @@ async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefi
   try {
     const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {}
     const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers })
-    const certified = !fingerprint || (response.socket as TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
+    const certified = !fingerprint || (response.socket as tls.TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
     response.destroy()
     return certified && ![502, 503, 504].includes(response.statusCode ?? 0)
   } catch {
@@ -153,6 +153,32 @@ function get(
   return new Promise((resolve, reject) => {
     const request = url.startsWith('https:') ? https.get(url, { ...options, ...tls }, resolve) : http.get(url, options, resolve)
     request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error))
+  })
+}
+
+// Until HAProxy in a load-balancer that was just started again completes a TLS handshake on its stats
+// port, at most timeoutMs: it binds all its listeners at once, so then it serves the service port
+// too. A connection alone proves nothing where ports are published: the engine's proxy accepts it
+// before HAProxy listens, and closes it. Whose certificate it is does not matter here.
+export async function waitUntilListening(host: string, statsPort: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await handshakes(host, statsPort))) {
+    if (Date.now() >= deadline) return false
+    await sleep(POLL_MS)
+  }
+  return true
+}
+
+function handshakes(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS })
+    const finish = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.once('secureConnect', () => finish(true))
+    socket.once('timeout', () => finish(false))
+    socket.once('error', () => finish(false))
   })
 }
 

@@ -3,7 +3,7 @@ import type { HostProfile } from '../docker/host-profile'
 import type { DeploySettings } from '../inputs'
 import { THIS_RUN } from '../labels'
 import type { DeployPlan } from '../plan'
-import type { waitUntilServing } from '../readiness'
+import type { waitUntilListening, waitUntilServing } from '../readiness'
 import { rememberDeploy, type UnsettledDeploy } from '../state-helper'
 
 // What every step of one deploy works with: the Docker host through its one interface, the
@@ -22,6 +22,7 @@ export interface StepContext {
   record: UndoRecord
   // readiness.ts in a deploy; a stand-in in unit tests, which poll no HTTP.
   waitUntilServing: typeof waitUntilServing
+  waitUntilListening: typeof waitUntilListening
 }
 
 // One deploy's changes to the Docker host, remembered so that a failure takes back exactly

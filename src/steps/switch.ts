@@ -1,5 +1,6 @@
 import { log } from '../log'
 import { describe } from '../docker/engine'
+import type { ContainerDetails } from '../docker/deploy-host'
 import type { DeploymentState } from '../docker/state'
 import {
   CANDIDATE_BACKEND,
@@ -161,29 +162,28 @@ async function showLogs(ctx: StepContext, unhealthy: string[], statuses: ServerS
     log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
 }
 
+// The load-balancer's address (on the external network, else the host's published address) and
+// where its stats page is reached there; empty or 0 where the container has none (yet).
+export function statsAddressOf({ settings, publishedHost }: StepContext, inspected: ContainerDetails): { ip: string; statsHostPort: number } {
+  if (settings.externalNetwork) return { ip: inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? '', statsHostPort: STATS_PORT }
+  return { ip: publishedHost, statsHostPort: Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort) || 0 }
+}
+
 // Where the load-balancer serves and shows its stats.
 async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
   const { settings } = ctx
   const inspected = await ctx.host.inspect(lb)
-  let ip: string
-  let statsHostPort: number
-  if (settings.externalNetwork) {
-    ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? ''
-    if (!ip)
-      throw new Error(
-        `Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`,
-      )
-    statsHostPort = STATS_PORT
-  } else {
-    ip = ctx.publishedHost
-    statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort)
-    if (!statsHostPort) {
-      // A new load-balancer that crashes has no ports between two restarts, and shows as running
-      // (not stopped) for a moment after each: judged by this inspect, not by the list.
-      const { State } = inspected
-      if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting)) throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode)
-      throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
-    }
+  const { ip, statsHostPort } = statsAddressOf(ctx, inspected)
+  if (settings.externalNetwork && !ip)
+    throw new Error(
+      `Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`,
+    )
+  if (!statsHostPort) {
+    // A new load-balancer that crashes has no ports between two restarts, and shows as running
+    // (not stopped) for a moment after each: judged by this inspect, not by the list.
+    const { State } = inspected
+    if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting)) throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode)
+    throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
   }
   const port = settings.lbPort
   const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http'

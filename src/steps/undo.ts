@@ -3,10 +3,15 @@ import { describe } from '../docker/engine'
 import { loadConfig, putCertificate } from '../haproxy/reload'
 import { restartReplacedLb } from '../recover'
 import type { StepContext } from './context'
+import { statsAddressOf } from './switch'
+
+// How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
+const LISTEN_TIMEOUT_MS = 10_000
 
 // A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
 // then what it created, then the load-balancer it stopped is started again. It only warns.
-export async function undo({ host, settings, record }: StepContext): Promise<void> {
+export async function undo(ctx: StepContext): Promise<void> {
+  const { host, settings, record } = ctx
   if (record.previousConfig) {
     const { lb, text, certificate } = record.previousConfig
     try {
@@ -22,6 +27,10 @@ export async function undo({ host, settings, record }: StepContext): Promise<voi
     const { id, name } = record.replacedLb
     try {
       await restartReplacedLb(host, id, name)
+      // Serving again before the run ends, not a moment after.
+      const { ip, statsHostPort } = statsAddressOf(ctx, await host.inspect(id))
+      if (!(ip && statsHostPort && (await ctx.waitUntilListening(ip, statsHostPort, LISTEN_TIMEOUT_MS))))
+        log.warning(`The previous load-balancer ${name} was started again but does not answer yet; check it with docker logs ${name}`)
     } catch (error) {
       failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`)
     }
