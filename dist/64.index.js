@@ -209,9 +209,13 @@ function render(config, initAddr) {
         // server that cannot be resolved yet starts disabled instead of stopping HAProxy. A check of a
         // killed instance fails only at its timeout (inter): with fall 2 it is out within about three
         // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
-        // answers for an instance created but not started yet, so it is checked, fails and is DOWN
-        // before it runs: downinter is how soon it is seen up after its start (1 s cost up to 1 s a deploy).
-        `    default-server check inter 500ms fastinter 250ms downinter 250ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+        // answers for an instance as soon as its container joins the network, before its process
+        // listens, so its first check can fail and mark it DOWN before it runs. A DOWN server is
+        // checked every downinter, so a new instance is admitted 0.1-0.2 s after it answers (rise 2:
+        // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
+        // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
+        // traffic again, so one lucky answer of a flapping instance does not put it back.
+        `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
         '',
         'frontend stats',
         '    mode http',
@@ -1741,6 +1745,7 @@ function describe(error) {
 var tar_stream = __webpack_require__(56118);
 ;// CONCATENATED MODULE: ./src/docker/archive.ts
 
+
 // Default 0644 owned by root: the official HAProxy image runs as a non-root user that must be
 // able to read it. A private file (mode 0400) is given to the one user that reads it.
 async function putFile(container, dir, name, content, { mode = 0o644, owner = { uid: 0, gid: 0 } } = {}) {
@@ -1766,9 +1771,28 @@ async function hasPath(container, path) {
 }
 // The file's text, or undefined when the container does not have it.
 async function getFile(container, filePath) {
+    const files = await readArchive(container, filePath);
+    return files?.values().next().value;
+}
+// The text of each file directly in the directory, by name (none when the container has no such
+// directory): one archive for what would take one request per file, each of which costs a
+// dockerd 20.10 about 75 ms.
+async function getFiles(container, dir) {
+    const files = await readArchive(container, dir);
+    const inside = `${external_node_path_.posix.basename(dir)}/`;
+    const byName = new Map();
+    for (const [entry, content] of files ?? []) {
+        const name = entry.startsWith(inside) ? entry.slice(inside.length) : '';
+        if (name && !name.includes('/'))
+            byName.set(name, content);
+    }
+    return byName;
+}
+// The text of every regular file in an archive of the path, by its name in the archive.
+async function readArchive(container, archivedPath) {
     let archive;
     try {
-        archive = await container.getArchive({ path: filePath });
+        archive = await container.getArchive({ path: archivedPath });
     }
     catch (error) {
         if (error.statusCode === 404)
@@ -1776,14 +1800,14 @@ async function getFile(container, filePath) {
         throw error;
     }
     const extract = tar_stream.extract();
-    let content;
+    const files = new Map();
     const done = new Promise((resolve, reject) => {
         extract.on('entry', (header, stream, next) => {
             const chunks = [];
             stream.on('data', (chunk) => chunks.push(chunk));
             stream.on('end', () => {
-                if (header.type === 'file' && content === undefined)
-                    content = Buffer.concat(chunks).toString('utf8');
+                if (header.type === 'file')
+                    files.set(header.name, Buffer.concat(chunks).toString('utf8'));
                 next();
             });
         });
@@ -1792,7 +1816,7 @@ async function getFile(container, filePath) {
     });
     archive.pipe(extract);
     await done;
-    return content;
+    return files;
 }
 // The user and group the container's main process runs as (its User, else root), by number, as
 // the container's own /etc/passwd and /etc/group say: `haproxy` in the official image is uid 99.
@@ -1987,6 +2011,7 @@ function dockerodeHost(docker) {
         recentLogs: (id, lines) => recentLogs(container(id), lines),
         remove: (containers, networks) => removeObjects(docker, containers, networks),
         getFile: (id, path) => getFile(container(id), path),
+        getFiles: (id, dir) => getFiles(container(id), dir),
         putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),
         hasPath: (id, path) => hasPath(container(id), path),
         processOwner: (id) => processOwner(container(id)),
@@ -2365,10 +2390,9 @@ function time(date) {
 function certificateIn(pem) {
     return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0];
 }
-// A kept load-balancer keeps its certificate; a new one, or one made before the stats page had
+// A kept load-balancer keeps its certificate (pem, read from it); a new one, or one made before the stats page had
 // TLS, gets a new one (switch.ts puts it into a kept one before the reload that needs it).
-async function statsCertificateFor(host, kept, path, commonName) {
-    const pem = kept ? await host.getFile(kept, path) : undefined;
+function statsCertificateFor(pem, commonName) {
     const certificate = pem && certificateIn(pem);
     return pem && certificate ? { pem, certificate, inside: true } : newStatsCertificate(commonName);
 }
@@ -2385,6 +2409,8 @@ function pinnedTo(certificate) {
     };
 }
 
+// EXTERNAL MODULE: external "node:tls"
+var external_node_tls_ = __webpack_require__(41692);
 ;// CONCATENATED MODULE: ./src/cancel.ts
 
 // The runner cancels a step by sending SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
@@ -2480,6 +2506,7 @@ function describeServer(statuses, backend, name) {
 }
 
 ;// CONCATENATED MODULE: ./src/readiness.ts
+
 
 
 
@@ -2587,6 +2614,31 @@ function get(url, signal, { headers = {}, tls = { rejectUnauthorized: false } } 
     return new Promise((resolve, reject) => {
         const request = url.startsWith('https:') ? external_node_https_.get(url, { ...options, ...tls }, resolve) : external_node_http_.get(url, options, resolve);
         request.on('error', (error) => reject(timeout.aborted ? new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : error));
+    });
+}
+// Until HAProxy in a load-balancer that was just started again completes a TLS handshake on its stats
+// port, at most timeoutMs: it binds all its listeners at once, so then it serves the service port
+// too. A connection alone proves nothing where ports are published: the engine's proxy accepts it
+// before HAProxy listens, and closes it. Whose certificate it is does not matter here.
+async function waitUntilListening(host, statsPort, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await handshakes(host, statsPort))) {
+        if (Date.now() >= deadline)
+            return false;
+        await sleep(POLL_MS);
+    }
+    return true;
+}
+function handshakes(host, port) {
+    return new Promise((resolve) => {
+        const socket = external_node_tls_.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS });
+        const finish = (ok) => {
+            socket.destroy();
+            resolve(ok);
+        };
+        socket.once('secureConnect', () => finish(true));
+        socket.once('timeout', () => finish(false));
+        socket.once('error', () => finish(false));
     });
 }
 function tcpConnects(host, port) {
@@ -2956,39 +3008,55 @@ async function standAside(ctx, old, next) {
 
 
 
+// Everything a kept load-balancer's reloads need that does not depend on the new instances having
+// started: the previous configuration kept for the undo, certificates put in, and both
+// configurations checked by its own HAProxy. Runs while the instances start, so that the checks
+// (an exec each) are off the deploy's critical path. keptFiles: what its CONFIG_DIR holds.
+async function prepareReloads(ctx, lbConfig, state, keptFiles) {
+    const { host, settings, plan, record } = ctx;
+    if (plan.lb !== 'keep')
+        return {};
+    const lb = state.lb.id;
+    const current = keptFiles.get(CONFIG_FILE);
+    const target = renderHaproxyConfig(lbConfig);
+    // A new certificate is put in and loaded by the same graceful reload as a configuration.
+    const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE);
+    const newCertificate = settings.certificate && certificate !== settings.certificate.pem;
+    if (current === target && !newCertificate)
+        return {};
+    ctx.signal?.throwIfAborted();
+    record.previousConfig = { lb, text: current ?? '', certificate };
+    await keepPreviousConfig(host, lb, current ?? '', certificate || undefined);
+    record.remember({ configChangedOn: lb });
+    if (newCertificate)
+        await putCertificate(host, lb, 'service', settings.certificate.pem, settings.lbName);
+    // One made by an earlier version of the action gets the stats page's certificate before the
+    // configuration that needs it is checked and loaded.
+    if (!lbConfig.statsCertificate.inside)
+        await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName);
+    const user = (await host.inspect(lb)).Config.User ?? '';
+    const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name));
+    const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined;
+    for (const config of staging ? [staging, lbConfig] : [lbConfig]) {
+        ctx.signal?.throwIfAborted();
+        await checkInside(host, lb, settings.lbName, user, config);
+    }
+    return { staging, final: lbConfig };
+}
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
-async function switchTraffic(ctx, lb, lbConfig, state) {
-    const { host, settings, plan, record } = ctx;
+async function switchTraffic(ctx, lb, lbConfig, { staging, final }) {
+    const { host, plan, record } = ctx;
     await failIfExited(ctx);
-    const { endpoints, address, user } = await endpointsOf(ctx, lb, lbConfig);
-    if (plan.lb === 'keep') {
-        const current = await host.getFile(lb, `${CONFIG_DIR}/${CONFIG_FILE}`);
-        const target = renderHaproxyConfig(lbConfig);
-        // A new certificate is put in and loaded by the same graceful reload as a configuration.
-        const certificate = settings.certificate && (await host.getFile(lb, CERTIFICATE_PATH));
-        const newCertificate = settings.certificate && certificate !== settings.certificate.pem;
-        if (current !== target || newCertificate) {
-            ctx.signal?.throwIfAborted();
-            record.previousConfig = { lb, text: current ?? '', certificate };
-            await keepPreviousConfig(host, lb, current ?? '', certificate || undefined);
-            record.remember({ configChangedOn: lb });
-            if (newCertificate)
-                await putCertificate(host, lb, 'service', settings.certificate.pem, settings.lbName);
-            // One made by an earlier version of the action gets the stats page's certificate before the
-            // configuration that needs it is checked and loaded.
-            if (!lbConfig.statsCertificate.inside)
-                await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName);
-            const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name));
-            if (newcomers.length > 0) {
-                const staging = { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers };
-                await reload(ctx, lb, user, staging);
-                await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, newcomers, false);
-            }
-            if (plan.removeAfter.length > 0)
-                record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
-            await reload(ctx, lb, user, lbConfig);
-        }
+    const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig);
+    if (staging) {
+        await reload(ctx, lb, staging);
+        await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false);
+    }
+    if (final) {
+        if (plan.removeAfter.length > 0)
+            record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
+        await reload(ctx, lb, final);
     }
     return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address };
 }
@@ -2997,9 +3065,9 @@ function stillServing({ plan }, state) {
     const gone = new Set(plan.removeFirst.map((i) => i.id));
     return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }));
 }
-async function reload(ctx, lb, user, config) {
+// Checked by prepareReloads.
+async function reload(ctx, lb, config) {
     ctx.signal?.throwIfAborted();
-    await checkInside(ctx.host, lb, ctx.settings.lbName, user, config);
     await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
     ctx.record.changed = true;
 }
@@ -3057,29 +3125,27 @@ async function showLogs(ctx, unhealthy, statuses, backend) {
     if (unhealthy.length > 0)
         log_log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`);
 }
-// Where the load-balancer serves and shows its stats, and the user it runs as.
+// The load-balancer's address (on the external network, else the host's published address) and
+// where its stats page is reached there; empty or 0 where the container has none (yet).
+function statsAddressOf({ settings, publishedHost }, inspected) {
+    if (settings.externalNetwork)
+        return { ip: inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? '', statsHostPort: STATS_PORT };
+    return { ip: publishedHost, statsHostPort: Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort) || 0 };
+}
+// Where the load-balancer serves and shows its stats.
 async function endpointsOf(ctx, lb, lbConfig) {
     const { settings } = ctx;
     const inspected = await ctx.host.inspect(lb);
-    let ip;
-    let statsHostPort;
-    if (settings.externalNetwork) {
-        ip = inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? '';
-        if (!ip)
-            throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`);
-        statsHostPort = STATS_PORT;
-    }
-    else {
-        ip = ctx.publishedHost;
-        statsHostPort = Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort);
-        if (!statsHostPort) {
-            // A new load-balancer that crashes has no ports between two restarts, and shows as running
-            // (not stopped) for a moment after each: judged by this inspect, not by the list.
-            const { State } = inspected;
-            if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting))
-                throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode);
-            throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`);
-        }
+    const { ip, statsHostPort } = statsAddressOf(ctx, inspected);
+    if (settings.externalNetwork && !ip)
+        throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`);
+    if (!statsHostPort) {
+        // A new load-balancer that crashes has no ports between two restarts, and shows as running
+        // (not stopped) for a moment after each: judged by this inspect, not by the list.
+        const { State } = inspected;
+        if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting))
+            throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode);
+        throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`);
     }
     const port = settings.lbPort;
     const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http';
@@ -3097,7 +3163,6 @@ async function endpointsOf(ctx, lb, lbConfig) {
             serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]),
         },
         address: { ip, port, url },
-        user: inspected.Config.User ?? '',
     };
 }
 
@@ -3106,9 +3171,13 @@ async function endpointsOf(ctx, lb, lbConfig) {
 
 
 
+
+// How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
+const LISTEN_TIMEOUT_MS = 10_000;
 // A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
 // then what it created, then the load-balancer it stopped is started again. It only warns.
-async function undo({ host, settings, record }) {
+async function undo(ctx) {
+    const { host, settings, record } = ctx;
     if (record.previousConfig) {
         const { lb, text, certificate } = record.previousConfig;
         try {
@@ -3126,6 +3195,10 @@ async function undo({ host, settings, record }) {
         const { id, name } = record.replacedLb;
         try {
             await restartReplacedLb(host, id, name);
+            // Serving again before the run ends, not a moment after.
+            const { ip, statsHostPort } = statsAddressOf(ctx, await host.inspect(id));
+            if (!(ip && statsHostPort && (await ctx.waitUntilListening(ip, statsHostPort, LISTEN_TIMEOUT_MS))))
+                log_log.warning(`The previous load-balancer ${name} was started again but does not answer yet; check it with docker logs ${name}`);
         }
         catch (error) {
             failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`);
@@ -3204,11 +3277,10 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
     const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
     const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
     // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
-    // inside it; a new one gets new ones.
-    const [keptConfig, statsCertificate] = await Promise.all([
-        keptLb ? host.getFile(keptLb, `${CONFIG_DIR}/${CONFIG_FILE}`) : undefined,
-        statsCertificateFor(host, keptLb, STATS_CERTIFICATE_PATH, `vic-lb stats ${settings.lbName}`),
-    ]);
+    // inside it (its configuration directory, in one request); a new one gets new ones.
+    const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map();
+    const keptConfig = keptFiles.get(CONFIG_FILE);
+    const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`);
     const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth();
     const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt();
     const lbConfig = {
@@ -3242,10 +3314,18 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         signal,
         record: new UndoRecord(settings),
         waitUntilServing: waitUntilServing,
+        waitUntilListening: waitUntilListening,
     };
     try {
-        const lb = await log_log.group('Start instances and load-balancer', () => startAll(ctx, lbConfig, state));
-        const { statuses, address } = await log_log.group('Wait until every instance serves through the load-balancer', () => switchTraffic(ctx, lb, lbConfig, state));
+        // A kept load-balancer's reloads are prepared while the instances start; both settle before
+        // either's failure is thrown, so that the undo finds all that was done.
+        const [started, prepared] = await log_log.group('Start instances and load-balancer', () => Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state, keptFiles)]));
+        if (started.status === 'rejected')
+            throw started.reason;
+        if (prepared.status === 'rejected')
+            throw prepared.reason;
+        const lb = started.value;
+        const { statuses, address } = await log_log.group('Wait until every instance serves through the load-balancer', () => switchTraffic(ctx, lb, lbConfig, prepared.value));
         // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
         // for the post step to take back.
         ctx.record.settled();
@@ -3767,7 +3847,7 @@ class Lease {
             this.renewedAt = Date.now();
         }
         catch (error) {
-            if (error.statusCode === 404)
+            if (isGone(error))
                 this.lost = 'its lock container is gone: another run took the lock over';
             else
                 this.lastError = describe(error);
@@ -3878,11 +3958,28 @@ async function observeLease(host, holder, last) {
         value = await host.getFile(holder.id, `/${LEASE_FILE}`);
     }
     catch (error) {
-        if (error.statusCode === 404)
+        if (isGone(error) || (await isGoneNow(host, holder.id)))
             return undefined;
         throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`);
     }
     return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() };
+}
+// Whether the error says the container is gone. Podman (seen on 5.4) answers a call on a container
+// that is removed while it answers (a lock being released) with a 500 "... no such container",
+// not a 404: its name or ID was found, then the container was not.
+function isGone(error) {
+    const { statusCode, message } = error;
+    return statusCode === 404 || (statusCode === 500 && /no such container/i.test(String(message)));
+}
+// Whether the container is gone by now, whatever an earlier error on it said.
+async function isGoneNow(host, id) {
+    try {
+        await host.inspect(id);
+        return false;
+    }
+    catch (error) {
+        return isGone(error);
+    }
 }
 async function runCompleted(holder, options, asked) {
     if (!holder.run || !options.runFinished)
@@ -3923,7 +4020,7 @@ async function readHolder(host, name, deployment) {
         inspected = await host.inspect(name);
     }
     catch (error) {
-        if (error.statusCode === 404)
+        if (isGone(error))
             return undefined;
         throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`);
     }
