@@ -170,26 +170,21 @@ export async function waitUntilListening(host: string, statsPort: number, timeou
 }
 
 function handshakes(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS })
-    const finish = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.once('secureConnect', () => finish(true))
-    socket.once('timeout', () => finish(false))
-    socket.once('error', () => finish(false))
-  })
+  return connects(tls.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS }), 'secureConnect')
 }
 
 function tcpConnects(host: string, port: number): Promise<boolean> {
+  return connects(net.connect({ host, port, timeout: REQUEST_TIMEOUT_MS }), 'connect')
+}
+
+// Whether the socket gets to `made` before an error or its timeout; it is closed either way.
+function connects(socket: net.Socket, made: 'connect' | 'secureConnect'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port, timeout: REQUEST_TIMEOUT_MS })
     const finish = (ok: boolean): void => {
       socket.destroy()
       resolve(ok)
     }
-    socket.once('connect', () => finish(true))
+    socket.once(made, () => finish(true))
     socket.once('timeout', () => finish(false))
     socket.once('error', () => finish(false))
   })
