@@ -2630,25 +2630,19 @@ async function waitUntilListening(host, statsPort, timeoutMs) {
     return true;
 }
 function handshakes(host, port) {
-    return new Promise((resolve) => {
-        const socket = external_node_tls_.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS });
-        const finish = (ok) => {
-            socket.destroy();
-            resolve(ok);
-        };
-        socket.once('secureConnect', () => finish(true));
-        socket.once('timeout', () => finish(false));
-        socket.once('error', () => finish(false));
-    });
+    return connects(external_node_tls_.connect({ host, port, rejectUnauthorized: false, timeout: REQUEST_TIMEOUT_MS }), 'secureConnect');
 }
 function tcpConnects(host, port) {
+    return connects(external_node_net_.connect({ host, port, timeout: REQUEST_TIMEOUT_MS }), 'connect');
+}
+// Whether the socket gets to `made` before an error or its timeout; it is closed either way.
+function connects(socket, made) {
     return new Promise((resolve) => {
-        const socket = external_node_net_.connect({ host, port, timeout: REQUEST_TIMEOUT_MS });
         const finish = (ok) => {
             socket.destroy();
             resolve(ok);
         };
-        socket.once('connect', () => finish(true));
+        socket.once(made, () => finish(true));
         socket.once('timeout', () => finish(false));
         socket.once('error', () => finish(false));
     });
