@@ -26,11 +26,11 @@ export interface ServiceAddress {
   url: string
 }
 
-// What a kept load-balancer loads, in order: the candidates' staging configuration (when there are
-// newcomers), then the final one. Empty when nothing changes, or when the load-balancer is new.
+// Whether a kept load-balancer loads the deploy's configuration, and the candidates' staging one
+// first (when there are newcomers). Neither when nothing changes, or when the load-balancer is new.
 export interface Reloads {
   staging?: LbConfig
-  final?: LbConfig
+  changed: boolean
 }
 
 // Everything a kept load-balancer's reloads need that does not depend on the new instances having
@@ -39,14 +39,14 @@ export interface Reloads {
 // (an exec each) are off the deploy's critical path. keptFiles: what its CONFIG_DIR holds.
 export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState, keptFiles: Map<string, string>): Promise<Reloads> {
   const { host, settings, plan, record } = ctx
-  if (plan.lb !== 'keep') return {}
+  if (plan.lb !== 'keep') return { changed: false }
   const lb = state.lb!.id
   const current = keptFiles.get(CONFIG_FILE)
   const target = renderHaproxyConfig(lbConfig)
   // A new certificate is put in and loaded by the same graceful reload as a configuration.
   const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE)
   const newCertificate = settings.certificate && certificate !== settings.certificate.pem
-  if (current === target && !newCertificate) return {}
+  if (current === target && !newCertificate) return { changed: false }
   ctx.signal?.throwIfAborted()
   record.previousConfig = { lb, text: current ?? '', certificate }
   await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
@@ -62,7 +62,7 @@ export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state
     ctx.signal?.throwIfAborted()
     await checkInside(host, lb, settings.lbName, user, config)
   }
-  return { staging, final: lbConfig }
+  return { staging, changed: true }
 }
 
 // New instances join through the candidates backend: health-checked first, given traffic only
@@ -71,7 +71,7 @@ export async function switchTraffic(
   ctx: StepContext,
   lb: string,
   lbConfig: LbConfig,
-  { staging, final }: Reloads,
+  { staging, changed }: Reloads,
 ): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
   const { host, plan, record } = ctx
   await failIfExited(ctx)
@@ -80,9 +80,9 @@ export async function switchTraffic(
     await reload(ctx, lb, staging)
     await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false)
   }
-  if (final) {
+  if (changed) {
     if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
-    await reload(ctx, lb, final)
+    await reload(ctx, lb, lbConfig)
   }
   return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address }
 }
