@@ -3009,7 +3009,7 @@ async function standAside(ctx, old, next) {
 async function prepareReloads(ctx, lbConfig, state, keptFiles) {
     const { host, settings, plan, record } = ctx;
     if (plan.lb !== 'keep')
-        return {};
+        return { changed: false };
     const lb = state.lb.id;
     const current = keptFiles.get(CONFIG_FILE);
     const target = renderHaproxyConfig(lbConfig);
@@ -3017,7 +3017,7 @@ async function prepareReloads(ctx, lbConfig, state, keptFiles) {
     const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE);
     const newCertificate = settings.certificate && certificate !== settings.certificate.pem;
     if (current === target && !newCertificate)
-        return {};
+        return { changed: false };
     ctx.signal?.throwIfAborted();
     record.previousConfig = { lb, text: current ?? '', certificate };
     await keepPreviousConfig(host, lb, current ?? '', certificate || undefined);
@@ -3035,11 +3035,11 @@ async function prepareReloads(ctx, lbConfig, state, keptFiles) {
         ctx.signal?.throwIfAborted();
         await checkInside(host, lb, settings.lbName, user, config);
     }
-    return { staging, final: lbConfig };
+    return { staging, changed: true };
 }
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
-async function switchTraffic(ctx, lb, lbConfig, { staging, final }) {
+async function switchTraffic(ctx, lb, lbConfig, { staging, changed }) {
     const { host, plan, record } = ctx;
     await failIfExited(ctx);
     const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig);
@@ -3047,10 +3047,10 @@ async function switchTraffic(ctx, lb, lbConfig, { staging, final }) {
         await reload(ctx, lb, staging);
         await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false);
     }
-    if (final) {
+    if (changed) {
         if (plan.removeAfter.length > 0)
             record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
-        await reload(ctx, lb, final);
+        await reload(ctx, lb, lbConfig);
     }
     return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address };
 }
