@@ -308,6 +308,7 @@ const SETTINGS: DeploySettings = {
   instanceConfig: { env: [], secretEnv: [] },
   pull: 'missing',
   timeouts: DEFAULT_TIMEOUTS,
+  services: [],
 }
 
 // Made once: every test's load-balancer may share it.

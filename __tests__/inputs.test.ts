@@ -98,6 +98,7 @@ describe('readInputs: defaults', () => {
       instanceConfig: { env: [], secretEnv: [] },
       pull: 'always',
       timeouts: { response: 60, tunnel: 3600, drain: 30 },
+      services: [],
     })
     // A pinned branch, never a moving tag.
     expect(DEFAULT_HAPROXY_IMAGE).toMatch(/^haproxy:\d+\.\d+$/)

@@ -208,6 +208,24 @@ export interface InstanceConfig {
   cpus?: number
 }
 
+// A companion container of the deployment (the services input): a database, a cache. It lives on
+// the deployment's network under `name` and outlives redeploys of the instances.
+export interface ServiceSpec {
+  // A DNS label: the instances reach the service by this name.
+  name: string
+  image: string
+  env: EnvVar[]
+  // Masked, and never in a label: only a running container of the service holds them.
+  secretEnv: EnvVar[]
+  command?: string[]
+  // A TCP port the deploy waits for, as the load-balancer's health check sees it.
+  port?: number
+  // An absolute path inside the container whose data lasts as long as the deployment.
+  volume?: string
+  memoryBytes?: number
+  cpus?: number
+}
+
 export interface LbCertificate {
   // Certificate chain and private key, as given (a secret: it goes into the load-balancer only).
   pem: string
@@ -238,6 +256,10 @@ export interface DeploySettings {
   basicAuth?: Credentials[]
   allowCidrs?: string[]
   timeouts: LbTimeouts
+  // Companion containers, started before the instances; empty when none.
+  services: ServiceSpec[]
+  // Run once per new generation in a one-off container of the new image, before traffic moves.
+  releaseCommand?: string[]
 }
 
 export interface PruneSettings {
@@ -391,6 +413,7 @@ function readDeploySettings(
       tunnel: duration(get('tunnel-timeout'), 'tunnel-timeout', "'30m', '1h' or '2h'"),
       drain: duration(get('drain-timeout'), 'drain-timeout', "'30s', '2m' or '10m'"),
     },
+    services: [],
   }
   const certificate = raw('lb-certificate')
   if (certificate) {
