@@ -28,6 +28,9 @@ export interface Engine {
 
 export async function connectEngine(target: DockerTarget): Promise<Engine> {
   if (!('socketPath' in target.connection)) checkTlsMaterial(target.connection)
+  // Asked alongside /version (Podman answers each in 0.1-0.4 s); asked again below if this attempt
+  // failed for another reason than a stuck daemon, e.g. a host that was restarting.
+  const earlyInfo = infoOf(clientOf(target), target).catch((error: unknown) => error as Error)
   // docker-modem does not negotiate: unversioned paths first, to learn what the server speaks.
   const version = await probeWithRetries(target)
   const serverApi = String(version.ApiVersion ?? '')
@@ -35,7 +38,9 @@ export async function connectEngine(target: DockerTarget): Promise<Engine> {
     throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`)
   const apiVersion = compareApi(serverApi, NEWEST_KNOWN_API) < 0 ? serverApi : NEWEST_KNOWN_API
   const docker = newClient(target, apiVersion)
-  const host = detectHost(version, await infoOf(docker, target))
+  const info = await earlyInfo
+  if (info instanceof StuckDaemon) throw info
+  const host = detectHost(version, info instanceof Error ? await infoOf(docker, target) : info)
   return { docker, target, apiVersion, host, description: `${host.name}, Engine API ${serverApi}, using ${apiVersion}` }
 }
 
@@ -48,11 +53,13 @@ async function infoOf(docker: Docker, target: DockerTarget): Promise<InfoAnswer>
     return await withOptions.info({ abortSignal: AbortSignal.timeout(PROBE_TIMING.answerMs) })
   } catch (error) {
     if ((error as Error).name !== 'AbortError' && (error as Error).name !== 'TimeoutError') throw error
-    throw new Error(
+    throw new StuckDaemon(
       `The Docker host ${target.address} answered GET /version but not GET /info within ${PROBE_TIMING.answerMs / 1000} s: its daemon is stuck (docker info hangs there too). Restart the Docker daemon, then run the action again.`,
     )
   }
 }
+
+class StuckDaemon extends Error {}
 
 async function probeWithRetries(target: DockerTarget): Promise<VersionAnswer> {
   const { retryDelaysMs } = PROBE_TIMING
@@ -125,14 +132,18 @@ function tlsOptions(c: TcpConnection): https.AgentOptions {
 }
 
 function newClient(target: DockerTarget, apiVersion: string): Docker {
-  const version = `v${apiVersion}`
-  const c = target.connection
-  const docker =
-    'socketPath' in c
-      ? new Docker({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() } as Docker.DockerOptions)
-      : new Docker(tcpOptions(c, version) as Docker.DockerOptions)
+  const docker = clientOf(target, apiVersion)
   reportConnectionLoss(docker, target)
   return docker
+}
+
+// Without apiVersion: unversioned paths, which every host serves at its own newest version.
+function clientOf(target: DockerTarget, apiVersion?: string): Docker {
+  const version = apiVersion && `v${apiVersion}`
+  const c = target.connection
+  return 'socketPath' in c
+    ? new Docker({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() } as Docker.DockerOptions)
+    : new Docker(tcpOptions(c, version) as Docker.DockerOptions)
 }
 
 // A connection per call on the local socket (Node's default agent keeps them alive): a daemon that
@@ -147,7 +158,7 @@ function socketAgent(): http.Agent {
 // docker-modem's own TLS options cannot express. Keep-alive spares a TLS handshake per call.
 // The key material goes to the agent only: docker-modem would otherwise put it into every request's
 // options (and its DEBUG output), and would take DOCKER_CERT_PATH's files on its own.
-function tcpOptions(c: TcpConnection, version: string): Record<string, unknown> {
+function tcpOptions(c: TcpConnection, version: string | undefined): Record<string, unknown> {
   const agent = c.protocol === 'https' ? shownBriefly(new https.Agent({ ...tlsOptions(c), keepAlive: true })) : undefined
   return { host: c.host, port: c.port, protocol: c.protocol, agent, ca: undefined, cert: undefined, key: undefined, version }
 }
