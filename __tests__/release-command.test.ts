@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CancelledError } from '../src/cancel'
 import type { DeploymentState, InstanceObject } from '../src/docker/state'
 import { LABEL } from '../src/labels'
+import { log } from '../src/log'
 import { planDeploy, type DeployPlan } from '../src/plan'
 import { releaseNeeded, runRelease } from '../src/release/run'
 import { undo } from '../src/steps/undo'
@@ -55,7 +56,8 @@ describe('runRelease', () => {
   it('runs the command once in a container of the new image, as an instance runs, on the new network, and removes it', async () => {
     const lines = recordLog()
     const host = new FakeHost()
-    host.exits.set('web-release-g2', { exitCode: 0, logs: 'migrated\n' })
+    host.exits.set('web-release-g2', { exitCode: 0, logs: 'migrated\nconnecting with s3cret-value\n' })
+    log.setSecret('s3cret-value')
     const { ctx, remembered } = contextOf(host, newGeneration({ createNetwork: true }), {
       settings: {
         releaseCommand: COMMAND,
@@ -76,7 +78,7 @@ describe('runRelease', () => {
     expect(remembered[0]).toMatchObject({ deployment: 'web' })
     expect(ctx.record.createdNetworks).toEqual(['net-web-net'])
     expect(ctx.record.createdContainers).toEqual([])
-    expect(lines).toContain('Its output (at most the last 50 lines):\nmigrated')
+    expect(lines).toContain('Its output (at most the last 50 lines):\nmigrated\nconnecting with ***')
     expect(lines.some((l) => /^The release command exited 0 after [\d.]+ s: generation g2 starts\.$/.test(l))).toBe(true)
     expect(lines.join('\n')).not.toContain('s3cret-value')
   })

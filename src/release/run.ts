@@ -1,4 +1,4 @@
-import { log } from '../log'
+import { log, withSecretsMasked } from '../log'
 import { describe } from '../docker/engine'
 import type { DeploySettings } from '../inputs'
 import { LABEL, deploymentLabels } from '../labels'
@@ -47,7 +47,9 @@ export async function runRelease(ctx: StepContext): Promise<{ seconds: number }>
   try {
     const exitCode = await exitCodeOf(ctx, id, name)
     const seconds = Math.round((Date.now() - startedAt) / 100) / 10
-    const output = (await host.recentLogs(id, OUTPUT_LINES).catch((error) => `(output unavailable: ${describe(error)})`)).trimEnd()
+    // Masked here as well as by the runner: the command may print what it was given (a password
+    // in a connection string), and outside the runner the failure's message leaves the run too.
+    const output = withSecretsMasked((await host.recentLogs(id, OUTPUT_LINES).catch((error) => `(output unavailable: ${describe(error)})`)).trimEnd())
     log.info(output ? `Its output (at most the last ${OUTPUT_LINES} lines):\n${output}` : 'It wrote no output.')
     if (exitCode === 0) {
       log.info(`The release command exited 0 after ${seconds} s: generation ${plan.generation} starts.`)
