@@ -53,22 +53,23 @@ describe('releaseNeeded', () => {
 })
 
 describe('runRelease', () => {
+  const WITH_INSTANCE_CONFIG = {
+    releaseCommand: COMMAND,
+    instanceConfig: {
+      env: [{ key: 'MODE', value: 'preview' }],
+      secretEnv: [{ key: 'DB_PASSWORD', value: 's3cret-value' }],
+      command: ['serve'],
+      memoryBytes: 2 ** 29,
+      cpus: 1,
+    },
+  }
+
   it('runs the command once in a container of the new image, as an instance runs, on the new network, and removes it', async () => {
     const lines = recordLog()
     const host = new FakeHost()
     host.exits.set('web-release-g2', { exitCode: 0, logs: 'migrated\nconnecting with s3cret-value\n' })
     log.setSecret('s3cret-value')
-    const { ctx, remembered } = contextOf(host, newGeneration({ createNetwork: true }), {
-      settings: {
-        releaseCommand: COMMAND,
-        instanceConfig: {
-          env: [{ key: 'MODE', value: 'preview' }],
-          secretEnv: [{ key: 'DB_PASSWORD', value: 's3cret-value' }],
-          command: ['serve'],
-          memoryBytes: 2 ** 29,
-        },
-      },
-    })
+    const { ctx, remembered } = contextOf(host, newGeneration({ createNetwork: true }), { settings: WITH_INSTANCE_CONFIG })
     const outcome = await runRelease(ctx)
 
     expect(outcome.seconds).toBeGreaterThanOrEqual(0)
@@ -90,29 +91,18 @@ describe('runRelease', () => {
     let spec: unknown
     const create = host.createContainer.bind(host)
     host.createContainer = async (s) => ((spec = s), create(s))
-    const { ctx } = contextOf(host, newGeneration(), {
-      settings: {
-        releaseCommand: COMMAND,
-        instanceConfig: {
-          env: [{ key: 'MODE', value: 'preview' }],
-          secretEnv: [{ key: 'DB_PASSWORD', value: 'pw' }],
-          command: ['serve'],
-          memoryBytes: 2 ** 29,
-          cpus: 1,
-        },
-      },
-    })
+    const { ctx } = contextOf(host, newGeneration(), { settings: WITH_INSTANCE_CONFIG })
     await runRelease(ctx)
     expect(spec).toEqual({
       name: 'web-release-g2',
       Image: 'nginx:1.27',
       Labels: expect.objectContaining({ [LABEL.deployment]: 'web', [LABEL.role]: 'release', [LABEL.generation]: 'g2', [LABEL.run]: expect.any(String) }),
-      Env: ['MODE=preview', 'DB_PASSWORD=pw'],
+      Env: ['MODE=preview', 'DB_PASSWORD=s3cret-value'],
       Cmd: COMMAND,
       HostConfig: { NetworkMode: 'web-net', Memory: 2 ** 29, NanoCpus: 1e9 },
       NetworkingConfig: { EndpointsConfig: { 'web-net': {} } },
     })
-    expect(JSON.stringify((spec as { Labels: object }).Labels)).not.toContain('pw')
+    expect(JSON.stringify((spec as { Labels: object }).Labels)).not.toContain('s3cret-value')
   })
 
   it('fails with the exit code and the last lines of output on a non-zero exit, removes the container, and the undo leaves nothing', async () => {
