@@ -49,6 +49,9 @@ export class FakeHost implements DockerHost {
   // What `haproxy -c` answers, and the process lists the load-balancer shows, one per call (the last repeats).
   check = { exitCode: 0 as number | null, output: 'Configuration file is valid\n' }
   processLists: ProcessList[] = []
+  // What a container of that name does once started when it ends by itself (a release command):
+  // it exits with this code, having written these logs. Any other runs until it is removed.
+  exits = new Map<string, { exitCode: number; logs?: string }>()
   // The most starts under way at once.
   mostAtOnce = 0
   private startsUnderWay = 0
@@ -197,6 +200,19 @@ export class FakeHost implements DockerHost {
 
   async recentLogs(id: string): Promise<string> {
     return this.container(id).logs ?? ''
+  }
+
+  async wait(id: string, signal?: AbortSignal): Promise<number> {
+    const container = this.container(id)
+    await this.call(`wait ${container.name}`)
+    const exit = this.exits.get(container.name)
+    if (!exit)
+      return new Promise((_, reject) => {
+        if (signal?.aborted) return reject(signal.reason)
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true })
+      })
+    Object.assign(container, { running: false, exitCode: exit.exitCode, logs: exit.logs })
+    return exit.exitCode
   }
 
   async remove(containers: string[], networks: string[]): Promise<string[]> {

@@ -42,6 +42,16 @@ describe('teardown', () => {
     expect([...host.containers.values()].map((c) => c.name)).toEqual(['pr-1-lock'])
   })
 
+  // A release command's container that even the killed run's post step could not remove, possibly still running.
+  it("removes a release command's container a killed run left", async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', 'acme/one')
+    host.add({ name: 'pr-1-release-g2', labels: labels('pr-1', 'release', 'acme/one') })
+    expect((await teardown(host, 'pr-1', 'acme/one')).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-release-g2', 'pr-1-net'])
+    expect(host.containers.size).toBe(0)
+  })
+
   it("refuses another owner's deployment before removing anything", async () => {
     recordLog()
     const host = new FakeHost()

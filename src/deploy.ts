@@ -23,6 +23,7 @@ import { startAll } from './steps/start'
 import { retire } from './steps/retire'
 import { prepareReloads, switchTraffic, type ServiceAddress } from './steps/switch'
 import { undo } from './steps/undo'
+import { releaseNeeded, runRelease } from './release/run'
 
 export interface DeployResult extends ServiceAddress {
   lbContainer: string
@@ -30,6 +31,8 @@ export interface DeployResult extends ServiceAddress {
   statuses: ServerStatus[]
   config: string
   changed: boolean
+  // How long the release command ran, when this deploy ran it.
+  release?: { seconds: number }
 }
 
 // Inside the container the load-balancer listens on an unprivileged port when the Docker host
@@ -134,6 +137,8 @@ export async function deploy(
     waitUntilListening,
   }
   try {
+    // Before any instance of a new generation starts and before the load-balancer changes.
+    const release = releaseNeeded(ctx) ? await log.group('Release command', () => runRelease(ctx)) : undefined
     // A kept load-balancer's reloads are prepared while the instances start; both settle before
     // either's failure is thrown, so that the undo finds all that was done.
     const [started, prepared] = await log.group('Start instances and load-balancer', () =>
@@ -156,6 +161,7 @@ export async function deploy(
       statuses,
       config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
       changed: ctx.record.changed,
+      release,
     }
   } catch (error) {
     await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () =>

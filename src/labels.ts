@@ -49,7 +49,8 @@ export function useOwner(owner: string): void {
   runOwner = owner
 }
 
-export type Role = 'instance' | 'lb' | 'network' | 'lock'
+// release: the one-off container of the release command (src/release), removed once it has run.
+export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release'
 
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.

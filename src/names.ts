@@ -13,3 +13,8 @@ export function instanceName(deployment: string, generation: string, index: numb
 export function lockName(deployment: string): string {
   return `${deployment}-lock`
 }
+
+// The one-off container that runs the release command of a generation (src/release).
+export function releaseName(deployment: string, generation: string): string {
+  return `${deployment}-release-${generation}`
+}

@@ -14,7 +14,7 @@ export async function summarizeDeploy(deployment: string, settings: DeploySettin
       `Serving <a href="${result.url}">${result.url}</a> from ${result.instances.length} instance(s) of <code>${escape(settings.image)}</code>${result.changed ? '' : ' (unchanged)'}.`,
       true,
     )
-    .addList(describeInstances(settings))
+    .addList([...describeInstances(settings), ...describeRelease(settings, result)])
     .addTable([
       [
         { data: 'Instance', header: true },
@@ -42,6 +42,14 @@ function describeInstances({ instanceConfig: c, pull, certificate }: DeploySetti
     `Memory: ${c.memoryBytes ? `${Math.round(c.memoryBytes / 1024 ** 2)} MiB` : "the host's default"}; CPUs: ${c.cpus ?? "the host's default"}`,
     `Images pulled: ${pull}`,
     `HTTPS: ${certificate ? 'yes, with lb-certificate' : 'no'}`,
+  ]
+}
+
+// Not run: the generation already served when this run began (release/run.ts releaseNeeded).
+function describeRelease({ releaseCommand }: DeploySettings, { release }: DeployResult): string[] {
+  if (!releaseCommand) return []
+  return [
+    `Release command <code>${escape(JSON.stringify(releaseCommand))}</code>: ${release ? `ran in ${release.seconds} s` : 'not run, this generation already served'}`,
   ]
 }
 

@@ -64,6 +64,8 @@ export interface DockerHost {
   // How many CPUs the host reports (GET /info NCPU).
   cpuCount(): Promise<number | undefined>
   recentLogs(container: string, lines?: number): Promise<string>
+  // Until the container has stopped: its exit code. The signal ends the wait, not the container.
+  wait(container: string, signal?: AbortSignal): Promise<number>
   // Containers first, then networks; returns what could not be removed, with why.
   remove(containers: string[], networks: string[]): Promise<string[]>
   getFile(container: string, path: string): Promise<string | undefined>

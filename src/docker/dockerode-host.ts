@@ -62,6 +62,8 @@ export function dockerodeHost(docker: Docker): DockerHost {
     listStopped: async (deployment, statuses) =>
       (await containers({ label: [`${LABEL.deployment}=${deployment}`], status: statuses })).map(({ id, name }) => ({ id, name })),
     recentLogs: (id, lines) => recentLogs(container(id), lines),
+    // No condition: a VCH speaks API 1.25, older than the parameter (1.30); its default is not-running.
+    wait: async (id, signal) => ((await container(id).wait({ abortSignal: signal })) as { StatusCode: number }).StatusCode,
     remove: (containers, networks) => removeObjects(docker, containers, networks),
     getFile: (id, path) => getFile(container(id), path),
     getFiles: (id, dir) => getFiles(container(id), dir),

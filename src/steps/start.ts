@@ -2,6 +2,7 @@ import { log } from '../log'
 import { describe } from '../docker/engine'
 import { limited } from '../docker/containers'
 import { instanceResources } from '../docker/resources'
+import type { ContainerSpec } from '../docker/deploy-host'
 import type { DeploymentState, LbObject } from '../docker/state'
 import type { InstanceConfig } from '../inputs'
 import { LABEL, deploymentLabels } from '../labels'
@@ -13,15 +14,10 @@ import { removeInstances } from './retire'
 // The network, the load-balancer (when it is new or replaced) and the new instances; returns the
 // ID of the load-balancer that is to serve.
 export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
-  const { host, plan, record, signal } = ctx
+  const { plan, record, signal } = ctx
   record.remember({})
   signal?.throwIfAborted()
-  if (plan.createNetwork) {
-    const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'))
-    record.createdNetworks.push(network)
-    record.changed = true
-    log.info(`Created network ${ctx.netName}`)
-  }
+  await ensureNetwork(ctx)
   if (plan.removeFirst.length > 0) {
     await removeInstances(ctx, plan.removeFirst)
     log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`)
@@ -49,24 +45,44 @@ export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: Depl
   return lb ? (outcomes[0] as { value: string }).value : state.lb!.id
 }
 
+// The deployment's network, created by the first step of the run that needs it: the release
+// command's container (src/release) or the instances. The run creates no other network.
+export async function ensureNetwork(ctx: StepContext): Promise<void> {
+  const { host, plan, record } = ctx
+  if (!plan.createNetwork || record.createdNetworks.length > 0) return
+  const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'))
+  record.createdNetworks.push(network)
+  record.changed = true
+  log.info(`Created network ${ctx.netName}`)
+}
+
+// A container of the new generation as an instance runs it: image, env, secret-env, command and
+// size, on the deployment's network only (the one network a VCH takes at create). The release
+// command's container is one too, with its own command and labels.
+export function newGenerationSpec(ctx: StepContext, name: string, labels: Record<string, string>, command?: string[]): ContainerSpec {
+  const { settings, netName } = ctx
+  const config = command ? { ...settings.instanceConfig, command } : settings.instanceConfig
+  return {
+    name,
+    Image: settings.image,
+    Labels: labels,
+    ...containerConfigOf(config),
+    HostConfig: { NetworkMode: netName, ...instanceResources(config, ctx.profile) },
+    NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
+  }
+}
+
 async function startInstance(ctx: StepContext, name: string, index: number): Promise<void> {
-  const { host, settings, netName, record } = ctx
-  const container = await host
-    .createContainer({
-      name,
-      Image: settings.image,
-      Labels: deploymentLabels(settings.instancePrefix, 'instance', {
-        [LABEL.generation]: ctx.plan.generation,
-        [LABEL.index]: String(index),
-        [LABEL.port]: String(settings.instancePort),
-      }),
-      ...containerConfigOf(settings.instanceConfig),
-      HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, ctx.profile), RestartPolicy: ctx.profile.restartPolicy },
-      NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
-    })
-    .catch((error) => {
-      throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`)
-    })
+  const { host, settings, record } = ctx
+  const labels = deploymentLabels(settings.instancePrefix, 'instance', {
+    [LABEL.generation]: ctx.plan.generation,
+    [LABEL.index]: String(index),
+    [LABEL.port]: String(settings.instancePort),
+  })
+  const spec = newGenerationSpec(ctx, name, labels)
+  const container = await host.createContainer({ ...spec, HostConfig: { ...spec.HostConfig, RestartPolicy: ctx.profile.restartPolicy } }).catch((error) => {
+    throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`)
+  })
   record.createdContainers.push(container)
   record.changed = true
   await host.start(container).catch((error) => {
