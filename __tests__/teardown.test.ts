@@ -64,7 +64,7 @@ describe('teardown', () => {
   it('says so when there is nothing to remove', async () => {
     const lines = recordLog()
     expect(await teardown(new FakeHost(), 'pr-9', 'acme/one')).toEqual({ removed: [] })
-    expect(lines).toEqual(["Nothing to remove: no containers or networks of deployment 'pr-9' on the Docker host."])
+    expect(lines).toEqual(["Nothing to remove: no containers, networks or volumes of deployment 'pr-9' on the Docker host."])
   })
 
   it('fails naming what it could not remove, and what to do', async () => {

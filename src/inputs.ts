@@ -8,7 +8,7 @@ import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
-import { lockName } from './names'
+import { lockName, serviceContainerName } from './names'
 
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -643,6 +643,11 @@ function lbName(value: string, instancePrefix: string): string {
   if (lb === lockName(instancePrefix))
     throw new InputError(
       `Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
+    )
+  // Companion services' containers (and their volumes) are named `<instance-prefix>-svc-<name>`.
+  if (lb.startsWith(serviceContainerName(instancePrefix, '')))
+    throw new InputError(
+      `Invalid lb-name '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
     )
   return lb
 }
