@@ -19,7 +19,7 @@ const KEY = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG
 const KEY_LINE = KEY.split('\n')[1]
 // Every input that also takes --<input>-file, listed out: an input that disappears, or loses its
 // file flag, fails the tests below instead of dropping out of them.
-const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env']
+const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env', 'services']
 
 function usageError(args: string[]): string {
   try {

@@ -371,6 +371,8 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
     const defaults = section('defaults', '')!.lines.map((t) => t.join(' '))
     expect(defaults).toContain('option redispatch 1')
     expect(defaults).toContain('timeout connect 1s')
+    // A health path may take longer than the check interval to answer.
+    expect(defaults).toContain('timeout check 2s')
     if (config.protocol === 'http') {
       expect(defaults).toContain('retry-on conn-failure empty-response')
       // Only GET and HEAD are sent twice.

@@ -26,8 +26,8 @@ function row(fields: Record<string, string>): string {
   return COLUMNS.map((c) => fields[c] ?? '').join(',')
 }
 
-function status(s: string, checkStatus: string): ServerStatus {
-  return { backend: 'instances', server: 'web-1', status: s, checkStatus }
+function status(s: string, checkStatus: string, server = 'web-1'): ServerStatus {
+  return { backend: 'instances', server, status: s, checkStatus }
 }
 
 describe('parseStatsCsv', () => {
@@ -118,6 +118,19 @@ describe('unhealthyServers', () => {
 
   it('counts a server the backend does not have yet as unhealthy', () => {
     expect(unhealthyServers(statuses, 'instances', ['web-1a2b3c4d-1', 'web-1a2b3c4d-9'])).toEqual(['web-1a2b3c4d-9'])
+  })
+
+  it('takes UP before the first check for admitted servers only, and never DOWN or unresolved ones', () => {
+    const fresh = [
+      status('UP', 'INI', 'web-a-1'),
+      status('UP', '* INI', 'web-a-2'),
+      status('UP 1/2', 'L4CON', 'web-a-3'),
+      status('MAINT (resolution)', '', 'web-a-4'),
+    ]
+    const all = ['web-a-1', 'web-a-2', 'web-a-3', 'web-a-4']
+    expect(unhealthyServers(fresh, 'instances', all)).toEqual(all)
+    expect(unhealthyServers(fresh, 'instances', all, all)).toEqual(['web-a-3', 'web-a-4'])
+    expect(unhealthyServers(fresh, 'instances', all, ['web-a-2'])).toEqual(['web-a-1', 'web-a-3', 'web-a-4'])
   })
 
   it('looks in the given backend only', () => {

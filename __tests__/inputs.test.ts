@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, defaultOf, readInputs, type DeploySettings, type Inputs } from '../src/inputs'
+import { COMMANDS, DEFAULT_HAPROXY_IMAGE, INPUT_SPECS, defaultOf, readInputs, serviceSecretValues, type DeploySettings, type Inputs } from '../src/inputs'
 import { selfSignedPem } from '../test-support/certificate'
 import { InputError } from '../src/errors'
 import { lockName } from '../src/names'
@@ -846,5 +846,117 @@ describe('readInputs: response-timeout, tunnel-timeout and drain-timeout', () =>
     const error = refusal({ image: 'nginx', [input]: value }, input)
     expect(error.message).toContain('Expected a whole number and one unit, s, m, h or d')
     expect(error.message).toContain(limit)
+  })
+})
+
+describe('readInputs: services', () => {
+  const services = (text: string) => deploySettings({ services: text }).services
+  const SECRET = 'hunter2-do-not-show'
+
+  it('reads a list of services with every field', () => {
+    const text = [
+      '- name: db',
+      '  image: postgres:16',
+      '  env:',
+      '    POSTGRES_DB: app',
+      '    POSTGRES_PORT: 5432',
+      '    FSYNC: false',
+      '  secret-env:',
+      `    POSTGRES_PASSWORD: ${SECRET}`,
+      '  command: ["postgres", "-c", "fsync=off"]',
+      '  port: 5432',
+      '  volume: /var/lib/postgresql/data/',
+      '  memory: 512m',
+      '  cpus: 1.5',
+      '- name: cache',
+      '  image: redis:7',
+      '  command: redis-server --appendonly yes',
+    ].join('\n')
+    expect(services(text)).toEqual([
+      {
+        name: 'db',
+        image: 'postgres:16',
+        env: [
+          { key: 'POSTGRES_DB', value: 'app' },
+          { key: 'POSTGRES_PORT', value: '5432' },
+          { key: 'FSYNC', value: 'false' },
+        ],
+        secretEnv: [{ key: 'POSTGRES_PASSWORD', value: SECRET }],
+        command: ['postgres', '-c', 'fsync=off'],
+        port: 5432,
+        volume: '/var/lib/postgresql/data',
+        memoryBytes: 512 * 1024 ** 2,
+        cpus: 1.5,
+      },
+      { name: 'cache', image: 'redis:7', env: [], secretEnv: [], command: ['redis-server', '--appendonly', 'yes'] },
+    ])
+  })
+
+  it('is empty when not given', () => {
+    expect(services('')).toEqual([])
+    expect(services('  \n')).toEqual([])
+  })
+
+  it.each([
+    ['not YAML', '- name: db\n  image: [unclosed', 'not valid YAML'],
+    ['a duplicate key', '- name: db\n  name: db2\n  image: redis', 'not valid YAML (DUPLICATE_KEY at line 2'],
+    ['a map, not a list', 'name: db\nimage: redis', 'expected a YAML list'],
+    ['an item that is not a map', '- db', 'item 1: not a map'],
+    ['no name', '- image: redis', "item 1, field 'name'"],
+    ['an upper-case name', '- name: DB\n  image: redis', "item 1, field 'name'"],
+    ["a name in the deployment's own namespace", '- name: web-db\n  image: redis', "not starting with 'web-'"],
+    ['a name given twice', '- name: db\n  image: redis\n- name: db\n  image: redis', "'db' is given twice"],
+    ['an unknown field', '- name: db\n  image: redis\n  ports: 5432', "service 'db' has a field that is not known ('ports')"],
+    ['no image', '- name: db', "service 'db', field 'image'"],
+    ['a bad image', '- name: db\n  image: Redis!', "service 'db', field 'image'"],
+    ['env as a list', '- name: db\n  image: redis\n  env: [A=1]', "service 'db', field 'env': expected a map"],
+    ['a bad variable name', '- name: db\n  image: redis\n  env: {1A: x}', "field 'env': the key is not a variable name"],
+    ['a nested value', '- name: db\n  image: redis\n  env: {A: {b: c}}', "field 'env': the value of a variable is not"],
+    ['a variable in env and secret-env', '- name: db\n  image: redis\n  env: {A: x}\n  secret-env: {A: y}', "field 'secret-env': variable A is in env too"],
+    ['a port out of range', '- name: db\n  image: redis\n  port: 70000', "service 'db', field 'port'"],
+    ['a port as text', '- name: db\n  image: redis\n  port: "5432"', "service 'db', field 'port'"],
+    ['a relative volume', '- name: db\n  image: redis\n  volume: data', "service 'db', field 'volume'"],
+    ['the root as volume', '- name: db\n  image: redis\n  volume: /', "service 'db', field 'volume'"],
+    ['a volume with ..', '- name: db\n  image: redis\n  volume: /data/../etc', "service 'db', field 'volume'"],
+    ['bad memory', '- name: db\n  image: redis\n  memory: lots', "service 'db', field 'memory'"],
+    ['bad cpus', '- name: db\n  image: redis\n  cpus: -1', "service 'db', field 'cpus'"],
+    ['an empty command', '- name: db\n  image: redis\n  command: []', "service 'db', field 'command'"],
+    ['a command of numbers', '- name: db\n  image: redis\n  command: [1, 2]', "service 'db', field 'command'"],
+    ['too many services', Array.from({ length: 21 }, (_, i) => `- name: s${i}\n  image: redis`).join('\n'), '21 services, at most 20'],
+  ])('refuses %s, naming the service and field', (_, text, problem) => {
+    expect(refusal({ image: 'nginx', services: text }, 'services').message).toContain(problem)
+  })
+
+  it('never shows a value in its errors', () => {
+    for (const text of [
+      `- name: db\n  image: redis\n  secret-env: {A: ${SECRET}, B: [${SECRET}]}`,
+      `- name: db\n  image: redis\n  secret-env: {"${SECRET}": x}`,
+      `- name: db\n  image: redis\n  secret-env: {A: ${SECRET}}\n  port: "${SECRET}"`,
+      `- name: db\n  image: redis\n  secret-env: {A: "${SECRET}\n  memory: 1g`,
+      `- name: db\n  image: redis\n  ${SECRET}: 1`,
+      `- name: db\n  image: redis\n  memory: ${SECRET}`,
+    ])
+      expect(refusal({ image: 'nginx', services: text }, 'services').message).not.toContain('hunter2')
+  })
+
+  it('gives every secret-env value to mask, even of a service refused for another field', () => {
+    expect(
+      serviceSecretValues(`- name: db\n  image: redis\n  port: nope\n  secret-env:\n    A: ${SECRET}\n    B: 12345678\n- name: x\n  secret-env: [no]`),
+    ).toEqual([SECRET, '12345678'])
+    expect(serviceSecretValues('- name: [unclosed')).toEqual([])
+    expect(serviceSecretValues('')).toEqual([])
+  })
+})
+
+describe('readInputs: release-command', () => {
+  it('takes a JSON array or one line, like instance-command', () => {
+    expect(deploySettings({ 'release-command': '["rails","db:migrate"]' }).releaseCommand).toEqual(['rails', 'db:migrate'])
+    expect(deploySettings({ 'release-command': 'npm run migrate' }).releaseCommand).toEqual(['npm', 'run', 'migrate'])
+    expect(deploySettings({}).releaseCommand).toBeUndefined()
+  })
+
+  it('refuses what instance-command refuses, naming release-command', () => {
+    expect(refusal({ image: 'nginx', 'release-command': '[migrate]' }, 'release-command').message).toContain('not valid JSON')
+    expect(refusal({ image: 'nginx', 'release-command': 'a\nb' }, 'release-command').message).toContain('more than one line')
   })
 })

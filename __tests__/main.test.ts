@@ -116,6 +116,8 @@ describe('run: secrets are masked before anything else is printed', () => {
     'lb-certificate': selfSignedPem(),
     'secret-env': `DATABASE_URL=postgres://app:${randomBytes(9).toString('hex')}@db/app\n# a comment\nAPI_KEY=${randomBytes(12).toString('base64')}\n`,
     'basic-auth': `reviewer:${randomBytes(12).toString('base64')}\nqa:${randomBytes(6).toString('hex')} with: colons\n`,
+    // Not a secret input as a whole: only its secret-env values are.
+    services: `- name: db\n  image: postgres:16\n  env: {POSTGRES_DB: appdb}\n  secret-env:\n    POSTGRES_PASSWORD: ${randomBytes(9).toString('hex')}\n`,
   }
   for (const spec of INPUT_SPECS.filter((s) => s.secret && values[s.name] === undefined)) values[spec.name] = `${spec.name}-${randomBytes(12).toString('hex')}`
   const secretInputs = INPUT_SPECS.filter((s) => s.secret).map((s) => s.name)
@@ -150,6 +152,9 @@ describe('run: secrets are masked before anything else is printed', () => {
     }
     // Each secret-env value on its own, as a program in an instance may print it.
     for (const line of values['secret-env']!.split('\n').filter((l) => l.includes('='))) expect(masks).toContain(escapeData(line.slice(line.indexOf('=') + 1)))
+    // Each services secret-env value.
+    expect(masks).toContain(/POSTGRES_PASSWORD: (\w+)/.exec(values.services!)![1])
+    expect(masks).not.toContain('appdb')
     // Each basic-auth password, its whole line, and the base64 an Authorization header carries.
     for (const line of values['basic-auth']!.split('\n').filter((l) => l.includes(':'))) {
       const [user, password] = [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]

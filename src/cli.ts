@@ -11,7 +11,7 @@ import { run } from './main'
 const flags = INPUT_SPECS.filter((spec) => spec.name !== 'command')
 // Inputs that are whole files (PEM, env files) also take `--<input>-file PATH`, so that no one has
 // to paste them into a flag. A name here gets its flag once INPUT_SPECS has the input.
-const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env']
+const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env', 'services']
 const fileFlags = flags.filter((spec) => FILE_INPUTS.includes(spec.name))
 const OUTPUT_FORMATS = ['text', 'json'] as const
 type OutputFormat = (typeof OUTPUT_FORMATS)[number]

@@ -4,6 +4,7 @@
 
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
+import { parseDocument } from 'yaml'
 import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
@@ -142,6 +143,16 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'instance-cpus',
     description:
       "CPUs of each instance, e.g. `1`, `0.5` or `2`: a limit on a Docker or Podman host, the containerVM's vCPU count on a VCH (a fraction rounds up to a whole vCPU). Empty: the host's default (a VCH: 2 vCPUs).",
+  },
+  {
+    name: 'release-command',
+    description:
+      "Run once for each new generation of the instances, before any traffic moves to it (e.g. a database migration): a JSON array of strings or one line split on whitespace, never run through a shell, in a one-off container of `image` with the instances' `env`, `secret-env` and network. A non-zero exit fails the deploy and the previous generation keeps serving. Empty: none.",
+  },
+  {
+    name: 'services',
+    description:
+      'Companion containers of the deployment, such as a database or a cache, as a YAML list: each with `name` (the host name the instances reach it by), `image`, and optionally `env` and `secret-env` (maps of variables; secret-env values are masked), `command`, `port` (a TCP port the deploy waits for), `volume` (a path inside the container whose data lasts as long as the deployment), `memory` and `cpus`. They start before the instances and are kept, data and all, across redeploys; teardown removes them. Empty: none.',
   },
   {
     name: 'pull',
@@ -413,8 +424,10 @@ function readDeploySettings(
       tunnel: duration(get('tunnel-timeout'), 'tunnel-timeout', "'30m', '1h' or '2h'"),
       drain: duration(get('drain-timeout'), 'drain-timeout', "'30s', '2m' or '10m'"),
     },
-    services: [],
+    services: services(read('services') ?? '', instancePrefix),
   }
+  const releaseCommand = raw('release-command')
+  if (releaseCommand) settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command')
   const certificate = raw('lb-certificate')
   if (certificate) {
     if (protocol === 'tcp')
@@ -453,7 +466,7 @@ function readInstanceConfig(read: InputReader, raw: (name: string) => string | u
     )
   const config: InstanceConfig = { env, secretEnv }
   const command = raw('instance-command')
-  if (command) config.command = instanceCommand(command)
+  if (command) config.command = commandArgs(command, 'Invalid instance-command')
   const memory = raw('instance-memory')
   if (memory) config.memoryBytes = memoryBytes(memory)
   const cpus = raw('instance-cpus')
@@ -472,60 +485,180 @@ function envLines(text: string, input: string): EnvVar[] {
     if (entry.trim() === '' || entry.startsWith('#')) return
     const equals = entry.indexOf('=')
     if (equals < 0) throw new InputError(`${at} no '='. Expected KEY=VALUE (the line is not shown here).`)
-    const key = entry.slice(0, equals)
-    const value = entry.slice(equals + 1)
-    if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
-      throw new InputError(
-        `${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`,
-      )
-    if (value.includes('\0')) throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`)
-    if (entry.length > ENV_LINE_MAX) throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`)
-    const earlier = seen.get(key)
-    if (earlier !== undefined) throw new InputError(`${at} ${key} is already set on line ${earlier}. Give each variable once.`)
-    seen.set(key, i + 1)
-    vars.push({ key, value })
+    const variable = envVar(entry.slice(0, equals), entry.slice(equals + 1), at, 'KEY=VALUE', '(the line is not shown here)')
+    const earlier = seen.get(variable.key)
+    if (earlier !== undefined) throw new InputError(`${at} ${variable.key} is already set on line ${earlier}. Give each variable once.`)
+    seen.set(variable.key, i + 1)
+    vars.push(variable)
   })
   return vars
 }
 
-function instanceCommand(value: string): string[] {
+// One variable checked as a container's environment takes it; the key is shown only once valid.
+function envVar(key: string, value: string, at: string, form: string, notShown: string): EnvVar {
+  if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
+    throw new InputError(
+      `${at} the key is not a variable name. Expected ${form} with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters ${notShown}.`,
+    )
+  if (value.includes('\0')) throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`)
+  if (key.length + value.length + 1 > ENV_LINE_MAX)
+    throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`)
+  return { key, value }
+}
+
+const SERVICES_MAX = 20
+const SERVICES_TEXT_MAX = 1024 ** 2
+const SERVICE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+const VOLUME_PATH_PATTERN = /^\/[A-Za-z0-9._@+-]+(?:\/[A-Za-z0-9._@+-]+)*\/?$/
+const SERVICE_FIELDS = ['name', 'image', 'env', 'secret-env', 'command', 'port', 'volume', 'memory', 'cpus']
+
+// The services input: a YAML list of companion containers. Every error names the service (or its
+// place in the list) and the field, never a value: secret-env holds secrets, and any other field
+// may by mistake.
+function services(text: string, instancePrefix: string): ServiceSpec[] {
+  if (text.trim() === '') return []
+  if (text.length > SERVICES_TEXT_MAX) throw new InputError(`Invalid services: longer than ${SERVICES_TEXT_MAX} characters.`)
+  const document = parseDocument(text, { uniqueKeys: true })
+  const [problem] = [...document.errors, ...document.warnings]
+  // The parser's own message quotes the text around the problem: only its place and kind are said.
+  if (problem)
+    throw new InputError(
+      `Invalid services: not valid YAML (${problem.code}${problem.linePos ? ` at line ${problem.linePos[0].line}, column ${problem.linePos[0].col}` : ''}). Expected a list of services such as '- name: db' / '  image: postgres:16'.`,
+    )
+  const list: unknown = document.toJS({ maxAliasCount: 10 })
+  if (!Array.isArray(list) || list.length === 0) throw new InputError("Invalid services: expected a YAML list of services, each starting with '- name: ...'.")
+  if (list.length > SERVICES_MAX) throw new InputError(`Invalid services: ${list.length} services, at most ${SERVICES_MAX}.`)
+  const specs = list.map((item, i) => service(item, i + 1, instancePrefix))
+  specs.forEach((spec, i) => {
+    if (specs.findIndex((other) => other.name === spec.name) !== i)
+      throw new InputError(`Invalid services: the name '${spec.name}' is given twice. Give each service its own name.`)
+  })
+  return specs
+}
+
+function service(item: unknown, place: number, instancePrefix: string): ServiceSpec {
+  if (!isRecord(item))
+    throw new InputError(`Invalid services, item ${place}: not a map of fields. Expected fields such as 'name: db' and 'image: postgres:16'.`)
+  const rawName = item.name
+  if (typeof rawName !== 'string' || !SERVICE_NAME_PATTERN.test(rawName) || rawName.startsWith(`${instancePrefix}-`) || rawName === lockName(instancePrefix))
+    throw new InputError(
+      `Invalid services, item ${place}, field 'name': expected the host name the instances reach the service by, a DNS label of 1 to 63 lower-case letters, digits and '-' starting with a letter, such as 'db' (not starting with '${instancePrefix}-', which the deployment's own containers use).`,
+    )
+  const at = (field: string) => `Invalid services: service '${rawName}', field '${field}'`
+  const unknown = Object.keys(item).find((field) => !SERVICE_FIELDS.includes(field))
+  if (unknown !== undefined)
+    throw new InputError(
+      `Invalid services: service '${rawName}' has a field that is not known${/^[a-z-]{1,20}$/.test(unknown) ? ` ('${unknown}')` : ''}. Known fields: ${SERVICE_FIELDS.join(', ')}.`,
+    )
+  const image = item.image
+  if (typeof image !== 'string' || !IMAGE_PATTERN.test(image))
+    throw new InputError(`${at('image')}: expected an image reference such as 'postgres:16' or 'registry.example.com/team/redis:7'.`)
+  const spec: ServiceSpec = { name: rawName, image, env: envMap(item.env, at('env')), secretEnv: envMap(item['secret-env'], at('secret-env')) }
+  for (const { key } of spec.secretEnv)
+    if (spec.env.some((v) => v.key === key)) throw new InputError(`${at('secret-env')}: variable ${key} is in env too. Give it in one of them.`)
+  const size = [...spec.env, ...spec.secretEnv].reduce((total, v) => total + v.key.length + v.value.length + 2, 0)
+  if (size > ENV_TOTAL_MAX)
+    throw new InputError(
+      `Invalid services: service '${rawName}': env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment.`,
+    )
+  const { command, port, volume, memory, cpus } = item
+  if (command !== undefined && command !== null)
+    spec.command =
+      typeof command === 'string'
+        ? commandArgs(command.trim(), at('command'))
+        : checkedArgs(command, at('command'), `Expected a list of strings such as '["redis-server","--appendonly","yes"]', or one line of words`)
+  if (port !== undefined && port !== null) {
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)
+      throw new InputError(`${at('port')}: expected the TCP port the service listens on, a whole number from 1 to 65535, such as 5432.`)
+    spec.port = port as number
+  }
+  if (volume !== undefined && volume !== null) {
+    if (typeof volume !== 'string' || !VOLUME_PATH_PATTERN.test(volume) || volume.split('/').some((part) => part === '.' || part === '..'))
+      throw new InputError(
+        `${at('volume')}: expected an absolute path inside the container, such as '/var/lib/postgresql/data' (letters, digits and . _ @ + - between the slashes; not '/' alone, no '.' or '..').`,
+      )
+    spec.volume = volume.replace(/\/$/, '')
+  }
+  if (memory !== undefined && memory !== null) spec.memoryBytes = memoryBytes(String(memory), at('memory'))
+  if (cpus !== undefined && cpus !== null) spec.cpus = cpuCount(String(cpus), at('cpus'))
+  return spec
+}
+
+// A map of variable names to values; numbers and booleans are taken as YAML wrote them.
+function envMap(value: unknown, at: string): EnvVar[] {
+  if (value === undefined || value === null) return []
+  if (!isRecord(value)) throw new InputError(`${at}: expected a map of variables, such as 'POSTGRES_DB: app' on its own line (values are not shown here).`)
+  return Object.entries(value).map(([key, v]) => {
+    if (!['string', 'number', 'boolean'].includes(typeof v))
+      throw new InputError(`${at}: the value of a variable is not a string, number or boolean (values are not shown here).`)
+    return envVar(key, String(v), `${at}:`, 'KEY: value', '(values are not shown here)')
+  })
+}
+
+// Every services secret-env value, to be masked before the input is checked (main.ts): read as
+// leniently as the YAML allows, so that a service refused for another field has its secrets masked.
+export function serviceSecretValues(text: string): string[] {
+  if (text.trim() === '' || text.length > SERVICES_TEXT_MAX) return []
+  let list: unknown
+  try {
+    list = parseDocument(text, { prettyErrors: false }).toJS({ maxAliasCount: 10 })
+  } catch {
+    return []
+  }
+  if (!Array.isArray(list)) return []
+  return list.flatMap((item) => {
+    const secrets = isRecord(item) ? item['secret-env'] : undefined
+    return isRecord(secrets)
+      ? Object.values(secrets)
+          .filter((v) => ['string', 'number'].includes(typeof v))
+          .map(String)
+      : []
+  })
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+// A program and its arguments: a JSON array of strings, or one line split on spaces. `at` begins
+// each error (which input, or which service's field).
+function commandArgs(value: string, at: string): string[] {
   const expected = `Expected a JSON array of strings such as '["gunicorn","app:app"]', or one line of words separated by spaces (never run through a shell)`
   let args: unknown
   if (value.startsWith('[')) {
     try {
       args = JSON.parse(value)
     } catch {
-      throw new InputError(`Invalid instance-command: it starts with '[' but is not valid JSON. ${expected}.`)
+      throw new InputError(`${at}: it starts with '[' but is not valid JSON. ${expected}.`)
     }
-    if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
-      throw new InputError(`Invalid instance-command: the JSON is not a non-empty array of strings. ${expected}.`)
   } else {
-    if (/[\r\n]/.test(value)) throw new InputError(`Invalid instance-command: it has more than one line. ${expected}.`)
+    if (/[\r\n]/.test(value)) throw new InputError(`${at}: it has more than one line. ${expected}.`)
     args = value.split(/[ \t]+/)
   }
-  const list = args as string[]
-  if (list[0] === '') throw new InputError(`Invalid instance-command: the program name is empty. ${expected}.`)
-  if (list.some((a) => a.includes('\0'))) throw new InputError(`Invalid instance-command: it holds a NUL character, which no program argument can hold.`)
-  if (value.length > COMMAND_MAX) throw new InputError(`Invalid instance-command: longer than ${COMMAND_MAX} characters.`)
-  return list
+  if (value.length > COMMAND_MAX) throw new InputError(`${at}: longer than ${COMMAND_MAX} characters.`)
+  return checkedArgs(args, at, expected)
 }
 
-function memoryBytes(value: string): number {
+function checkedArgs(args: unknown, at: string, expected: string): string[] {
+  if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
+    throw new InputError(`${at}: the JSON is not a non-empty array of strings. ${expected}.`)
+  if (args[0] === '') throw new InputError(`${at}: the program name is empty. ${expected}.`)
+  if (args.some((a: string) => a.includes('\0'))) throw new InputError(`${at}: it holds a NUL character, which no program argument can hold.`)
+  return args as string[]
+}
+
+function memoryBytes(value: string, at = `Invalid instance-memory '${show(value)}'`): number {
   const match = MEMORY_PATTERN.exec(value)
   const bytes = match ? Math.ceil(Number(match[1]) * MEMORY_UNITS[match[2]!.toLowerCase()]!) : NaN
   if (!(bytes >= MEMORY_MIN && bytes <= MEMORY_MAX))
-    throw new InputError(
-      `Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`,
-    )
+    throw new InputError(`${at}. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`)
   return bytes
 }
 
-function cpuCount(value: string): number {
+function cpuCount(value: string, at = `Invalid instance-cpus '${show(value)}'`): number {
   const cpus = Number(value)
   if (!CPUS_PATTERN.test(value) || !(cpus >= 0.01 && cpus <= CPUS_MAX))
-    throw new InputError(
-      `Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`,
-    )
+    throw new InputError(`${at}. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`)
   return cpus
 }
 

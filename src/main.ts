@@ -1,6 +1,6 @@
 import { log } from './log'
 import { basicAuthorization } from './haproxy/basic-auth'
-import { INPUT_SPECS, readInputs, registryAuthHeader, type InputReader, type Inputs } from './inputs'
+import { INPUT_SPECS, readInputs, registryAuthHeader, serviceSecretValues, type InputReader, type Inputs } from './inputs'
 import { resolveTarget } from './docker/target'
 import { connectEngine, type Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
@@ -172,6 +172,7 @@ export function maskSecrets(read: InputReader): void {
     const value = line.slice(line.indexOf('=') + 1)
     for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
   }
+  for (const value of serviceSecretValues(read('services') ?? '')) for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
   // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
   for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
     const colon = line.indexOf(':')

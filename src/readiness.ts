@@ -32,6 +32,8 @@ export interface Endpoints {
 export interface Expectation {
   backend: string
   servers: string[]
+  // Servers that passed their checks just before this configuration was loaded (unhealthyServers).
+  admitted?: string[]
   // Also require that the stats page is served under this configuration (configIdOf): proves that a
   // reload has taken effect.
   configId?: string
@@ -76,7 +78,7 @@ export async function waitUntilServing(endpoints: Endpoints, expectation: Expect
     try {
       const stats = await fetchStats(endpoints, signal)
       statuses = parseStatsCsv(stats.csv)
-      const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers)
+      const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers, expectation.admitted)
       if (expectation.configId && stats.configId !== expectation.configId) problem = 'the load-balancer has not loaded its new configuration'
       else if (unhealthy.length > 0) {
         problem = `${unhealthy.length} of ${expectation.servers.length} instances not healthy yet`

@@ -44,6 +44,17 @@ afterAll(async () => {
 })
 
 describe('real traffic through the load-balancer', () => {
+  it('admits instances whose health path takes longer than the check interval (0.5 s) to answer', async () => {
+    const slowPrefix = uniquePrefix('slowcheck')
+    try {
+      const run = await runAction(await localInputs(slowPrefix, { image: IMAGES.traffic, instances: '2', 'health-check-path': '/slow?s=1' }))
+      expect(run.code, explain(run)).toBe(0)
+      expect(await (await fetch(run.outputs.url)).text()).toMatch(/^traffic /)
+    } finally {
+      removeDeployment(slowPrefix)
+    }
+  })
+
   it('tells the instances the scheme, host, port and address the client used, whatever the client claims', async () => {
     // Published on the Docker host, a client's connection reaches the load-balancer from the
     // network's gateway (the engine's port forwarding), or from the loopback address.

@@ -191,6 +191,11 @@ function render(config: LbConfig, initAddr: string): string {
     // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
     // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
     // traffic again, so one lucky answer of a flapping instance does not put it back.
+    // A check connects within min(timeout connect, inter) and then waits this long for the answer:
+    // without it the whole check had inter (0.5 s), so an application whose health path takes
+    // longer (a database query, a cold start) never became healthy. A hung instance is still out
+    // after two such checks.
+    '    timeout check 2s',
     `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
     '',
     'frontend stats',

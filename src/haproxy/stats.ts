@@ -31,10 +31,12 @@ export function isHealthy(status: ServerStatus): boolean {
   return status.status === 'UP' && /^L\dOK$/.test(status.checkStatus)
 }
 
-export function unhealthyServers(statuses: ServerStatus[], backend: string, expected: string[]): string[] {
+// `admitted` servers passed their checks moments ago (as candidates, before a reload): UP before
+// the new worker's first check is enough for them, as the worker sends them traffic meanwhile anyway.
+export function unhealthyServers(statuses: ServerStatus[], backend: string, expected: string[], admitted: string[] = []): string[] {
   return expected.filter((name) => {
     const status = statuses.find((s) => s.backend === backend && s.server === name)
-    return !status || !isHealthy(status)
+    return !status || !(isHealthy(status) || (admitted.includes(name) && status.status === 'UP' && /^(\* )?INI$/.test(status.checkStatus)))
   })
 }
 

@@ -112,7 +112,8 @@ export async function switchTraffic(
     if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
     await reload(ctx, lb, lbConfig)
   }
-  return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address }
+  // The candidates just passed their checks: the new worker need not check them again first.
+  return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address }
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.
@@ -136,12 +137,14 @@ async function waitFor(
   backend: string,
   servers: Server[],
   throughService: boolean,
+  admitted: Server[] = [],
 ): Promise<ServerStatus[]> {
   const names = servers.map((s) => s.name)
   try {
     return await ctx.waitUntilServing(endpoints, {
       backend,
       servers: names,
+      admitted: admitted.map((s) => s.name),
       configId: configIdOf(config),
       throughService,
       deadline: ctx.deadline,
