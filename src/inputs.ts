@@ -426,6 +426,12 @@ function readDeploySettings(
     },
     services: services(read('services') ?? '', instancePrefix),
   }
+  // Both names resolve on the deployment's network: the instances would reach either by it.
+  const shadowing = settings.services.find((s) => s.name === settings.lbName)
+  if (shadowing)
+    throw new InputError(
+      `Invalid services: service '${shadowing.name}' has the name of the load-balancer (lb-name), and both names resolve on the deployment's network. Rename the service or choose another lb-name.`,
+    )
   const releaseCommand = raw('release-command')
   if (releaseCommand) settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command')
   const certificate = raw('lb-certificate')
