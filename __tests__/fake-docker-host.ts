@@ -1,4 +1,4 @@
-import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, NetworkSummary, ProcessList } from '../src/docker/deploy-host'
+import type { ContainerDetails, ContainerSpec, ContainerSummary, DockerHost, NetworkSummary, ProcessList, VolumeSummary } from '../src/docker/deploy-host'
 import type { FileOwner } from '../src/docker/archive'
 import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { newStatsAuth } from '../src/haproxy/stats-auth'
@@ -6,6 +6,7 @@ import { STATS_CERTIFICATE_PATH, type LbConfig } from '../src/haproxy/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DeploySettings } from '../src/inputs'
 import type { DeployPlan } from '../src/plan'
+import type { ServicesPlan } from '../src/services/plan'
 import type { Expectation } from '../src/readiness'
 import type { ServerStatus } from '../src/haproxy/stats'
 import { useLog, type Log } from '../src/log'
@@ -39,6 +40,10 @@ export class FakeHost implements DockerHost {
   containers = new Map<string, FakeContainer>()
   networks = new Map<string, string>()
   networkLabels = new Map<string, Record<string, string>>()
+  // Volumes by name, with their labels, driver and options.
+  volumes = new Map<string, { labels: Record<string, string>; driver: string; options: Record<string, string> }>()
+  // What a VCH's GET /info lists as its volume stores; undefined as on dockerd.
+  stores?: string[]
   cpus = 2
   // Answers a name clash as Podman does.
   podman = false
@@ -182,6 +187,20 @@ export class FakeHost implements DockerHost {
       .map(([id, name]) => ({ id, name, labels: this.networkLabels.get(id) ?? {}, created: new Date() }))
   }
 
+  async listVolumes(labels: string[]): Promise<VolumeSummary[]> {
+    return [...this.volumes].filter(([, v]) => hasLabels(v.labels, labels)).map(([name, v]) => ({ name, labels: v.labels }))
+  }
+
+  async createVolume(name: string, driver: string, options: Record<string, string>, labels: Record<string, string>): Promise<string> {
+    await this.call(`create volume ${name}`)
+    this.volumes.set(name, { labels, driver, options })
+    return name
+  }
+
+  async volumeStores(): Promise<string[] | undefined> {
+    return this.stores
+  }
+
   async labelsOf(kind: 'container' | 'network', name: string): Promise<Record<string, string> | undefined> {
     if (kind === 'container') return this.byName(name) && (this.byName(name)!.labels ?? {})
     const id = [...this.networks].find(([, n]) => n === name)?.[0]
@@ -215,7 +234,7 @@ export class FakeHost implements DockerHost {
     return exit.exitCode
   }
 
-  async remove(containers: string[], networks: string[]): Promise<string[]> {
+  async remove(containers: string[], networks: string[], volumes: string[] = []): Promise<string[]> {
     const failures: string[] = []
     for (const id of containers) {
       const name = this.containers.get(id)?.name ?? id
@@ -228,6 +247,12 @@ export class FakeHost implements DockerHost {
       await this.call(`remove network ${this.networks.get(id)}`).then(
         () => this.networks.delete(id),
         (error: Error) => failures.push(`network ${id}: ${error.message}`),
+      )
+    }
+    for (const name of volumes) {
+      await this.call(`remove volume ${name}`).then(
+        () => this.volumes.delete(name),
+        (error: Error) => failures.push(`volume ${name}: ${error.message}`),
       )
     }
     return failures
@@ -353,6 +378,7 @@ export function contextOf(
   options: {
     settings?: Partial<DeploySettings>
     profile?: Partial<HostProfile>
+    services?: ServicesPlan
     signal?: AbortSignal
     ready?: (expectation: Expectation) => Promise<ServerStatus[]>
     // Whether a load-balancer started again answers (waitUntilListening).
@@ -370,6 +396,7 @@ export function contextOf(
     publishedHost: '127.0.0.1',
     settings,
     plan,
+    services: options.services ?? noServices(),
     lbSpec: 'spec-1',
     netName: 'web-net',
     deadline: Date.now() + 60_000,
@@ -385,6 +412,10 @@ export function contextOf(
     },
   }
   return { ctx, remembered, waits, listens }
+}
+
+export function noServices(): ServicesPlan {
+  return { keep: [], start: [], removeFirst: [], removeAfter: [], removeVolumesAfter: [], checked: [] }
 }
 
 export function emptyPlan(change: Partial<DeployPlan> = {}): DeployPlan {

@@ -324,6 +324,17 @@ describe('readInputs: instance-prefix and lb-name', () => {
     expect(deploySettings({ 'instance-prefix': 'pr-43', 'lb-name': lock }).lbName).toBe(lock)
   })
 
+  it("refuses an lb-name among the names kept for the deployment's companion services", () => {
+    const error = refusal({ image: 'nginx', 'instance-prefix': 'pr-42', 'lb-name': 'pr-42-svc-db' }, 'lb-name')
+    expect(error.message).toContain("names starting with 'pr-42-svc-' are kept for the companion services")
+    expect(deploySettings({ 'instance-prefix': 'pr-42', 'lb-name': 'pr-42-svclb' }).lbName).toBe('pr-42-svclb')
+  })
+
+  it('refuses a service named like the load-balancer: both names would resolve on the network', () => {
+    const error = refusal({ image: 'nginx', 'lb-name': 'cache', services: '- name: cache\n  image: redis:7' }, 'services')
+    expect(error.message).toContain("service 'cache' has the name of the load-balancer (lb-name)")
+  })
+
   it('quotes a huge pasted value shortened', () => {
     const error = refusal({ image: 'nginx', 'lb-name': 'y'.repeat(5000) }, 'lb-name')
     expect(error.message.length).toBeLessThan(400)

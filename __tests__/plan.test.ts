@@ -30,7 +30,7 @@ function desired(overrides: Partial<DesiredDeployment> = {}): DesiredDeployment 
   }
 }
 
-const empty = (): DeploymentState => ({ instances: [], networks: [] })
+const empty = (): DeploymentState => ({ instances: [], networks: [], services: [], volumes: [] })
 
 let nextId = 0
 const newId = () => `id${String(++nextId).padStart(62, '0')}`
@@ -50,6 +50,8 @@ function apply(state: DeploymentState, plan: DeployPlan, want: DesiredDeployment
     instances: [...state.instances.filter((i) => !removed.has(i.id)), ...created],
     networks: plan.createNetwork ? [...state.networks, { id: newId(), name: networkName(want.deployment) }] : state.networks,
     lb: plan.lb === 'keep' ? state.lb : { id: newId(), name: want.lbName, spec: want.lbSpec, running: true },
+    services: [],
+    volumes: [],
   }
 }
 
@@ -226,9 +228,9 @@ describe('planDeploy', () => {
 
   it('creates the network only when the deployment has none by its name', () => {
     const want = desired()
-    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'web-net' }] }).createNetwork).toBe(false)
-    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'other-net' }] }).createNetwork).toBe(true)
-    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'web-net2' }] }).createNetwork).toBe(true)
+    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'web-net' }], services: [], volumes: [] }).createNetwork).toBe(false)
+    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'other-net' }], services: [], volumes: [] }).createNetwork).toBe(true)
+    expect(planDeploy(want, { instances: [], networks: [{ id: 'n1', name: 'web-net2' }], services: [], volumes: [] }).createNetwork).toBe(true)
   })
 
   it('converges from a messy state: mixed generations, stopped ones and a gap', () => {
@@ -247,6 +249,8 @@ describe('planDeploy', () => {
       instances: [instance(generation, 1), instance(generation, 3, false), instance(generation, 7), instance(old, 1), instance(old, 2, false)],
       networks: [{ id: 'n', name: 'web-net' }],
       lb: { id: 'lb1', name: 'lb', spec: want.lbSpec, running: true },
+      services: [],
+      volumes: [],
     }
     const plan = planDeploy(want, state)
     expect(indexes(plan.create)).toEqual([2, 3, 4])
@@ -344,6 +348,8 @@ describe('instance configuration and the generation', () => {
     const state: DeploymentState = {
       instances: [running(`${settings}-aaaaaa`), running(`${settings}-bbbbbb`, false), running(generationOf(IMAGE_B, 80)), running(`${settings}0-cccccc`)],
       networks: [],
+      services: [],
+      volumes: [],
     }
     expect(generationsWithSettings(state, settings)).toEqual([`${settings}-aaaaaa`])
     expect(generationWithSecrets(settings, `${settings}-aaaaaa`, '123456')).toBe(`${settings}-aaaaaa`)

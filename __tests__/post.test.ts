@@ -71,6 +71,19 @@ describe('takeBack', () => {
     expect(host.containers.has(lock)).toBe(true)
   })
 
+  it('removes the volumes the killed run created and starts the services it had stopped to replace them; other volumes stay', async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.add({ name: 'pr-1-svc-db', labels: ofRun('run-a', 'service') })
+    const old = host.add({ name: 'pr-1-svc-db.old', running: false, labels: ofRun('earlier', 'service') })
+    await host.createVolume('pr-1-svc-db-new', 'local', {}, ofRun('run-a', 'volume'))
+    await host.createVolume('pr-1-svc-db-data', 'local', {}, ofRun('earlier', 'volume'))
+    await takeBack(host, { ...deployment, replacedServices: [{ id: old, name: 'pr-1-svc-db' }] })
+    expect([...host.containers.values()].map((c) => `${c.name} ${c.running ? 'running' : 'stopped'}`)).toEqual(['pr-1-svc-db running'])
+    expect(host.containers.has(old)).toBe(true)
+    expect([...host.volumes.keys()]).toEqual(['pr-1-svc-db-data'])
+  })
+
   it('puts back the configuration and the certificate the killed run had replaced, then reloads', async () => {
     recordLog()
     const host = new FakeHost()

@@ -252,6 +252,20 @@ describe('prune on a Docker host', () => {
     expect([...host.networks.values()].sort()).toEqual(['pr-2-net', 'pr-4-net', 'web-net'])
   })
 
+  it("removes an old deployment's services' volumes, also when they are all it has left", async () => {
+    recordLog()
+    lockWait.meanwhile = async () => {}
+    const host = new FakeHost()
+    const old = new Date(Date.now() - 7200_000).toISOString()
+    const volumeLabels = (deployment: string) => ({ [LABEL.deployment]: deployment, [LABEL.role]: 'volume', [LABEL.created]: old, [LABEL.owner]: OURS })
+    await deployed(host, 'pr-1', OURS)
+    await host.createVolume('pr-1-svc-db-1a2b3c4d', 'local', {}, volumeLabels('pr-1'))
+    await host.createVolume('pr-5-svc-db-1a2b3c4d', 'local', {}, volumeLabels('pr-5'))
+    const report = await prune(host, { deployments: 'pr-*', owner: OURS, maxAgeSeconds: 3600 }, context)
+    expect(report.removed.map((d) => d.deployment)).toEqual(['pr-1', 'pr-5'])
+    expect(host.volumes.size).toBe(0)
+  })
+
   it('without max-age leaves a deployment from before owner labels, saying why', async () => {
     recordLog()
     lockWait.meanwhile = async () => {}

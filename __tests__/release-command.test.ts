@@ -24,8 +24,11 @@ const running = (generation: string, index: number): InstanceObject => ({
   running: true,
 })
 
-function planFor(state: DeploymentState, instances: number) {
-  return planDeploy({ deployment: 'web', generation: 'g2', instances, instancePort: 80, lbName: 'web-lb', lbSpec: 'spec-1' }, state)
+function planFor(state: Omit<DeploymentState, 'services' | 'volumes'>, instances: number) {
+  return planDeploy(
+    { deployment: 'web', generation: 'g2', instances, instancePort: 80, lbName: 'web-lb', lbSpec: 'spec-1' },
+    { ...state, services: [], volumes: [] },
+  )
 }
 
 describe('releaseNeeded', () => {

@@ -5,7 +5,7 @@ import { startAll } from '../src/steps/start'
 import { undo } from '../src/steps/undo'
 import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
 
-const NONE: DeploymentState = { instances: [], networks: [] }
+const NONE: DeploymentState = { instances: [], networks: [], services: [], volumes: [] }
 const names = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `web-g2-${i + 1}`, index: i + 1 }))
 
 function freshPlan(n: number) {
@@ -111,7 +111,13 @@ describe('startAll', () => {
     const plan = emptyPlan({ create: names(1), serving: [{ name: 'web-g2-1', port: 80 }] })
     const { ctx } = contextOf(host, plan)
     await expect(
-      startAll(ctx, lbConfigFor(plan), { instances: [], lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true }, networks: [] }),
+      startAll(ctx, lbConfigFor(plan), {
+        instances: [],
+        lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
+        networks: [],
+        services: [],
+        volumes: [],
+      }),
     ).rejects.toThrow('Could not create instance web-g2-1 from nginx:1.27: No such image: nginx:1.27')
     expect(ctx.record.createdContainers).toEqual([])
   })
@@ -123,7 +129,7 @@ describe('startAll', () => {
     host.fail('start web-lb', Object.assign(new Error('driver failed programming external connectivity: port is already allocated'), { statusCode: 500 }))
     const plan = emptyPlan({ lb: 'replace' })
     const { ctx, remembered } = contextOf(host, plan)
-    const state: DeploymentState = { instances: [], lb: { id: old, name: 'web-lb', spec: 'spec-0', running: true }, networks: [] }
+    const state: DeploymentState = { instances: [], lb: { id: old, name: 'web-lb', spec: 'spec-0', running: true }, networks: [], services: [], volumes: [] }
     await expect(startAll(ctx, lbConfigFor(plan), state)).rejects.toThrow(
       /^Could not start load-balancer web-lb: .*port is already allocated\. Port 8081 is taken on the Docker host: choose another lb-port or stop what uses it\.$/,
     )
@@ -152,7 +158,13 @@ describe('startAll', () => {
     const dead = host.add({ name: 'web-g2-1', running: false })
     const plan = emptyPlan({ removeFirst: [{ id: dead, name: 'web-g2-1', generation: 'g2', index: 1, port: 80, running: false }], create: names(1) })
     const { ctx } = contextOf(host, plan)
-    await startAll(ctx, lbConfigFor(plan), { instances: [], lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true }, networks: [] })
+    await startAll(ctx, lbConfigFor(plan), {
+      instances: [],
+      lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
+      networks: [],
+      services: [],
+      volumes: [],
+    })
     expect(host.calls).toEqual(['remove web-g2-1', 'create web-g2-1', 'start web-g2-1'])
     expect(lines).toEqual(['Removed stopped instances: web-g2-1', 'Started web-g2-1'])
   })

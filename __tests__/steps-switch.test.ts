@@ -30,7 +30,13 @@ function redeploy() {
     ],
     removeAfter: [old],
   })
-  const state: DeploymentState = { instances: [old], lb: { id: lb, name: 'web-lb', spec: 'spec-1', running: true }, networks: [{ id: 'n', name: 'web-net' }] }
+  const state: DeploymentState = {
+    instances: [old],
+    lb: { id: lb, name: 'web-lb', spec: 'spec-1', running: true },
+    networks: [{ id: 'n', name: 'web-net' }],
+    services: [],
+    volumes: [],
+  }
   return { host, lb, plan, state, lbConfig: lbConfigFor(plan) }
 }
 
@@ -155,7 +161,7 @@ describe('switchTraffic with a container of this run that exited', () => {
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
     await expect(
-      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }, filesIn(host, lb)).then((reloads) =>
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [], services: [], volumes: [] }, filesIn(host, lb)).then((reloads) =>
         switchTraffic(ctx, lb, lbConfigFor(plan), reloads),
       ),
     ).rejects.toThrow(
@@ -170,7 +176,7 @@ describe('switchTraffic with a container of this run that exited', () => {
     const plan = emptyPlan({ lb: 'create' })
     const { ctx } = contextOf(host, plan)
     await expect(
-      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [] }, filesIn(host, lb)).then((reloads) =>
+      prepareReloads(ctx, lbConfigFor(plan), { instances: [], networks: [], services: [], volumes: [] }, filesIn(host, lb)).then((reloads) =>
         switchTraffic(ctx, lb, lbConfigFor(plan), reloads),
       ),
     ).rejects.toThrow(/^Load-balancer web-lb exited with code 1 right after starting\. Its last log lines:\n\[ALERT\] cannot open \/no\/such\.cfg\n/)

@@ -29,6 +29,27 @@ describe('teardown', () => {
     expect(lines).toEqual(["Removed 3 object(s) of deployment 'pr-1': pr-1-g1-1, pr-1-lb, pr-1-net"])
   })
 
+  it('removes the companion services with the containers, and their volumes after the network', async () => {
+    recordLog()
+    const host = new FakeHost()
+    await deployed(host, 'pr-1', 'acme/one')
+    host.add({ name: 'pr-1-svc-db', labels: labels('pr-1', 'service', 'acme/one') })
+    await host.createVolume('pr-1-svc-db-1a2b3c4d', 'local', {}, labels('pr-1', 'volume', 'acme/one'))
+    await host.createVolume('pr-2-svc-db-1a2b3c4d', 'local', {}, labels('pr-2', 'volume', 'acme/one'))
+    host.calls = []
+    expect((await teardown(host, 'pr-1', 'acme/one')).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-svc-db', 'pr-1-net', 'pr-1-svc-db-1a2b3c4d'])
+    expect(host.calls.slice(-2)).toEqual(['remove network pr-1-net', 'remove volume pr-1-svc-db-1a2b3c4d'])
+    expect([...host.volumes.keys()]).toEqual(['pr-2-svc-db-1a2b3c4d'])
+  })
+
+  it('refuses a deployment whose volume another owner created', async () => {
+    recordLog()
+    const host = new FakeHost()
+    await host.createVolume('pr-1-svc-db-1a2b3c4d', 'local', {}, labels('pr-1', 'volume', 'acme/two'))
+    await expect(teardown(host, 'pr-1', 'acme/one')).rejects.toThrow(/belongs to acme\/two/)
+    expect(host.volumes.size).toBe(1)
+  })
+
   // A run killed while it replaced the load-balancer leaves <lb>-next or <lb>-old beside it; the
   // caller's own lock stays for the caller to release.
   it('removes every load-balancer an interrupted replacement left, and not the lock it runs under', async () => {
@@ -74,7 +95,7 @@ describe('teardown', () => {
   it('says so when there is nothing to remove', async () => {
     const lines = recordLog()
     expect(await teardown(new FakeHost(), 'pr-9', 'acme/one')).toEqual({ removed: [] })
-    expect(lines).toEqual(["Nothing to remove: no containers or networks of deployment 'pr-9' on the Docker host."])
+    expect(lines).toEqual(["Nothing to remove: no containers, networks or volumes of deployment 'pr-9' on the Docker host."])
   })
 
   it('fails naming what it could not remove, and what to do', async () => {

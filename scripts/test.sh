@@ -34,11 +34,11 @@ E2E=__tests__/e2e
 HAPROXY_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/traffic.test.ts
   $E2E/keep-alive.test.ts $E2E/exposure.test.ts $E2E/lifecycle.test.ts $E2E/protection.test.ts)
 # What the host does: deploy, redeploy under load, scale, concurrency (lock and lease), teardown,
-# cancellation and failures (its process list, events, errors and port publishing), and the
-# release command (a one-off container: wait, logs, removal).
+# cancellation and failures (its process list, events, errors and port publishing), the release
+# command (a one-off container: wait, logs, removal) and companion services (network aliases, volumes).
 HOST_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/lifecycle.test.ts
   $E2E/lease.test.ts $E2E/cancel.test.ts $E2E/keep-alive.test.ts $E2E/failures.test.ts $E2E/exposure.test.ts $E2E/protection.test.ts
-  $E2E/release.test.ts)
+  $E2E/release.test.ts $E2E/services.test.ts)
 # The newest engines Debian ships (trixie): deploy and scale 3 -> 5 -> 2 and teardown (deploy),
 # redeploy under load with no failed request (redeploy), concurrency: two runs of one deployment,
 # a dead run's lock, teardown with the lock (lifecycle) and the lease (lease).

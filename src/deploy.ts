@@ -24,6 +24,8 @@ import { retire } from './steps/retire'
 import { prepareReloads, switchTraffic, type ServiceAddress } from './steps/switch'
 import { undo } from './steps/undo'
 import { releaseNeeded, runRelease } from './release/run'
+import { describeServices, serviceMemoryInput, servicesToStart } from './services/plan'
+import { servicesPlanFor, startServices } from './services/start'
 
 export interface DeployResult extends ServiceAddress {
   lbContainer: string
@@ -43,16 +45,18 @@ const PUBLISHED_REDIRECT_PORT = 8081
 export interface PulledImages {
   image: PulledImage
   haproxyImage: PulledImage
+  // The companion services' images, in the order of settings.services.
+  serviceImages: PulledImage[]
 }
 
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 export async function pullImages(host: DockerHost, profile: HostProfile, settings: DeploySettings, signal?: AbortSignal): Promise<PulledImages> {
   const options = { policy: settings.pull, auth: settings.registryAuth, signal, localImageNamespace: profile.localImageNamespace }
-  const [image, haproxyImage] = await log.group('Pull images', () =>
-    Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, options, log.info))),
-  )
-  for (const pulled of [image, haproxyImage]) if (pulled.warning) log.warning(pulled.warning)
-  return { image, haproxyImage }
+  const references = [settings.image, settings.haproxyImage, ...settings.services.map((s) => s.image)]
+  const pulled = await log.group('Pull images', () => Promise.all(references.map((ref) => obtainImage(host, ref, options, log.info))))
+  for (const { warning } of pulled) if (warning) log.warning(warning)
+  const [image, haproxyImage, ...serviceImages] = pulled
+  return { image: image!, haproxyImage: haproxyImage!, serviceImages }
 }
 
 // Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
@@ -61,7 +65,7 @@ export async function deploy(
   host: DockerHost,
   engine: Engine,
   settings: DeploySettings,
-  { image, haproxyImage }: PulledImages,
+  { image, haproxyImage, serviceImages }: PulledImages,
   signal?: AbortSignal,
 ): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
@@ -88,7 +92,14 @@ export async function deploy(
     },
     state,
   )
+  const services = await servicesPlanFor(
+    host,
+    settings,
+    serviceImages.map((i) => i.id),
+    state,
+  )
   log.info(describePlan(plan, state))
+  if (settings.services.length + state.services.length > 0) log.info(describeServices(services))
   const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host)
   if (resources) log.info(resources)
   if (engine.host.note) log.info(engine.host.note)
@@ -113,6 +124,7 @@ export async function deploy(
     certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
+    services: services.checked,
     statsAuth,
     basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
     allowedSources: settings.allowCidrs,
@@ -128,6 +140,7 @@ export async function deploy(
     publishedHost: engine.target.publishedHost,
     settings,
     plan,
+    services,
     lbSpec,
     netName,
     deadline,
@@ -137,12 +150,16 @@ export async function deploy(
     waitUntilListening,
   }
   try {
-    // Before any instance of a new generation starts and before the load-balancer changes.
+    // Companion services first, when there are any to start or to wait for: the instances need
+    // them from their first request. Without, the flow is one phase, as before there were services.
+    const early = servicesToStart(services) ? await log.group('Start companion services', () => startServices(ctx, lbConfig, state, keptFiles)) : undefined
+    // The release command (a one-off container of the new image): the services are up, no new
+    // instance has started and no traffic has moved.
     const release = releaseNeeded(ctx) ? await log.group('Release command', () => runRelease(ctx)) : undefined
     // A kept load-balancer's reloads are prepared while the instances start; both settle before
     // either's failure is thrown, so that the undo finds all that was done.
     const [started, prepared] = await log.group('Start instances and load-balancer', () =>
-      Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state, keptFiles)]),
+      Promise.allSettled([startAll(ctx, lbConfig, state, early), prepareReloads(ctx, lbConfig, state, keptFiles)]),
     )
     if (started.status === 'rejected') throw started.reason
     if (prepared.status === 'rejected') throw prepared.reason
@@ -196,12 +213,18 @@ export async function checkHost(host: DockerHost, engine: Engine, settings: Depl
   await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy')
   const { cpus } = settings.instanceConfig
   instanceResources(settings.instanceConfig, engine.host)
+  for (const service of settings.services) instanceResources(service, engine.host, serviceMemoryInput(service.name))
   // A host that limits containers refuses more CPUs than it has, but only once the instance is
   // created; a containerVM's vCPUs are not bounded by the VCH's own count.
-  if (cpus && engine.host.instanceSize === 'cgroup-limits') {
+  const sized = [{ input: 'instance-cpus', cpus }, ...settings.services.map((s) => ({ input: `cpus of service '${s.name}'`, cpus: s.cpus }))].filter(
+    (s) => s.cpus,
+  )
+  if (sized.length > 0 && engine.host.instanceSize === 'cgroup-limits') {
     const NCPU = await host.cpuCount()
-    if (NCPU && cpus > NCPU) throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
+    const over = sized.find((s) => NCPU && s.cpus! > NCPU)
+    if (over) throw new InputError(`Invalid ${over.input} ${over.cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`)
   }
+  await checkVolumeStore(host, engine.host, settings)
   const netName = networkName(settings.instancePrefix)
   const [lbDeployment, netDeployment, external] = await Promise.all([
     deploymentOf(host, 'container', settings.lbName),
@@ -214,6 +237,18 @@ export async function checkHost(host: DockerHost, engine: Engine, settings: Depl
     throw new Error(
       `External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`,
     )
+}
+
+// A VCH keeps volumes in volume stores that vic-machine was given; one without the store the action
+// uses cannot create a service's volume, which would fail only once the deploy is under way.
+async function checkVolumeStore(host: DockerHost, profile: HostProfile, settings: DeploySettings): Promise<void> {
+  const needing = settings.services.filter((s) => s.volume !== undefined).map((s) => s.name)
+  if (!profile.volumeStore || needing.length === 0) return
+  const stores = (await host.volumeStores()) ?? []
+  if (stores.includes(profile.volumeStore)) return
+  throw new Error(
+    `The VCH has no volume store named '${profile.volumeStore}' (it has ${stores.length > 0 ? stores.map((s) => `'${s}'`).join(', ') : 'none'}), and service(s) ${needing.join(', ')} need a volume. Ask the vSphere administrator to add one with vic-machine configure --volume-store <datastore>/<path>:${profile.volumeStore}, or remove volume from these services.`,
+  )
 }
 
 function refuseForeign(kind: string, name: string, labelled: string | undefined, deployment: string, input: string): void {

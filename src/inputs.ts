@@ -9,7 +9,7 @@ import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
-import { lockName } from './names'
+import { lockName, serviceContainerName } from './names'
 
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -426,6 +426,12 @@ function readDeploySettings(
     },
     services: services(read('services') ?? '', instancePrefix),
   }
+  // Both names resolve on the deployment's network: the instances would reach either by it.
+  const shadowing = settings.services.find((s) => s.name === settings.lbName)
+  if (shadowing)
+    throw new InputError(
+      `Invalid services: service '${shadowing.name}' has the name of the load-balancer (lb-name), and both names resolve on the deployment's network. Rename the service or choose another lb-name.`,
+    )
   const releaseCommand = raw('release-command')
   if (releaseCommand) settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command')
   const certificate = raw('lb-certificate')
@@ -776,6 +782,11 @@ function lbName(value: string, instancePrefix: string): string {
   if (lb === lockName(instancePrefix))
     throw new InputError(
       `Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
+    )
+  // Companion services' containers (and their volumes) are named `<instance-prefix>-svc-<name>`.
+  if (lb.startsWith(serviceContainerName(instancePrefix, '')))
+    throw new InputError(
+      `Invalid lb-name '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
     )
   return lb
 }

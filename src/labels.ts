@@ -19,6 +19,12 @@ export const LABEL = {
   port: `${NAMESPACE}.port`,
   // Load-balancer: the settings that need a new container when they change.
   lbSpec: `${NAMESPACE}.lb-spec`,
+  // Companion services and their volumes: the service's name (services input), and what its
+  // container runs as a short hash (services/plan.ts).
+  service: `${NAMESPACE}.service`,
+  serviceSpec: `${NAMESPACE}.service-spec`,
+  // A service's volume: the path inside the container it is mounted at.
+  volumePath: `${NAMESPACE}.volume-path`,
   created: `${NAMESPACE}.created`,
   // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
   pullRequest: `${NAMESPACE}.pr`,
@@ -50,7 +56,7 @@ export function useOwner(owner: string): void {
 }
 
 // release: the one-off container of the release command (src/release), removed once it has run.
-export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release'
+export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service' | 'volume'
 
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.

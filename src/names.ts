@@ -18,3 +18,21 @@ export function lockName(deployment: string): string {
 export function releaseName(deployment: string, generation: string): string {
   return `${deployment}-release-${generation}`
 }
+
+// A companion service's container. Instances are `<deployment>-<hex generation>-<n>`, so `svc`
+// never names a generation; the instances reach the service by its own name (a network alias).
+export function serviceContainerName(deployment: string, service: string): string {
+  return `${deployment}-svc-${service}`
+}
+
+// A replaced service's container until traffic has moved (old), and its replacement until the old
+// one has stopped (next): a service name is a DNS label, which has no dot, so no other service's
+// container can have these names.
+export function besideName(name: string, which: 'old' | 'next'): string {
+  return `${name}.${which}`
+}
+
+// A service's volume, one per path: a new path gets a new volume while the old one stays for the undo.
+export function serviceVolumeName(deployment: string, service: string, pathHash: string): string {
+  return `${deployment}-svc-${service}-${pathHash}`
+}

@@ -26,11 +26,11 @@ export function ownershipOf(owners: string[], owner: string): Ownership {
   return labelled.length > 0 ? { kind: 'ours' } : { kind: 'unowned' }
 }
 
-// The owner labels of the deployment's containers and networks. A lock counts only when another
+// The owner labels of the deployment's containers, networks and volumes. A lock counts only when another
 // owner holds it (its first deploy may be under way with nothing else created yet): under the
 // lock, the caller's own lock says nothing about whose the deployment is.
-function ownersIn({ containers, networks }: DeploymentObjects, owner: string): string[] {
-  return [...containers, ...networks]
+function ownersIn({ containers, networks, volumes }: DeploymentObjects, owner: string): string[] {
+  return [...containers, ...networks, ...volumes]
     .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
     .map((o) => o.labels[LABEL.owner] ?? '')
 }

@@ -7,7 +7,7 @@ import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
-import { restartReplacedLb } from './recover'
+import { restartReplaced } from './recover'
 import { leftDeploy, leftGitHubDeployment, leftLocks, type UnsettledDeploy } from './state-helper'
 import { connectGitHub } from './github/api'
 import { recordInterrupted } from './github/deployments'
@@ -46,21 +46,25 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
 }
 
 // In the order that keeps the previous deployment serving: its configuration back first, then
-// this run's containers out of the way, then the load-balancer it had stopped started again.
+// this run's containers and volumes out of the way, then the services and load-balancer it had
+// stopped started again.
 export async function takeBack(host: DockerHost, deploy: UnsettledDeploy): Promise<void> {
   log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`)
   if (deploy.configChangedOn) await restoreConfig(host, deploy.configChangedOn)
   const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`]
-  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
+  const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)])
   // The lock is released by its ID, after everything else.
   const created = containers.filter((c) => c.labels[LABEL.role] !== 'lock')
   const failures = await host.remove(
     created.map((c) => c.id),
     networks.map((n) => n.id),
+    volumes.map((v) => v.name),
   )
   if (failures.length > 0) throw new Error(`could not remove ${failures.join('; ')}`)
-  log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map((c) => c.name).join(', ')}` : ''}`)
-  if (deploy.replacedLb) await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name)
+  const names = [...created.map((c) => c.name), ...volumes.map((v) => `volume ${v.name}`)]
+  log.info(`Removed ${created.length + networks.length + volumes.length} object(s) the main step created${names.length ? `: ${names.join(', ')}` : ''}`)
+  for (const { id, name } of deploy.replacedServices ?? []) await restartReplaced(host, id, name, 'service')
+  if (deploy.replacedLb) await restartReplaced(host, deploy.replacedLb.id, deploy.replacedLb.name)
 }
 
 async function restoreConfig(host: DockerHost, lb: string): Promise<void> {

@@ -193,9 +193,13 @@ export async function prune(host: DockerHost, settings: PruneSettings, context: 
   return report
 }
 
+// Volumes count too: a deployment whose last objects are its services' volumes is still pruned.
+// Their creation time is read from their label only (a VCH reports none).
 async function listObjects(host: DockerHost, labels: string[]): Promise<DeploymentObject[]> {
-  const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)])
-  return [...containers, ...networks].map((o) => objectOf(o.labels, o.created)).filter((o): o is DeploymentObject => o !== undefined)
+  const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)])
+  return [...containers, ...networks, ...volumes.map((v) => ({ ...v, created: new Date(0) }))]
+    .map((o) => objectOf(o.labels, o.created))
+    .filter((o): o is DeploymentObject => o !== undefined)
 }
 
 // Only this repository's pull requests are asked about: the token is for this repository.

@@ -52,11 +52,11 @@ export async function settleInterruptedReplacement(host: DockerHost, containers:
   return true
 }
 
-// The load-balancer a replacement stopped, started again under its own name: for the undo of a
-// failed or cancelled run, and for the post step of a killed one.
-export async function restartReplacedLb(host: DockerHost, lb: string, name: string): Promise<void> {
-  const { Name } = await host.inspect(lb)
-  if (Name.replace(/^\//, '') !== name) await host.rename(lb, name)
-  await host.start(lb)
-  log.info(`Started the previous load-balancer ${name} again`)
+// The load-balancer (or a companion service) a replacement stopped, started again under its own
+// name: for the undo of a failed or cancelled run, and for the post step of a killed one.
+export async function restartReplaced(host: DockerHost, container: string, name: string, what = 'load-balancer'): Promise<void> {
+  const { Name } = await host.inspect(container)
+  if (Name.replace(/^\//, '') !== name) await host.rename(container, name)
+  await host.start(container)
+  log.info(`Started the previous ${what} ${name} again`)
 }

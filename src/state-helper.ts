@@ -25,6 +25,8 @@ export interface UnsettledDeploy {
   configChangedOn?: string
   // A load-balancer it stopped to replace, by ID, with the name it served under.
   replacedLb?: { id: string; name: string }
+  // Companion services' containers it stopped to replace them, likewise.
+  replacedServices?: { id: string; name: string }[]
 }
 
 // A GitHub deployment set in progress whose outcome GitHub has not been told yet.

@@ -8,8 +8,10 @@ export interface TeardownResult {
   removed: string[]
 }
 
-// Removes every container and network labelled as this deployment's, containers first: also the
-// `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the load-balancer.
+// Removes every container, network and volume labelled as this deployment's, containers first:
+// also the `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the
+// load-balancer. The companion services' volumes go with them: their data lasts as long as the
+// deployment.
 // Objects of other deployments and the external network carry no such label and are never
 // touched; a deployment another owner's objects carry is refused before anything is removed.
 export async function teardown(host: DockerHost, deployment: string, owner: string): Promise<TeardownResult> {
@@ -22,14 +24,15 @@ export async function teardown(host: DockerHost, deployment: string, owner: stri
   const containers = objects.containers
     .filter((c) => c.labels[LABEL.role] !== 'lock')
     .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'))
-  const removed = [...containers, ...objects.networks].map((o) => o.name)
+  const removed = [...containers, ...objects.networks, ...objects.volumes].map((o) => o.name)
   if (removed.length === 0) {
-    log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`)
+    log.info(`Nothing to remove: no containers, networks or volumes of deployment '${deployment}' on the Docker host.`)
     return { removed }
   }
   const failures = await host.remove(
     containers.map((c) => c.id),
     objects.networks.map((n) => n.id),
+    objects.volumes.map((v) => v.name),
   )
   if (failures.length > 0)
     throw new Error(

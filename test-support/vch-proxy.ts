@@ -19,6 +19,8 @@ export interface VchProxyOptions {
   refusePullImages?: string[]
   /** vch mode: what `GET /info` lists in Plugins.Network; default: the upstream's network names. */
   containerNetworks?: string[]
+  /** vch mode: the volume stores the VCH has (vic-machine --volume-store labels); default: ['default']. */
+  volumeStores?: string[]
   /** Called with one line per request (method, url, status or rule). */
   log?: (line: string) => void
   host?: string
@@ -113,6 +115,7 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
   const socketPath = opts.upstreamSocket ?? '/var/run/docker.sock'
   const startDelayMs = opts.startDelayMs ?? 3000
   const refusePull = opts.refusePullImages ?? []
+  const volumeStores = opts.volumeStores ?? ['default']
   const log = opts.log ?? (() => {})
   const identity = mode === 'vch' ? VCH : ENGINE29
 
@@ -243,6 +246,8 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
               opts.containerNetworks ??
               ((await upstreamJson('/networks')).json ?? []).map((n: { Name: string }) => n.Name).filter((name: string) => name !== 'host' && name !== 'none')
             info.Plugins = { ...info.Plugins, Network: networks }
+            // vic v1.5.8 lists its volume stores in SystemStatus, space-separated.
+            info.SystemStatus = [...(info.SystemStatus ?? []), ['VolumeStores', volumeStores.join(' ')]]
           },
         }),
     },
@@ -276,6 +281,25 @@ export async function startVchProxy(opts: VchProxyOptions = {}): Promise<VchProx
           body: Buffer.from(JSON.stringify(spec)),
           rule: dropped.length ? `create-dropped:${dropped.join(',')}` : undefined,
         })
+      },
+    },
+
+    {
+      modes: ['vch'],
+      method: 'POST',
+      path: /^\/volumes\/create$/,
+      handle: async (call) => {
+        // vic v1.5.8 has one volume driver, `vsphere` (`local` an alias of it), and puts a volume in
+        // the store named by the VolumeStore option, `default` when none is given; Capacity sizes
+        // it. Labels are kept with the volume and filter lists as on dockerd.
+        const raw = await readBody(call.req)
+        const spec = parseJson(raw)
+        if (spec === undefined) return forward(call, { body: raw })
+        const driver = spec.Driver || 'local'
+        if (driver !== 'vsphere' && driver !== 'local') throw new Refusal(500, `Error looking up volume plugin ${driver}: plugin not found`, 'volume-driver')
+        const { VolumeStore: store = 'default', Capacity: _capacity, ...rest } = spec.DriverOpts ?? {}
+        if (!volumeStores.includes(store)) throw new Refusal(500, `No volume store named (${store}) exists`, 'volume-store')
+        await forward(call, { body: Buffer.from(JSON.stringify({ ...spec, Driver: 'local', DriverOpts: rest })), rule: `volume-store:${store}` })
       },
     },
 

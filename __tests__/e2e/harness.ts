@@ -177,12 +177,13 @@ export async function distinctAnswers(url: string, requests = 30): Promise<Set<s
   return answers
 }
 
-// Names of every container and network labelled as this deployment's.
+// Names of every container, network and volume labelled as this deployment's.
 export function objectsOf(prefix: string): string[] {
   const filter = `label=${LABEL_DEPLOYMENT}=${prefix}`
   const containers = docker('ps', '-a', '--filter', filter, '--format', '{{.Names}}')
   const networks = docker('network', 'ls', '--filter', filter, '--format', '{{.Name}}')
-  return [...containers.split('\n'), ...networks.split('\n')].filter(Boolean).sort()
+  const volumes = docker('volume', 'ls', '--filter', filter, '--format', '{{.Name}}')
+  return [...containers.split('\n'), ...networks.split('\n'), ...volumes.split('\n')].filter(Boolean).sort()
 }
 
 // A file of a load-balancer's configuration directory as it is now, through the Docker API (the
@@ -222,6 +223,8 @@ export function removeDeployment(prefix: string): void {
   if (containers.length > 0) docker('rm', '-f', ...containers)
   const networks = docker('network', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
   if (networks.length > 0) docker('network', 'rm', ...networks)
+  const volumes = docker('volume', 'ls', '-q', '--filter', filter).split('\n').filter(Boolean)
+  if (volumes.length > 0) docker('volume', 'rm', ...volumes)
 }
 
 // A new deployment name for each call, every one of them removed once the test file is done.

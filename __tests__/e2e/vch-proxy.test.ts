@@ -123,6 +123,15 @@ async function removeLeftovers() {
         .catch(() => {}),
     ),
   )
+  const { Volumes: volumes } = await upstream.listVolumes({ filters: { name: [PREFIX] } })
+  await Promise.all(
+    (volumes ?? []).map((v) =>
+      upstream
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => {}),
+    ),
+  )
   const networks = await upstream.listNetworks({ filters: { name: [PREFIX] } })
   await Promise.all(
     networks.map((n) =>
@@ -334,6 +343,22 @@ describe('vch mode', () => {
     expect(elapsed).toBeLessThan(2 * delay)
     expect((await upstream.getContainer(a.id).inspect()).State.Running).toBe(true)
     expect((await upstream.getContainer(b.id).inspect()).State.Running).toBe(true)
+  })
+
+  it('creates volumes in a volume store it lists in /info, with the vsphere driver or its alias local, and refuses other stores and drivers', async () => {
+    const p = await proxy({ volumeStores: ['default', 'fast'] })
+    expect((await client(p).info()).SystemStatus).toContainEqual(['VolumeStores', 'default fast'])
+    const labels = { [`${PREFIX}.test`]: 'yes' }
+    await client(p).createVolume({ Name: name('v1'), Driver: 'vsphere', DriverOpts: { VolumeStore: 'default', Capacity: '2GB' }, Labels: labels })
+    await client(p).createVolume({ Name: name('v2'), Driver: 'local', DriverOpts: { VolumeStore: 'fast' }, Labels: labels })
+    const listed = (await client(p).listVolumes({ filters: JSON.stringify({ label: [`${PREFIX}.test=yes`] }) })).Volumes.map((v) => v.Name)
+    expect(listed.sort()).toEqual([name('v1'), name('v2')])
+    const refused = await raw(p, 'POST', '/volumes/create', { Name: name('v3'), Driver: 'local', DriverOpts: { VolumeStore: 'slow' } })
+    expect([refused.status, refused.json.message, refused.headers['x-vch-proxy']]).toEqual([500, 'No volume store named (slow) exists', 'volume-store'])
+    const plugin = await raw(p, 'POST', '/volumes/create', { Name: name('v4'), Driver: 'nfs' })
+    expect(plugin.json.message).toBe('Error looking up volume plugin nfs: plugin not found')
+    const none = await proxy({ volumeStores: [] })
+    expect((await raw(none, 'POST', '/volumes/create', { Name: name('v5') })).json.message).toBe('No volume store named (default) exists')
   })
 
   it('drops the restart policy and the health check at create', async () => {

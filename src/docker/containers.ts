@@ -11,9 +11,9 @@ export function limited<T, R>(items: T[], task: (item: T) => Promise<R>, concurr
   return Promise.all(items.map((item) => limit(() => task(item))))
 }
 
-// Containers first: a network cannot be removed while containers are attached. Returns the
+// Containers first: a network or volume cannot be removed while containers use it. Returns the
 // objects that could not be removed, with why, so callers decide how loud to be.
-export async function removeObjects(docker: Docker, containerIds: string[], networkIds: string[]): Promise<string[]> {
+export async function removeObjects(docker: Docker, containerIds: string[], networkIds: string[], volumes: string[] = []): Promise<string[]> {
   const failures: string[] = []
   const attempt = async (what: string, remove: () => Promise<unknown>): Promise<void> => {
     try {
@@ -24,6 +24,7 @@ export async function removeObjects(docker: Docker, containerIds: string[], netw
   }
   await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => removeContainer(docker.getContainer(id))))
   await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => removeNetwork(docker.getNetwork(id))))
+  await limited(volumes, (name) => attempt(`volume ${name}`, () => docker.getVolume(name).remove()))
   return failures
 }
 

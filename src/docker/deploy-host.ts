@@ -38,6 +38,12 @@ export interface NetworkSummary {
   created: Date
 }
 
+// One entry of GET /volumes (a volume has no ID: its name is its handle).
+export interface VolumeSummary {
+  name: string
+  labels: Record<string, string>
+}
+
 // GET /containers/{id}/top
 export interface ProcessList {
   Titles?: string[]
@@ -57,6 +63,11 @@ export interface DockerHost {
   // Containers and networks carrying all of these labels (`key=value`, or `key` with any value), in any state.
   listContainers(labels: string[]): Promise<ContainerSummary[]>
   listNetworks(labels: string[]): Promise<NetworkSummary[]>
+  listVolumes(labels: string[]): Promise<VolumeSummary[]>
+  // A named volume of that driver (its options as `docker volume create --opt`); returns its name.
+  createVolume(name: string, driver: string, options: Record<string, string>, labels: Record<string, string>): Promise<string>
+  // The volume stores a VCH offers (GET /info: SystemStatus "VolumeStores"); undefined elsewhere.
+  volumeStores(): Promise<string[] | undefined>
   // The deployment's containers in one of these states, by ID and name.
   listStopped(deployment: string, statuses: string[]): Promise<{ id: string; name: string }[]>
   // The labels of the container or network of that name or ID, undefined when there is none.
@@ -66,8 +77,8 @@ export interface DockerHost {
   recentLogs(container: string, lines?: number): Promise<string>
   // Until the container has stopped: its exit code. The signal ends the wait, not the container.
   wait(container: string, signal?: AbortSignal): Promise<number>
-  // Containers first, then networks; returns what could not be removed, with why.
-  remove(containers: string[], networks: string[]): Promise<string[]>
+  // Containers first, then networks and volumes (by name); returns what could not be removed, with why.
+  remove(containers: string[], networks: string[], volumes?: string[]): Promise<string[]>
   getFile(container: string, path: string): Promise<string | undefined>
   // The files directly in the directory, by name; empty when there is no such directory.
   getFiles(container: string, dir: string): Promise<Map<string, string>>

@@ -49,6 +49,15 @@ export function dockerodeHost(docker: Docker): DockerHost {
         labels: n.Labels ?? {},
         created: new Date(n.Created),
       })),
+    listVolumes: async (labels) =>
+      ((await docker.listVolumes({ filters: JSON.stringify({ label: labels }) })).Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+    createVolume: async (name, driver, options, labels) =>
+      (await docker.createVolume({ Name: name, Driver: driver, DriverOpts: options, Labels: labels })).name,
+    volumeStores: async () => {
+      const { SystemStatus } = (await docker.info()) as { SystemStatus?: [string, string][] | null }
+      const stores = SystemStatus?.find(([key]) => key === 'VolumeStores')?.[1]
+      return stores === undefined ? undefined : stores.split(' ').filter(Boolean)
+    },
     labelsOf: async (kind, name) => {
       try {
         if (kind === 'container') return (await container(name).inspect()).Config.Labels ?? {}
@@ -64,7 +73,7 @@ export function dockerodeHost(docker: Docker): DockerHost {
     recentLogs: (id, lines) => recentLogs(container(id), lines),
     // No condition: a VCH speaks API 1.25, older than the parameter (1.30); its default is not-running.
     wait: async (id, signal) => ((await container(id).wait({ abortSignal: signal })) as { StatusCode: number }).StatusCode,
-    remove: (containers, networks) => removeObjects(docker, containers, networks),
+    remove: (containers, networks, volumes) => removeObjects(docker, containers, networks, volumes),
     getFile: (id, path) => getFile(container(id), path),
     getFiles: (id, dir) => getFiles(container(id), dir),
     putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),

@@ -56,6 +56,11 @@ export interface HostProfile {
   // resolves a short name it has there to that name, so a pull of it can only ask a registry called
   // localhost, which it retries for about 3 s before it fails: such an image is not pulled.
   localImageNamespace?: string
+  // How a companion service's volume is created (`docker volume create --driver --opt`). A VCH puts
+  // volumes in a volume store of its own (vic-machine --volume-store); `default` is the store a
+  // volume goes to unless told otherwise, and the one the action uses.
+  volumeDriver: string
+  volumeStore?: string
   // Said once per deploy, when the host needs explaining.
   note?: string
 }
@@ -78,6 +83,9 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       // A containerVM's kernel keeps the default 1024 and takes no sysctl or capability.
       unprivilegedLowPorts: false,
       instanceSize: 'containerVM',
+      // `local` is an alias of `vsphere` there; either goes to the store named by VolumeStore.
+      volumeDriver: 'vsphere',
+      volumeStore: 'default',
       // No process list (top is not implemented).
       note: 'VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.',
     }
@@ -98,6 +106,7 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
       // Containers keep the kernel default of 1024.
       unprivilegedLowPorts: false,
       instanceSize: 'cgroup-limits',
+      volumeDriver: 'local',
       // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
       processListArgs: 'pid,ppid,comm',
       localImageNamespace: 'localhost/',
@@ -114,6 +123,7 @@ export function detectHost(version: VersionAnswer, info: InfoAnswer): HostProfil
     nameClashStatus: 409,
     unprivilegedLowPorts: compareApi(String(version.ApiVersion ?? '0.0'), UNPRIVILEGED_LOW_PORTS_SINCE_API) >= 0,
     instanceSize: 'cgroup-limits',
+    volumeDriver: 'local',
     // Options of the host's `ps`.
     processListArgs: '-o pid,ppid,comm',
   }

@@ -16,9 +16,11 @@ export interface InstanceResources {
   CPUCount?: number
 }
 
+// `input`: where the memory was given, for the error (a companion service's sizes as instances').
 export function instanceResources(
   { memoryBytes, cpus }: Pick<InstanceConfig, 'memoryBytes' | 'cpus'>,
   host: Pick<HostProfile, 'instanceSize'>,
+  input = 'instance-memory',
 ): InstanceResources {
   const resources: InstanceResources = {}
   if (host.instanceSize === 'cgroup-limits') {
@@ -30,7 +32,7 @@ export function instanceResources(
     const mib = Math.ceil(memoryBytes / MIB / VCH_MEMORY_STEP_MIB) * VCH_MEMORY_STEP_MIB
     if (mib < VCH_MEMORY_MIN_MIB)
       throw new InputError(
-        `Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`,
+        `Invalid ${input} for a VCH: each ${input === 'instance-memory' ? 'instance' : 'container'} is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`,
       )
     resources.Memory = mib * MIB
   }

@@ -36,6 +36,10 @@ export const ANNOUNCED_KEEP_ALIVE_S = 2
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 export const SERVING_BACKEND = 'instances'
 export const CANDIDATE_BACKEND = 'candidates'
+// Companion services with a port: checked with a TCP connect, as the instances would reach them,
+// and never sent traffic. The deploy waits there until they accept connections, since the runner
+// cannot reach the deployment's network; the stats page shows them ever after.
+export const SERVICES_BACKEND = 'services'
 
 export interface Server {
   name: string // the instance's container name, which Docker's DNS resolves on the instance network
@@ -64,6 +68,8 @@ export interface LbConfig {
   certificateFile?: string
   serving: Server[]
   candidates: Server[]
+  // Companion services by name (their network alias), each with its port; none when absent.
+  services?: Server[]
   statsAuth: StatsAuth
   statsCertificate: StatsCertificate
   // Where the load-balancer has it: STATS_CERTIFICATE_PATH.
@@ -222,6 +228,7 @@ function render(config: LbConfig, initAddr: string): string {
     ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
     ...backend(SERVING_BACKEND, config.serving, config),
     ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+    ...(config.services?.length ? ['', `backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)] : []),
   ]
   return lines.join('\n') + '\n'
 }
@@ -234,8 +241,12 @@ function backend(name: string, servers: Server[], config: LbConfig): string[] {
     ...(config.healthCheckPath
       ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
       : []),
-    ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+    ...servers.map(serverLine),
   ]
+}
+
+function serverLine(server: Server): string {
+  return `    server ${server.name} ${server.name}:${server.port}`
 }
 
 // What the client reached, as the instances need it to build their own URLs and to know whom they

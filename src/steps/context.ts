@@ -4,6 +4,7 @@ import type { DeploySettings } from '../inputs'
 import { THIS_RUN } from '../labels'
 import type { DeployPlan } from '../plan'
 import type { waitUntilListening, waitUntilServing } from '../readiness'
+import type { ServicesPlan } from '../services/plan'
 import { rememberDeploy, type UnsettledDeploy } from '../state-helper'
 
 // What every step of one deploy works with: the Docker host through its one interface, the
@@ -15,6 +16,7 @@ export interface StepContext {
   publishedHost: string
   settings: DeploySettings
   plan: DeployPlan
+  services: ServicesPlan
   lbSpec: string
   netName: string
   deadline: number
@@ -31,6 +33,10 @@ export class UndoRecord {
   changed = false
   createdContainers: string[] = []
   createdNetworks: string[] = []
+  createdVolumes: string[] = []
+  // Companion services' containers this run stopped and put aside to replace them (by ID, with
+  // the name they ran under): started again by the undo, removed once traffic has moved.
+  replacedServices: { id: string; name: string }[] = []
   // What a kept load-balancer had before this run changed it, for the undo (in memory only).
   previousConfig?: { lb: string; text: string; certificate?: string }
   replacedLb?: { id: string; name: string }

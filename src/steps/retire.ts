@@ -3,10 +3,23 @@ import type { InstanceObject } from '../docker/state'
 import { drainOldWorkers } from '../haproxy/reload'
 import type { StepContext } from './context'
 
-// The instances that served before and are no longer wanted leave once traffic has moved.
+// The instances that served before and are no longer wanted leave once traffic has moved, with the
+// companion services replaced or no longer listed, and the volumes no listed service mounts.
 export async function retire(ctx: StepContext): Promise<void> {
-  const { host, plan, record } = ctx
+  const { host, plan, record, services } = ctx
   if (record.replacedLb) await host.remove([record.replacedLb.id], [])
+  const leaving = [...record.replacedServices.map((s) => s.id), ...services.removeAfter.map((s) => s.id)]
+  if (leaving.length + services.removeVolumesAfter.length > 0) {
+    const failures = await host.remove(leaving, [], services.removeVolumesAfter)
+    if (failures.length > 0) throw new Error(`Could not remove old services: ${failures.join('; ')}`)
+    record.changed = true
+    const removed = [
+      ...record.replacedServices.map((s) => `${s.name} (replaced)`),
+      ...services.removeAfter.map((s) => s.name),
+      ...services.removeVolumesAfter.map((v) => `volume ${v}`),
+    ]
+    log.info(`Removed ${removed.join(', ')}`)
+  }
   if (plan.removeAfter.length === 0) return
   if (record.drain) await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers, ctx.settings.timeouts.drain)
   await removeInstances(ctx, plan.removeAfter)

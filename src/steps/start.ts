@@ -11,9 +11,8 @@ import { putCertificate } from '../haproxy/reload'
 import type { StepContext } from './context'
 import { removeInstances } from './retire'
 
-// The network, the load-balancer (when it is new or replaced) and the new instances; returns the
-// ID of the load-balancer that is to serve.
-export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
+// The network (when it is new) and the removal of stopped instances: before anything starts on it.
+export async function prepareHost(ctx: StepContext): Promise<void> {
   const { plan, record, signal } = ctx
   record.remember({})
   signal?.throwIfAborted()
@@ -22,14 +21,26 @@ export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: Depl
     await removeInstances(ctx, plan.removeFirst)
     log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`)
   }
+}
+
+// The load-balancer (when it is new or replaced) and the new instances; returns the ID of the
+// load-balancer that is to serve. `early`: what the companion services' phase did before
+// (services/start.ts): it prepared the host, and may have started the load-balancer.
+export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState, early?: { lb?: string }): Promise<string> {
+  if (!early) await prepareHost(ctx)
   // One queue of starts with the load-balancer's first: it resolves the instances by name at run
-  // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs. Every
-  // start settles before a failure is thrown, so that the undo finds all that was created.
-  const lb = plan.lb === 'keep' ? undefined : () => startLb(ctx, lbConfig, state)
-  const tasks: (() => Promise<unknown>)[] = [...(lb ? [lb] : []), ...plan.create.map((i) => () => startInstance(ctx, i.name, i.index))]
+  // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
+  const lb = ctx.plan.lb === 'keep' || early?.lb ? undefined : () => startLb(ctx, lbConfig, state)
+  const values = await startQueue(ctx, [...(lb ? [lb] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index))])
+  return lb ? (values[0] as string) : (early?.lb ?? state.lb!.id)
+}
+
+// Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
+// thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
+export async function startQueue(ctx: StepContext, tasks: (() => Promise<unknown>)[]): Promise<unknown[]> {
+  const { signal } = ctx
   const outcomes = await limited(
     tasks,
-    // A cancelled run starts nothing more; what already started settles first.
     (task) =>
       Promise.resolve()
         .then(() => signal?.throwIfAborted())
@@ -42,7 +53,7 @@ export async function startAll(ctx: StepContext, lbConfig: LbConfig, state: Depl
   )
   signal?.throwIfAborted()
   for (const outcome of outcomes) if (!outcome.ok) throw outcome.error
-  return lb ? (outcomes[0] as { value: string }).value : state.lb!.id
+  return outcomes.map((outcome) => (outcome as { value: unknown }).value)
 }
 
 // The deployment's network, created by the first step of the run that needs it: the release
@@ -92,8 +103,8 @@ async function startInstance(ctx: StepContext, name: string, index: number): Pro
 }
 
 // Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
-// with `docker run IMAGE COMMAND`.
-function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?: string[]; Cmd?: string[] } {
+// with `docker run IMAGE COMMAND`. For instances and companion services alike.
+export function containerConfigOf({ env, secretEnv, command }: Pick<InstanceConfig, 'env' | 'secretEnv' | 'command'>): { Env?: string[]; Cmd?: string[] } {
   const vars = [...env, ...secretEnv]
   return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) }
 }
@@ -102,7 +113,7 @@ function containerConfigOf({ env, secretEnv, command }: InstanceConfig): { Env?:
 // given its configuration and only then started: the order a VCH accepts. A replacement (new
 // HAProxy image, port or network) is prepared in full while the old one still serves, so the
 // gap is only the old one's graceful stop and the new one's start.
-async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
+export async function startLb(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
   const { host, settings, netName, record } = ctx
   const firstNetwork = settings.externalNetwork || netName
   // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.

@@ -7,6 +7,7 @@ import {
   CERTIFICATE_FILE,
   CONFIG_FILE,
   SERVING_BACKEND,
+  SERVICES_BACKEND,
   STATS_PATH,
   STATS_PORT,
   configIdOf,
@@ -46,15 +47,10 @@ export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state
   // A new certificate is put in and loaded by the same graceful reload as a configuration.
   const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE)
   const newCertificate = settings.certificate && certificate !== settings.certificate.pem
-  if (current === target && !newCertificate) return { changed: false }
-  ctx.signal?.throwIfAborted()
-  record.previousConfig = { lb, text: current ?? '', certificate }
-  await keepPreviousConfig(host, lb, current ?? '', certificate || undefined)
-  record.remember({ configChangedOn: lb })
+  // Unchanged, unless the services' wait (waitForServices) has loaded another configuration since.
+  if (current === target && !newCertificate && !record.previousConfig) return { changed: false }
+  await keepPrevious(ctx, lb, lbConfig, keptFiles)
   if (newCertificate) await putCertificate(host, lb, 'service', settings.certificate!.pem, settings.lbName)
-  // One made by an earlier version of the action gets the stats page's certificate before the
-  // configuration that needs it is checked and loaded.
-  if (!lbConfig.statsCertificate.inside) await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName)
   const user = (await host.inspect(lb)).Config.User ?? ''
   const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name)!)
   const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined
@@ -63,6 +59,38 @@ export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state
     await checkInside(host, lb, settings.lbName, user, config)
   }
   return { staging, changed: true }
+}
+
+// Before a kept load-balancer's configuration first changes in a run: the previous one is kept for
+// the undo (in memory) and for the post step of a killed run (inside it). One made by an earlier
+// version of the action gets the stats page's certificate before a configuration that needs it.
+async function keepPrevious(ctx: StepContext, lb: string, lbConfig: LbConfig, keptFiles: Map<string, string>): Promise<void> {
+  const { host, settings, record } = ctx
+  if (record.previousConfig) return
+  ctx.signal?.throwIfAborted()
+  const current = keptFiles.get(CONFIG_FILE) ?? ''
+  const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE)
+  record.previousConfig = { lb, text: current, certificate }
+  await keepPreviousConfig(host, lb, current, certificate || undefined)
+  record.remember({ configChangedOn: lb })
+  if (!lbConfig.statsCertificate.inside) await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName)
+}
+
+// Until the companion services with a port accept connections as the load-balancer's health
+// check sees them (SERVICES_BACKEND), before any instance starts. A kept load-balancer first loads
+// the services beside what it serves now (checked by its own HAProxy, the previous configuration
+// kept for the undo); a new one started with them.
+export async function waitForServices(ctx: StepContext, lb: string, lbConfig: LbConfig, state: DeploymentState, keptFiles: Map<string, string>): Promise<void> {
+  const servers = lbConfig.services ?? []
+  const config = ctx.plan.lb === 'keep' ? { ...lbConfig, serving: stillServing(ctx, state), candidates: [] } : lbConfig
+  if (ctx.plan.lb === 'keep' && renderHaproxyConfig(config) !== keptFiles.get(CONFIG_FILE)) {
+    await keepPrevious(ctx, lb, lbConfig, keptFiles)
+    await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', config)
+    await reload(ctx, lb, config)
+  }
+  await failIfExited(ctx)
+  const { endpoints } = await endpointsOf(ctx, lb, lbConfig)
+  await waitFor(ctx, endpoints, config, SERVICES_BACKEND, servers, false)
 }
 
 // New instances join through the candidates backend: health-checked first, given traffic only
@@ -89,7 +117,7 @@ export async function switchTraffic(
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.
-function stillServing({ plan }: StepContext, state: DeploymentState): Server[] {
+export function stillServing({ plan }: StepContext, state: DeploymentState): Server[] {
   const gone = new Set(plan.removeFirst.map((i) => i.id))
   return state.instances.filter((i) => i.running && !gone.has(i.id)).map((i) => ({ name: i.name, port: i.port }))
 }
@@ -132,7 +160,7 @@ async function waitFor(
 // A container of this run that exits will never become healthy: say so now, not at the timeout.
 async function failIfExited(ctx: StepContext): Promise<void> {
   const { host, settings, plan } = ctx
-  const watched = [...plan.create.map((i) => i.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])]
+  const watched = [...plan.create.map((i) => i.name), ...ctx.services.start.map((s) => s.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])]
   if (watched.length === 0) return
   const stopped = await host.listStopped(settings.instancePrefix, ctx.profile.stoppedStatuses)
   const dead = stopped.find((c) => watched.includes(c.name))
@@ -148,9 +176,15 @@ async function failIfExited(ctx: StepContext): Promise<void> {
 async function crashedAtStart(ctx: StepContext, container: { id: string; name: string }, exitCode: number): Promise<Error> {
   const { settings } = ctx
   const logs = await ctx.host.recentLogs(container.id, 20).catch(() => '(logs unavailable)')
-  const isLb = container.name === settings.lbName
+  const service = ctx.services.start.find((s) => s.name === container.name)
+  const [what, image] =
+    container.name === settings.lbName
+      ? [`Load-balancer ${settings.lbName}`, settings.haproxyImage]
+      : service
+        ? [`Service ${service.spec.name} (container ${container.name})`, service.spec.image]
+        : [`Instance ${container.name}`, settings.image]
   return new Error(
-    `${isLb ? `Load-balancer ${settings.lbName}` : `Instance ${container.name}`} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${isLb ? settings.haproxyImage : settings.image} runs a long-lived service with this configuration.`,
+    `${what} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${image} runs a long-lived service with this configuration.`,
   )
 }
 
