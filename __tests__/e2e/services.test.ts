@@ -86,6 +86,26 @@ describe('companion services', () => {
     expect(objectsOf(prefix)).toEqual([])
   })
 
+  it('are up before the release command, which reaches them by name', async () => {
+    const released = newPrefix('svcrel')
+    const fetchToken = `echo "token $(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 20 data 7000 | tail -n 1)"`
+    const run = await runAction(
+      await localInputs(released, { instances: '1', services: servicesInput(data), 'release-command': JSON.stringify(['sh', '-c', fetchToken]) }),
+    )
+    expect(run.code, explain(run)).toBe(0)
+    expect(run.stdout.indexOf('Services accept connections: data:7000')).toBeLessThan(run.stdout.indexOf('Release command'))
+    const [instance] = JSON.parse(run.outputs.instances) as string[]
+    expect(run.stdout).toContain(`token ${fromInstance(instance!, 'http://data:7000/')}`)
+  })
+
+  it('are refused, naming the service and field, before anything is created', async () => {
+    const refused = newPrefix('svcbad')
+    const run = await runAction(await localInputs(refused, { services: servicesInput(data, { ...cache, port: 'cache-port' }) }))
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain("Invalid services: service 'cache', field 'port'")
+    expect(objectsOf(refused)).toEqual([])
+  })
+
   it('fail the deploy with the exit code and logs of a service that exits, leaving nothing', async () => {
     const crashed = newPrefix('svccrash')
     const run = await runAction(
