@@ -166,7 +166,7 @@ export const INPUT_SPECS: InputSpec[] = [
     name: 'wait-timeout',
     default: '300',
     description:
-      "Seconds to wait for the load-balancer and every instance to become healthy, and at most for another run's deploy, teardown or prune of the same deployment to finish (a lock older than this is taken over).",
+      "Seconds a deploy may take once it holds the deployment (the companion services accepting connections, the release command, every instance healthy behind the load-balancer), and the longest it waits for another run's deploy, teardown or prune of the same deployment to finish.",
   },
   {
     name: 'github-token',
