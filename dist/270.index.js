@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 64;
-exports.ids = [64];
+exports.id = 270;
+exports.ids = [270];
 exports.modules = {
 
-/***/ 29064:
+/***/ 13270:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -15,6 +15,8 @@ var external_node_util_ = __webpack_require__(57975);
 var external_node_crypto_ = __webpack_require__(77598);
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(77030);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __webpack_require__(38815);
 ;// CONCATENATED MODULE: ./src/haproxy/basic-auth.ts
 
 // The variable that holds the presented credentials' digest; its first line carries the salt.
@@ -114,6 +116,10 @@ const ANNOUNCED_KEEP_ALIVE_S = 2;
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 const SERVING_BACKEND = 'instances';
 const CANDIDATE_BACKEND = 'candidates';
+// Companion services with a port: checked with a TCP connect, as the instances would reach them,
+// and never sent traffic. The deploy waits there until they accept connections, since the runner
+// cannot reach the deployment's network; the stats page shows them ever after.
+const SERVICES_BACKEND = 'services';
 // Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
 // none can carry a space, newline, '#' or '$' that would change the configuration.
 function renderHaproxyConfig(config) {
@@ -215,6 +221,11 @@ function render(config, initAddr) {
         // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
         // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
         // traffic again, so one lucky answer of a flapping instance does not put it back.
+        // A check connects within min(timeout connect, inter) and then waits this long for the answer:
+        // without it the whole check had inter (0.5 s), so an application whose health path takes
+        // longer (a database query, a cold start) never became healthy. A hung instance is still out
+        // after two such checks.
+        '    timeout check 2s',
         `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
         '',
         'frontend stats',
@@ -247,6 +258,7 @@ function render(config, initAddr) {
         ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
         ...backend(SERVING_BACKEND, config.serving, config),
         ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+        ...(config.services?.length ? ['', `backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)] : []),
     ];
     return lines.join('\n') + '\n';
 }
@@ -258,8 +270,11 @@ function backend(name, servers, config) {
         ...(config.healthCheckPath
             ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
             : []),
-        ...servers.map((server) => `    server ${server.name} ${server.name}:${server.port}`),
+        ...servers.map(serverLine),
     ];
+}
+function serverLine(server) {
+    return `    server ${server.name} ${server.name}:${server.port}`;
 }
 // What the client reached, as the instances need it to build their own URLs and to know whom they
 // serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
@@ -387,6 +402,12 @@ const LABEL = {
     port: `${NAMESPACE}.port`,
     // Load-balancer: the settings that need a new container when they change.
     lbSpec: `${NAMESPACE}.lb-spec`,
+    // Companion services and their volumes: the service's name (services input), and what its
+    // container runs as a short hash (services/plan.ts).
+    service: `${NAMESPACE}.service`,
+    serviceSpec: `${NAMESPACE}.service-spec`,
+    // A service's volume: the path inside the container it is mounted at.
+    volumePath: `${NAMESPACE}.volume-path`,
     created: `${NAMESPACE}.created`,
     // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
     pullRequest: `${NAMESPACE}.pr`,
@@ -440,11 +461,31 @@ function instanceName(deployment, generation, index) {
 function lockName(deployment) {
     return `${deployment}-lock`;
 }
+// The one-off container that runs the release command of a generation (src/release).
+function releaseName(deployment, generation) {
+    return `${deployment}-release-${generation}`;
+}
+// A companion service's container. Instances are `<deployment>-<hex generation>-<n>`, so `svc`
+// never names a generation; the instances reach the service by its own name (a network alias).
+function serviceContainerName(deployment, service) {
+    return `${deployment}-svc-${service}`;
+}
+// A replaced service's container until traffic has moved (old), and its replacement until the old
+// one has stopped (next): a service name is a DNS label, which has no dot, so no other service's
+// container can have these names.
+function besideName(name, which) {
+    return `${name}.${which}`;
+}
+// A service's volume, one per path: a new path gets a new volume while the old one stays for the undo.
+function serviceVolumeName(deployment, service, pathHash) {
+    return `${deployment}-svc-${service}-${pathHash}`;
+}
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
 // Every input of the action (and flag of the CLI), parsed into one typed object and checked
 // before anything on the Docker host is touched. The table below is the single source of the
 // inputs' names, defaults and descriptions; a unit test keeps action.yml in step with it.
+
 
 
 
@@ -556,6 +597,14 @@ const INPUT_SPECS = [
         description: "CPUs of each instance, e.g. `1`, `0.5` or `2`: a limit on a Docker or Podman host, the containerVM's vCPU count on a VCH (a fraction rounds up to a whole vCPU). Empty: the host's default (a VCH: 2 vCPUs).",
     },
     {
+        name: 'release-command',
+        description: "Run once for each new generation of the instances, before any traffic moves to it (e.g. a database migration): a JSON array of strings or one line split on whitespace, never run through a shell, in a one-off container of `image` with the instances' `env`, `secret-env` and network. A non-zero exit fails the deploy and the previous generation keeps serving. Empty: none.",
+    },
+    {
+        name: 'services',
+        description: 'Companion containers of the deployment, such as a database or a cache, as a YAML list: each with `name` (the host name the instances reach it by), `image`, and optionally `env` and `secret-env` (maps of variables; secret-env values are masked), `command`, `port` (a TCP port the deploy waits for), `volume` (a path inside the container whose data lasts as long as the deployment), `memory` and `cpus`. They start before the instances and are kept, data and all, across redeploys; teardown removes them. Empty: none.',
+    },
+    {
         name: 'pull',
         default: 'always',
         description: 'When to pull `image` and `haproxy-image`: `always` (a copy on the host serves, with a warning, when the registry cannot be reached), `missing` (only when the host lacks it), `never` (fail when the host lacks it).',
@@ -565,7 +614,7 @@ const INPUT_SPECS = [
     {
         name: 'wait-timeout',
         default: '300',
-        description: "Seconds to wait for the load-balancer and every instance to become healthy, and at most for another run's deploy, teardown or prune of the same deployment to finish (a lock older than this is taken over).",
+        description: "Seconds a deploy may take once it holds the deployment (the companion services accepting connections, the release command, every instance healthy behind the load-balancer), and the longest it waits for another run's deploy, teardown or prune of the same deployment to finish.",
     },
     {
         name: 'github-token',
@@ -694,7 +743,15 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
             tunnel: duration(get('tunnel-timeout'), 'tunnel-timeout', "'30m', '1h' or '2h'"),
             drain: duration(get('drain-timeout'), 'drain-timeout', "'30s', '2m' or '10m'"),
         },
+        services: services(read('services') ?? '', instancePrefix),
     };
+    // Both names resolve on the deployment's network: the instances would reach either by it.
+    const shadowing = settings.services.find((s) => s.name === settings.lbName);
+    if (shadowing)
+        throw new InputError(`Invalid services: service '${shadowing.name}' has the name of the load-balancer (lb-name), and both names resolve on the deployment's network. Rename the service or choose another lb-name.`);
+    const releaseCommand = raw('release-command');
+    if (releaseCommand)
+        settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command');
     const certificate = raw('lb-certificate');
     if (certificate) {
         if (protocol === 'tcp')
@@ -734,7 +791,7 @@ function readInstanceConfig(read, raw) {
     const config = { env, secretEnv };
     const command = raw('instance-command');
     if (command)
-        config.command = instanceCommand(command);
+        config.command = commandArgs(command, 'Invalid instance-command');
     const memory = raw('instance-memory');
     if (memory)
         config.memoryBytes = memoryBytes(memory);
@@ -756,23 +813,138 @@ function envLines(text, input) {
         const equals = entry.indexOf('=');
         if (equals < 0)
             throw new InputError(`${at} no '='. Expected KEY=VALUE (the line is not shown here).`);
-        const key = entry.slice(0, equals);
-        const value = entry.slice(equals + 1);
-        if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
-            throw new InputError(`${at} the key is not a variable name. Expected KEY=VALUE with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters (the line is not shown here).`);
-        if (value.includes('\0'))
-            throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`);
-        if (entry.length > ENV_LINE_MAX)
-            throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`);
-        const earlier = seen.get(key);
+        const variable = envVar(entry.slice(0, equals), entry.slice(equals + 1), at, 'KEY=VALUE', '(the line is not shown here)');
+        const earlier = seen.get(variable.key);
         if (earlier !== undefined)
-            throw new InputError(`${at} ${key} is already set on line ${earlier}. Give each variable once.`);
-        seen.set(key, i + 1);
-        vars.push({ key, value });
+            throw new InputError(`${at} ${variable.key} is already set on line ${earlier}. Give each variable once.`);
+        seen.set(variable.key, i + 1);
+        vars.push(variable);
     });
     return vars;
 }
-function instanceCommand(value) {
+// One variable checked as a container's environment takes it; the key is shown only once valid.
+function envVar(key, value, at, form, notShown) {
+    if (!ENV_KEY_PATTERN.test(key) || key.length > ENV_KEY_MAX)
+        throw new InputError(`${at} the key is not a variable name. Expected ${form} with KEY of letters, digits and '_', not starting with a digit, up to ${ENV_KEY_MAX} characters ${notShown}.`);
+    if (value.includes('\0'))
+        throw new InputError(`${at} the value of ${key} holds a NUL character, which no environment variable can hold.`);
+    if (key.length + value.length + 1 > ENV_LINE_MAX)
+        throw new InputError(`${at} ${key} is longer than ${ENV_LINE_MAX} bytes, Linux's limit for one environment variable.`);
+    return { key, value };
+}
+const SERVICES_MAX = 20;
+const SERVICES_TEXT_MAX = 1024 ** 2;
+const SERVICE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const VOLUME_PATH_PATTERN = /^\/[A-Za-z0-9._@+-]+(?:\/[A-Za-z0-9._@+-]+)*\/?$/;
+const SERVICE_FIELDS = ['name', 'image', 'env', 'secret-env', 'command', 'port', 'volume', 'memory', 'cpus'];
+// The services input: a YAML list of companion containers. Every error names the service (or its
+// place in the list) and the field, never a value: secret-env holds secrets, and any other field
+// may by mistake.
+function services(text, instancePrefix) {
+    if (text.trim() === '')
+        return [];
+    if (text.length > SERVICES_TEXT_MAX)
+        throw new InputError(`Invalid services: longer than ${SERVICES_TEXT_MAX} characters.`);
+    const document = (0,dist/* parseDocument */.Tp)(text, { uniqueKeys: true });
+    const [problem] = [...document.errors, ...document.warnings];
+    // The parser's own message quotes the text around the problem: only its place and kind are said.
+    if (problem)
+        throw new InputError(`Invalid services: not valid YAML (${problem.code}${problem.linePos ? ` at line ${problem.linePos[0].line}, column ${problem.linePos[0].col}` : ''}). Expected a list of services such as '- name: db' / '  image: postgres:16'.`);
+    const list = document.toJS({ maxAliasCount: 10 });
+    if (!Array.isArray(list) || list.length === 0)
+        throw new InputError("Invalid services: expected a YAML list of services, each starting with '- name: ...'.");
+    if (list.length > SERVICES_MAX)
+        throw new InputError(`Invalid services: ${list.length} services, at most ${SERVICES_MAX}.`);
+    const specs = list.map((item, i) => service(item, i + 1, instancePrefix));
+    specs.forEach((spec, i) => {
+        if (specs.findIndex((other) => other.name === spec.name) !== i)
+            throw new InputError(`Invalid services: the name '${spec.name}' is given twice. Give each service its own name.`);
+    });
+    return specs;
+}
+function service(item, place, instancePrefix) {
+    if (!isRecord(item))
+        throw new InputError(`Invalid services, item ${place}: not a map of fields. Expected fields such as 'name: db' and 'image: postgres:16'.`);
+    const rawName = item.name;
+    if (typeof rawName !== 'string' || !SERVICE_NAME_PATTERN.test(rawName) || rawName.startsWith(`${instancePrefix}-`) || rawName === lockName(instancePrefix))
+        throw new InputError(`Invalid services, item ${place}, field 'name': expected the host name the instances reach the service by, a DNS label of 1 to 63 lower-case letters, digits and '-' starting with a letter, such as 'db' (not starting with '${instancePrefix}-', which the deployment's own containers use).`);
+    const at = (field) => `Invalid services: service '${rawName}', field '${field}'`;
+    const unknown = Object.keys(item).find((field) => !SERVICE_FIELDS.includes(field));
+    if (unknown !== undefined)
+        throw new InputError(`Invalid services: service '${rawName}' has a field that is not known${/^[a-z-]{1,20}$/.test(unknown) ? ` ('${unknown}')` : ''}. Known fields: ${SERVICE_FIELDS.join(', ')}.`);
+    const image = item.image;
+    if (typeof image !== 'string' || !IMAGE_PATTERN.test(image))
+        throw new InputError(`${at('image')}: expected an image reference such as 'postgres:16' or 'registry.example.com/team/redis:7'.`);
+    const spec = { name: rawName, image, env: envMap(item.env, at('env')), secretEnv: envMap(item['secret-env'], at('secret-env')) };
+    for (const { key } of spec.secretEnv)
+        if (spec.env.some((v) => v.key === key))
+            throw new InputError(`${at('secret-env')}: variable ${key} is in env too. Give it in one of them.`);
+    const size = [...spec.env, ...spec.secretEnv].reduce((total, v) => total + v.key.length + v.value.length + 2, 0);
+    if (size > ENV_TOTAL_MAX)
+        throw new InputError(`Invalid services: service '${rawName}': env and secret-env hold ${size} bytes together; at most ${ENV_TOTAL_MAX} fit a container's environment.`);
+    const { command, port, volume, memory, cpus } = item;
+    if (command !== undefined && command !== null)
+        spec.command =
+            typeof command === 'string'
+                ? commandArgs(command.trim(), at('command'))
+                : checkedArgs(command, at('command'), `Expected a list of strings such as '["redis-server","--appendonly","yes"]', or one line of words`);
+    if (port !== undefined && port !== null) {
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+            throw new InputError(`${at('port')}: expected the TCP port the service listens on, a whole number from 1 to 65535, such as 5432.`);
+        spec.port = port;
+    }
+    if (volume !== undefined && volume !== null) {
+        if (typeof volume !== 'string' || !VOLUME_PATH_PATTERN.test(volume) || volume.split('/').some((part) => part === '.' || part === '..'))
+            throw new InputError(`${at('volume')}: expected an absolute path inside the container, such as '/var/lib/postgresql/data' (letters, digits and . _ @ + - between the slashes; not '/' alone, no '.' or '..').`);
+        spec.volume = volume.replace(/\/$/, '');
+    }
+    if (memory !== undefined && memory !== null)
+        spec.memoryBytes = memoryBytes(String(memory), at('memory'));
+    if (cpus !== undefined && cpus !== null)
+        spec.cpus = cpuCount(String(cpus), at('cpus'));
+    return spec;
+}
+// A map of variable names to values; numbers and booleans are taken as YAML wrote them.
+function envMap(value, at) {
+    if (value === undefined || value === null)
+        return [];
+    if (!isRecord(value))
+        throw new InputError(`${at}: expected a map of variables, such as 'POSTGRES_DB: app' on its own line (values are not shown here).`);
+    return Object.entries(value).map(([key, v]) => {
+        if (!['string', 'number', 'boolean'].includes(typeof v))
+            throw new InputError(`${at}: the value of a variable is not a string, number or boolean (values are not shown here).`);
+        return envVar(key, String(v), `${at}:`, 'KEY: value', '(values are not shown here)');
+    });
+}
+// Every services secret-env value, to be masked before the input is checked (main.ts): read as
+// leniently as the YAML allows, so that a service refused for another field has its secrets masked.
+function serviceSecretValues(text) {
+    if (text.trim() === '' || text.length > SERVICES_TEXT_MAX)
+        return [];
+    let list;
+    try {
+        list = (0,dist/* parseDocument */.Tp)(text, { prettyErrors: false }).toJS({ maxAliasCount: 10 });
+    }
+    catch {
+        return [];
+    }
+    if (!Array.isArray(list))
+        return [];
+    return list.flatMap((item) => {
+        const secrets = isRecord(item) ? item['secret-env'] : undefined;
+        return isRecord(secrets)
+            ? Object.values(secrets)
+                .filter((v) => ['string', 'number'].includes(typeof v))
+                .map(String)
+            : [];
+    });
+}
+function isRecord(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+// A program and its arguments: a JSON array of strings, or one line split on spaces. `at` begins
+// each error (which input, or which service's field).
+function commandArgs(value, at) {
     const expected = `Expected a JSON array of strings such as '["gunicorn","app:app"]', or one line of words separated by spaces (never run through a shell)`;
     let args;
     if (value.startsWith('[')) {
@@ -780,36 +952,38 @@ function instanceCommand(value) {
             args = JSON.parse(value);
         }
         catch {
-            throw new InputError(`Invalid instance-command: it starts with '[' but is not valid JSON. ${expected}.`);
+            throw new InputError(`${at}: it starts with '[' but is not valid JSON. ${expected}.`);
         }
-        if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
-            throw new InputError(`Invalid instance-command: the JSON is not a non-empty array of strings. ${expected}.`);
     }
     else {
         if (/[\r\n]/.test(value))
-            throw new InputError(`Invalid instance-command: it has more than one line. ${expected}.`);
+            throw new InputError(`${at}: it has more than one line. ${expected}.`);
         args = value.split(/[ \t]+/);
     }
-    const list = args;
-    if (list[0] === '')
-        throw new InputError(`Invalid instance-command: the program name is empty. ${expected}.`);
-    if (list.some((a) => a.includes('\0')))
-        throw new InputError(`Invalid instance-command: it holds a NUL character, which no program argument can hold.`);
     if (value.length > COMMAND_MAX)
-        throw new InputError(`Invalid instance-command: longer than ${COMMAND_MAX} characters.`);
-    return list;
+        throw new InputError(`${at}: longer than ${COMMAND_MAX} characters.`);
+    return checkedArgs(args, at, expected);
 }
-function memoryBytes(value) {
+function checkedArgs(args, at, expected) {
+    if (!Array.isArray(args) || args.length === 0 || !args.every((a) => typeof a === 'string'))
+        throw new InputError(`${at}: the JSON is not a non-empty array of strings. ${expected}.`);
+    if (args[0] === '')
+        throw new InputError(`${at}: the program name is empty. ${expected}.`);
+    if (args.some((a) => a.includes('\0')))
+        throw new InputError(`${at}: it holds a NUL character, which no program argument can hold.`);
+    return args;
+}
+function memoryBytes(value, at = `Invalid instance-memory '${show(value)}'`) {
     const match = MEMORY_PATTERN.exec(value);
     const bytes = match ? Math.ceil(Number(match[1]) * MEMORY_UNITS[match[2].toLowerCase()]) : NaN;
     if (!(bytes >= MEMORY_MIN && bytes <= MEMORY_MAX))
-        throw new InputError(`Invalid instance-memory '${show(value)}'. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`);
+        throw new InputError(`${at}. Expected a size with the unit k, m or g, such as '512m' or '2g', from 6m (the Docker Engine's minimum) to 1024g.`);
     return bytes;
 }
-function cpuCount(value) {
+function cpuCount(value, at = `Invalid instance-cpus '${show(value)}'`) {
     const cpus = Number(value);
     if (!CPUS_PATTERN.test(value) || !(cpus >= 0.01 && cpus <= CPUS_MAX))
-        throw new InputError(`Invalid instance-cpus '${show(value)}'. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`);
+        throw new InputError(`${at}. Expected a number of CPUs from 0.01 to ${CPUS_MAX} with at most two decimals, such as '1', '0.5' or '2'.`);
     return cpus;
 }
 // Everything HAProxy needs and finds wrong at start, found here instead: one private key, the
@@ -922,6 +1096,9 @@ function lbName(value, instancePrefix) {
     const lb = inputs_name(value, 'lb-name');
     if (lb === lockName(instancePrefix))
         throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
+    // Companion services' containers (and their volumes) are named `<instance-prefix>-svc-<name>`.
+    if (lb.startsWith(serviceContainerName(instancePrefix, '')))
+        throw new InputError(`Invalid lb-name '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
     return lb;
 }
 // Given, else the workflow's repository, else local; GITHUB_REPOSITORY is held to the same rules,
@@ -1228,8 +1405,8 @@ var external_node_http_ = __webpack_require__(37067);
 // EXTERNAL MODULE: external "node:https"
 var external_node_https_ = __webpack_require__(44708);
 // EXTERNAL MODULE: ./node_modules/dockerode/lib/docker.js
-var lib_docker = __webpack_require__(39040);
-var docker_default = /*#__PURE__*/__webpack_require__.n(lib_docker);
+var docker = __webpack_require__(39040);
+var docker_default = /*#__PURE__*/__webpack_require__.n(docker);
 ;// CONCATENATED MODULE: ./src/docker/connection-errors.ts
 
 class ProbeTimeout extends Error {
@@ -1525,6 +1702,9 @@ function detectHost(version, info) {
             // A containerVM's kernel keeps the default 1024 and takes no sysctl or capability.
             unprivilegedLowPorts: false,
             instanceSize: 'containerVM',
+            // `local` is an alias of `vsphere` there; either goes to the store named by VolumeStore.
+            volumeDriver: 'vsphere',
+            volumeStore: 'default',
             // No process list (top is not implemented).
             note: 'VCH: containers are created on one network each and connected to the instance network before they start; restart policies do not apply, HAProxy health checks do.',
         };
@@ -1545,6 +1725,7 @@ function detectHost(version, info) {
             // Containers keep the kernel default of 1024.
             unprivilegedLowPorts: false,
             instanceSize: 'cgroup-limits',
+            volumeDriver: 'local',
             // psgo's descriptors: `-o pid,ppid,comm` or no ps_args at all answer 200 with an empty body.
             processListArgs: 'pid,ppid,comm',
             localImageNamespace: 'localhost/',
@@ -1561,6 +1742,7 @@ function detectHost(version, info) {
         nameClashStatus: 409,
         unprivilegedLowPorts: compareApi(String(version.ApiVersion ?? '0.0'), UNPRIVILEGED_LOW_PORTS_SINCE_API) >= 0,
         instanceSize: 'cgroup-limits',
+        volumeDriver: 'local',
         // Options of the host's `ps`.
         processListArgs: '-o pid,ppid,comm',
     };
@@ -1608,6 +1790,9 @@ const PROBE_TIMING = { connectMs: 5_000, answerMs: 10_000, retryDelaysMs: [1_000
 async function connectEngine(target) {
     if (!('socketPath' in target.connection))
         checkTlsMaterial(target.connection);
+    // Asked alongside /version (Podman answers each in 0.1-0.4 s); asked again below if this attempt
+    // failed for another reason than a stuck daemon, e.g. a host that was restarting.
+    const earlyInfo = infoOf(clientOf(target), target).catch((error) => error);
     // docker-modem does not negotiate: unversioned paths first, to learn what the server speaks.
     const version = await probeWithRetries(target);
     const serverApi = String(version.ApiVersion ?? '');
@@ -1615,7 +1800,10 @@ async function connectEngine(target) {
         throw new Error(`The Docker host ${target.address} speaks Engine API '${serverApi}'; this action needs ${OLDEST_SUPPORTED_API} or newer.`);
     const apiVersion = compareApi(serverApi, NEWEST_KNOWN_API) < 0 ? serverApi : NEWEST_KNOWN_API;
     const docker = newClient(target, apiVersion);
-    const host = detectHost(version, await infoOf(docker, target));
+    const info = await earlyInfo;
+    if (info instanceof StuckDaemon)
+        throw info;
+    const host = detectHost(version, info instanceof Error ? await infoOf(docker, target) : info);
     return { docker, target, apiVersion, host, description: `${host.name}, Engine API ${serverApi}, using ${apiVersion}` };
 }
 // GET /info gathers state from every container: a dockerd that has wedged on one (moby#44300, seen
@@ -1629,8 +1817,10 @@ async function infoOf(docker, target) {
     catch (error) {
         if (error.name !== 'AbortError' && error.name !== 'TimeoutError')
             throw error;
-        throw new Error(`The Docker host ${target.address} answered GET /version but not GET /info within ${PROBE_TIMING.answerMs / 1000} s: its daemon is stuck (docker info hangs there too). Restart the Docker daemon, then run the action again.`);
+        throw new StuckDaemon(`The Docker host ${target.address} answered GET /version but not GET /info within ${PROBE_TIMING.answerMs / 1000} s: its daemon is stuck (docker info hangs there too). Restart the Docker daemon, then run the action again.`);
     }
+}
+class StuckDaemon extends Error {
 }
 async function probeWithRetries(target) {
     const { retryDelaysMs } = PROBE_TIMING;
@@ -1703,13 +1893,17 @@ function tlsOptions(c) {
     return { ca: c.ca, cert: c.cert, key: c.key, rejectUnauthorized: c.rejectUnauthorized };
 }
 function newClient(target, apiVersion) {
-    const version = `v${apiVersion}`;
-    const c = target.connection;
-    const docker = 'socketPath' in c
-        ? new (docker_default())({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() })
-        : new (docker_default())(tcpOptions(c, version));
+    const docker = clientOf(target, apiVersion);
     reportConnectionLoss(docker, target);
     return docker;
+}
+// Without apiVersion: unversioned paths, which every host serves at its own newest version.
+function clientOf(target, apiVersion) {
+    const version = apiVersion && `v${apiVersion}`;
+    const c = target.connection;
+    return 'socketPath' in c
+        ? new (docker_default())({ socketPath: c.socketPath, host: undefined, version, agent: socketAgent() })
+        : new (docker_default())(tcpOptions(c, version));
 }
 // A connection per call on the local socket (Node's default agent keeps them alive): a daemon that
 // is shutting down closes its listener first and then stops the containers, answering on the
@@ -1859,9 +2053,9 @@ function limited(items, task, concurrency = 8) {
     const limit = (0,p_limit/* default */.A)(concurrency);
     return Promise.all(items.map((item) => limit(() => task(item))));
 }
-// Containers first: a network cannot be removed while containers are attached. Returns the
+// Containers first: a network or volume cannot be removed while containers use it. Returns the
 // objects that could not be removed, with why, so callers decide how loud to be.
-async function removeObjects(docker, containerIds, networkIds) {
+async function removeObjects(docker, containerIds, networkIds, volumes = []) {
     const failures = [];
     const attempt = async (what, remove) => {
         try {
@@ -1874,6 +2068,7 @@ async function removeObjects(docker, containerIds, networkIds) {
     };
     await limited(containerIds, (id) => attempt(`container ${id.slice(0, 12)}`, () => removeContainer(docker.getContainer(id))));
     await limited(networkIds, (id) => attempt(`network ${id.slice(0, 12)}`, () => removeNetwork(docker.getNetwork(id))));
+    await limited(volumes, (name) => attempt(`volume ${name}`, () => docker.getVolume(name).remove()));
     return failures;
 }
 // Podman (4.3) refuses to force-remove a container that its restart policy is restarting at that
@@ -1920,16 +2115,23 @@ function demultiplex(raw) {
 
 async function listDeployment(host, deployment) {
     const labels = [`${LABEL.deployment}=${deployment}`];
-    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
-    return { containers, networks };
+    const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)]);
+    return { containers, networks, volumes };
 }
-// Pure: the deployment's instances, load-balancer and networks among its objects.
-function deploymentState({ containers, networks }) {
-    const state = { instances: [], networks: networks.map(({ id, name }) => ({ id, name })) };
+// Pure: the deployment's instances, load-balancer, services, networks and volumes among its objects.
+function deploymentState({ containers, networks, volumes }) {
+    const state = {
+        instances: [],
+        networks: networks.map(({ id, name }) => ({ id, name })),
+        services: [],
+        volumes: volumes.map(({ name, labels }) => ({ name, service: labels[LABEL.service] ?? '', path: labels[LABEL.volumePath] ?? '' })),
+    };
     for (const { labels, ...c } of containers) {
         const base = { id: c.id, name: c.name, running: c.running };
         if (labels[LABEL.role] === 'lb')
             state.lb = { ...base, spec: labels[LABEL.lbSpec] ?? '' };
+        else if (labels[LABEL.role] === 'service')
+            state.services.push({ ...base, service: labels[LABEL.service] ?? '', spec: labels[LABEL.serviceSpec] ?? '' });
         else if (labels[LABEL.role] === 'instance')
             state.instances.push({
                 ...base,
@@ -1994,6 +2196,13 @@ function dockerodeHost(docker) {
             labels: n.Labels ?? {},
             created: new Date(n.Created),
         })),
+        listVolumes: async (labels) => ((await docker.listVolumes({ filters: JSON.stringify({ label: labels }) })).Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} })),
+        createVolume: async (name, driver, options, labels) => (await docker.createVolume({ Name: name, Driver: driver, DriverOpts: options, Labels: labels })).name,
+        volumeStores: async () => {
+            const { SystemStatus } = (await docker.info());
+            const stores = SystemStatus?.find(([key]) => key === 'VolumeStores')?.[1];
+            return stores === undefined ? undefined : stores.split(' ').filter(Boolean);
+        },
         labelsOf: async (kind, name) => {
             try {
                 if (kind === 'container')
@@ -2009,7 +2218,9 @@ function dockerodeHost(docker) {
         cpuCount: async () => (await docker.info()).NCPU,
         listStopped: async (deployment, statuses) => (await containers({ label: [`${LABEL.deployment}=${deployment}`], status: statuses })).map(({ id, name }) => ({ id, name })),
         recentLogs: (id, lines) => recentLogs(container(id), lines),
-        remove: (containers, networks) => removeObjects(docker, containers, networks),
+        // No condition: a VCH speaks API 1.25, older than the parameter (1.30); its default is not-running.
+        wait: async (id, signal) => (await container(id).wait({ abortSignal: signal })).StatusCode,
+        remove: (containers, networks, volumes) => removeObjects(docker, containers, networks, volumes),
         getFile: (id, path) => getFile(container(id), path),
         getFiles: (id, dir) => getFiles(container(id), dir),
         putFile: (id, dir, name, content, options) => putFile(container(id), dir, name, content, options),
@@ -2135,7 +2346,8 @@ async function pullImage(host, reference, auth, log, signal) {
 const MIB = 1024 ** 2;
 const VCH_MEMORY_STEP_MIB = 128;
 const VCH_MEMORY_MIN_MIB = 512;
-function instanceResources({ memoryBytes, cpus }, host) {
+// `input`: where the memory was given, for the error (a companion service's sizes as instances').
+function instanceResources({ memoryBytes, cpus }, host, input = 'instance-memory') {
     const resources = {};
     if (host.instanceSize === 'cgroup-limits') {
         if (memoryBytes)
@@ -2147,7 +2359,7 @@ function instanceResources({ memoryBytes, cpus }, host) {
     if (memoryBytes) {
         const mib = Math.ceil(memoryBytes / MIB / VCH_MEMORY_STEP_MIB) * VCH_MEMORY_STEP_MIB;
         if (mib < VCH_MEMORY_MIN_MIB)
-            throw new InputError(`Invalid instance-memory for a VCH: each instance is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`);
+            throw new InputError(`Invalid ${input} for a VCH: each ${input === 'instance-memory' ? 'instance' : 'container'} is a VM there, with at least ${VCH_MEMORY_MIN_MIB} MiB. Give '${VCH_MEMORY_MIN_MIB}m' or more.`);
         resources.Memory = mib * MIB;
     }
     // A VM has whole vCPUs: a fraction rounds up, so an instance never gets less than was asked.
@@ -2187,11 +2399,11 @@ function ownershipOf(owners, owner) {
         return { kind: 'foreign', owner: other };
     return labelled.length > 0 ? { kind: 'ours' } : { kind: 'unowned' };
 }
-// The owner labels of the deployment's containers and networks. A lock counts only when another
+// The owner labels of the deployment's containers, networks and volumes. A lock counts only when another
 // owner holds it (its first deploy may be under way with nothing else created yet): under the
 // lock, the caller's own lock says nothing about whose the deployment is.
-function ownersIn({ containers, networks }, owner) {
-    return [...containers, ...networks]
+function ownersIn({ containers, networks, volumes }, owner) {
+    return [...containers, ...networks, ...volumes]
         .filter((o) => o.labels[LABEL.role] !== 'lock' || !sameOwner(o.labels[LABEL.owner] ?? '', owner))
         .map((o) => o.labels[LABEL.owner] ?? '');
 }
@@ -2267,14 +2479,14 @@ async function settleInterruptedReplacement(host, containers, lbName) {
     log_log.info(`Started the previous load-balancer ${lbName} again: an interrupted run had stopped it to replace it`);
     return true;
 }
-// The load-balancer a replacement stopped, started again under its own name: for the undo of a
-// failed or cancelled run, and for the post step of a killed one.
-async function restartReplacedLb(host, lb, name) {
-    const { Name } = await host.inspect(lb);
+// The load-balancer (or a companion service) a replacement stopped, started again under its own
+// name: for the undo of a failed or cancelled run, and for the post step of a killed one.
+async function restartReplaced(host, container, name, what = 'load-balancer') {
+    const { Name } = await host.inspect(container);
     if (Name.replace(/^\//, '') !== name)
-        await host.rename(lb, name);
-    await host.start(lb);
-    log_log.info(`Started the previous load-balancer ${name} again`);
+        await host.rename(container, name);
+    await host.start(container);
+    log_log.info(`Started the previous ${what} ${name} again`);
 }
 
 ;// CONCATENATED MODULE: ./src/plan.ts
@@ -2494,10 +2706,12 @@ function parseStatsCsv(csv) {
 function isHealthy(status) {
     return status.status === 'UP' && /^L\dOK$/.test(status.checkStatus);
 }
-function unhealthyServers(statuses, backend, expected) {
+// `admitted` servers passed their checks moments ago (as candidates, before a reload): UP before
+// the new worker's first check is enough for them, as the worker sends them traffic meanwhile anyway.
+function unhealthyServers(statuses, backend, expected, admitted = []) {
     return expected.filter((name) => {
         const status = statuses.find((s) => s.backend === backend && s.server === name);
-        return !status || !isHealthy(status);
+        return !status || !(isHealthy(status) || (admitted.includes(name) && status.status === 'UP' && /^(\* )?INI$/.test(status.checkStatus)));
     });
 }
 function describeServer(statuses, backend, name) {
@@ -2541,7 +2755,7 @@ async function waitUntilServing(endpoints, expectation) {
         try {
             const stats = await fetchStats(endpoints, signal);
             statuses = parseStatsCsv(stats.csv);
-            const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers);
+            const unhealthy = unhealthyServers(statuses, expectation.backend, expectation.servers, expectation.admitted);
             if (expectation.configId && stats.configId !== expectation.configId)
                 problem = 'the load-balancer has not loaded its new configuration';
             else if (unhealthy.length > 0) {
@@ -2699,6 +2913,10 @@ class UndoRecord {
     changed = false;
     createdContainers = [];
     createdNetworks = [];
+    createdVolumes = [];
+    // Companion services' containers this run stopped and put aside to replace them (by ID, with
+    // the name they ran under): started again by the undo, removed once traffic has moved.
+    replacedServices = [];
     // What a kept load-balancer had before this run changed it, for the undo (in memory only).
     previousConfig;
     replacedLb;
@@ -2832,11 +3050,25 @@ async function putSecretFile(host, lb, name, content) {
 ;// CONCATENATED MODULE: ./src/steps/retire.ts
 
 
-// The instances that served before and are no longer wanted leave once traffic has moved.
+// The instances that served before and are no longer wanted leave once traffic has moved, with the
+// companion services replaced or no longer listed, and the volumes no listed service mounts.
 async function retire(ctx) {
-    const { host, plan, record } = ctx;
+    const { host, plan, record, services } = ctx;
     if (record.replacedLb)
         await host.remove([record.replacedLb.id], []);
+    const leaving = [...record.replacedServices.map((s) => s.id), ...services.removeAfter.map((s) => s.id)];
+    if (leaving.length + services.removeVolumesAfter.length > 0) {
+        const failures = await host.remove(leaving, [], services.removeVolumesAfter);
+        if (failures.length > 0)
+            throw new Error(`Could not remove old services: ${failures.join('; ')}`);
+        record.changed = true;
+        const removed = [
+            ...record.replacedServices.map((s) => `${s.name} (replaced)`),
+            ...services.removeAfter.map((s) => s.name),
+            ...services.removeVolumesAfter.map((v) => `volume ${v}`),
+        ];
+        log_log.info(`Removed ${removed.join(', ')}`);
+    }
     if (plan.removeAfter.length === 0)
         return;
     if (record.drain)
@@ -2860,30 +3092,34 @@ async function removeInstances({ host }, instances) {
 
 
 
-// The network, the load-balancer (when it is new or replaced) and the new instances; returns the
-// ID of the load-balancer that is to serve.
-async function startAll(ctx, lbConfig, state) {
-    const { host, plan, record, signal } = ctx;
+// The network (when it is new) and the removal of stopped instances: before anything starts on it.
+async function prepareHost(ctx) {
+    const { plan, record, signal } = ctx;
     record.remember({});
     signal?.throwIfAborted();
-    if (plan.createNetwork) {
-        const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'));
-        record.createdNetworks.push(network);
-        record.changed = true;
-        log_log.info(`Created network ${ctx.netName}`);
-    }
+    await ensureNetwork(ctx);
     if (plan.removeFirst.length > 0) {
         await removeInstances(ctx, plan.removeFirst);
         log_log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`);
     }
+}
+// The load-balancer (when it is new or replaced) and the new instances; returns the ID of the
+// load-balancer that is to serve. `early`: what the companion services' phase did before
+// (services/start.ts): it prepared the host, and may have started the load-balancer.
+async function startAll(ctx, lbConfig, state, early) {
+    if (!early)
+        await prepareHost(ctx);
     // One queue of starts with the load-balancer's first: it resolves the instances by name at run
-    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs. Every
-    // start settles before a failure is thrown, so that the undo finds all that was created.
-    const lb = plan.lb === 'keep' ? undefined : () => startLb(ctx, lbConfig, state);
-    const tasks = [...(lb ? [lb] : []), ...plan.create.map((i) => () => startInstance(ctx, i.name, i.index))];
-    const outcomes = await limited(tasks, 
-    // A cancelled run starts nothing more; what already started settles first.
-    (task) => Promise.resolve()
+    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
+    const lb = ctx.plan.lb === 'keep' || early?.lb ? undefined : () => startLb(ctx, lbConfig, state);
+    const values = await startQueue(ctx, [...(lb ? [lb] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index))]);
+    return lb ? values[0] : (early?.lb ?? state.lb.id);
+}
+// Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
+// thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
+async function startQueue(ctx, tasks) {
+    const { signal } = ctx;
+    const outcomes = await limited(tasks, (task) => Promise.resolve()
         .then(() => signal?.throwIfAborted())
         .then(task)
         .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error })), ctx.profile.startsAtOnce);
@@ -2891,24 +3127,43 @@ async function startAll(ctx, lbConfig, state) {
     for (const outcome of outcomes)
         if (!outcome.ok)
             throw outcome.error;
-    return lb ? outcomes[0].value : state.lb.id;
+    return outcomes.map((outcome) => outcome.value);
 }
-async function startInstance(ctx, name, index) {
-    const { host, settings, netName, record } = ctx;
-    const container = await host
-        .createContainer({
+// The deployment's network, created by the first step of the run that needs it: the release
+// command's container (src/release) or the instances. The run creates no other network.
+async function ensureNetwork(ctx) {
+    const { host, plan, record } = ctx;
+    if (!plan.createNetwork || record.createdNetworks.length > 0)
+        return;
+    const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'));
+    record.createdNetworks.push(network);
+    record.changed = true;
+    log_log.info(`Created network ${ctx.netName}`);
+}
+// A container of the new generation as an instance runs it: image, env, secret-env, command and
+// size, on the deployment's network only (the one network a VCH takes at create). The release
+// command's container is one too, with its own command and labels.
+function newGenerationSpec(ctx, name, labels, command) {
+    const { settings, netName } = ctx;
+    const config = command ? { ...settings.instanceConfig, command } : settings.instanceConfig;
+    return {
         name,
         Image: settings.image,
-        Labels: deploymentLabels(settings.instancePrefix, 'instance', {
-            [LABEL.generation]: ctx.plan.generation,
-            [LABEL.index]: String(index),
-            [LABEL.port]: String(settings.instancePort),
-        }),
-        ...containerConfigOf(settings.instanceConfig),
-        HostConfig: { NetworkMode: netName, ...instanceResources(settings.instanceConfig, ctx.profile), RestartPolicy: ctx.profile.restartPolicy },
+        Labels: labels,
+        ...containerConfigOf(config),
+        HostConfig: { NetworkMode: netName, ...instanceResources(config, ctx.profile) },
         NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
-    })
-        .catch((error) => {
+    };
+}
+async function startInstance(ctx, name, index) {
+    const { host, settings, record } = ctx;
+    const labels = deploymentLabels(settings.instancePrefix, 'instance', {
+        [LABEL.generation]: ctx.plan.generation,
+        [LABEL.index]: String(index),
+        [LABEL.port]: String(settings.instancePort),
+    });
+    const spec = newGenerationSpec(ctx, name, labels);
+    const container = await host.createContainer({ ...spec, HostConfig: { ...spec.HostConfig, RestartPolicy: ctx.profile.restartPolicy } }).catch((error) => {
         throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`);
     });
     record.createdContainers.push(container);
@@ -2919,7 +3174,7 @@ async function startInstance(ctx, name, index) {
     log_log.info(`Started ${name}`);
 }
 // Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
-// with `docker run IMAGE COMMAND`.
+// with `docker run IMAGE COMMAND`. For instances and companion services alike.
 function containerConfigOf({ env, secretEnv, command }) {
     const vars = [...env, ...secretEnv];
     return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) };
@@ -3016,18 +3271,12 @@ async function prepareReloads(ctx, lbConfig, state, keptFiles) {
     // A new certificate is put in and loaded by the same graceful reload as a configuration.
     const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE);
     const newCertificate = settings.certificate && certificate !== settings.certificate.pem;
-    if (current === target && !newCertificate)
+    // Unchanged, unless the services' wait (waitForServices) has loaded another configuration since.
+    if (current === target && !newCertificate && !record.previousConfig)
         return { changed: false };
-    ctx.signal?.throwIfAborted();
-    record.previousConfig = { lb, text: current ?? '', certificate };
-    await keepPreviousConfig(host, lb, current ?? '', certificate || undefined);
-    record.remember({ configChangedOn: lb });
+    await keepPrevious(ctx, lb, lbConfig, keptFiles);
     if (newCertificate)
         await putCertificate(host, lb, 'service', settings.certificate.pem, settings.lbName);
-    // One made by an earlier version of the action gets the stats page's certificate before the
-    // configuration that needs it is checked and loaded.
-    if (!lbConfig.statsCertificate.inside)
-        await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName);
     const user = (await host.inspect(lb)).Config.User ?? '';
     const newcomers = plan.create.map((i) => lbConfig.serving.find((s) => s.name === i.name));
     const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined;
@@ -3036,6 +3285,38 @@ async function prepareReloads(ctx, lbConfig, state, keptFiles) {
         await checkInside(host, lb, settings.lbName, user, config);
     }
     return { staging, changed: true };
+}
+// Before a kept load-balancer's configuration first changes in a run: the previous one is kept for
+// the undo (in memory) and for the post step of a killed run (inside it). One made by an earlier
+// version of the action gets the stats page's certificate before a configuration that needs it.
+async function keepPrevious(ctx, lb, lbConfig, keptFiles) {
+    const { host, settings, record } = ctx;
+    if (record.previousConfig)
+        return;
+    ctx.signal?.throwIfAborted();
+    const current = keptFiles.get(CONFIG_FILE) ?? '';
+    const certificate = settings.certificate && keptFiles.get(CERTIFICATE_FILE);
+    record.previousConfig = { lb, text: current, certificate };
+    await keepPreviousConfig(host, lb, current, certificate || undefined);
+    record.remember({ configChangedOn: lb });
+    if (!lbConfig.statsCertificate.inside)
+        await putCertificate(host, lb, 'stats', lbConfig.statsCertificate.pem, settings.lbName);
+}
+// Until the companion services with a port accept connections as the load-balancer's health
+// check sees them (SERVICES_BACKEND), before any instance starts. A kept load-balancer first loads
+// the services beside what it serves now (checked by its own HAProxy, the previous configuration
+// kept for the undo); a new one started with them.
+async function waitForServices(ctx, lb, lbConfig, state, keptFiles) {
+    const servers = lbConfig.services ?? [];
+    const config = ctx.plan.lb === 'keep' ? { ...lbConfig, serving: stillServing(ctx, state), candidates: [] } : lbConfig;
+    if (ctx.plan.lb === 'keep' && renderHaproxyConfig(config) !== keptFiles.get(CONFIG_FILE)) {
+        await keepPrevious(ctx, lb, lbConfig, keptFiles);
+        await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', config);
+        await reload(ctx, lb, config);
+    }
+    await failIfExited(ctx);
+    const { endpoints } = await endpointsOf(ctx, lb, lbConfig);
+    await waitFor(ctx, endpoints, config, SERVICES_BACKEND, servers, false);
 }
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
@@ -3052,7 +3333,8 @@ async function switchTraffic(ctx, lb, lbConfig, { staging, changed }) {
             record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) };
         await reload(ctx, lb, lbConfig);
     }
-    return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true), address };
+    // The candidates just passed their checks: the new worker need not check them again first.
+    return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address };
 }
 // Instances the kept load-balancer may go on using while newcomers are checked.
 function stillServing({ plan }, state) {
@@ -3066,12 +3348,13 @@ async function reload(ctx, lb, config) {
     ctx.record.changed = true;
 }
 // Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
-async function waitFor(ctx, endpoints, config, backend, servers, throughService) {
+async function waitFor(ctx, endpoints, config, backend, servers, throughService, admitted = []) {
     const names = servers.map((s) => s.name);
     try {
         return await ctx.waitUntilServing(endpoints, {
             backend,
             servers: names,
+            admitted: admitted.map((s) => s.name),
             configId: configIdOf(config),
             throughService,
             deadline: ctx.deadline,
@@ -3088,7 +3371,7 @@ async function waitFor(ctx, endpoints, config, backend, servers, throughService)
 // A container of this run that exits will never become healthy: say so now, not at the timeout.
 async function failIfExited(ctx) {
     const { host, settings, plan } = ctx;
-    const watched = [...plan.create.map((i) => i.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])];
+    const watched = [...plan.create.map((i) => i.name), ...ctx.services.start.map((s) => s.name), ...(plan.lb === 'keep' ? [] : [settings.lbName])];
     if (watched.length === 0)
         return;
     const stopped = await host.listStopped(settings.instancePrefix, ctx.profile.stoppedStatuses);
@@ -3106,8 +3389,13 @@ async function failIfExited(ctx) {
 async function crashedAtStart(ctx, container, exitCode) {
     const { settings } = ctx;
     const logs = await ctx.host.recentLogs(container.id, 20).catch(() => '(logs unavailable)');
-    const isLb = container.name === settings.lbName;
-    return new Error(`${isLb ? `Load-balancer ${settings.lbName}` : `Instance ${container.name}`} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${isLb ? settings.haproxyImage : settings.image} runs a long-lived service with this configuration.`);
+    const service = ctx.services.start.find((s) => s.name === container.name);
+    const [what, image] = container.name === settings.lbName
+        ? [`Load-balancer ${settings.lbName}`, settings.haproxyImage]
+        : service
+            ? [`Service ${service.spec.name} (container ${container.name})`, service.spec.image]
+            : [`Instance ${container.name}`, settings.image];
+    return new Error(`${what} exited with code ${exitCode} right after starting. Its last log lines:\n${logs.trimEnd() || '(none)'}\nCheck that ${image} runs a long-lived service with this configuration.`);
 }
 async function showLogs(ctx, unhealthy, statuses, backend) {
     const lbName = ctx.settings.lbName;
@@ -3169,7 +3457,8 @@ async function endpointsOf(ctx, lb, lbConfig) {
 // How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
 const LISTEN_TIMEOUT_MS = 10_000;
 // A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
-// then what it created, then the load-balancer it stopped is started again. It only warns.
+// then what it created, then the companion services and the load-balancer it stopped are started
+// again. It only warns.
 async function undo(ctx) {
     const { host, settings, record } = ctx;
     if (record.previousConfig) {
@@ -3184,11 +3473,13 @@ async function undo(ctx) {
             log_log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`);
         }
     }
-    const failures = await host.remove(record.createdContainers, record.createdNetworks);
+    const failures = await host.remove(record.createdContainers, record.createdNetworks, record.createdVolumes);
+    for (const { id, name } of record.replacedServices)
+        await restartReplaced(host, id, name, 'service').catch((error) => failures.push(`restarting the previous service ${name}: ${describe(error)}`));
     if (record.replacedLb) {
         const { id, name } = record.replacedLb;
         try {
-            await restartReplacedLb(host, id, name);
+            await restartReplaced(host, id, name);
             // Serving again before the run ends, not a moment after.
             const { ip, statsHostPort } = statsAddressOf(ctx, await host.inspect(id));
             if (!(ip && statsHostPort && (await ctx.waitUntilListening(ip, statsHostPort, LISTEN_TIMEOUT_MS))))
@@ -3198,14 +3489,285 @@ async function undo(ctx) {
             failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`);
         }
     }
-    const count = record.createdContainers.length + record.createdNetworks.length;
+    const count = record.createdContainers.length + record.createdNetworks.length + record.createdVolumes.length;
     if (failures.length > 0)
         log_log.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`);
     else
         log_log.info(count > 0 ? `Removed the ${count} object(s) this run created` : 'This run created nothing');
 }
 
+;// CONCATENATED MODULE: ./src/release/run.ts
+
+
+
+
+
+// The release command (release-command): a migration or a seed, run once per generation in a
+// one-off container of the new image as its instances will run (env, secret-env, size, the
+// deployment's network), after the companion services are up and before the generation's first
+// instance starts: no request meets code whose schema is not there yet, and a failed command leaves
+// the previous generation serving alone.
+// How much of the command's output the log shows, and the failure's message.
+const OUTPUT_LINES = 50;
+const FAILURE_LINES = 10;
+// Once per generation: when this run starts its first instances. A generation that already serves
+// ran it when it started, so an unchanged re-run and a scale-up do not run it again. A generation
+// none of whose instances runs (all stopped, or a failed deploy of it undone) starts anew and runs
+// it again: the command has to be safe to repeat, as migrations are.
+function releaseNeeded({ settings, plan }) {
+    return !!settings.releaseCommand && plan.create.length > 0 && plan.create.length === plan.serving.length;
+}
+// Exit 0 goes on; any other outcome throws, and the deploy's undo takes back the new generation.
+// The container is removed whatever happens; a killed run's post step finds it by the run label.
+async function runRelease(ctx) {
+    const { host, settings, plan, record } = ctx;
+    const command = settings.releaseCommand;
+    record.remember({});
+    ctx.signal?.throwIfAborted();
+    await ensureNetwork(ctx);
+    await removeLeftovers(ctx);
+    const name = releaseName(settings.instancePrefix, plan.generation);
+    const labels = deploymentLabels(settings.instancePrefix, 'release', { [LABEL.generation]: plan.generation });
+    // No restart policy: it runs once (and a VCH would ignore one).
+    const id = await host.createContainer(newGenerationSpec(ctx, name, labels, command)).catch((error) => {
+        throw new Error(`Could not create the release command's container ${name} from ${settings.image}: ${describe(error)}`);
+    });
+    record.createdContainers.push(id);
+    record.changed = true;
+    log_log.info(`Running the release command ${JSON.stringify(command)} in ${name} (${settings.image}) on network ${ctx.netName}`);
+    const startedAt = Date.now();
+    try {
+        const exitCode = await exitCodeOf(ctx, id, name);
+        const seconds = Math.round((Date.now() - startedAt) / 100) / 10;
+        // Masked here as well as by the runner: the command may print what it was given (a password
+        // in a connection string), and outside the runner the failure's message leaves the run too.
+        const output = withSecretsMasked((await host.recentLogs(id, OUTPUT_LINES).catch((error) => `(output unavailable: ${describe(error)})`)).trimEnd());
+        log_log.info(output ? `Its output (at most the last ${OUTPUT_LINES} lines):\n${output}` : 'It wrote no output.');
+        if (exitCode === 0) {
+            log_log.info(`The release command exited 0 after ${seconds} s: generation ${plan.generation} starts.`);
+            return { seconds };
+        }
+        const last = output.split('\n').slice(-FAILURE_LINES).join('\n') || '(none)';
+        const outcome = exitCode === 'timeout' ? `did not finish within wait-timeout (${settings.waitTimeoutSeconds} s)` : `exited with code ${exitCode}`;
+        const fix = exitCode === 'timeout' ? 'Make it finish sooner or raise wait-timeout' : 'Fix the command or what it needs (services, env, secret-env)';
+        throw new Error(`The release command ${outcome} after ${seconds} s: generation ${plan.generation} was not started, and what served before goes on serving. Its last output:\n${last}\n${fix}, then deploy again.`);
+    }
+    finally {
+        await removeRelease(ctx, id, name);
+    }
+}
+// Its exit code, or 'timeout' once the deploy's wait-timeout is up; a cancelled run throws at once.
+async function exitCodeOf(ctx, id, name) {
+    await ctx.host.start(id).catch((error) => {
+        throw new Error(`Could not start the release command in ${name}: ${describe(error)}. Check that release-command names a program of ${ctx.settings.image}: it is run as the image's ENTRYPOINT's arguments, or else on its own, never through a shell.`);
+    });
+    ctx.signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(Math.max(0, ctx.deadline - Date.now()));
+    try {
+        return await ctx.host.wait(id, ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout);
+    }
+    catch (error) {
+        ctx.signal?.throwIfAborted();
+        if (timeout.aborted)
+            return 'timeout';
+        throw new Error(`Lost track of the release command in ${name}: ${describe(error)}`);
+    }
+}
+// Force-removed, which also stops a command still running. Once gone it leaves the record, so the
+// undo does not count it as its own.
+async function removeRelease(ctx, id, name) {
+    try {
+        await ctx.host.removeContainer(id);
+        ctx.record.createdContainers = ctx.record.createdContainers.filter((c) => c !== id);
+    }
+    catch (error) {
+        log_log.warning(`Could not remove the release command's container ${name}: ${describe(error)}. The next deploy of the deployment or its teardown removes it; or remove it with docker rm -f ${name}.`);
+    }
+}
+// Left by a run killed before its post step removed it (stopped, or still running its command).
+// This run holds the deployment's lock: no other run's command is running.
+async function removeLeftovers(ctx) {
+    const { host, settings } = ctx;
+    const leftovers = await host.listContainers([`${LABEL.deployment}=${settings.instancePrefix}`, `${LABEL.role}=release`]);
+    if (leftovers.length === 0)
+        return;
+    const names = leftovers.map((c) => c.name).join(', ');
+    const failures = await host.remove(leftovers.map((c) => c.id), []);
+    if (failures.length > 0)
+        throw new Error(`Could not remove the release command's container(s) an earlier run left (${names}): ${failures.join('; ')}. Remove them with docker rm -f, or run teardown.`);
+    log_log.info(`Removed the release command's container(s) an earlier run left: ${names}`);
+}
+
+;// CONCATENATED MODULE: ./src/services/plan.ts
+
+
+// What a service's container runs, but the secret-env values: the hash is stored in a label. The
+// image by ID, so that a new image under the same tag replaces the service.
+function serviceSpecHash(spec, imageId) {
+    const { env, secretEnv, command, port, volume, memoryBytes, cpus } = spec;
+    return shortHash([imageId, { env, secretKeys: secretEnv.map((v) => v.key), command, port, volume, memoryBytes, cpus }]);
+}
+function volumeOf(deployment, spec) {
+    return spec.volume === undefined ? undefined : { name: serviceVolumeName(deployment, spec.name, shortHash([spec.volume])), path: spec.volume };
+}
+// hashes: each listed service's serviceSpecHash; holdingSecrets: the services whose running
+// container holds their secret-env values (asked of the host in memory, see steps/services.ts).
+function planServices(deployment, services, hashes, holdingSecrets, state) {
+    const plan = { keep: [], start: [], removeFirst: [], removeAfter: [], removeVolumesAfter: [], checked: [] };
+    const volumes = new Set(state.volumes.map((v) => v.name));
+    const wantedVolumes = new Set();
+    const wantedNames = new Set();
+    for (const spec of services) {
+        const name = serviceContainerName(deployment, spec.name);
+        const hash = hashes.get(spec.name);
+        wantedNames.add(name);
+        if (spec.port !== undefined)
+            plan.checked.push({ name: spec.name, port: spec.port });
+        const volume = volumeOf(deployment, spec);
+        if (volume)
+            wantedVolumes.add(volume.name);
+        const current = state.services.find((s) => s.name === name);
+        const secretsHeld = spec.secretEnv.length === 0 || holdingSecrets.has(spec.name);
+        if (current?.running && current.spec === hash && secretsHeld) {
+            plan.keep.push(current);
+            continue;
+        }
+        if (current && !current.running)
+            plan.removeFirst.push(current);
+        plan.start.push({
+            spec,
+            name,
+            hash,
+            volume: volume && { ...volume, create: !volumes.has(volume.name) },
+            replaces: current?.running ? current : undefined,
+        });
+    }
+    plan.removeAfter = state.services.filter((s) => !wantedNames.has(s.name));
+    plan.removeVolumesAfter = [...volumes].filter((v) => !wantedVolumes.has(v));
+    return plan;
+}
+// Whether the services' phase has anything to do before the instances start (deploy.ts).
+function servicesToStart(plan) {
+    return plan.start.length + plan.removeFirst.length > 0;
+}
+function describeServices(plan) {
+    const replaced = plan.start.filter((s) => s.replaces).length;
+    return [
+        `Services: ${plan.keep.length} kept, ${plan.start.length - replaced} to start, ${replaced} to replace`,
+        plan.removeAfter.length > 0 ? `, ${plan.removeAfter.length} to remove` : '',
+        plan.removeVolumesAfter.length > 0 ? `; ${plan.removeVolumesAfter.length} volume(s) to remove` : '',
+        '.',
+    ].join('');
+}
+// How errors name a service's memory field.
+function serviceMemoryInput(service) {
+    return `memory of service '${service}'`;
+}
+
+;// CONCATENATED MODULE: ./src/services/start.ts
+
+
+
+
+
+
+
+
+
+// The companion services' phase of a deploy, before any instance starts: their volumes and
+// containers on the deployment's network, and the wait until those with a port accept connections.
+// The plan, with the secret-env values compared in memory: a running service's Config.Env is
+// asked whether it holds them, as for instances (generationFor in deploy.ts).
+async function servicesPlanFor(host, settings, imageIds, state) {
+    const hashes = new Map(settings.services.map((spec, i) => [spec.name, serviceSpecHash(spec, imageIds[i])]));
+    const holding = new Set();
+    for (const spec of settings.services) {
+        const running = state.services.find((s) => s.service === spec.name && s.running && s.spec === hashes.get(spec.name));
+        if (spec.secretEnv.length > 0 && running && holdsValues((await host.inspect(running.id)).Config.Env ?? [], spec.secretEnv))
+            holding.add(spec.name);
+    }
+    return planServices(settings.instancePrefix, settings.services, hashes, holding, state);
+}
+// Returns the load-balancer when this phase started it (it must see the services to wait for
+// them); the instances' phase starts it otherwise (steps/start.ts startAll).
+async function startServices(ctx, lbConfig, state, keptFiles) {
+    const { host, services, record } = ctx;
+    await prepareHost(ctx);
+    if (services.removeFirst.length > 0) {
+        const failures = await host.remove(services.removeFirst.map((s) => s.id), []);
+        if (failures.length > 0)
+            throw new Error(`Could not remove stopped services: ${failures.join('; ')}`);
+        record.changed = true;
+        log_log.info(`Removed stopped services: ${services.removeFirst.map((s) => s.name).join(', ')}`);
+    }
+    const waits = services.checked.length > 0;
+    const newLb = waits && ctx.plan.lb !== 'keep';
+    const values = await startQueue(ctx, [...(newLb ? [() => startLb(ctx, lbConfig, state)] : []), ...services.start.map((s) => () => startService(ctx, s))]);
+    const lb = newLb ? values[0] : state.lb?.id;
+    if (waits && lb)
+        await waitForServices(ctx, lb, lbConfig, state, keptFiles);
+    if (waits)
+        log_log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`);
+    return { lb: newLb ? lb : undefined };
+}
+async function startService(ctx, service) {
+    const { host, settings, netName, record, profile } = ctx;
+    const { spec, name, volume, replaces } = service;
+    if (volume?.create) {
+        await host
+            .createVolume(volume.name, profile.volumeDriver, volumeOptions(profile), deploymentLabels(settings.instancePrefix, 'volume', { [LABEL.service]: spec.name, [LABEL.volumePath]: volume.path }))
+            .catch((error) => {
+            throw new Error(`Could not create volume ${volume.name} for service ${spec.name}: ${describe(error)}`);
+        });
+        record.createdVolumes.push(volume.name);
+        record.changed = true;
+    }
+    // Created beside the container it replaces, which keeps its name until this one is ready to start.
+    const created = replaces ? besideName(name, 'next') : name;
+    const container = await host
+        .createContainer({
+        name: created,
+        Image: spec.image,
+        Labels: deploymentLabels(settings.instancePrefix, 'service', { [LABEL.service]: spec.name, [LABEL.serviceSpec]: service.hash }),
+        ...containerConfigOf(spec),
+        HostConfig: {
+            NetworkMode: netName,
+            ...(volume ? { Binds: [`${volume.name}:${volume.path}`] } : {}),
+            ...instanceResources(spec, profile, serviceMemoryInput(spec.name)),
+            RestartPolicy: profile.restartPolicy,
+        },
+        // One network at create (a VCH allows no more); the instances reach it by the service's name.
+        NetworkingConfig: { EndpointsConfig: { [netName]: { Aliases: [spec.name] } } },
+    })
+        .catch((error) => {
+        throw new Error(`Could not create service ${spec.name} (${created}) from ${spec.image}: ${describe(error)}`);
+    });
+    record.createdContainers.push(container);
+    record.changed = true;
+    if (replaces) {
+        // Stopped (its data must not be written by two containers) and kept until traffic has moved,
+        // so that a failed deploy starts it again.
+        ctx.signal?.throwIfAborted();
+        record.replacedServices.push({ id: replaces.id, name });
+        record.remember({ replacedServices: record.replacedServices });
+        await host.stop(replaces.id, 10);
+        await host.rename(replaces.id, besideName(name, 'old'));
+        await host.rename(container, name);
+        log_log.info(`Stopped service ${spec.name} to replace it`);
+    }
+    await host.start(container).catch((error) => {
+        throw new Error(`Could not start service ${spec.name} (${name}): ${describe(error)}`);
+    });
+    log_log.info(`Started service ${spec.name} (${name})`);
+}
+function volumeOptions(profile) {
+    return profile.volumeStore ? { VolumeStore: profile.volumeStore } : {};
+}
+
 ;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
 
 
 
@@ -3234,15 +3796,17 @@ const PUBLISHED_REDIRECT_PORT = 8081;
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 async function pullImages(host, profile, settings, signal) {
     const options = { policy: settings.pull, auth: settings.registryAuth, signal, localImageNamespace: profile.localImageNamespace };
-    const [image, haproxyImage] = await log_log.group('Pull images', () => Promise.all([settings.image, settings.haproxyImage].map((ref) => obtainImage(host, ref, options, log_log.info))));
-    for (const pulled of [image, haproxyImage])
-        if (pulled.warning)
-            log_log.warning(pulled.warning);
-    return { image, haproxyImage };
+    const references = [settings.image, settings.haproxyImage, ...settings.services.map((s) => s.image)];
+    const pulled = await log_log.group('Pull images', () => Promise.all(references.map((ref) => obtainImage(host, ref, options, log_log.info))));
+    for (const { warning } of pulled)
+        if (warning)
+            log_log.warning(warning);
+    const [image, haproxyImage, ...serviceImages] = pulled;
+    return { image: image, haproxyImage: haproxyImage, serviceImages };
 }
 // Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
 // at any moment before traffic has switched, it takes back what it created; after, it finishes.
-async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
+async function deploy(host, engine, settings, { image, haproxyImage, serviceImages }, signal) {
     const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
     const netName = networkName(settings.instancePrefix);
     const objects = await listDeployment(host, settings.instancePrefix);
@@ -3261,7 +3825,10 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         lbName: settings.lbName,
         lbSpec,
     }, state);
+    const services = await servicesPlanFor(host, settings, serviceImages.map((i) => i.id), state);
     log_log.info(describePlan(plan, state));
+    if (settings.services.length + state.services.length > 0)
+        log_log.info(describeServices(services));
     const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host);
     if (resources)
         log_log.info(resources);
@@ -3287,6 +3854,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
         serving: plan.serving,
         candidates: [],
+        services: services.checked,
         statsAuth,
         basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
         allowedSources: settings.allowCidrs,
@@ -3302,6 +3870,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         publishedHost: engine.target.publishedHost,
         settings,
         plan,
+        services,
         lbSpec,
         netName,
         deadline,
@@ -3311,9 +3880,15 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
         waitUntilListening: waitUntilListening,
     };
     try {
+        // Companion services first, when there are any to start or to wait for: the instances need
+        // them from their first request. Without, the flow is one phase, as before there were services.
+        const early = servicesToStart(services) ? await log_log.group('Start companion services', () => startServices(ctx, lbConfig, state, keptFiles)) : undefined;
+        // The release command (a one-off container of the new image): the services are up, no new
+        // instance has started and no traffic has moved.
+        const release = releaseNeeded(ctx) ? await log_log.group('Release command', () => runRelease(ctx)) : undefined;
         // A kept load-balancer's reloads are prepared while the instances start; both settle before
         // either's failure is thrown, so that the undo finds all that was done.
-        const [started, prepared] = await log_log.group('Start instances and load-balancer', () => Promise.allSettled([startAll(ctx, lbConfig, state), prepareReloads(ctx, lbConfig, state, keptFiles)]));
+        const [started, prepared] = await log_log.group('Start instances and load-balancer', () => Promise.allSettled([startAll(ctx, lbConfig, state, early), prepareReloads(ctx, lbConfig, state, keptFiles)]));
         if (started.status === 'rejected')
             throw started.reason;
         if (prepared.status === 'rejected')
@@ -3331,6 +3906,7 @@ async function deploy(host, engine, settings, { image, haproxyImage }, signal) {
             statuses,
             config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
             changed: ctx.record.changed,
+            release,
         };
     }
     catch (error) {
@@ -3365,13 +3941,18 @@ async function checkHost(host, engine, settings) {
     await checkOwner(host, settings.instancePrefix, settings.owner, 'deploy');
     const { cpus } = settings.instanceConfig;
     instanceResources(settings.instanceConfig, engine.host);
+    for (const service of settings.services)
+        instanceResources(service, engine.host, serviceMemoryInput(service.name));
     // A host that limits containers refuses more CPUs than it has, but only once the instance is
     // created; a containerVM's vCPUs are not bounded by the VCH's own count.
-    if (cpus && engine.host.instanceSize === 'cgroup-limits') {
+    const sized = [{ input: 'instance-cpus', cpus }, ...settings.services.map((s) => ({ input: `cpus of service '${s.name}'`, cpus: s.cpus }))].filter((s) => s.cpus);
+    if (sized.length > 0 && engine.host.instanceSize === 'cgroup-limits') {
         const NCPU = await host.cpuCount();
-        if (NCPU && cpus > NCPU)
-            throw new InputError(`Invalid instance-cpus ${cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`);
+        const over = sized.find((s) => NCPU && s.cpus > NCPU);
+        if (over)
+            throw new InputError(`Invalid ${over.input} ${over.cpus}: the Docker host has ${NCPU} CPU(s). Give at most ${NCPU}.`);
     }
+    await checkVolumeStore(host, engine.host, settings);
     const netName = networkName(settings.instancePrefix);
     const [lbDeployment, netDeployment, external] = await Promise.all([
         deploymentOf(host, 'container', settings.lbName),
@@ -3382,6 +3963,17 @@ async function checkHost(host, engine, settings) {
     refuseForeign('network', netName, netDeployment, settings.instancePrefix, 'instance-prefix');
     if (external === undefined)
         throw new Error(`External network '${settings.externalNetwork}' does not exist on the Docker host. On a VCH use one of its --container-network names (docker network ls); on a plain Docker Engine set external-network to '' to publish lb-port on the host.`);
+}
+// A VCH keeps volumes in volume stores that vic-machine was given; one without the store the action
+// uses cannot create a service's volume, which would fail only once the deploy is under way.
+async function checkVolumeStore(host, profile, settings) {
+    const needing = settings.services.filter((s) => s.volume !== undefined).map((s) => s.name);
+    if (!profile.volumeStore || needing.length === 0)
+        return;
+    const stores = (await host.volumeStores()) ?? [];
+    if (stores.includes(profile.volumeStore))
+        return;
+    throw new Error(`The VCH has no volume store named '${profile.volumeStore}' (it has ${stores.length > 0 ? stores.map((s) => `'${s}'`).join(', ') : 'none'}), and service(s) ${needing.join(', ')} need a volume. Ask the vSphere administrator to add one with vic-machine configure --volume-store <datastore>/<path>:${profile.volumeStore}, or remove volume from these services.`);
 }
 function refuseForeign(kind, name, labelled, deployment, input) {
     if (labelled === undefined || labelled === deployment)
@@ -3403,8 +3995,10 @@ function describePlan(plan, state) {
 
 
 
-// Removes every container and network labelled as this deployment's, containers first: also the
-// `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the load-balancer.
+// Removes every container, network and volume labelled as this deployment's, containers first:
+// also the `<lb>-next` or `<lb>-old` an interrupted load-balancer replacement left beside the
+// load-balancer. The companion services' volumes go with them: their data lasts as long as the
+// deployment.
 // Objects of other deployments and the external network carry no such label and are never
 // touched; a deployment another owner's objects carry is refused before anything is removed.
 async function teardown(host, deployment, owner) {
@@ -3417,12 +4011,12 @@ async function teardown(host, deployment, owner) {
     const containers = objects.containers
         .filter((c) => c.labels[LABEL.role] !== 'lock')
         .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'));
-    const removed = [...containers, ...objects.networks].map((o) => o.name);
+    const removed = [...containers, ...objects.networks, ...objects.volumes].map((o) => o.name);
     if (removed.length === 0) {
-        log_log.info(`Nothing to remove: no containers or networks of deployment '${deployment}' on the Docker host.`);
+        log_log.info(`Nothing to remove: no containers, networks or volumes of deployment '${deployment}' on the Docker host.`);
         return { removed };
     }
-    const failures = await host.remove(containers.map((c) => c.id), objects.networks.map((n) => n.id));
+    const failures = await host.remove(containers.map((c) => c.id), objects.networks.map((n) => n.id), objects.volumes.map((v) => v.name));
     if (failures.length > 0)
         throw new Error(`Teardown of deployment '${deployment}' could not remove: ${failures.join('; ')}. Run teardown again; if it keeps failing, remove these objects with the docker CLI.`);
     log_log.info(`Removed ${removed.length} object(s) of deployment '${deployment}': ${removed.join(', ')}`);
@@ -4197,9 +4791,13 @@ async function prune(host, settings, context) {
     }
     return report;
 }
+// Volumes count too: a deployment whose last objects are its services' volumes is still pruned.
+// Their creation time is read from their label only (a VCH reports none).
 async function listObjects(host, labels) {
-    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
-    return [...containers, ...networks].map((o) => objectOf(o.labels, o.created)).filter((o) => o !== undefined);
+    const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)]);
+    return [...containers, ...networks, ...volumes.map((v) => ({ ...v, created: new Date(0) }))]
+        .map((o) => objectOf(o.labels, o.created))
+        .filter((o) => o !== undefined);
 }
 // Only this repository's pull requests are asked about: the token is for this repository.
 async function closedPullRequests(github, repository, candidates) {
@@ -4276,7 +4874,7 @@ async function summarizeDeploy(deployment, settings, result) {
     await core.summary
         .addHeading(`Deployment ${deployment}`, 2)
         .addRaw(`Serving <a href="${result.url}">${result.url}</a> from ${result.instances.length} instance(s) of <code>${summary_escape(settings.image)}</code>${result.changed ? '' : ' (unchanged)'}.`, true)
-        .addList(describeInstances(settings))
+        .addList([...describeInstances(settings), ...describeRelease(settings, result)])
         .addTable([
         [
             { data: 'Instance', header: true },
@@ -4303,6 +4901,14 @@ function describeInstances({ instanceConfig: c, pull, certificate }) {
         `Memory: ${c.memoryBytes ? `${Math.round(c.memoryBytes / 1024 ** 2)} MiB` : "the host's default"}; CPUs: ${c.cpus ?? "the host's default"}`,
         `Images pulled: ${pull}`,
         `HTTPS: ${certificate ? 'yes, with lb-certificate' : 'no'}`,
+    ];
+}
+// Not run: the generation already served when this run began (release/run.ts releaseNeeded).
+function describeRelease({ releaseCommand }, { release }) {
+    if (!releaseCommand)
+        return [];
+    return [
+        `Release command <code>${summary_escape(JSON.stringify(releaseCommand))}</code>: ${release ? `ran in ${release.seconds} s` : 'not run, this generation already served'}`,
     ];
 }
 function summary_escape(text) {
@@ -4477,6 +5083,10 @@ function maskSecrets(read) {
             if (form.trim())
                 log_log.setSecret(form);
     }
+    for (const value of serviceSecretValues(read('services') ?? ''))
+        for (const form of new Set([value, value.trim()]))
+            if (form.trim())
+                log_log.setSecret(form);
     // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
     for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
         const colon = line.indexOf(':');
@@ -4509,7 +5119,7 @@ function maskSecrets(read) {
 const flags = INPUT_SPECS.filter((spec) => spec.name !== 'command');
 // Inputs that are whole files (PEM, env files) also take `--<input>-file PATH`, so that no one has
 // to paste them into a flag. A name here gets its flag once INPUT_SPECS has the input.
-const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env'];
+const FILE_INPUTS = ['tls-ca-cert', 'tls-cert', 'tls-key', 'lb-certificate', 'basic-auth', 'env', 'secret-env', 'services'];
 const fileFlags = flags.filter((spec) => FILE_INPUTS.includes(spec.name));
 const OUTPUT_FORMATS = ['text', 'json'];
 class UsageError extends Error {
@@ -4677,21 +5287,25 @@ async function post(read = readActionInput) {
     }
 }
 // In the order that keeps the previous deployment serving: its configuration back first, then
-// this run's containers out of the way, then the load-balancer it had stopped started again.
+// this run's containers and volumes out of the way, then the services and load-balancer it had
+// stopped started again.
 async function takeBack(host, deploy) {
     log_log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`);
     if (deploy.configChangedOn)
         await restoreConfig(host, deploy.configChangedOn);
     const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`];
-    const [containers, networks] = await Promise.all([host.listContainers(labels), host.listNetworks(labels)]);
+    const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)]);
     // The lock is released by its ID, after everything else.
     const created = containers.filter((c) => c.labels[LABEL.role] !== 'lock');
-    const failures = await host.remove(created.map((c) => c.id), networks.map((n) => n.id));
+    const failures = await host.remove(created.map((c) => c.id), networks.map((n) => n.id), volumes.map((v) => v.name));
     if (failures.length > 0)
         throw new Error(`could not remove ${failures.join('; ')}`);
-    log_log.info(`Removed ${created.length + networks.length} object(s) the main step created${created.length ? `: ${created.map((c) => c.name).join(', ')}` : ''}`);
+    const names = [...created.map((c) => c.name), ...volumes.map((v) => `volume ${v.name}`)];
+    log_log.info(`Removed ${created.length + networks.length + volumes.length} object(s) the main step created${names.length ? `: ${names.join(', ')}` : ''}`);
+    for (const { id, name } of deploy.replacedServices ?? [])
+        await restartReplaced(host, id, name, 'service');
     if (deploy.replacedLb)
-        await restartReplacedLb(host, deploy.replacedLb.id, deploy.replacedLb.name);
+        await restartReplaced(host, deploy.replacedLb.id, deploy.replacedLb.name);
 }
 async function restoreConfig(host, lb) {
     if (await restorePreviousConfig(host, lb))
