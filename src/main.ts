@@ -169,10 +169,9 @@ export function maskSecrets(read: InputReader): void {
   }
   // Each secret-env value on its own as well: a program may print it without its key.
   for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
-    const value = line.slice(line.indexOf('=') + 1)
-    for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
+    maskValue(line.slice(line.indexOf('=') + 1))
   }
-  for (const value of serviceSecretValues(read('services') ?? '')) for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
+  for (const value of serviceSecretValues(read('services') ?? '')) maskValue(value)
   // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
   for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
     const colon = line.indexOf(':')
@@ -186,4 +185,9 @@ export function maskSecrets(read: InputReader): void {
   // The Docker host address is as secret taken from the environment as given as docker-host.
   const fromEnvironment = process.env.DOCKER_HOST?.trim()
   if (fromEnvironment) log.setSecret(fromEnvironment)
+}
+
+// A secret variable's value as given and trimmed: a program may print either.
+function maskValue(value: string): void {
+  for (const form of new Set([value, value.trim()])) if (form.trim()) log.setSecret(form)
 }
