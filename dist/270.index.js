@@ -5078,15 +5078,10 @@ function maskSecrets(read) {
     }
     // Each secret-env value on its own as well: a program may print it without its key.
     for (const line of (read('secret-env') ?? '').split(/\r?\n/)) {
-        const value = line.slice(line.indexOf('=') + 1);
-        for (const form of new Set([value, value.trim()]))
-            if (form.trim())
-                log_log.setSecret(form);
+        maskValue(line.slice(line.indexOf('=') + 1));
     }
     for (const value of serviceSecretValues(read('services') ?? ''))
-        for (const form of new Set([value, value.trim()]))
-            if (form.trim())
-                log_log.setSecret(form);
+        maskValue(value);
     // Each basic-auth password alone, its line, and the base64 an Authorization header carries.
     for (const line of (read('basic-auth') ?? '').split(/\r?\n/)) {
         const colon = line.indexOf(':');
@@ -5105,6 +5100,12 @@ function maskSecrets(read) {
     const fromEnvironment = process.env.DOCKER_HOST?.trim();
     if (fromEnvironment)
         log_log.setSecret(fromEnvironment);
+}
+// A secret variable's value as given and trimmed: a program may print either.
+function maskValue(value) {
+    for (const form of new Set([value, value.trim()]))
+        if (form.trim())
+            log_log.setSecret(form);
 }
 
 ;// CONCATENATED MODULE: ./src/cli.ts
