@@ -47,7 +47,26 @@ function exited(started: StartedAction): Promise<void> {
   return new Promise((resolve) => started.child.once('exit', () => resolve()))
 }
 
-// The runner's signal sequence; each next signal only if the step still runs.
+// Stops the run (SIGSTOP) the moment it logs `text`: from the output handler, not from a poll of
+// the Docker host, so the signals that follow land at that step however fast the engine goes on.
+function frozenAt(started: StartedAction, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const look = (): void => {
+      if (!started.output().includes(text)) return
+      started.child.stdout!.off('data', look)
+      started.child.kill('SIGSTOP')
+      resolve()
+    }
+    started.child.stdout!.on('data', look)
+    void started.finished.then((run) => reject(new Error(`The run ended before logging '${text}'.\n${explain(run)}`)))
+  })
+}
+
+// Logged once the old load-balancer has stopped and given its name to the new one, not yet started.
+const steppedAside = (prefix: string): string => `Stopped load-balancer ${prefix}-lb to replace it`
+
+// The runner's signal sequence; each next signal only if the step still runs (SIGCONT: a frozen
+// run takes the signal once it goes on).
 async function cancelAsTheRunner(started: StartedAction): Promise<Cancelled> {
   const sentAt = Date.now()
   const signals: NodeJS.Signals[] = []
@@ -59,6 +78,7 @@ async function cancelAsTheRunner(started: StartedAction): Promise<Cancelled> {
   ] as const) {
     signals.push(signal)
     started.child.kill(signal)
+    started.child.kill('SIGCONT')
     if (await Promise.race([ended, sleep(waitMs).then(() => false)])) break
   }
   await ended
@@ -193,7 +213,7 @@ describe('a run cancelled as the runner cancels it', () => {
     // A new lb-port needs a new load-balancer: the old one stops and gives it its name.
     const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
-    await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
+    await frozenAt(started, steppedAside(prefix))
     const cancelled = await cancelAsTheRunner(started)
     expectPromptCancel(cancelled)
     expect(objectsOf(prefix)).toEqual(before)
@@ -209,7 +229,7 @@ describe('a main step killed outright', () => {
     const { prefix, inputs, first, before } = await deployed('killpost')
     const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
-    await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
+    await frozenAt(started, steppedAside(prefix))
     const killed = await kill(started)
     expect(objectsOf(prefix)).toContain(`${prefix}-lock`)
     const post = await runPost(moved, killed.state)
@@ -242,7 +262,7 @@ describe('a main step killed outright', () => {
     const { prefix, inputs } = await deployed('killnext')
     const moved = { ...inputs, 'lb-port': String(await freePort()) }
     const started = startAction(moved)
-    await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
+    await frozenAt(started, steppedAside(prefix))
     await kill(started)
     expect(objectsOf(prefix)).toEqual(expect.arrayContaining([`${prefix}-lock`, `${prefix}-lb-old`]))
     const next = await redeployAfter(prefix, moved, 3)
@@ -252,9 +272,9 @@ describe('a main step killed outright', () => {
   it('with no post step, killed while replacing the load-balancer: a teardown removes both load-balancers and leaves nothing', async () => {
     const { prefix, inputs } = await deployed('killtear')
     const started = startAction({ ...inputs, 'lb-port': String(await freePort()) })
-    await until('the old load-balancer stepping aside', () => objectsOf(prefix).includes(`${prefix}-lb-old`))
+    await frozenAt(started, steppedAside(prefix))
     await kill(started)
-    // The previous load-balancer and its replacement (`-next`, or already under the name).
+    // The previous load-balancer and its replacement, under the name.
     expect(objectsOf(prefix).filter((name) => name.startsWith(`${prefix}-lb`))).toHaveLength(2)
     const down = await runAction({ command: 'teardown', 'instance-prefix': prefix })
     expect(down.code, explain(down)).toBe(0)
