@@ -427,6 +427,7 @@ export function recordLog(): string[] {
   const lines: string[] = []
   const log: Log = {
     info: (m) => lines.push(m),
+    quote: (text) => lines.push(`quoted: ${text}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: () => {},

@@ -45,6 +45,20 @@ describe('the Actions log', () => {
   })
 })
 
+describe("the Actions log quoting a container's output", () => {
+  it('pauses the workflow commands around it under a token the text cannot know', () => {
+    const text = '::add-mask::x\n::error::not from us'
+    log.quote(text)
+    log.quote(text)
+    const lines = written.split('\n')
+    const token = lines[0].replace('::stop-commands::', '')
+    expect(token).toMatch(/^[0-9a-f-]{36}$/)
+    expect(lines.slice(0, 4)).toEqual([`::stop-commands::${token}`, '::add-mask::x', '::error::not from us', `::${token}::`])
+    expect(lines[4]).toMatch(/^::stop-commands::/)
+    expect(lines[4]).not.toBe(lines[0])
+  })
+})
+
 describe('log', () => {
   it('forwards to the log chosen at start, also through unbound methods', () => {
     const lines: string[] = []

@@ -127,9 +127,9 @@ describe('switchTraffic on a kept load-balancer', () => {
     )
     expect(lines).toEqual([
       'group: Logs of web-lb',
-      '(no output)',
+      'quoted: (no output)',
       'group: Logs of web-g2-2 (not in the load-balancer yet)',
-      'listening on 8080',
+      'quoted: listening on 8080',
       'error: Not healthy behind the load-balancer: web-g2-2 not in the load-balancer yet',
     ])
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import * as core from '@actions/core'
 
 // Everything the run prints goes through this one seam. On the Actions runner it is the toolkit's
@@ -6,6 +7,9 @@ import * as core from '@actions/core'
 
 export interface Log {
   info(message: string): void
+  // Text the run did not write (a container's output), printed as it is: on the runner a line of it
+  // that looks like a workflow command (`::add-mask::`, `::error::`) is shown, never obeyed.
+  quote(text: string): void
   warning(message: string): void
   error(message: string): void
   debug(message: string): void
@@ -23,6 +27,13 @@ export interface Log {
 
 export const actionsLog: Log = {
   info: (message) => core.info(message),
+  // Between stop-commands, under a fresh token each time, so the text cannot end the pause itself.
+  quote: (text) => {
+    const token = randomUUID()
+    core.info(`::stop-commands::${token}`)
+    core.info(text)
+    core.info(`::${token}::`)
+  },
   warning: (message) => core.warning(message),
   error: (message) => core.error(message),
   debug: (message) => core.debug(message),
@@ -48,6 +59,7 @@ export function withSecretsMasked(text: string): string {
 // passed around unbound (e.g. `log.info` as a progress callback).
 export const log: Log = {
   info: (message) => current.info(message),
+  quote: (text) => current.quote(text),
   warning: (message) => current.warning(message),
   error: (message) => current.error(message),
   debug: (message) => current.debug(message),

@@ -43,6 +43,7 @@ export function terminalLog({ out, err, env, now = Date.now }: Terminal): Log {
 
   return {
     info: (message) => print(message),
+    quote: (text) => print(text),
     warning: (message) => complain('warning:', 'yellow', message),
     error,
     // As on the runner, debug lines show only when asked for.

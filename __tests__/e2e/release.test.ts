@@ -66,11 +66,13 @@ describe('release-command', () => {
     const { prefix, inputs, first } = await deployed('relonce', {
       env: 'APP_MODE=preview',
       'secret-env': `DB_PASSWORD=${secret}`,
-      'release-command': command('echo "migrating $APP_MODE"; echo "connecting with $DB_PASSWORD"'),
+      'release-command': command('echo "migrating $APP_MODE"; echo "connecting with $DB_PASSWORD"; echo "::warning::from the command"'),
     })
     expectRan(first)
     expect(first.stdout).toContain('migrating preview')
     expect(first.stdout).toContain('connecting with ***')
+    // Its output between stop-commands: the runner shows that line and makes no warning of it.
+    expect(first.stdout).toMatch(/^::stop-commands::(\S+)\nmigrating preview\nconnecting with \*\*\*\n::warning::from the command\n::\1::$/m)
     expectNowhere(first, [secret])
     expect(releaseContainers(prefix)).toEqual([])
 

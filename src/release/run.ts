@@ -50,7 +50,10 @@ export async function runRelease(ctx: StepContext): Promise<{ seconds: number }>
     // Masked here as well as by the runner: the command may print what it was given (a password
     // in a connection string), and outside the runner the failure's message leaves the run too.
     const output = withSecretsMasked((await host.recentLogs(id, OUTPUT_LINES).catch((error) => `(output unavailable: ${describe(error)})`)).trimEnd())
-    log.info(output ? `Its output (at most the last ${OUTPUT_LINES} lines):\n${output}` : 'It wrote no output.')
+    if (output) {
+      log.info(`Its output (at most the last ${OUTPUT_LINES} lines):`)
+      log.quote(output)
+    } else log.info('It wrote no output.')
     if (exitCode === 0) {
       log.info(`The release command exited 0 after ${seconds} s: generation ${plan.generation} starts.`)
       return { seconds }

@@ -193,7 +193,7 @@ async function showLogs(ctx: StepContext, unhealthy: string[], statuses: ServerS
   for (const name of [lbName, ...unhealthy]) {
     const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`
     const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`)
-    await log.group(`Logs of ${name}${state}`, async () => log.info(logs.trimEnd() || '(no output)'))
+    await log.group(`Logs of ${name}${state}`, async () => log.quote(logs.trimEnd() || '(no output)'))
   }
   if (unhealthy.length > 0)
     log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`)
