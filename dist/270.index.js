@@ -1173,8 +1173,16 @@ function show(value) {
 var core = __webpack_require__(37484);
 ;// CONCATENATED MODULE: ./src/log.ts
 
+
 const actionsLog = {
     info: (message) => core.info(message),
+    // Between stop-commands, under a fresh token each time, so the text cannot end the pause itself.
+    quote: (text) => {
+        const token = (0,external_node_crypto_.randomUUID)();
+        core.info(`::stop-commands::${token}`);
+        core.info(text);
+        core.info(`::${token}::`);
+    },
     warning: (message) => core.warning(message),
     error: (message) => core.error(message),
     debug: (message) => core.debug(message),
@@ -1196,6 +1204,7 @@ function withSecretsMasked(text) {
 // passed around unbound (e.g. `log.info` as a progress callback).
 const log_log = {
     info: (message) => current.info(message),
+    quote: (text) => current.quote(text),
     warning: (message) => current.warning(message),
     error: (message) => current.error(message),
     debug: (message) => current.debug(message),
@@ -1240,6 +1249,7 @@ function terminalLog({ out, err, env, now = Date.now }) {
     const error = (message) => complain('error:', 'red', message);
     return {
         info: (message) => print(message),
+        quote: (text) => print(text),
         warning: (message) => complain('warning:', 'yellow', message),
         error,
         // As on the runner, debug lines show only when asked for.
@@ -3402,7 +3412,7 @@ async function showLogs(ctx, unhealthy, statuses, backend) {
     for (const name of [lbName, ...unhealthy]) {
         const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`;
         const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`);
-        await log_log.group(`Logs of ${name}${state}`, async () => log_log.info(logs.trimEnd() || '(no output)'));
+        await log_log.group(`Logs of ${name}${state}`, async () => log_log.quote(logs.trimEnd() || '(no output)'));
     }
     if (unhealthy.length > 0)
         log_log.error(`Not healthy behind the load-balancer: ${unhealthy.map((n) => `${n} ${describeServer(statuses, backend, n)}`).join('; ')}`);
@@ -3542,7 +3552,12 @@ async function runRelease(ctx) {
         // Masked here as well as by the runner: the command may print what it was given (a password
         // in a connection string), and outside the runner the failure's message leaves the run too.
         const output = withSecretsMasked((await host.recentLogs(id, OUTPUT_LINES).catch((error) => `(output unavailable: ${describe(error)})`)).trimEnd());
-        log_log.info(output ? `Its output (at most the last ${OUTPUT_LINES} lines):\n${output}` : 'It wrote no output.');
+        if (output) {
+            log_log.info(`Its output (at most the last ${OUTPUT_LINES} lines):`);
+            log_log.quote(output);
+        }
+        else
+            log_log.info('It wrote no output.');
         if (exitCode === 0) {
             log_log.info(`The release command exited 0 after ${seconds} s: generation ${plan.generation} starts.`);
             return { seconds };
