@@ -409,7 +409,7 @@ function readDeploySettings(
     lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
     instancePrefix,
     owner: common.owner,
-    lbName: lbName(get('lb-name'), instancePrefix),
+    lbName: loadBalancerName(get('lb-name'), 'lb-name', instancePrefix, `${instancePrefix}-lb`),
     externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
     haproxyImage: common.haproxyImage,
     protocol,
@@ -776,17 +776,18 @@ function externalNetwork(value: string): string {
   return matching(value, NETWORK_PATTERN, 'external-network', "a Docker network name (letters, digits, _ . -), or '' to publish lb-port on the Docker host")
 }
 
-// The deployment's lock container is named after it too, so the load-balancer cannot have that name.
-function lbName(value: string, instancePrefix: string): string {
-  const lb = name(value, 'lb-name')
+// A load-balancer's container name, given as `input` (errors suggest `example`). The deployment's
+// lock container is named after it too, so the load-balancer cannot have that name.
+function loadBalancerName(value: string, input: string, instancePrefix: string, example: string): string {
+  const lb = name(value, input)
   if (lb === lockName(instancePrefix))
     throw new InputError(
-      `Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
+      `Invalid ${input} '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another ${input}, e.g. '${example}'.`,
     )
   // Companion services' containers (and their volumes) are named `<instance-prefix>-svc-<name>`.
   if (lb.startsWith(serviceContainerName(instancePrefix, '')))
     throw new InputError(
-      `Invalid lb-name '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`,
+      `Invalid ${input} '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another ${input}, e.g. '${example}'.`,
     )
   return lb
 }
