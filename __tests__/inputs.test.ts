@@ -295,18 +295,26 @@ describe('readInputs: instances, ports and wait-timeout', () => {
   })
 })
 
-describe('readInputs: instance-prefix and lb-name', () => {
+const HOSTNAME = 'pr-42.preview.example.com'
+
+describe('readInputs: instance-prefix, lb-name and ingress', () => {
   const valid = ['web', 'pr-42', 'A_b-9', '9lives', 'x'.repeat(40)]
   const invalid = ['my app', 'a\nb', 'a#b', 'a$b', 'a.b', 'café', 'ü', 'x'.repeat(41), '-web', '_web', 'a/b', 'a:b', "a'b", 'a;b', 'a\tb']
+  // Each name input, what it needs beside it, and where it lands. An ingress goes with a hostname,
+  // and with a deployment of another name than any of the values above.
+  const names: Record<string, { beside: Values; parsed: (inputs: Inputs) => string | undefined }> = {
+    'instance-prefix': { beside: {}, parsed: (i) => i.instancePrefix },
+    'lb-name': { beside: {}, parsed: (i) => i.deploy!.lbName },
+    ingress: { beside: { hostname: HOSTNAME, 'instance-prefix': 'preview-7' }, parsed: (i) => i.deploy!.ingress?.name },
+  }
 
-  for (const input of ['instance-prefix', 'lb-name']) {
+  for (const [input, { beside, parsed }] of Object.entries(names)) {
     it.each(valid)(`${input} accepts %j`, (value) => {
-      const inputs = parse({ image: 'nginx', [input]: value })
-      expect(input === 'lb-name' ? inputs.deploy!.lbName : inputs.instancePrefix).toBe(value)
+      expect(parsed(parse({ image: 'nginx', ...beside, [input]: value }))).toBe(value)
     })
 
     it.each(invalid)(`${input} refuses %j, naming the allowed characters and length`, (value) => {
-      const error = refusal({ image: 'nginx', [input]: value }, input)
+      const error = refusal({ image: 'nginx', ...beside, [input]: value }, input)
       expect(error.message).toContain(shown(value))
       expect(error.message).toContain('40')
       expect(error.message).toMatch(/letters, digits/)
@@ -315,29 +323,149 @@ describe('readInputs: instance-prefix and lb-name', () => {
     })
   }
 
-  it("refuses an lb-name equal to the deployment's lock container name", () => {
+  // Both name a load-balancer, which cannot take a name the deployment keeps for its own containers.
+  const loadBalancers: [string, Values, (settings: DeploySettings) => string | undefined][] = [
+    ['lb-name', {}, (s) => s.lbName],
+    ['ingress', { hostname: HOSTNAME }, (s) => s.ingress?.name],
+  ]
+
+  it.each(loadBalancers)("refuses an %s equal to the deployment's lock container name", (input, beside, parsed) => {
     const lock = lockName('pr-42')
-    const error = refusal({ image: 'nginx', 'instance-prefix': 'pr-42', 'lb-name': lock }, 'lb-name')
-    expect(error.message).toContain(lock)
+    const error = refusal({ image: 'nginx', ...beside, 'instance-prefix': 'pr-42', [input]: lock }, input)
+    expect(error.message).toContain(`Invalid ${input} '${lock}'`)
     expect(error.message).toMatch(/lock/)
     // The same name is fine for another deployment.
-    expect(deploySettings({ 'instance-prefix': 'pr-43', 'lb-name': lock }).lbName).toBe(lock)
+    expect(parsed(deploySettings({ ...beside, 'instance-prefix': 'pr-43', [input]: lock }))).toBe(lock)
   })
 
-  it("refuses an lb-name among the names kept for the deployment's companion services", () => {
-    const error = refusal({ image: 'nginx', 'instance-prefix': 'pr-42', 'lb-name': 'pr-42-svc-db' }, 'lb-name')
+  it.each(loadBalancers)("refuses an %s among the names kept for the deployment's companion services", (input, beside, parsed) => {
+    const error = refusal({ image: 'nginx', ...beside, 'instance-prefix': 'pr-42', [input]: 'pr-42-svc-db' }, input)
+    expect(error.message).toContain(`Invalid ${input} 'pr-42-svc-db'`)
     expect(error.message).toContain("names starting with 'pr-42-svc-' are kept for the companion services")
-    expect(deploySettings({ 'instance-prefix': 'pr-42', 'lb-name': 'pr-42-svclb' }).lbName).toBe('pr-42-svclb')
+    expect(parsed(deploySettings({ ...beside, 'instance-prefix': 'pr-42', [input]: 'pr-42-svclb' }))).toBe('pr-42-svclb')
   })
 
-  it('refuses a service named like the load-balancer: both names would resolve on the network', () => {
-    const error = refusal({ image: 'nginx', 'lb-name': 'cache', services: '- name: cache\n  image: redis:7' }, 'services')
-    expect(error.message).toContain("service 'cache' has the name of the load-balancer (lb-name)")
+  it.each(loadBalancers)('refuses a service named like the load-balancer (%s): the instances would reach either by that name', (input, beside) => {
+    const error = refusal({ image: 'nginx', ...beside, [input]: 'cache', services: '- name: cache\n  image: redis:7' }, 'services')
+    expect(error.message).toContain(`service 'cache' has the name of the load-balancer (${input})`)
+    expect(error.message).toContain(`choose another ${input}`)
+  })
+
+  it('takes a service named like the default lb-name with an ingress, which has no load-balancer of its own', () => {
+    const settings = deploySettings({ ingress: 'previews', hostname: HOSTNAME, services: '- name: lb\n  image: redis:7' })
+    expect(settings.services.map((s) => s.name)).toEqual(['lb'])
   })
 
   it('quotes a huge pasted value shortened', () => {
     const error = refusal({ image: 'nginx', 'lb-name': 'y'.repeat(5000) }, 'lb-name')
     expect(error.message.length).toBeLessThan(400)
+  })
+})
+
+describe('readInputs: ingress and hostname', () => {
+  const routed = (values: Values) => deploySettings({ ingress: 'previews', hostname: HOSTNAME, ...values })
+  const pem = selfSignedPem()
+
+  it('is absent by default, and when both are given as empty: a load-balancer of its own', () => {
+    expect(deploySettings({})).not.toHaveProperty('ingress')
+    expect(deploySettings({ ingress: '', hostname: ' ' })).not.toHaveProperty('ingress')
+  })
+
+  it('takes an ingress with its hostname, both trimmed', () => {
+    expect(deploySettings({ ingress: ' previews ', hostname: ` ${HOSTNAME}\n` }).ingress).toEqual({ name: 'previews', hostname: HOSTNAME })
+  })
+
+  it.each<[string, Values]>([
+    ['protocol http given', { protocol: 'http' }],
+    ['lb-name at its default', { 'lb-name': 'lb' }],
+    ['lb-name empty', { 'lb-name': ' ' }],
+    ['basic-auth empty', { 'basic-auth': '\n' }],
+    ['the settings the ingress is created from', { 'lb-port': '443', 'external-network': '', 'lb-certificate': pem, 'http-redirect-port': '80' }],
+    [
+      'allow-cidrs, a health check, services and a release command',
+      { 'allow-cidrs': '203.0.113.0/24', 'health-check-path': '/healthz', services: '- name: db\n  image: postgres:16', 'release-command': 'migrate' },
+    ],
+  ])('takes %s beside it', (_, values) => {
+    expect(routed(values).ingress).toEqual({ name: 'previews', hostname: HOSTNAME })
+  })
+
+  it('refuses hostname without ingress, naming both', () => {
+    const error = refusal({ image: 'nginx', hostname: HOSTNAME }, 'hostname')
+    expect(error.message).toContain("Input 'hostname' needs 'ingress'")
+    expect(error.message).toContain('leave hostname empty')
+  })
+
+  it.each([undefined, '', '  '])('refuses ingress with hostname %j, naming both and giving an example', (hostname) => {
+    const error = refusal({ image: 'nginx', ingress: 'previews', hostname }, 'ingress')
+    expect(error.message).toContain("Input 'ingress' needs 'hostname'")
+    expect(error.message).toContain(`'${HOSTNAME}'`)
+  })
+
+  it('refuses an ingress named like the deployment, whose network and lock it would take', () => {
+    const error = refusal({ image: 'nginx', 'instance-prefix': 'pr-42', ingress: 'pr-42', hostname: HOSTNAME }, 'ingress')
+    expect(error.message).toContain("Invalid ingress 'pr-42': it is the deployment's name (instance-prefix)")
+    expect(error.message).toContain('pr-42-net, pr-42-lock')
+  })
+
+  it('refuses protocol tcp, which has no Host header to route by', () => {
+    const error = refusal({ image: 'nginx', ingress: 'previews', hostname: HOSTNAME, protocol: 'tcp' }, 'ingress')
+    expect(error.message).toContain("Input 'ingress' needs protocol 'http'")
+    expect(error.message).toContain("with 'tcp'")
+  })
+
+  it.each(['my-lb', 'previews-lb'])('refuses lb-name %j, which names a load-balancer of its own', (lbName) => {
+    const error = refusal({ image: 'nginx', ingress: 'previews', hostname: HOSTNAME, 'lb-name': lbName }, 'lb-name')
+    expect(error.message).toContain("Input 'lb-name' is not used with 'ingress'")
+    expect(error.message).toContain('with an ingress there is none')
+  })
+
+  it('refuses basic-auth for now, saying why and never showing it', () => {
+    const line = 'reviewer:correct horse battery staple'
+    const error = refusal({ image: 'nginx', ingress: 'previews', hostname: HOSTNAME, 'basic-auth': line }, 'basic-auth')
+    expect(error.message).toContain("Input 'basic-auth' is not available with 'ingress' yet")
+    expect(error.message).toContain('stored there, outside the load-balancer')
+    expect(error.message).not.toContain('reviewer')
+    expect(error.message).not.toContain('staple')
+  })
+
+  it('is not read by teardown, which finds what to remove by its labels', () => {
+    expect(parse({ command: 'teardown', ingress: 'no good', hostname: 'NO GOOD' }).deploy).toBeUndefined()
+  })
+
+  const labels = (...lengths: number[]) => lengths.map((n, i) => String.fromCharCode(97 + i).repeat(n)).join('.')
+
+  it.each([
+    ['253 characters', labels(63, 63, 63, 61)],
+    ['a label of 63 characters', `${'a'.repeat(63)}.example.com`],
+    ['two labels of one character', 'a.b'],
+    ['digits and inner hyphens', '42.pr--42.example.com'],
+    ['an IDN as punycode', 'xn--caf-dma.example.com'],
+  ])('hostname takes %s', (_, hostname) => {
+    expect(routed({ hostname }).ingress!.hostname).toBe(hostname)
+  })
+
+  it.each([
+    ['254 characters', labels(63, 63, 63, 62), '254 characters, more than 253'],
+    ['a label of 64 characters', `${'a'.repeat(64)}.example.com`, 'label 1 has 64 characters, more than 63'],
+    ['upper case', 'PR-42.Preview.example.com', "it has upper-case letters; write it as 'pr-42.preview.example.com'"],
+    ['a leading hyphen', '-pr-42.example.com', "label 1 starts or ends with '-'"],
+    ['a trailing hyphen', 'pr-42.example-.com', "label 2 starts or ends with '-'"],
+    ['a single label', 'preview', 'it is a single label'],
+    ['an empty label', 'pr-42..example.com', 'label 2 is empty'],
+    ['a leading dot', '.example.com', 'label 1 is empty'],
+    ['a trailing dot', `${HOSTNAME}.`, 'it ends with a dot; leave the dot out'],
+    ['an underscore', 'pr_42.example.com', "label 1 has a character other than a-z, 0-9 and '-'"],
+    ['a non-ASCII letter', 'café.example.com', "label 1 has a character other than a-z, 0-9 and '-'"],
+    ['a wildcard', '*.example.com', "label 1 has a character other than a-z, 0-9 and '-'"],
+    ['a port', `${HOSTNAME}:8080`, "label 4 has a character other than a-z, 0-9 and '-'"],
+    ['a URL', `https://${HOSTNAME}`, "label 1 has a character other than a-z, 0-9 and '-'"],
+    ['a space', 'pr 42.example.com', "label 1 has a character other than a-z, 0-9 and '-'"],
+  ])('hostname refuses %s, saying what is wrong and what a name may be', (_, hostname, problem) => {
+    const error = refusal({ image: 'nginx', ingress: 'previews', hostname }, 'hostname')
+    expect(error.message).toContain(`Invalid hostname ${shown(hostname)}`)
+    expect(error.message).toContain(problem)
+    expect(error.message).toContain(`such as '${HOSTNAME}'`)
+    expect(error.message).toContain('up to 253 characters, each label 1 to 63')
   })
 })
 

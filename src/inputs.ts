@@ -9,7 +9,7 @@ import type { Credentials } from './haproxy/basic-auth'
 import { PROTOCOLS, STATS_PORT, type LbTimeouts, type Protocol } from './haproxy/config'
 import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
-import { lockName, serviceContainerName } from './names'
+import { lockName, networkName, serviceContainerName } from './names'
 
 export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -61,6 +61,16 @@ export const INPUT_SPECS: InputSpec[] = [
       'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
   },
   { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+  {
+    name: 'ingress',
+    description:
+      "Name of a load-balancer container shared by the deployments on the Docker host, which serves each of them under its own `hostname`: one address (and one wildcard DNS record) for every preview. Same rules as `lb-name`, which is not used with it (leave it at its default). The first deploy that names the ingress creates it from that deploy's `lb-port`, `external-network`, `haproxy-image`, `lb-certificate` and `http-redirect-port`; a later deploy that gives other values for these is refused, never changing the ingress under the other previews. Needs `hostname` and protocol `http`; not available with `basic-auth` yet. Empty: a load-balancer of the deployment's own, named by `lb-name`.",
+  },
+  {
+    name: 'hostname',
+    description:
+      "With `ingress`: the host name this deployment is served under, e.g. `pr-42.preview.example.com`; the ingress sends it the requests whose `Host` header is that name, which has to resolve to the ingress's address (e.g. by a wildcard DNS record). A lower-case DNS name of at least two labels, each 1 to 63 of `a-z`, `0-9` and `-`, not starting or ending with `-`; up to 253 characters. Required with `ingress`, refused without it.",
+  },
   {
     name: 'owner',
     description:
@@ -244,6 +254,15 @@ export interface LbCertificate {
   fingerprint256: string
 }
 
+// How a deployment is served through a shared ingress (src/ingress/DESIGN.md) instead of a
+// load-balancer of its own.
+export interface IngressRoute {
+  // The ingress's container name.
+  name: string
+  // What the ingress matches each request's Host header against.
+  hostname: string
+}
+
 export interface DeploySettings {
   image: string
   instances: number
@@ -251,7 +270,10 @@ export interface DeploySettings {
   lbPort: number
   instancePrefix: string
   owner: string
+  // Not used with ingress.
   lbName: string
+  // Absent: a load-balancer of the deployment's own, lbName.
+  ingress?: IngressRoute
   externalNetwork: string
   haproxyImage: string
   protocol: Protocol
@@ -341,6 +363,11 @@ const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/
 const CPUS_MAX = 256
 // GitHub's limit; the name goes nowhere but the GitHub API.
 const ENVIRONMENT_MAX = 255
+// RFC 1123 host names, lower case only: the ingress lower-cases the Host header before it
+// compares, so a name with an upper-case letter would never match.
+const HOSTNAME_MAX = 253
+const HOSTNAME_LABEL_MAX = 63
+const HOSTNAME_LABEL_PATTERN = /^[a-z0-9-]+$/
 
 export function defaultOf(name: string): string {
   return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? ''
@@ -402,6 +429,7 @@ function readDeploySettings(
   const healthCheckPath = get('health-check-path')
   if (healthCheckPath && protocol === 'tcp')
     throw new InputError("Input 'health-check-path' needs protocol 'http'; with 'tcp' the instances get TCP connect checks.")
+  const ingress = ingressRoute(raw, protocol, instancePrefix)
   const settings: DeploySettings = {
     image: matching(image, IMAGE_PATTERN, 'image', "an image reference such as 'nginx:1.27' or 'registry.example.com:5000/team/app@sha256:<64 hex>'"),
     instances: integer(get('instances'), 'instances', 1, 100),
@@ -426,11 +454,14 @@ function readDeploySettings(
     },
     services: services(read('services') ?? '', instancePrefix),
   }
-  // Both names resolve on the deployment's network: the instances would reach either by it.
-  const shadowing = settings.services.find((s) => s.name === settings.lbName)
+  if (ingress) settings.ingress = ingress
+  // The instances could not tell the two apart by name: both resolve where they are (an ingress on
+  // its network, which they join).
+  const [lbInput, lb] = ingress ? ['ingress', ingress.name] : ['lb-name', settings.lbName]
+  const shadowing = settings.services.find((s) => s.name === lb)
   if (shadowing)
     throw new InputError(
-      `Invalid services: service '${shadowing.name}' has the name of the load-balancer (lb-name), and both names resolve on the deployment's network. Rename the service or choose another lb-name.`,
+      `Invalid services: service '${shadowing.name}' has the name of the load-balancer (${lbInput}), and both names resolve on the instances' networks. Rename the service or choose another ${lbInput}.`,
     )
   const releaseCommand = raw('release-command')
   if (releaseCommand) settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command')
@@ -457,6 +488,64 @@ function readDeploySettings(
   const allowCidrs = raw('allow-cidrs')
   if (allowCidrs) settings.allowCidrs = cidrList(allowCidrs)
   return settings
+}
+
+// Undefined when ingress is empty. Refuses what a shared ingress cannot do for one deployment.
+function ingressRoute(raw: (name: string) => string | undefined, protocol: Protocol, instancePrefix: string): IngressRoute | undefined {
+  const ingress = raw('ingress')
+  const hostname = raw('hostname')
+  if (!ingress) {
+    if (hostname)
+      throw new InputError(
+        "Input 'hostname' needs 'ingress': it is the name a shared ingress serves this deployment under. Give ingress, or leave hostname empty.",
+      )
+    return undefined
+  }
+  const name = loadBalancerName(ingress, 'ingress', instancePrefix, 'previews')
+  if (name === instancePrefix)
+    throw new InputError(
+      `Invalid ingress '${name}': it is the deployment's name (instance-prefix), and the ingress's network and lock would be the deployment's own (${networkName(name)}, ${lockName(name)}). Choose another ingress, e.g. 'previews'.`,
+    )
+  if (!hostname)
+    throw new InputError(
+      "Input 'ingress' needs 'hostname': the ingress tells the deployments apart by the host name a request is for. Give hostname, e.g. 'pr-42.preview.example.com', or leave ingress empty.",
+    )
+  const route = { name, hostname: dnsHostname(hostname) }
+  if (protocol !== 'http')
+    throw new InputError(
+      `Input 'ingress' needs protocol 'http': the ingress routes each request by its Host header, and with '${protocol}' it sees no request. Use protocol http, or leave ingress empty.`,
+    )
+  const lbName = raw('lb-name')
+  if (lbName && lbName !== defaultOf('lb-name'))
+    throw new InputError(
+      `Input 'lb-name' is not used with 'ingress': it names a load-balancer of the deployment's own, and with an ingress there is none. Leave lb-name empty (or at its default '${defaultOf('lb-name')}'), or leave ingress empty.`,
+    )
+  if (raw('basic-auth'))
+    throw new InputError(
+      "Input 'basic-auth' is not available with 'ingress' yet: the ingress is configured from records each deployment keeps on the Docker host, so the password digests would have to be stored there, outside the load-balancer, where nothing secret is kept. Leave basic-auth empty (allow-cidrs limits who connects), or leave ingress empty.",
+    )
+  return route
+}
+
+// What is wrong is said precisely: a host name's rules are easy to miss by one character.
+function dnsHostname(value: string): string {
+  const refuse = (problem: string): InputError =>
+    new InputError(
+      `Invalid hostname '${show(value)}': ${problem}. Expected a lower-case DNS name of at least two labels, such as 'pr-42.preview.example.com': up to ${HOSTNAME_MAX} characters, each label 1 to ${HOSTNAME_LABEL_MAX} of a-z, 0-9 and '-', not starting or ending with '-'.`,
+    )
+  if (value.length > HOSTNAME_MAX) throw refuse(`${value.length} characters, more than ${HOSTNAME_MAX}`)
+  if (value.endsWith('.')) throw refuse('it ends with a dot; leave the dot out')
+  if (/[A-Z]/.test(value)) throw refuse(`it has upper-case letters; write it as '${show(value.toLowerCase())}'`)
+  const labels = value.split('.')
+  if (labels.length < 2) throw refuse('it is a single label; give the full name')
+  labels.forEach((label, i) => {
+    const at = `label ${i + 1}`
+    if (label === '') throw refuse(`${at} is empty (two dots in a row, or a dot at the start)`)
+    if (label.length > HOSTNAME_LABEL_MAX) throw refuse(`${at} has ${label.length} characters, more than ${HOSTNAME_LABEL_MAX}`)
+    if (!HOSTNAME_LABEL_PATTERN.test(label)) throw refuse(`${at} has a character other than a-z, 0-9 and '-'`)
+    if (label.startsWith('-') || label.endsWith('-')) throw refuse(`${at} starts or ends with '-'`)
+  })
+  return value
 }
 
 function readInstanceConfig(read: InputReader, raw: (name: string) => string | undefined): InstanceConfig {
