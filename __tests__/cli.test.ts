@@ -45,6 +45,15 @@ describe('parseCommandLine', () => {
     expect(invocation.output).toBe('text')
   })
 
+  it('passes --ingress and --hostname through as the inputs of those names, and lists them in the usage', () => {
+    const invocation = parseCommandLine(['deploy', '--image', 'web:1', '--ingress', 'previews', '--hostname=pr-42.preview.example.com'])
+    if (invocation.help) throw new Error('help')
+    expect(invocation.read('ingress')).toBe('previews')
+    expect(invocation.read('hostname')).toBe('pr-42.preview.example.com')
+    expect(usage()).toMatch(/^ {2}--ingress +Name of a load-balancer container shared by the deployments/m)
+    expect(usage()).toMatch(/^ {2}--hostname +With `ingress`: the host name this deployment is served under/m)
+  })
+
   it.each(FILE_INPUTS)('reads --<input>-file as the contents of the input: %s', (name) => {
     const contents = `${name} contents\nsecond line\n`
     const invocation = parseCommandLine(['deploy', `--${name}-file`, file(`${name}.txt`, contents)])
@@ -147,6 +156,21 @@ describe('cli', () => {
     // --output json prints nothing on failure: a script sees the exit code and an empty stdout.
     expect(streams.stdout.text).toBe('')
     expect(processOut).toBe('')
+  })
+
+  it('refuses --ingress without --hostname, and --hostname without --ingress, before connecting to anything', async () => {
+    // A Docker host that is not there: should the check go, the run must not reach a real one.
+    const absentHost = ['--docker-host', 'unix:///nonexistent-vic-lb-cli.sock']
+    const withoutHostname = io()
+    await cli(['deploy', ...absentHost, '--image', 'web:1', '--ingress', 'previews'], withoutHostname)
+    expect(process.exitCode).toBe(1)
+    expect(withoutHostname.stderr.text).toMatch(/^error: Input 'ingress' needs 'hostname'/)
+    expect(withoutHostname.stdout.text).toBe('')
+
+    const withoutIngress = io()
+    await cli(['deploy', ...absentHost, '--image', 'web:1', '--hostname', 'pr-42.preview.example.com'], withoutIngress)
+    expect(withoutIngress.stderr.text).toMatch(/^error: Input 'hostname' needs 'ingress'/)
+    expect(withoutIngress.stdout.text).toBe('')
   })
 
   it('in a workflow step (GITHUB_ACTIONS=true) prints workflow commands, as the action does', async () => {
