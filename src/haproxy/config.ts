@@ -54,40 +54,43 @@ export interface LbTimeouts {
   drain: number
 }
 
-export interface LbConfig {
-  protocol: Protocol
+// What every load-balancer has of its own, whatever it routes to: where it listens, its
+// certificate, its stats page, and how it starts. A deployment's own (LbConfig) and the shared
+// ingress (src/ingress/config.ts) both render it with the functions below.
+export interface LbSettings {
   listenPort: number
   // lb-port: where clients reach listenPort (on the Docker host when it is published).
   servicePort: number
   // Plain HTTP that redirects to HTTPS on servicePort (http-redirect-port, needs certificateFile):
   // the port inside the load-balancer.
   redirectListenPort?: number
-  timeouts: LbTimeouts
-  healthCheckPath: string
   // HTTPS on the service port with this certificate file (chain and key), CERTIFICATE_PATH in the load-balancer.
   certificateFile?: string
-  serving: Server[]
-  candidates: Server[]
-  // Companion services by name (their network alias), each with its port; none when absent.
-  services?: Server[]
   statsAuth: StatsAuth
   statsCertificate: StatsCertificate
   // Where the load-balancer has it: STATS_CERTIFICATE_PATH.
   statsCertificateFile: string
-  // basic-auth (HTTP only): a request needs credentials the check knows, else it gets 401.
-  basicAuth?: BasicAuthCheck
-  // allow-cidrs: only clients whose address (as the load-balancer sees it) is in one of these
-  // networks get through; the others get 403 (HTTP) or a closed connection (TCP).
-  allowedSources?: string[]
   // HAProxy's master starts as root to bind a port below 1024 on a host that lets no other user
   // do so; its workers, which handle the traffic, then run as the image's `haproxy` user.
   startsAsRoot?: boolean
 }
 
-// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
-// none can carry a space, newline, '#' or '$' that would change the configuration.
-export function renderHaproxyConfig(config: LbConfig): string {
-  return withConfigId(render(config, 'last,libc,none'))
+// What a backend's servers may take: an answer up to response, an upgraded connection idle up to tunnel.
+export type BackendTimeouts = Pick<LbTimeouts, 'response' | 'tunnel'>
+
+export interface LbConfig extends LbSettings {
+  protocol: Protocol
+  timeouts: LbTimeouts
+  healthCheckPath: string
+  serving: Server[]
+  candidates: Server[]
+  // Companion services by name (their network alias), each with its port; none when absent.
+  services?: Server[]
+  // basic-auth (HTTP only): a request needs credentials the check knows, else it gets 401.
+  basicAuth?: BasicAuthCheck
+  // allow-cidrs: only clients whose address (as the load-balancer sees it) is in one of these
+  // networks get through; the others get 403 (HTTP) or a closed connection (TCP).
+  allowedSources?: string[]
 }
 
 // The stats page names the configuration of the worker that serves it in this header, so that
@@ -96,39 +99,115 @@ export function renderHaproxyConfig(config: LbConfig): string {
 export const CONFIG_ID_HEADER = 'x-vic-lb-config'
 const CONFIG_ID_PLACEHOLDER = '@config-id@'
 
-// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
-export function configIdOf(config: LbConfig): string {
-  return idOf(render(config, 'last,libc,none'))
+// How the servers' names are looked up: when HAProxy starts or reloads, and when `haproxy -c`
+// checks the text before a reload (see renderConfigToCheck).
+export type InitAddr = 'last,libc,none' | 'none'
+
+// A configuration in the forms HAProxy gets, each naming itself by the same id (CONFIG_ID_HEADER).
+export interface ConfigForms<Config> {
+  // What the load-balancer loads.
+  text(config: Config): string
+  // What `haproxy -c` checks before a reload.
+  toCheck(config: Config): string
+  // Pure: the id text(config) carries, a digest of the rest of its text.
+  idOf(config: Config): string
 }
 
-function withConfigId(text: string, id = idOf(text)): string {
-  return text.replace(CONFIG_ID_PLACEHOLDER, id)
+export function configForms<Config>(render: (config: Config, initAddr: InitAddr) => string): ConfigForms<Config> {
+  const idOf = (config: Config): string => digestOf(render(config, 'last,libc,none'))
+  return {
+    text: (config) => {
+      const text = render(config, 'last,libc,none')
+      return text.replace(CONFIG_ID_PLACEHOLDER, digestOf(text))
+    },
+    toCheck: (config) => render(config, 'none').replace(CONFIG_ID_PLACEHOLDER, idOf(config)),
+    idOf,
+  }
 }
 
-function idOf(text: string): string {
+function digestOf(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
+
+const ownConfig = configForms(render)
+
+// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
+// none can carry a space, newline, '#' or '$' that would change the configuration.
+export const renderHaproxyConfig: (config: LbConfig) => string = ownConfig.text
+
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+export const configIdOf: (config: LbConfig) => string = ownConfig.idOf
 
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
 // name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
 // lookups can only slow the check down, and on Podman they stalled it for 25-40 s right after
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
-export function renderConfigToCheck(config: LbConfig): string {
-  return withConfigId(render(config, 'none'), configIdOf(config))
+export const renderConfigToCheck: (config: LbConfig) => string = ownConfig.toCheck
+
+function render(config: LbConfig, initAddr: InitAddr): string {
+  const http = config.protocol === 'http'
+  return configText([
+    ...leadingSections(config, config.timeouts.drain, {
+      protocol: config.protocol,
+      // The client side waits for the answer as long as the server side may take to give it.
+      clientTimeout: config.timeouts.response,
+      serverTimeouts: config.timeouts,
+      initAddr,
+    }),
+    [
+      'frontend service',
+      serviceBind(config),
+      ...sourceCheck(config),
+      ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
+      ...(http ? forwardingRules(config) : []),
+      `    default_backend ${SERVING_BACKEND}`,
+    ],
+    ...(config.redirectListenPort ? [redirectToHttps(config.redirectListenPort, config.servicePort, sourceCheck(config))] : []),
+    backend(SERVING_BACKEND, config.serving, config),
+    ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+    ...(config.services?.length ? [[`backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)]] : []),
+  ])
 }
 
-function render(config: LbConfig, initAddr: string): string {
-  const http = config.protocol === 'http'
-  const lines = [
+// Sections (each a list of lines) apart by a blank line, as HAProxy reads them.
+export function configText(sections: string[][]): string {
+  return sections.map((lines) => lines.join('\n')).join('\n\n') + '\n'
+}
+
+// What every proxy inherits unless it sets its own.
+export interface ProxyDefaults {
+  protocol: Protocol
+  // How long the client side may stay silent, waiting for an answer included.
+  clientTimeout: number
+  // Absent when every backend sets its own (the ingress, per route).
+  serverTimeouts?: BackendTimeouts
+  initAddr: InitAddr
+}
+
+// How long a client may take to send a request's headers (HTTP).
+export const HTTP_REQUEST_TIMEOUT_S = 10
+
+// The sections every load-balancer starts with: the process, name resolution, what every proxy
+// inherits, and the stats page.
+export function leadingSections(settings: LbSettings, drain: number, defaults: ProxyDefaults): string[][] {
+  return [globalSection(settings, drain), resolversSection(), defaultsSection(defaults), statsFrontend(settings)]
+}
+
+function globalSection({ startsAsRoot }: LbSettings, drain: number): string[] {
+  return [
     'global',
     '    log stdout format raw local0',
     // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
     // recipe's 256 (and 32 per server) queued and refused requests under load.
     // Old workers keep finishing their connections after a reload, but not forever.
-    `    hard-stop-after ${config.timeouts.drain}s`,
-    ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
-    '',
+    `    hard-stop-after ${drain}s`,
+    ...(startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
+  ]
+}
+
+function resolversSection(): string[] {
+  return [
     // Instances come and go while the load-balancer runs, so their names are resolved at run time
     // through the container's own resolver (Docker's embedded DNS, or the VCH's).
     'resolvers docker',
@@ -138,9 +217,14 @@ function render(config: LbConfig, initAddr: string): string {
     '    timeout resolve 500ms',
     '    timeout retry 1s',
     '    hold valid 10s',
-    '',
+  ]
+}
+
+function defaultsSection({ protocol, clientTimeout, serverTimeouts, initAddr }: ProxyDefaults): string[] {
+  const http = protocol === 'http'
+  return [
     'defaults',
-    `    mode ${config.protocol}`,
+    `    mode ${protocol}`,
     '    log global',
     http ? '    option httplog' : '    option tcplog',
     '    option dontlognull',
@@ -152,15 +236,12 @@ function render(config: LbConfig, initAddr: string): string {
     // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
     // own network takes well under a millisecond when the instance is alive.
     '    timeout connect 1s',
-    // The client side waits for the answer as long as the server side may take to give it.
-    `    timeout client ${config.timeouts.response}s`,
-    `    timeout server ${config.timeouts.response}s`,
-    // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the two above.
-    `    timeout tunnel ${config.timeouts.tunnel}s`,
+    `    timeout client ${clientTimeout}s`,
+    ...(serverTimeouts ? serverTimeoutLines(serverTimeouts) : []),
     '    timeout queue 30s',
     ...(http
       ? [
-          '    timeout http-request 10s',
+          `    timeout http-request ${HTTP_REQUEST_TIMEOUT_S}s`,
           // On a reload the old worker does not close idle keep-alive connections under a client
           // that may be sending on them; it answers their next request with `Connection: close`.
           '    option idle-close-on-response',
@@ -197,49 +278,93 @@ function render(config: LbConfig, initAddr: string): string {
     // after two such checks.
     '    timeout check 2s',
     `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
-    '',
+  ]
+}
+
+// In the defaults, or in each backend that has its own (the ingress: per route).
+export function serverTimeoutLines({ response, tunnel }: BackendTimeouts): string[] {
+  return [
+    `    timeout server ${response}s`,
+    // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the client
+    // and server timeouts.
+    `    timeout tunnel ${tunnel}s`,
+  ]
+}
+
+function statsFrontend({ statsCertificateFile, statsAuth }: LbSettings): string[] {
+  return [
     'frontend stats',
     '    mode http',
-    `    bind :${STATS_PORT} ssl crt ${config.statsCertificateFile}`,
+    `    bind :${STATS_PORT} ssl crt ${statsCertificateFile}`,
     '    stats enable',
     `    stats uri ${STATS_PATH}`,
     // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts). TLS
     // keeps the credentials and the page off the network (stats-certificate.ts).
-    `    ${statsAuthLine(config.statsAuth)}`,
+    `    ${statsAuthLine(statsAuth)}`,
     // Readiness polls would otherwise fill the log.
     '    http-request set-log-level silent',
     // http-response rules skip the stats page's own answers; http-after-response rules do not.
     `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
-    '',
-    'frontend service',
-    // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
-    // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
-    `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
-    ...sourceCheck(config),
-    ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
-    ...(http ? forwardedHeaders(config) : []),
+  ]
+}
+
+// The service frontend's bind line. HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so
+// that 2.6 (which offers only HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
+export function serviceBind({ listenPort, certificateFile }: LbSettings): string {
+  return `    bind :${listenPort}${certificateFile ? ` ssl crt ${certificateFile} alpn h2,http/1.1` : ''}`
+}
+
+// The service frontend's rules for HTTP: what the instances are told about the client, and what
+// the client is told about its connection.
+export function forwardingRules(settings: LbSettings): string[] {
+  return [
+    ...forwardedHeaders(settings),
     // Clients that read this header (Node's default agent and fetch close an idle connection a
     // second before the time announced) never send into HAProxy's close, and let go of an old
     // worker soon after a reload. It replaces whatever an instance announced for its own
     // connection to HAProxy (Node's own server says 5 s), and HTTP/2 leaves it out of its answers.
-    ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
-    `    default_backend ${SERVING_BACKEND}`,
-    '',
-    ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
-    ...backend(SERVING_BACKEND, config.serving, config),
-    ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
-    ...(config.services?.length ? ['', `backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)] : []),
+    `    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`,
   ]
-  return lines.join('\n') + '\n'
 }
 
-function backend(name: string, servers: Server[], config: LbConfig): string[] {
+// What the client reached, as the instances need it to build their own URLs and to know whom they
+// serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
+function forwardedHeaders({ certificateFile, servicePort }: LbSettings): string[] {
+  return [
+    `    http-request set-header X-Forwarded-Proto ${certificateFile ? 'https' : 'http'}`,
+    '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    `    http-request set-header X-Forwarded-Port ${servicePort}`,
+    '    http-request set-header X-Forwarded-For %[src]',
+  ]
+}
+
+// The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
+// literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
+// Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
+// `admission`: the rules a request passes first (allow-cidrs).
+export function redirectToHttps(listenPort: number, httpsPort: number, admission: string[]): string[] {
+  return [
+    'frontend http-redirect',
+    `    bind :${listenPort}`,
+    ...admission,
+    `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
+    '    http-request redirect scheme https code 301',
+  ]
+}
+
+// How a backend checks its servers: an HTTP GET of healthCheckPath, or a TCP connect without one.
+export type ServerCheck = Pick<LbConfig, 'protocol' | 'healthCheckPath'>
+
+// `settings`: what this backend sets for itself before the checks (the ingress's per-route
+// timeouts and allow-cidrs).
+export function backend(name: string, servers: Server[], check: ServerCheck, settings: string[] = []): string[] {
   return [
     `backend ${name}`,
     '    balance roundrobin',
-    ...(config.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
-    ...(config.healthCheckPath
-      ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
+    ...settings,
+    ...(check.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
+    ...(check.healthCheckPath
+      ? ['    option httpchk', `    http-check send meth GET uri ${check.healthCheckPath}`, '    http-check expect status 200-399']
       : []),
     ...servers.map(serverLine),
   ]
@@ -249,35 +374,9 @@ function serverLine(server: Server): string {
   return `    server ${server.name} ${server.name}:${server.port}`
 }
 
-// What the client reached, as the instances need it to build their own URLs and to know whom they
-// serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
-function forwardedHeaders(config: LbConfig): string[] {
-  return [
-    `    http-request set-header X-Forwarded-Proto ${config.certificateFile ? 'https' : 'http'}`,
-    '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    `    http-request set-header X-Forwarded-Port ${config.servicePort}`,
-    '    http-request set-header X-Forwarded-For %[src]',
-  ]
-}
-
-// The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
-// literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
-// Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
-function redirectToHttps(listenPort: number, config: LbConfig): string[] {
-  const httpsPort = config.servicePort
-  return [
-    'frontend http-redirect',
-    `    bind :${listenPort}`,
-    ...sourceCheck(config),
-    `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
-    '    http-request redirect scheme https code 301',
-    '',
-  ]
-}
-
 // allow-cidrs, before anything else of a request is looked at. HTTP (and HTTPS, after the
 // handshake) answers 403, so that a person sees why; TCP can only close the connection, at once.
-function sourceCheck({ allowedSources, protocol }: LbConfig): string[] {
+export function sourceCheck({ allowedSources, protocol }: Pick<LbConfig, 'allowedSources' | 'protocol'>): string[] {
   if (!allowedSources) return []
   return [
     ...allowedSources.map((cidr) => `    acl allowed_source src ${cidr}`),
