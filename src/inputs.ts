@@ -256,7 +256,7 @@ export interface LbCertificate {
 
 // How a deployment is served through a shared ingress (src/ingress/DESIGN.md) instead of a
 // load-balancer of its own.
-export interface IngressRoute {
+export interface IngressSettings {
   // The ingress's container name.
   name: string
   // What the ingress matches each request's Host header against.
@@ -273,7 +273,7 @@ export interface DeploySettings {
   // Not used with ingress.
   lbName: string
   // Absent: a load-balancer of the deployment's own, lbName.
-  ingress?: IngressRoute
+  ingress?: IngressSettings
   externalNetwork: string
   haproxyImage: string
   protocol: Protocol
@@ -429,7 +429,7 @@ function readDeploySettings(
   const healthCheckPath = get('health-check-path')
   if (healthCheckPath && protocol === 'tcp')
     throw new InputError("Input 'health-check-path' needs protocol 'http'; with 'tcp' the instances get TCP connect checks.")
-  const ingress = ingressRoute(raw, protocol, instancePrefix)
+  const ingress = ingressSettings(raw, protocol, instancePrefix)
   const settings: DeploySettings = {
     image: matching(image, IMAGE_PATTERN, 'image', "an image reference such as 'nginx:1.27' or 'registry.example.com:5000/team/app@sha256:<64 hex>'"),
     instances: integer(get('instances'), 'instances', 1, 100),
@@ -491,7 +491,7 @@ function readDeploySettings(
 }
 
 // Undefined when ingress is empty. Refuses what a shared ingress cannot do for one deployment.
-function ingressRoute(raw: (name: string) => string | undefined, protocol: Protocol, instancePrefix: string): IngressRoute | undefined {
+function ingressSettings(raw: (name: string) => string | undefined, protocol: Protocol, instancePrefix: string): IngressSettings | undefined {
   const ingress = raw('ingress')
   const hostname = raw('hostname')
   if (!ingress) {
@@ -525,6 +525,26 @@ function ingressRoute(raw: (name: string) => string | undefined, protocol: Proto
       "Input 'basic-auth' is not available with 'ingress' yet: the ingress is configured from records each deployment keeps on the Docker host, so the password digests would have to be stored there, outside the load-balancer, where nothing secret is kept. Leave basic-auth empty (allow-cidrs limits who connects), or leave ingress empty.",
     )
   return route
+}
+
+// The same rules for values read back from the Docker host (a route record, src/ingress/record.ts):
+// anybody who reaches the host can write one, and its values go into HAProxy's configuration.
+export const RECORD_CHECKS = {
+  deployment: (value: string): boolean => NAME_PATTERN.test(value) && value.length <= NAME_MAX,
+  hostname: (value: string): boolean => passes(() => dnsHostname(value)),
+  healthCheckPath: (value: string): boolean => value === '' || PATH_PATTERN.test(value),
+  // An instance's container name (names.ts), which HAProxy also uses as the server's name.
+  serverName: (value: string): boolean => NAME_PATTERN.test(value),
+  cidr: (value: string): boolean => !/[\s,]/.test(value) && passes(() => cidrList(value)),
+}
+
+function passes(check: () => unknown): boolean {
+  try {
+    check()
+    return true
+  } catch {
+    return false
+  }
 }
 
 // What is wrong is said precisely: a host name's rules are easy to miss by one character.

@@ -26,6 +26,10 @@ export const LABEL = {
   // A service's volume: the path inside the container it is mounted at.
   volumePath: `${NAMESPACE}.volume-path`,
   created: `${NAMESPACE}.created`,
+  // A shared ingress (src/ingress): its name on the ingress itself, its network and each route
+  // record; and the host name a route record serves.
+  ingress: `${NAMESPACE}.ingress`,
+  hostname: `${NAMESPACE}.hostname`,
   // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
   pullRequest: `${NAMESPACE}.pr`,
   // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
@@ -56,7 +60,8 @@ export function useOwner(owner: string): void {
 }
 
 // release: the one-off container of the release command (src/release), removed once it has run.
-export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service' | 'volume'
+// route: a routed deployment's route record on a shared ingress (src/ingress/record.ts).
+export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service' | 'volume' | 'route'
 
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.

@@ -14,6 +14,11 @@ export function lockName(deployment: string): string {
   return `${deployment}-lock`
 }
 
+// The record of a routed deployment's route on a shared ingress (src/ingress/record.ts).
+export function routeName(deployment: string): string {
+  return `${deployment}-route`
+}
+
 // The one-off container that runs the release command of a generation (src/release).
 export function releaseName(deployment: string, generation: string): string {
   return `${deployment}-release-${generation}`
