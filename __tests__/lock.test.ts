@@ -4,7 +4,17 @@ import { detectHost, type HostProfile } from '../src/docker/host-profile'
 import { LeaseLostError } from '../src/errors'
 import { FakeHost, type FakeContainer } from './fake-docker-host'
 import { LABEL } from '../src/labels'
-import { holderFromLabels, holderOf, holderProcessGone, imageOnHost, processIdentity, withDeploymentLock, type LockLog, type LockOptions } from '../src/lock'
+import {
+  holderFromLabels,
+  holderOf,
+  holderProcessGone,
+  imageOnHost,
+  processIdentity,
+  withDeploymentLock,
+  withIngressLock,
+  type LockLog,
+  type LockOptions,
+} from '../src/lock'
 import { lockName } from '../src/names'
 
 const DOCKER = detectHost({ Version: '20.10.24', ApiVersion: '1.41' }, {})
@@ -483,5 +493,25 @@ describe('imageOnHost', () => {
     expect(await imageOnHost(host, 'haproxy:3.2')).toBe('sha256:vic-lb-test/haproxy:2.6')
     host.images = []
     expect(await imageOnHost(host, 'haproxy:3.2')).toBeUndefined()
+  })
+})
+
+describe("a shared ingress's lock", () => {
+  it('belongs to no deployment, and waits for a holder of the same ingress only', async () => {
+    const host = lockHost()
+    const log = recorder()
+    let labels: Record<string, string> | undefined
+    await withIngressLock(host, 'previews', options(log, { operation: 'route' }), async () => {
+      labels = host.byName('previews-lock')!.labels
+    })
+    expect(labels).toMatchObject({ [LABEL.ingress]: 'previews', [LABEL.role]: 'lock', [LABEL.operation]: 'route' })
+    expect(labels).not.toHaveProperty(LABEL.deployment)
+    expect(all(host)).toEqual([])
+
+    // A deployment's lock of that name is not the ingress's: said, never taken over.
+    addLock(host, 'previews', { [LABEL.deployment]: 'previews', [LABEL.role]: 'lock' })
+    await expect(withIngressLock(host, 'previews', options(log, { operation: 'route' }), async () => {})).rejects.toThrow(
+      "A container named previews-lock exists on the Docker host and is not the lock of ingress 'previews' (it belongs to deployment 'previews'). Rename or remove it, or choose another ingress.",
+    )
   })
 })

@@ -66,9 +66,18 @@ export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.
 export function deploymentLabels(deployment: string, role: Role, extra: Record<string, string> = {}): Record<string, string> {
+  return labelsFor(LABEL.deployment, deployment, role, extra)
+}
+
+// A shared ingress's own objects (src/ingress) belong to no deployment: named by the ingress label.
+export function ingressLabels(ingress: string, role: Role, extra: Record<string, string> = {}): Record<string, string> {
+  return labelsFor(LABEL.ingress, ingress, role, extra)
+}
+
+function labelsFor(key: string, name: string, role: Role, extra: Record<string, string>): Record<string, string> {
   const pullRequest = currentPullRequest()
   return {
-    [LABEL.deployment]: deployment,
+    [key]: name,
     [LABEL.owner]: runOwner,
     [LABEL.role]: role,
     [LABEL.created]: new Date().toISOString(),

@@ -5,10 +5,10 @@ import type { DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
 import { LeaseLostError } from './errors'
 import { isNameClash, type HostProfile } from './docker/host-profile'
-import { LABEL, deploymentLabels } from './labels'
+import { LABEL, deploymentLabels, ingressLabels } from './labels'
 import { workflowRunOf } from './github/runs'
 import { log as runLog } from './log'
-import { lockName } from './names'
+import { describeLocked, lockName, type Locked } from './names'
 import { forgetLock, rememberLock } from './state-helper'
 
 // One run at a time per deployment: two runs for the same pull request (a push while the last
@@ -24,7 +24,14 @@ import { forgetLock, rememberLock } from './state-helper'
 // Never because of its age: a live run is always waited for. A holder that cannot renew (a
 // network cut) stops before its next write to the host, well before anyone may take over.
 
-export type Operation = 'deploy' | 'teardown' | 'prune'
+// route: a deploy or teardown changing its route on a shared ingress (src/ingress).
+export type Operation = 'deploy' | 'teardown' | 'prune' | 'route'
+
+// The label that names what a lock is for: the ingress's lock belongs to no deployment, so that a
+// deployment's teardown and prune never see it.
+function labelOf({ kind }: Locked): string {
+  return kind === 'deployment' ? LABEL.deployment : LABEL.ingress
+}
 
 export interface LockOptions {
   operation: Operation
@@ -137,15 +144,25 @@ function startTimeOf(pid: number): string | undefined {
 
 // Runs fn while this run holds the deployment's lease; fn gets the host to write through, which
 // refuses every write once the lease cannot be vouched for (LeaseLostError).
-export async function withDeploymentLock<T>(host: DockerHost, deployment: string, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
+export function withDeploymentLock<T>(host: DockerHost, deployment: string, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
+  return withLock(host, { kind: 'deployment', name: deployment }, options, fn)
+}
+
+// The same for one change of a shared ingress's routes: taken inside the deployment's lock (never
+// the other way round, so two runs cannot wait for each other), for as long as one change takes.
+export function withIngressLock<T>(host: DockerHost, ingress: string, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
+  return withLock(host, { kind: 'ingress', name: ingress }, options, fn)
+}
+
+async function withLock<T>(host: DockerHost, locked: Locked, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
   const log = options.log ?? runLog
-  const id = await acquire(host, deployment, options)
-  const lease = new Lease(host, deployment, id, options.lease ?? LEASE)
+  const id = await acquire(host, locked, options)
+  const lease = new Lease(host, locked, id, options.lease ?? LEASE)
   try {
     return await fn(lease.guard(host))
   } finally {
     lease.stop()
-    await releaseLock(host, deployment, id, log)
+    await releaseLock(host, locked, id, log)
   }
 }
 
@@ -160,7 +177,7 @@ class Lease {
 
   constructor(
     private host: DockerHost,
-    private deployment: string,
+    private locked: Locked,
     private id: string,
     private timing: LeaseTiming,
   ) {
@@ -192,7 +209,7 @@ class Lease {
       this.lost ?? (since > this.timing.holdMs ? `it could not be renewed for ${Math.round(since / 1000)} s (${this.lastError ?? 'no answer'})` : undefined)
     if (why)
       throw new LeaseLostError(
-        `This run lost the lock ${lockName(this.deployment)} of deployment '${this.deployment}': ${why}. It stopped before changing anything more on the Docker host; another run may be working on the deployment now. Check the connection to the Docker host and run again: the next run settles what this one left.`,
+        `This run lost the lock ${lockName(this.locked.name)} of ${describeLocked(this.locked)}: ${why}. It stopped before changing anything more on the Docker host; another run may be working on the ${this.locked.kind} now. Check the connection to the Docker host and run again: the next run settles what this one left.`,
       )
   }
 
@@ -235,9 +252,9 @@ interface Observed {
   since: number
 }
 
-async function acquire(host: DockerHost, deployment: string, options: LockOptions): Promise<string> {
+async function acquire(host: DockerHost, locked: Locked, options: LockOptions): Promise<string> {
   const log = options.log ?? runLog
-  const name = lockName(deployment)
+  const name = lockName(locked.name)
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()
   let lastReport: number | undefined
@@ -245,13 +262,13 @@ async function acquire(host: DockerHost, deployment: string, options: LockOption
   const askedGitHub = new Map<string, number>() // lock container ID -> when
   for (;;) {
     options.signal?.throwIfAborted()
-    const taken = await tryCreate(host, deployment, options)
+    const taken = await tryCreate(host, locked, options)
     if (taken) {
-      rememberLock({ deployment, id: taken })
+      rememberLock({ ...locked, id: taken })
       if (lastReport !== undefined) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
       return taken
     }
-    const current = await readHolder(host, name, deployment)
+    const current = await readHolder(host, name, locked)
     if (!current) continue // released between our attempt and our look: try again at once
     observed = await observeLease(host, current, observed)
     if (!observed) continue // removed while we read it
@@ -267,20 +284,20 @@ async function acquire(host: DockerHost, deployment: string, options: LockOption
             : undefined
     if (gone) {
       log.warning(
-        `Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
+        `Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
       )
       await host.removeContainer(current.id).catch((error) => {
-        throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
+        throw new Error(`Could not remove the stale lock ${name} of ${describeLocked(locked)}: ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
       continue
     }
     if (now - startedWaiting >= timeoutMs)
       throw new Error(
-        `Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`,
+        `Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${locked.name}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`,
       )
     if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
       log.info(
-        `Waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`,
+        `Waiting for the ${current.operation} of '${locked.name}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`,
       )
       lastReport = now
     }
@@ -329,14 +346,15 @@ async function runCompleted(holder: LockHolder, options: LockOptions, asked: Map
 }
 
 // The lock container's ID when this run took the lock; undefined when somebody else holds it.
-async function tryCreate(host: DockerHost, deployment: string, options: LockOptions): Promise<string | undefined> {
-  const name = lockName(deployment)
+async function tryCreate(host: DockerHost, locked: Locked, options: LockOptions): Promise<string | undefined> {
+  const name = lockName(locked.name)
+  const labels = locked.kind === 'deployment' ? deploymentLabels : ingressLabels
   try {
     return await host.createContainer({
       name,
       Image: options.image,
       Cmd: LOCK_COMMAND,
-      Labels: deploymentLabels(deployment, 'lock', {
+      Labels: labels(locked.name, 'lock', {
         [LABEL.holder]: options.holder ?? holderOf(),
         [LABEL.operation]: options.operation,
         [LABEL.leaseLapse]: String((options.lease ?? LEASE).lapseMs),
@@ -347,24 +365,24 @@ async function tryCreate(host: DockerHost, deployment: string, options: LockOpti
   } catch (error) {
     if (isNameClash(options.host, error)) return undefined
     throw new Error(
-      `Could not create the lock container ${name} of deployment '${deployment}' from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`,
+      `Could not create the lock container ${name} of ${describeLocked(locked)} from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`,
     )
   }
 }
 
 // Who holds the lock now; undefined when it is gone (released in the meantime).
-async function readHolder(host: DockerHost, name: string, deployment: string): Promise<LockHolder | undefined> {
+async function readHolder(host: DockerHost, name: string, locked: Locked): Promise<LockHolder | undefined> {
   let inspected: Awaited<ReturnType<DockerHost['inspect']>>
   try {
     inspected = await host.inspect(name)
   } catch (error) {
     if (isGone(error)) return undefined
-    throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`)
+    throw new Error(`Could not read the lock ${name} of ${describeLocked(locked)}: ${describe(error)}.`)
   }
   const labels = inspected.Config?.Labels ?? {}
-  if (labels[LABEL.deployment] !== deployment || labels[LABEL.role] !== 'lock')
+  if (labels[labelOf(locked)] !== locked.name || labels[LABEL.role] !== 'lock')
     throw new Error(
-      `A container named ${name} exists on the Docker host and is not the lock of deployment '${deployment}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another instance-prefix.`,
+      `A container named ${name} exists on the Docker host and is not the lock of ${describeLocked(locked)}${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another ${locked.kind === 'deployment' ? 'instance-prefix' : 'ingress'}.`,
     )
   return holderFromLabels(inspected.Id, labels, inspected.Created)
 }
@@ -394,15 +412,15 @@ function withValue(label: string, value: string | undefined): Record<string, str
 
 // By the ID this run took it with, never by name: a lock that was taken over in the meantime
 // belongs to another run (the post step of a killed run releases it the same way).
-export async function releaseLock(host: DockerHost, deployment: string, id: string, log: LockLog): Promise<void> {
-  const name = lockName(deployment)
+export async function releaseLock(host: DockerHost, locked: Locked, id: string, log: LockLog): Promise<void> {
+  const name = lockName(locked.name)
   try {
     const removed = await host.removeContainer(id)
     forgetLock(id)
-    if (!removed) log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: its lease had lapsed.`)
+    if (!removed) log.warning(`The lock ${name} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`)
   } catch (error) {
     log.warning(
-      `Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`,
+      `Could not release the lock ${name} of ${describeLocked(locked)}: ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`,
     )
   }
 }

@@ -9,9 +9,20 @@ export function instanceName(deployment: string, generation: string, index: numb
   return `${deployment}-${generation}-${index}`
 }
 
-// The deployment's lock container (lock.ts).
-export function lockName(deployment: string): string {
-  return `${deployment}-lock`
+// The lock container (lock.ts) of a deployment, or of a shared ingress's routes.
+export function lockName(locked: string): string {
+  return `${locked}-lock`
+}
+
+// What a lock keeps to one run at a time: a deployment, or the routes of a shared ingress (whose
+// lock is held only while one route changes, inside the deployment's own).
+export interface Locked {
+  kind: 'deployment' | 'ingress'
+  name: string
+}
+
+export function describeLocked({ kind, name }: Locked): string {
+  return `${kind} '${name}'`
 }
 
 // The record of a routed deployment's route on a shared ingress (src/ingress/record.ts).

@@ -7,6 +7,7 @@ import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
 import { releaseLock } from './lock'
+import { describeLocked } from './names'
 import { restartReplaced } from './recover'
 import { leftDeploy, leftGitHubDeployment, leftLocks, type UnsettledDeploy } from './state-helper'
 import { connectGitHub } from './github/api'
@@ -35,8 +36,8 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
     const host = dockerodeHost(engine.docker)
     if (deploy) await takeBack(host, deploy)
     for (const lock of locks) {
-      await releaseLock(host, lock.deployment, lock.id, log)
-      log.info(`Released the lock of deployment '${lock.deployment}' the main step held`)
+      await releaseLock(host, lock, lock.id, log)
+      log.info(`Released the lock of ${describeLocked(lock)} the main step held`)
     }
   } catch (error) {
     log.warning(

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { GitHubEnvironment } from './github/api'
+import type { Locked } from './names'
 
 // What the post step (post.ts) needs from the main step, kept with core.saveState: the runner
 // hands it to the post step as STATE_<name> variables, the last value of each name. The main step
@@ -10,8 +11,8 @@ const LOCKS = 'locks'
 const DEPLOY = 'deploy'
 const GITHUB_DEPLOYMENT = 'github-deployment'
 
-export interface HeldLock {
-  deployment: string
+// A lock the main step holds, with its container's ID.
+export interface HeldLock extends Locked {
   id: string
 }
 
