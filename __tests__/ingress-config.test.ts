@@ -67,7 +67,7 @@ describe('renderIngressConfig', () => {
   it('with no route, is a configuration that answers 404 to every request, naming nothing', () => {
     const text = renderIngressConfig({ ...INGRESS, routes: [] })
     expect([...sectionsOf(text).keys()]).toEqual(['global', 'resolvers docker', 'defaults', 'frontend stats', 'frontend service'])
-    expect(section(text, 'frontend service')).toEqual(['bind :8080', 'http-request return status 404 content-type text/plain string "No preview here."'])
+    expect(section(text, 'frontend service')).toEqual(['bind :8080', 'http-request return status 404 content-type text/plain string "No preview here." hdr x-vic-lb-not-routed 1'])
     // Long enough to send a request in.
     expect(section(text, 'defaults')).toContain('timeout client 10s')
     expect(text.endsWith('\n')).toBe(true)
@@ -81,7 +81,7 @@ describe('renderIngressConfig', () => {
       'http-request set-var(txn.host) req.hdr(host),lower,field(1,:)',
       'acl routed var(txn.host) -m str api.pr-42.preview.example.test',
       'acl routed var(txn.host) -m str pr-7.preview.example.test',
-      'http-request return status 404 content-type text/plain string "No preview here." unless routed',
+      'http-request return status 404 content-type text/plain string "No preview here." hdr x-vic-lb-not-routed 1 unless routed',
       'http-request set-header X-Forwarded-Proto http',
       'http-request set-header X-Forwarded-Host %[req.hdr(host)]',
       'http-request set-header X-Forwarded-Port 80',

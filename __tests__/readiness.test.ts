@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { actionsLog, useLog, type Log } from '../src/log'
 import { waitUntilListening, waitUntilServing, type Endpoints } from '../src/readiness'
 import { CONFIG_ID_HEADER } from '../src/haproxy/config'
+import { NOT_ROUTED_HEADER } from '../src/ingress/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import { selfSignedPem } from '../test-support/certificate'
 
@@ -181,6 +182,25 @@ describe('waitUntilServing asks the service itself', () => {
     const { endpoints, close } = await standIn(healthy, (_, response) => response.writeHead(503).end())
     try {
       await expect(waitUntilServing(endpoints, expectation(1_000))).rejects.toThrow(`the service port ${endpoints.servicePort} does not answer.`)
+    } finally {
+      await close()
+    }
+  })
+
+  it("on a shared ingress asks for the deployment's host name, and does not count the ingress's answer for no route", async () => {
+    const hosts: (string | undefined)[] = []
+    let routed = false
+    const { endpoints, close } = await standIn(healthy, (request, response) => {
+      hosts.push(request.headers.host)
+      if (routed) response.writeHead(404).end('the application has no /')
+      else response.writeHead(404, { [NOT_ROUTED_HEADER]: '1' }).end()
+    })
+    try {
+      const ingress = { ...endpoints, serviceName: 'pr-7.preview.example.test' }
+      await expect(waitUntilServing(ingress, expectation(1_000))).rejects.toThrow(`the service port ${endpoints.servicePort} does not answer.`)
+      routed = true
+      await expect(waitUntilServing(ingress, expectation(3_000))).resolves.toHaveLength(1)
+      expect(new Set(hosts)).toEqual(new Set(['pr-7.preview.example.test']))
     } finally {
       await close()
     }

@@ -7,6 +7,7 @@ import { sleep } from './cancel'
 import { describeServer, parseStatsCsv, unhealthyServers, type ServerStatus } from './haproxy/stats'
 import { pinnedTo } from './haproxy/stats-certificate'
 import { log } from './log'
+import { NOT_ROUTED_HEADER } from './ingress/config'
 
 // Ready means: the load-balancer answers on the service address AND HAProxy's health checks have
 // passed for every expected instance. "Container running" is not enough, and a VCH has no
@@ -23,6 +24,9 @@ export interface Endpoints {
   protocol: Protocol
   // With HTTPS: the SHA-256 fingerprint of the certificate the load-balancer must serve.
   certificateFingerprint?: string
+  // On a shared ingress: the host name the deployment is served under, sent as the Host header (and
+  // as SNI over TLS), without which the probe would get the ingress's answer for no route.
+  serviceName?: string
   // With basic-auth: the Authorization header of one of its users. HAProxy answers a request
   // without it with 401 itself, before choosing an instance, so the probe would prove only that
   // HAProxy listens; with it, it goes through to an instance like any user's request.
@@ -131,11 +135,17 @@ async function serviceAnswers(endpoints: Endpoints, signal: AbortSignal | undefi
   if (endpoints.protocol === 'tcp') return tcpConnects(endpoints.serviceHost, endpoints.servicePort)
   const fingerprint = endpoints.certificateFingerprint
   try {
-    const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {}
-    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers })
+    const { serviceName, serviceAuthorization } = endpoints
+    const headers = { ...(serviceName ? { host: serviceName } : {}), ...(serviceAuthorization ? { authorization: serviceAuthorization } : {}) }
+    const tlsOptions = { rejectUnauthorized: false, ...(serviceName ? { servername: serviceName } : {}) }
+    const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, {
+      headers,
+      tls: tlsOptions,
+    })
     const certified = !fingerprint || (response.socket as tls.TLSSocket).getPeerCertificate().fingerprint256 === fingerprint
     response.destroy()
-    return certified && ![502, 503, 504].includes(response.statusCode ?? 0)
+    // The ingress answering for no route is not this deployment serving (not yet routed by the worker that answered).
+    return certified && ![502, 503, 504].includes(response.statusCode ?? 0) && response.headers[NOT_ROUTED_HEADER] === undefined
   } catch {
     return false
   }

@@ -66,8 +66,10 @@ export const ingressConfigIdOf: (config: IngressConfig) => string = ingressConfi
 // The request's host name: the Host header (HAProxy turns HTTP/2's :authority into one), without
 // its port, lower-cased as DNS compares names.
 const HOST_VAR = 'txn.host'
-// What a request for a name no route has gets: it names no preview and no host name.
+// What a request for a name no route has gets: it names no preview and no host name. The header
+// tells readiness (readiness.ts) this answer from an application's own 404.
 const NOT_ROUTED_BODY = 'No preview here.'
+export const NOT_ROUTED_HEADER = 'x-vic-lb-not-routed'
 
 function render(config: IngressConfig, initAddr: InitAddr): string {
   // By code unit, not locale: the same text whatever order the records were read in, on any runner.
@@ -93,7 +95,7 @@ function render(config: IngressConfig, initAddr: InitAddr): string {
 }
 
 function serviceFrontend(config: IngressConfig, routes: IngressRoute[]): string[] {
-  const notRouted = `    http-request return status 404 content-type text/plain string "${NOT_ROUTED_BODY}"`
+  const notRouted = `    http-request return status 404 content-type text/plain string "${NOT_ROUTED_BODY}" hdr ${NOT_ROUTED_HEADER} 1`
   // Every request gets that answer: HAProxy warns of any rule after it, which could never run.
   if (routes.length === 0) return ['frontend service', serviceBind(config), notRouted]
   return [
