@@ -15,7 +15,7 @@ import { generationOf, generationWithSecrets, generationsWithSettings, holdsValu
 import type { ServerStatus } from './haproxy/stats'
 import { waitUntilListening, waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
-import type { ServiceAddress } from './steps/load-balancer'
+import type { LoadBalancer, ServiceAddress } from './steps/load-balancer'
 import { ownLoadBalancer } from './steps/own-load-balancer'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
@@ -51,8 +51,8 @@ export async function pullImages(host: DockerHost, profile: HostProfile, setting
   return { image: image!, haproxyImage: haproxyImage!, serviceImages }
 }
 
-// Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
-// at any moment before traffic has switched, it takes back what it created; after, it finishes.
+// Runs under the deployment's lock: what the host has is read here, not before, and planned; then
+// the steps run (deploySteps).
 export async function deploy(
   host: DockerHost,
   engine: Engine,
@@ -112,6 +112,13 @@ export async function deploy(
   }
   // Chosen once, here: the steps only know the interface (the ingress's route, #18, is to be the other).
   const loadBalancer = await ownLoadBalancer(ctx, state, lbSpec)
+  return deploySteps(ctx, loadBalancer)
+}
+
+// The deploy's steps in their order, the load-balancer's part through its interface. Cancelled
+// (ctx.signal) at any moment before traffic has switched, the run takes back what it did; after, it finishes.
+export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer): Promise<DeployResult> {
+  const { plan, services, signal } = ctx
   try {
     // Companion services first, when there are any to start or to wait for: the instances need
     // them from their first request. Without, the flow is one phase, as before there were services.
