@@ -6,12 +6,14 @@ import { STATS_CERTIFICATE_PATH, type LbConfig } from '../src/haproxy/config'
 import { newStatsCertificate } from '../src/haproxy/stats-certificate'
 import type { DeploySettings } from '../src/inputs'
 import type { DeployPlan } from '../src/plan'
+import type { DeploymentState } from '../src/docker/state'
 import type { ServicesPlan } from '../src/services/plan'
 import type { Expectation } from '../src/readiness'
 import type { ServerStatus } from '../src/haproxy/stats'
 import { useLog, type Log } from '../src/log'
 import type { UnsettledDeploy } from '../src/state-helper'
 import { UndoRecord, type StepContext } from '../src/steps/context'
+import { OwnLoadBalancer } from '../src/steps/own-load-balancer'
 import { DEFAULT_TIMEOUTS } from '../test-support/haproxy-check'
 
 // An in-memory Docker host for the deploy's steps: it records every call by container name, in
@@ -397,7 +399,6 @@ export function contextOf(
     settings,
     plan,
     services: options.services ?? noServices(),
-    lbSpec: 'spec-1',
     netName: 'web-net',
     deadline: Date.now() + 60_000,
     signal: options.signal,
@@ -412,6 +413,17 @@ export function contextOf(
     },
   }
   return { ctx, remembered, waits, listens }
+}
+
+// The deployment's own load-balancer in a test's context, as deploy.ts makes it but with the test's
+// configuration, the deployment's objects as listed and what a kept one's CONFIG_DIR holds.
+export function ownLbOf(
+  ctx: StepContext,
+  lbConfig: LbConfig = lbConfigFor(ctx.plan),
+  state: DeploymentState = { instances: [], networks: [], services: [], volumes: [] },
+  keptFiles = new Map<string, string>(),
+): OwnLoadBalancer {
+  return new OwnLoadBalancer(ctx, 'spec-1', lbConfig, state, keptFiles)
 }
 
 export function noServices(): ServicesPlan {

@@ -6,7 +6,7 @@ import { log } from '../src/log'
 import { planDeploy, type DeployPlan } from '../src/plan'
 import { releaseNeeded, runRelease } from '../src/release/run'
 import { undo } from '../src/steps/undo'
-import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, ownLbOf, recordLog } from './fake-docker-host'
 
 // The release command's one-off container on the fake host: when it runs, what it gets, and that
 // it never stays, whatever its outcome.
@@ -128,7 +128,7 @@ describe('runRelease', () => {
     expect(error?.message).not.toContain('line 20\n')
     expect(lines.join('\n')).toContain(output)
     expect(host.byName('web-release-g2')).toBeUndefined()
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(host.containers.size).toBe(0)
     expect(host.networks.size).toBe(0)
   })
@@ -191,7 +191,7 @@ describe('runRelease', () => {
     await runRelease(ctx)
     expect(lines.some((l) => l.startsWith("warning: Could not remove the release command's container web-release-g2: connection reset."))).toBe(true)
     expect(ctx.record.createdContainers).toHaveLength(1)
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(host.containers.size).toBe(0)
   })
 })

@@ -8,7 +8,7 @@ import { servicesPlanFor, startServices } from '../src/services/start'
 import { retire } from '../src/steps/retire'
 import { startAll } from '../src/steps/start'
 import { undo } from '../src/steps/undo'
-import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, lbConfigFor, ownLbOf, recordLog } from './fake-docker-host'
 
 const db: ServiceSpec = { name: 'db', image: 'postgres:16', env: [], secretEnv: [{ key: 'PASSWORD', value: 'pw-1' }], port: 5432, volume: '/data' }
 const NONE: DeploymentState = { instances: [], networks: [], services: [], volumes: [] }
@@ -23,7 +23,9 @@ describe('startServices', () => {
     const { ctx, waits } = contextOf(host, plan, { services, settings: { services: [db] } })
     const lbConfig = { ...lbConfigFor(plan), services: services.checked }
 
-    const early = await startServices(ctx, lbConfig, NONE, new Map())
+    const lb = ownLbOf(ctx, lbConfig, NONE, new Map())
+    await startServices(ctx, lb)
+    const early = lb.container
     expect(host.calls.filter((c) => c.startsWith('create') || c.startsWith('start'))).toEqual([
       'create network web-net',
       'create web-lb',
@@ -45,7 +47,8 @@ describe('startServices', () => {
 
     // The instances' phase starts only the instances: the network and load-balancer are there.
     host.calls = []
-    expect(await startAll(ctx, lbConfig, NONE, early)).toBe(early.lb)
+    await startAll(ctx, lb, true)
+    expect(lb.container).toBe(early)
     expect(host.calls.filter((c) => c.startsWith('create'))).toEqual(['create web-g2-1'])
   })
 
@@ -77,7 +80,8 @@ describe('startServices', () => {
     const services = planServices('web', [{ ...db, volume: '/moved' }], new Map([['db', 'newer']]), new Set(), state)
     const { ctx } = contextOf(host, plan, { services })
     host.calls = []
-    await startServices(ctx, { ...lbConfigFor(plan), services: services.checked }, state, new Map([[CONFIG_FILE, 'old config']]))
+    const own = ownLbOf(ctx, { ...lbConfigFor(plan), services: services.checked }, state, new Map([[CONFIG_FILE, 'old config']]))
+    await startServices(ctx, own)
     expect(host.calls.filter((c) => /^(create|stop|rename|start|exec|signal)/.test(c))).toEqual([
       `create volume ${volumeOf('web', { ...db, volume: '/moved' })!.name}`,
       'create web-svc-db.next',
@@ -92,7 +96,7 @@ describe('startServices', () => {
     expect(ctx.record.previousConfig).toMatchObject({ lb, text: 'old config' })
 
     host.calls = []
-    await undo(ctx)
+    await undo(ctx, own)
     expect(host.calls.filter((c) => !c.startsWith('put'))).toEqual([
       'signal web-lb SIGUSR2',
       'remove web-svc-db',
@@ -123,7 +127,7 @@ describe('startServices', () => {
     })
     ctx.record.replacedServices.push({ id: replaced, name: 'web-svc-db' })
     host.calls = []
-    await retire(ctx)
+    await retire(ctx, ownLbOf(ctx))
     expect(host.calls).toEqual(['remove web-svc-db.old', 'remove web-svc-cache', 'remove volume web-svc-db-old'])
     expect(lines).toEqual(['Removed web-svc-db (replaced), web-svc-cache, volume web-svc-db-old'])
   })

@@ -3,7 +3,7 @@ import type { DeploymentState } from '../src/docker/state'
 import { STATS_CERTIFICATE_PATH } from '../src/haproxy/config'
 import { startAll } from '../src/steps/start'
 import { undo } from '../src/steps/undo'
-import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, lbConfigFor, ownLbOf, recordLog } from './fake-docker-host'
 
 const NONE: DeploymentState = { instances: [], networks: [], services: [], volumes: [] }
 const names = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `web-g2-${i + 1}`, index: i + 1 }))
@@ -18,7 +18,9 @@ describe('startAll', () => {
     const host = new FakeHost()
     const plan = freshPlan(5)
     const { ctx, remembered } = contextOf(host, plan, { profile: { startsAtOnce: 2 } })
-    const lb = await startAll(ctx, lbConfigFor(plan), NONE)
+    const own = ownLbOf(ctx, lbConfigFor(plan), NONE)
+    await startAll(ctx, own)
+    const lb = own.container
 
     expect(host.containers.get(lb)).toMatchObject({ name: 'web-lb', running: true })
     expect(host.calls.slice(0, 2)).toEqual(['create network web-net', 'create web-lb'])
@@ -57,7 +59,7 @@ describe('startAll', () => {
     const host = new FakeHost()
     const plan = freshPlan(1)
     const { ctx } = contextOf(host, plan, { settings: { externalNetwork: 'routable' } })
-    await startAll(ctx, lbConfigFor(plan), NONE)
+    await startAll(ctx, ownLbOf(ctx, lbConfigFor(plan), NONE))
     expect(host.calls.slice(1, 4)).toEqual(['create web-lb', 'create web-g2-1', 'connect web-lb to web-net'])
     expect(host.byName('web-lb')!.spec!.HostConfig!.PortBindings).toEqual({ '8080/tcp': [{ HostPort: '' }], '8404/tcp': [{ HostPort: '' }] })
   })
@@ -71,7 +73,7 @@ describe('startAll', () => {
       const host = new FakeHost()
       const plan = freshPlan(1)
       const { ctx } = contextOf(host, plan, { settings: { externalNetwork, lbPort: 8443, httpRedirectPort: 8080 } })
-      await startAll(ctx, { ...lbConfigFor(plan), redirectListenPort: 8081 }, NONE)
+      await startAll(ctx, ownLbOf(ctx, { ...lbConfigFor(plan), redirectListenPort: 8081 }, NONE))
       const spec = host.byName('web-lb')!.spec!
       expect(Object.keys(spec.ExposedPorts!).sort()).toEqual(['8080/tcp', '8081/tcp', '8404/tcp'])
       expect(spec.HostConfig!.PortBindings).toEqual({
@@ -89,10 +91,11 @@ describe('startAll', () => {
     host.fail('start web-g2-2', Object.assign(new Error('OCI runtime create failed'), { statusCode: 500 }))
     const plan = freshPlan(3)
     const { ctx } = contextOf(host, plan)
-    await expect(startAll(ctx, lbConfigFor(plan), NONE)).rejects.toThrow('Could not start instance web-g2-2: OCI runtime create failed')
+    const lb = ownLbOf(ctx, lbConfigFor(plan), NONE)
+    await expect(startAll(ctx, lb)).rejects.toThrow('Could not start instance web-g2-2: OCI runtime create failed')
     expect(host.byName('web-g2-3')!.running).toBe(true)
 
-    await undo(ctx)
+    await undo(ctx, lb)
     expect(host.calls.filter((c) => c.startsWith('remove'))).toEqual([
       'remove web-lb',
       'remove web-g2-1',
@@ -111,13 +114,16 @@ describe('startAll', () => {
     const plan = emptyPlan({ create: names(1), serving: [{ name: 'web-g2-1', port: 80 }] })
     const { ctx } = contextOf(host, plan)
     await expect(
-      startAll(ctx, lbConfigFor(plan), {
-        instances: [],
-        lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
-        networks: [],
-        services: [],
-        volumes: [],
-      }),
+      startAll(
+        ctx,
+        ownLbOf(ctx, lbConfigFor(plan), {
+          instances: [],
+          lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
+          networks: [],
+          services: [],
+          volumes: [],
+        }),
+      ),
     ).rejects.toThrow('Could not create instance web-g2-1 from nginx:1.27: No such image: nginx:1.27')
     expect(ctx.record.createdContainers).toEqual([])
   })
@@ -130,7 +136,8 @@ describe('startAll', () => {
     const plan = emptyPlan({ lb: 'replace' })
     const { ctx, remembered } = contextOf(host, plan)
     const state: DeploymentState = { instances: [], lb: { id: old, name: 'web-lb', spec: 'spec-0', running: true }, networks: [], services: [], volumes: [] }
-    await expect(startAll(ctx, lbConfigFor(plan), state)).rejects.toThrow(
+    const lb = ownLbOf(ctx, lbConfigFor(plan), state)
+    await expect(startAll(ctx, lb)).rejects.toThrow(
       /^Could not start load-balancer web-lb: .*port is already allocated\. Port 8081 is taken on the Docker host: choose another lb-port or stop what uses it\.$/,
     )
     expect(host.calls).toEqual([
@@ -146,7 +153,7 @@ describe('startAll', () => {
     expect(lines).toContain('Stopped load-balancer web-lb to replace it')
 
     host.calls = []
-    await undo(ctx)
+    await undo(ctx, lb)
     expect(host.calls).toEqual(['remove web-lb', 'rename web-lb-old web-lb', 'start web-lb'])
     expect(host.containers.get(old)).toMatchObject({ name: 'web-lb', running: true })
     expect(lines.slice(-2)).toEqual(['Started the previous load-balancer web-lb again', 'Removed the 1 object(s) this run created'])
@@ -158,13 +165,16 @@ describe('startAll', () => {
     const dead = host.add({ name: 'web-g2-1', running: false })
     const plan = emptyPlan({ removeFirst: [{ id: dead, name: 'web-g2-1', generation: 'g2', index: 1, port: 80, running: false }], create: names(1) })
     const { ctx } = contextOf(host, plan)
-    await startAll(ctx, lbConfigFor(plan), {
-      instances: [],
-      lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
-      networks: [],
-      services: [],
-      volumes: [],
-    })
+    await startAll(
+      ctx,
+      ownLbOf(ctx, lbConfigFor(plan), {
+        instances: [],
+        lb: { id: 'id-web-lb', name: 'web-lb', spec: 'spec-1', running: true },
+        networks: [],
+        services: [],
+        volumes: [],
+      }),
+    )
     expect(host.calls).toEqual(['remove web-g2-1', 'create web-g2-1', 'start web-g2-1'])
     expect(lines).toEqual(['Removed stopped instances: web-g2-1', 'Started web-g2-1'])
   })
@@ -176,8 +186,9 @@ describe('startAll', () => {
     const cancel = new AbortController()
     cancel.abort(new Error('The run was cancelled'))
     const { ctx } = contextOf(host, plan, { signal: cancel.signal })
-    await expect(startAll(ctx, lbConfigFor(plan), NONE)).rejects.toThrow('The run was cancelled')
-    await undo(ctx)
+    const lb = ownLbOf(ctx, lbConfigFor(plan), NONE)
+    await expect(startAll(ctx, lb)).rejects.toThrow('The run was cancelled')
+    await undo(ctx, lb)
     expect(host.calls).toEqual([])
     expect(lines).toEqual(['This run created nothing'])
   })

@@ -4,7 +4,7 @@ import { CONFIG_DIR, CONFIG_FILE, PREVIOUS_CONFIG_FILE, STATS_CERTIFICATE_PATH, 
 import { NotReadyError } from '../src/readiness'
 import { prepareReloads, switchTraffic } from '../src/steps/switch'
 import { undo } from '../src/steps/undo'
-import { FakeHost, contextOf, emptyPlan, lbConfigFor, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, lbConfigFor, ownLbOf, recordLog } from './fake-docker-host'
 
 const LIVE = `${CONFIG_DIR}/${CONFIG_FILE}`
 // What deploy.ts reads from a kept load-balancer before its reloads are prepared.
@@ -106,7 +106,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     expect(host.containers.get(lb)!.files.get(LIVE)).toBe('the previous configuration\n')
 
     host.calls = []
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(host.calls).toEqual([`put web-lb ${LIVE}`, 'signal web-lb SIGUSR2'])
     expect(lines).toEqual(['Restored the previous load-balancer configuration', 'This run created nothing'])
   })
@@ -134,7 +134,7 @@ describe('switchTraffic on a kept load-balancer', () => {
     ])
 
     host.calls = []
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(host.calls).toEqual([`put web-lb ${CONFIG_DIR}/service.pem`, `put web-lb ${LIVE}`, 'signal web-lb SIGUSR2'])
     expect(host.containers.get(lb)!.files.get(`${CONFIG_DIR}/service.pem`)).toBe('old PEM')
   })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { undo } from '../src/steps/undo'
-import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, ownLbOf, recordLog } from './fake-docker-host'
 
 describe('undo', () => {
   it('warns, and still restarts the replaced load-balancer, when what the run created cannot all be removed', async () => {
@@ -12,7 +12,7 @@ describe('undo', () => {
     const { ctx, listens } = contextOf(host, emptyPlan({ lb: 'replace' }))
     ctx.record.createdContainers.push(next)
     ctx.record.replacedLb = { id: old, name: 'web-lb' }
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(host.calls).toEqual(['remove web-lb', 'rename web-lb-old web-lb', 'start web-lb'])
     // ...and it ends once the load-balancer started again listens, on its published stats port.
     expect(listens).toEqual(['127.0.0.1:32768'])
@@ -28,7 +28,7 @@ describe('undo', () => {
     const old = host.add({ name: 'web-lb-old', running: false })
     const { ctx } = contextOf(host, emptyPlan({ lb: 'replace' }), { listening: false })
     ctx.record.replacedLb = { id: old, name: 'web-lb' }
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(lines).toEqual([
       'Started the previous load-balancer web-lb again',
       'warning: The previous load-balancer web-lb was started again but does not answer yet; check it with docker logs web-lb',
@@ -43,7 +43,7 @@ describe('undo', () => {
     host.fail('signal web-lb SIGUSR2', new Error('container is not running'))
     const { ctx } = contextOf(host, emptyPlan())
     ctx.record.previousConfig = { lb, text: 'before\n' }
-    await undo(ctx)
+    await undo(ctx, ownLbOf(ctx))
     expect(lines).toEqual(['warning: Could not restore the previous load-balancer configuration: container is not running', 'This run created nothing'])
   })
 })

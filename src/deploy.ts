@@ -4,7 +4,7 @@ import { InputError, LeaseLostError } from './errors'
 import { type DeploySettings } from './inputs'
 import type { Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
-import { lbUser, type HostProfile } from './docker/host-profile'
+import type { HostProfile } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
 import { describeResources, instanceResources } from './docker/resources'
 import { deploymentOf, deploymentState, listDeployment, type DeploymentState } from './docker/state'
@@ -12,16 +12,13 @@ import { networkName } from './names'
 import { checkOwner, checkOwnershipOf } from './owner'
 import { settleInterruptedReplacement } from './recover'
 import { generationOf, generationWithSecrets, generationsWithSettings, holdsValues, lbSpecOf, planDeploy, type DeployPlan } from './plan'
-import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_FILE, STATS_CERTIFICATE_PATH, renderHaproxyConfig, type LbConfig } from './haproxy/config'
 import type { ServerStatus } from './haproxy/stats'
-import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from './haproxy/basic-auth'
-import { newStatsAuth, statsAuthIn, withoutStatsPassword } from './haproxy/stats-auth'
-import { statsCertificateFor } from './haproxy/stats-certificate'
 import { waitUntilListening, waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
+import type { LoadBalancer, ServiceAddress } from './steps/load-balancer'
+import { ownLoadBalancer } from './steps/own-load-balancer'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
-import { prepareReloads, switchTraffic, type ServiceAddress } from './steps/switch'
 import { undo } from './steps/undo'
 import { releaseNeeded, runRelease } from './release/run'
 import { describeServices, serviceMemoryInput, servicesToStart } from './services/plan'
@@ -36,11 +33,6 @@ export interface DeployResult extends ServiceAddress {
   // How long the release command ran, when this deploy ran it.
   release?: { seconds: number }
 }
-
-// Inside the container the load-balancer listens on an unprivileged port when the Docker host
-// publishes it, so the image's non-root user never needs to bind below 1024 there.
-const PUBLISHED_LISTEN_PORT = 8080
-const PUBLISHED_REDIRECT_PORT = 8081
 
 export interface PulledImages {
   image: PulledImage
@@ -59,8 +51,8 @@ export async function pullImages(host: DockerHost, profile: HostProfile, setting
   return { image: image!, haproxyImage: haproxyImage!, serviceImages }
 }
 
-// Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
-// at any moment before traffic has switched, it takes back what it created; after, it finishes.
+// Runs under the deployment's lock: what the host has is read here, not before, and planned; then
+// the steps run (deploySteps).
 export async function deploy(
   host: DockerHost,
   engine: Engine,
@@ -104,36 +96,6 @@ export async function deploy(
   if (resources) log.info(resources)
   if (engine.host.note) log.info(engine.host.note)
 
-  const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
-  const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
-  const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
-  // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
-  // inside it (its configuration directory, in one request); a new one gets new ones.
-  const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map<string, string>()
-  const keptConfig = keptFiles.get(CONFIG_FILE)
-  const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`)
-  const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth()
-  const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt()
-  const lbConfig: LbConfig = {
-    protocol: settings.protocol,
-    listenPort,
-    servicePort: settings.lbPort,
-    redirectListenPort,
-    timeouts: settings.timeouts,
-    healthCheckPath: settings.healthCheckPath,
-    certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
-    serving: plan.serving,
-    candidates: [],
-    services: services.checked,
-    statsAuth,
-    basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
-    allowedSources: settings.allowCidrs,
-    statsCertificate,
-    statsCertificateFile: STATS_CERTIFICATE_PATH,
-    startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
-  }
-  log.setSecret(lbConfig.statsAuth.password)
-  log.setSecret(basicAuthorization(lbConfig.statsAuth))
   const ctx: StepContext = {
     host,
     profile: engine.host,
@@ -141,7 +103,6 @@ export async function deploy(
     settings,
     plan,
     services,
-    lbSpec,
     netName,
     deadline,
     signal,
@@ -149,40 +110,47 @@ export async function deploy(
     waitUntilServing,
     waitUntilListening,
   }
+  // Chosen once, here: the steps only know the interface (the ingress's route, #18, is to be the other).
+  const loadBalancer = await ownLoadBalancer(ctx, state, lbSpec)
+  return deploySteps(ctx, loadBalancer)
+}
+
+// The deploy's steps in their order, the load-balancer's part through its interface. Cancelled
+// (ctx.signal) at any moment before traffic has switched, the run takes back what it did; after, it finishes.
+export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer): Promise<DeployResult> {
+  const { plan, services, signal } = ctx
   try {
     // Companion services first, when there are any to start or to wait for: the instances need
     // them from their first request. Without, the flow is one phase, as before there were services.
-    const early = servicesToStart(services) ? await log.group('Start companion services', () => startServices(ctx, lbConfig, state, keptFiles)) : undefined
+    const servicesFirst = servicesToStart(services)
+    if (servicesFirst) await log.group('Start companion services', () => startServices(ctx, loadBalancer))
     // The release command (a one-off container of the new image): the services are up, no new
     // instance has started and no traffic has moved.
     const release = releaseNeeded(ctx) ? await log.group('Release command', () => runRelease(ctx)) : undefined
-    // A kept load-balancer's reloads are prepared while the instances start; both settle before
+    // The load-balancer's switch is prepared while the instances start; both settle before
     // either's failure is thrown, so that the undo finds all that was done.
     const [started, prepared] = await log.group('Start instances and load-balancer', () =>
-      Promise.allSettled([startAll(ctx, lbConfig, state, early), prepareReloads(ctx, lbConfig, state, keptFiles)]),
+      Promise.allSettled([startAll(ctx, loadBalancer, servicesFirst), loadBalancer.prepareSwitch()]),
     )
     if (started.status === 'rejected') throw started.reason
     if (prepared.status === 'rejected') throw prepared.reason
-    const lb = started.value
-    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () =>
-      switchTraffic(ctx, lb, lbConfig, prepared.value),
-    )
+    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () => loadBalancer.switchTraffic())
     // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
     // for the post step to take back.
     ctx.record.settled()
-    await retire(ctx)
+    await retire(ctx, loadBalancer)
     return {
       ...address,
-      lbContainer: lb,
+      lbContainer: loadBalancer.container,
       instances: plan.serving.map((s) => s.name),
       statuses,
-      config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
+      config: loadBalancer.configWithoutSecrets(),
       changed: ctx.record.changed,
       release,
     }
   } catch (error) {
     await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () =>
-      undo(ctx).catch((undoError: unknown) => {
+      undo(ctx, loadBalancer).catch((undoError: unknown) => {
         // Whoever holds the deployment now settles what this run left.
         if (!(undoError instanceof LeaseLostError)) throw undoError
         log.warning(`Stopped undoing: ${undoError.message}`)

@@ -3,12 +3,12 @@ import type { ContainerSummary, DockerHost } from './docker/deploy-host'
 import { describe } from './docker/engine'
 import { LABEL } from './labels'
 
-// A run killed while it replaced the load-balancer (steps/start.ts standAside) and whose post step never
-// ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
-// previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
-// its lock, puts that right before it plans: a complete replacement is kept, otherwise the
-// previous load-balancer serves again; then the deploy goes on as usual. `containers` are the
-// deployment's, as listed under the lock; says whether it changed any.
+// A run killed while it replaced the load-balancer (steps/own-load-balancer.ts standAside) and
+// whose post step never ran (a runner that died) leaves `<lb>-next` (the replacement, not started)
+// or `<lb>-old` (the previous load-balancer, stopped, kept to fall back on). The next run of the
+// deployment, holding its lock, puts that right before it plans: a complete replacement is kept,
+// otherwise the previous load-balancer serves again; then the deploy goes on as usual.
+// `containers` are the deployment's, as listed under the lock; says whether it changed any.
 export async function settleInterruptedReplacement(host: DockerHost, containers: ContainerSummary[], lbName: string): Promise<boolean> {
   const named = (name: string): ContainerSummary | undefined => containers.find((c) => c.name === name && c.labels[LABEL.role] === 'lb')
   const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)]

@@ -4,14 +4,13 @@ import type { DockerHost } from '../docker/deploy-host'
 import type { HostProfile } from '../docker/host-profile'
 import { instanceResources } from '../docker/resources'
 import type { DeploymentState } from '../docker/state'
-import type { LbConfig } from '../haproxy/config'
 import type { DeploySettings } from '../inputs'
 import { LABEL, deploymentLabels } from '../labels'
 import { besideName } from '../names'
 import { holdsValues } from '../plan'
 import type { StepContext } from '../steps/context'
-import { containerConfigOf, prepareHost, startLb, startQueue } from '../steps/start'
-import { waitForServices } from '../steps/switch'
+import type { LoadBalancer } from '../steps/load-balancer'
+import { containerConfigOf, prepareHost, startQueue } from '../steps/start'
 import { planServices, serviceMemoryInput, serviceSpecHash, type ServiceToStart, type ServicesPlan } from './plan'
 
 // The companion services' phase of a deploy, before any instance starts: their volumes and
@@ -29,9 +28,10 @@ export async function servicesPlanFor(host: DockerHost, settings: DeploySettings
   return planServices(settings.instancePrefix, settings.services, hashes, holding, state)
 }
 
-// Returns the load-balancer when this phase started it (it must see the services to wait for
-// them); the instances' phase starts it otherwise (steps/start.ts startAll).
-export async function startServices(ctx: StepContext, lbConfig: LbConfig, state: DeploymentState, keptFiles: Map<string, string>): Promise<{ lb?: string }> {
+// Prepares the host for the instances' phase too (steps/start.ts startAll). Those with a port are
+// waited for through the load-balancer: a new one starts first in their queue, since it must see
+// them to check them.
+export async function startServices(ctx: StepContext, loadBalancer: LoadBalancer): Promise<void> {
   const { host, services, record } = ctx
   await prepareHost(ctx)
   if (services.removeFirst.length > 0) {
@@ -44,12 +44,11 @@ export async function startServices(ctx: StepContext, lbConfig: LbConfig, state:
     log.info(`Removed stopped services: ${services.removeFirst.map((s) => s.name).join(', ')}`)
   }
   const waits = services.checked.length > 0
-  const newLb = waits && ctx.plan.lb !== 'keep'
-  const values = await startQueue(ctx, [...(newLb ? [() => startLb(ctx, lbConfig, state)] : []), ...services.start.map((s) => () => startService(ctx, s))])
-  const lb = newLb ? (values[0] as string) : state.lb?.id
-  if (waits && lb) await waitForServices(ctx, lb, lbConfig, state, keptFiles)
-  if (waits) log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`)
-  return { lb: newLb ? lb : undefined }
+  const lbStart = waits ? loadBalancer.startWithServices() : undefined
+  await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...services.start.map((s) => () => startService(ctx, s))])
+  if (!waits) return
+  await loadBalancer.waitForServices()
+  log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`)
 }
 
 async function startService(ctx: StepContext, service: ServiceToStart): Promise<void> {

@@ -17,7 +17,6 @@ export interface StepContext {
   settings: DeploySettings
   plan: DeployPlan
   services: ServicesPlan
-  lbSpec: string
   netName: string
   deadline: number
   signal?: AbortSignal

@@ -1,13 +1,14 @@
 import { log } from '../log'
 import type { InstanceObject } from '../docker/state'
-import { drainOldWorkers } from '../haproxy/reload'
 import type { StepContext } from './context'
+import type { LoadBalancer } from './load-balancer'
 
 // The instances that served before and are no longer wanted leave once traffic has moved, with the
-// companion services replaced or no longer listed, and the volumes no listed service mounts.
-export async function retire(ctx: StepContext): Promise<void> {
+// companion services replaced or no longer listed, the volumes no listed service mounts, and what
+// the load-balancer leaves (a replaced one).
+export async function retire(ctx: StepContext, loadBalancer: LoadBalancer): Promise<void> {
   const { host, plan, record, services } = ctx
-  if (record.replacedLb) await host.remove([record.replacedLb.id], [])
+  await loadBalancer.removeReplaced()
   const leaving = [...record.replacedServices.map((s) => s.id), ...services.removeAfter.map((s) => s.id)]
   if (leaving.length + services.removeVolumesAfter.length > 0) {
     const failures = await host.remove(leaving, [], services.removeVolumesAfter)
@@ -21,7 +22,7 @@ export async function retire(ctx: StepContext): Promise<void> {
     log.info(`Removed ${removed.join(', ')}`)
   }
   if (plan.removeAfter.length === 0) return
-  if (record.drain) await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers, ctx.settings.timeouts.drain)
+  await loadBalancer.drain()
   await removeInstances(ctx, plan.removeAfter)
   record.changed = true
   log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`)

@@ -20,12 +20,7 @@ import { describeServer, type ServerStatus } from '../haproxy/stats'
 import { basicAuthorization } from '../haproxy/basic-auth'
 import { NotReadyError, hostForUrl, type Endpoints } from '../readiness'
 import type { StepContext } from './context'
-
-export interface ServiceAddress {
-  ip: string
-  port: number
-  url: string
-}
+import type { ServiceAddress, Switched } from './load-balancer'
 
 // Whether a kept load-balancer loads the deploy's configuration, and the candidates' staging one
 // first (when there are newcomers). Neither when nothing changes, or when the load-balancer is new.
@@ -95,12 +90,7 @@ export async function waitForServices(ctx: StepContext, lb: string, lbConfig: Lb
 
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
-export async function switchTraffic(
-  ctx: StepContext,
-  lb: string,
-  lbConfig: LbConfig,
-  { staging, changed }: Reloads,
-): Promise<{ statuses: ServerStatus[]; address: ServiceAddress }> {
+export async function switchTraffic(ctx: StepContext, lb: string, lbConfig: LbConfig, { staging, changed }: Reloads): Promise<Switched> {
   const { host, plan, record } = ctx
   await failIfExited(ctx)
   const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig)

@@ -1,0 +1,235 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import { lbUser } from '../docker/host-profile'
+import type { DeploymentState, LbObject } from '../docker/state'
+import { LABEL, deploymentLabels } from '../labels'
+import {
+  CERTIFICATE_PATH,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  STATS_CERTIFICATE_FILE,
+  STATS_CERTIFICATE_PATH,
+  STATS_PORT,
+  renderHaproxyConfig,
+  type LbConfig,
+} from '../haproxy/config'
+import { drainOldWorkers, loadConfig, putCertificate } from '../haproxy/reload'
+import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from '../haproxy/basic-auth'
+import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../haproxy/stats-auth'
+import { statsCertificateFor } from '../haproxy/stats-certificate'
+import { restartReplaced } from '../recover'
+import type { StepContext } from './context'
+import type { LoadBalancer, Start, Switched } from './load-balancer'
+import { prepareReloads, statsAddressOf, switchTraffic, waitForServices, type Reloads } from './switch'
+
+// The deployment's own load-balancer, an HAProxy container of its own (lb-name), behind the
+// LoadBalancer the deploy's steps use: started with the services or the instances when it is new
+// or replaced, reloaded when it is kept.
+
+// Inside the container the load-balancer listens on an unprivileged port when the Docker host
+// publishes it, so the image's non-root user never needs to bind below 1024 there.
+const PUBLISHED_LISTEN_PORT = 8080
+const PUBLISHED_REDIRECT_PORT = 8081
+
+// How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
+const LISTEN_TIMEOUT_MS = 10_000
+
+// Made for one deploy, with its configuration: a kept load-balancer's stats credentials, basic-auth
+// salt and stats certificate are read back from inside it (its configuration directory, in one
+// request); a new one gets new ones.
+export async function ownLoadBalancer(ctx: StepContext, state: DeploymentState, lbSpec: string): Promise<OwnLoadBalancer> {
+  const { host, settings, plan, services } = ctx
+  const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
+  const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
+  const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
+  const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map<string, string>()
+  const keptConfig = keptFiles.get(CONFIG_FILE)
+  const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`)
+  const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth()
+  const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt()
+  const lbConfig: LbConfig = {
+    protocol: settings.protocol,
+    listenPort,
+    servicePort: settings.lbPort,
+    redirectListenPort,
+    timeouts: settings.timeouts,
+    healthCheckPath: settings.healthCheckPath,
+    certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
+    serving: plan.serving,
+    candidates: [],
+    services: services.checked,
+    statsAuth,
+    basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
+    allowedSources: settings.allowCidrs,
+    statsCertificate,
+    statsCertificateFile: STATS_CERTIFICATE_PATH,
+    startsAsRoot: lbUser(ctx.profile, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
+  }
+  log.setSecret(lbConfig.statsAuth.password)
+  log.setSecret(basicAuthorization(lbConfig.statsAuth))
+  return new OwnLoadBalancer(ctx, lbSpec, lbConfig, state, keptFiles)
+}
+
+// What it changes goes into the run's UndoRecord (previousConfig, replacedLb, drain), as the other
+// steps' changes do, and from there to a killed run's post step; the object keeps only what passes
+// from one of its calls to the next.
+export class OwnLoadBalancer implements LoadBalancer {
+  // The load-balancer this run started, new or replacing the previous one.
+  private started?: string
+  private reloads?: Reloads
+
+  constructor(
+    private ctx: StepContext,
+    // Labelled on a new one: what its replacement is decided by (plan.ts lbSpecOf).
+    private lbSpec: string,
+    private lbConfig: LbConfig,
+    private state: DeploymentState,
+    // What a kept load-balancer's CONFIG_DIR holds (empty for a new one).
+    private keptFiles: Map<string, string>,
+  ) {}
+
+  get container(): string {
+    return this.started ?? this.state.lb!.id
+  }
+
+  startWithServices(): Start | undefined {
+    return this.ctx.plan.lb === 'keep' ? undefined : () => this.start()
+  }
+
+  waitForServices(): Promise<void> {
+    return waitForServices(this.ctx, this.container, this.lbConfig, this.state, this.keptFiles)
+  }
+
+  startWithInstances(): Start | undefined {
+    return this.ctx.plan.lb === 'keep' || this.started ? undefined : () => this.start()
+  }
+
+  async prepareSwitch(): Promise<void> {
+    this.reloads = await prepareReloads(this.ctx, this.lbConfig, this.state, this.keptFiles)
+  }
+
+  switchTraffic(): Promise<Switched> {
+    return switchTraffic(this.ctx, this.container, this.lbConfig, this.reloads!)
+  }
+
+  async removeReplaced(): Promise<void> {
+    const { host, record } = this.ctx
+    if (record.replacedLb) await host.remove([record.replacedLb.id], [])
+  }
+
+  async drain(): Promise<void> {
+    const { host, record, profile, settings } = this.ctx
+    if (record.drain) await drainOldWorkers(host, record.drain.lb, profile.processListArgs, record.drain.oldWorkers, settings.timeouts.drain)
+  }
+
+  async restorePrevious(): Promise<void> {
+    const { host, settings, record } = this.ctx
+    if (!record.previousConfig) return
+    const { lb, text, certificate } = record.previousConfig
+    try {
+      if (certificate) await putCertificate(host, lb, 'service', certificate, settings.lbName)
+      await loadConfig(host, lb, text)
+      log.info('Restored the previous load-balancer configuration')
+    } catch (error) {
+      log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`)
+    }
+  }
+
+  async startReplacedAgain(): Promise<string[]> {
+    const { ctx } = this
+    const { host, record } = ctx
+    if (!record.replacedLb) return []
+    const { id, name } = record.replacedLb
+    try {
+      await restartReplaced(host, id, name)
+      // Serving again before the run ends, not a moment after.
+      const { ip, statsHostPort } = statsAddressOf(ctx, await host.inspect(id))
+      if (!(ip && statsHostPort && (await ctx.waitUntilListening(ip, statsHostPort, LISTEN_TIMEOUT_MS))))
+        log.warning(`The previous load-balancer ${name} was started again but does not answer yet; check it with docker logs ${name}`)
+      return []
+    } catch (error) {
+      return [`restarting the previous load-balancer ${name}: ${describe(error)}`]
+    }
+  }
+
+  configWithoutSecrets(): string {
+    return withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(this.lbConfig)))
+  }
+
+  private async start(): Promise<void> {
+    this.started = await startLb(this.ctx, this.lbSpec, this.lbConfig, this.state)
+  }
+}
+
+// Created on ONE network with its ports published, then connected to the instance network,
+// given its configuration and only then started: the order a VCH accepts. A replacement (new
+// HAProxy image, port or network) is prepared in full while the old one still serves, so the
+// gap is only the old one's graceful stop and the new one's start.
+async function startLb(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
+  const { host, settings, netName, record } = ctx
+  const firstNetwork = settings.externalNetwork || netName
+  // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.
+  const served = [[lbConfig.listenPort, settings.lbPort], ...(lbConfig.redirectListenPort ? [[lbConfig.redirectListenPort, settings.httpRedirectPort!]] : [])]
+  const stats = `${STATS_PORT}/tcp`
+  const name = state.lb ? `${settings.lbName}-next` : settings.lbName
+  const container = await host
+    .createContainer({
+      name,
+      Image: settings.haproxyImage,
+      Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: lbSpec }),
+      // Given only to bind a port below 1024: see lbUser.
+      ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
+      ExposedPorts: Object.fromEntries([...served.map(([inside]) => [`${inside}/tcp`, {}]), [stats, {}]]),
+      HostConfig: {
+        NetworkMode: firstNetwork,
+        RestartPolicy: ctx.profile.restartPolicy,
+        // On a container network publishing opens the VCH firewall for the port; on the Docker
+        // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
+        PortBindings: Object.fromEntries([
+          ...served.map(([inside, outside]) => [`${inside}/tcp`, [{ HostPort: settings.externalNetwork ? '' : String(outside) }]]),
+          [stats, [{ HostPort: '' }]],
+        ]),
+      },
+      NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
+    })
+    .catch((error) => {
+      throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`)
+    })
+  record.createdContainers.push(container)
+  record.changed = true
+  if (settings.externalNetwork) await host.connect(netName, container)
+  const placed = host
+    .hasPath(container, CONFIG_DIR)
+    .then((found) =>
+      found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')),
+    )
+  await placed.catch((error) => {
+    throw new Error(
+      `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
+    )
+  })
+  await putCertificate(host, container, 'stats', lbConfig.statsCertificate.pem, name)
+  if (settings.certificate) await putCertificate(host, container, 'service', settings.certificate.pem, name)
+  if (state.lb) await standAside(ctx, state.lb, container)
+  await host.start(container).catch((error) => {
+    throw new Error(
+      `Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${served.map(([, outside]) => outside).join(' or ')} is taken on the Docker host: choose another ${settings.httpRedirectPort ? 'lb-port or http-redirect-port' : 'lb-port'} or stop what uses it.` : ''}`,
+    )
+  })
+  log.info(`Started load-balancer ${settings.lbName}`)
+  return container
+}
+
+// The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
+// requests) and gives its name to the new one; it is kept until the new one serves, so that a
+// failed replacement can start it again.
+async function standAside(ctx: StepContext, old: LbObject, next: string): Promise<void> {
+  const { host, settings, record } = ctx
+  ctx.signal?.throwIfAborted()
+  record.remember({ replacedLb: { id: old.id, name: old.name } })
+  await host.stop(old.id, 10)
+  if (old.name === settings.lbName) await host.rename(old.id, `${old.name}-old`)
+  record.replacedLb = { id: old.id, name: old.name }
+  await host.rename(next, settings.lbName)
+  log.info(`Stopped load-balancer ${old.name} to replace it`)
+}
