@@ -150,4 +150,24 @@ describe('deploySteps', () => {
       'settled',
     ])
   })
+  it('once traffic has moved, never undoes it: a failed removal of what it replaced is said, and the deploy returns what serves', async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    const ctx = redeploy(host, NONE)
+    host.fail('remove web-g1-1', new Error('device or resource busy'))
+    host.calls = []
+    const result = await deploySteps(ctx, stubLoadBalancer(host))
+
+    expect(result.instances).toEqual(['web-g2-1', 'web-g2-2'])
+    expect(host.calls.slice(host.calls.indexOf('lb: switch traffic'))).toEqual([
+      'lb: switch traffic',
+      'settled',
+      'lb: remove replaced',
+      'lb: drain',
+      'remove web-g1-1',
+    ])
+    expect(lines).toContain(
+      'warning: Generation g2 serves, but what it replaced was not all removed: Could not remove old instances: container web-g1-1: device or resource busy. It gets no traffic; the next deploy of the deployment removes it, or remove it by hand.',
+    )
+  })
 })

@@ -2,7 +2,7 @@ import { log } from './log'
 import { randomBytes } from 'node:crypto'
 import { InputError, LeaseLostError } from './errors'
 import { type DeploySettings } from './inputs'
-import type { Engine } from './docker/engine'
+import { describe, type Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
 import type { HostProfile } from './docker/host-profile'
 import { obtainImage, type PulledImage } from './docker/images'
@@ -15,7 +15,7 @@ import { generationOf, generationWithSecrets, generationsWithSettings, holdsValu
 import type { ServerStatus } from './haproxy/stats'
 import { waitUntilListening, waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
-import type { LoadBalancer, ServiceAddress } from './steps/load-balancer'
+import type { LoadBalancer, ServiceAddress, Switched } from './steps/load-balancer'
 import { ownLoadBalancer } from './steps/own-load-balancer'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
@@ -119,6 +119,8 @@ export async function deploy(
 // (ctx.signal) at any moment before traffic has switched, the run takes back what it did; after, it finishes.
 export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer): Promise<DeployResult> {
   const { plan, services, signal } = ctx
+  let switched: Switched
+  let release: { seconds: number } | undefined
   try {
     // Companion services first, when there are any to start or to wait for: the instances need
     // them from their first request. Without, the flow is one phase, as before there were services.
@@ -126,7 +128,7 @@ export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer):
     if (servicesFirst) await log.group('Start companion services', () => startServices(ctx, loadBalancer))
     // The release command (a one-off container of the new image): the services are up, no new
     // instance has started and no traffic has moved.
-    const release = releaseNeeded(ctx) ? await log.group('Release command', () => runRelease(ctx)) : undefined
+    release = releaseNeeded(ctx) ? await log.group('Release command', () => runRelease(ctx)) : undefined
     // The load-balancer's switch is prepared while the instances start; both settle before
     // either's failure is thrown, so that the undo finds all that was done.
     const [started, prepared] = await log.group('Start instances and load-balancer', () =>
@@ -134,20 +136,7 @@ export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer):
     )
     if (started.status === 'rejected') throw started.reason
     if (prepared.status === 'rejected') throw prepared.reason
-    const { statuses, address } = await log.group('Wait until every instance serves through the load-balancer', () => loadBalancer.switchTraffic())
-    // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
-    // for the post step to take back.
-    ctx.record.settled()
-    await retire(ctx, loadBalancer)
-    return {
-      ...address,
-      lbContainer: loadBalancer.container,
-      instances: plan.serving.map((s) => s.name),
-      statuses,
-      config: loadBalancer.configWithoutSecrets(),
-      changed: ctx.record.changed,
-      release,
-    }
+    switched = await log.group('Wait until every instance serves through the load-balancer', () => loadBalancer.switchTraffic())
   } catch (error) {
     await log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () =>
       undo(ctx, loadBalancer).catch((undoError: unknown) => {
@@ -158,6 +147,24 @@ export async function deploySteps(ctx: StepContext, loadBalancer: LoadBalancer):
     )
     ctx.record.settled()
     throw error
+  }
+  // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing for
+  // the post step to take back. What is left to remove serves no more: failing to remove it is
+  // said, never undone, since the undo would take down what serves now.
+  ctx.record.settled()
+  await retire(ctx, loadBalancer).catch((error: unknown) =>
+    log.warning(
+      `Generation ${plan.generation} serves, but what it replaced was not all removed: ${describe(error)}. It gets no traffic; the next deploy of the deployment removes it, or remove it by hand.`,
+    ),
+  )
+  return {
+    ...switched.address,
+    lbContainer: loadBalancer.container,
+    instances: plan.serving.map((s) => s.name),
+    statuses: switched.statuses,
+    config: loadBalancer.configWithoutSecrets(),
+    changed: ctx.record.changed,
+    release,
   }
 }
 
