@@ -9,7 +9,6 @@ import {
   CONFIG_FILE,
   STATS_CERTIFICATE_FILE,
   STATS_CERTIFICATE_PATH,
-  STATS_PORT,
   renderHaproxyConfig,
   type LbConfig,
 } from '../haproxy/config'
@@ -21,6 +20,7 @@ import { restartReplaced } from '../recover'
 import type { StepContext } from './context'
 import type { LoadBalancer, Start, Switched } from './load-balancer'
 import { prepareReloads, statsAddressOf, switchTraffic, waitForServices, type Reloads } from './switch'
+import { createHaproxy, startHaproxy, type HaproxyContainer } from './haproxy-container'
 
 // The deployment's own load-balancer, an HAProxy container of its own (lb-name), behind the
 // LoadBalancer the deploy's steps use: started with the services or the instances when it is new
@@ -161,62 +161,33 @@ export class OwnLoadBalancer implements LoadBalancer {
   }
 }
 
-// Created on ONE network with its ports published, then connected to the instance network,
-// given its configuration and only then started: the order a VCH accepts. A replacement (new
-// HAProxy image, port or network) is prepared in full while the old one still serves, so the
-// gap is only the old one's graceful stop and the new one's start.
+// A replacement (new HAProxy image, port or network) is prepared in full while the old one still
+// serves, so the gap is only the old one's graceful stop and the new one's start.
 async function startLb(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
   const { host, settings, netName, record } = ctx
-  const firstNetwork = settings.externalNetwork || netName
-  // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.
-  const served = [[lbConfig.listenPort, settings.lbPort], ...(lbConfig.redirectListenPort ? [[lbConfig.redirectListenPort, settings.httpRedirectPort!]] : [])]
-  const stats = `${STATS_PORT}/tcp`
-  const name = state.lb ? `${settings.lbName}-next` : settings.lbName
-  const container = await host
-    .createContainer({
-      name,
-      Image: settings.haproxyImage,
-      Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: lbSpec }),
-      // Given only to bind a port below 1024: see lbUser.
-      ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
-      ExposedPorts: Object.fromEntries([...served.map(([inside]) => [`${inside}/tcp`, {}]), [stats, {}]]),
-      HostConfig: {
-        NetworkMode: firstNetwork,
-        RestartPolicy: ctx.profile.restartPolicy,
-        // On a container network publishing opens the VCH firewall for the port; on the Docker
-        // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
-        PortBindings: Object.fromEntries([
-          ...served.map(([inside, outside]) => [`${inside}/tcp`, [{ HostPort: settings.externalNetwork ? '' : String(outside) }]]),
-          [stats, [{ HostPort: '' }]],
-        ]),
-      },
-      NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
-    })
-    .catch((error) => {
-      throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`)
-    })
-  record.createdContainers.push(container)
-  record.changed = true
-  if (settings.externalNetwork) await host.connect(netName, container)
-  const placed = host
-    .hasPath(container, CONFIG_DIR)
-    .then((found) =>
-      found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')),
-    )
-  await placed.catch((error) => {
-    throw new Error(
-      `Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`,
-    )
+  const spec: HaproxyContainer = {
+    kind: 'load-balancer',
+    servesAs: settings.lbName,
+    name: state.lb ? `${settings.lbName}-next` : settings.lbName,
+    image: settings.haproxyImage,
+    labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: lbSpec }),
+    startsAsRoot: lbConfig.startsAsRoot,
+    served: [
+      { inside: lbConfig.listenPort, outside: settings.lbPort, input: 'lb-port' },
+      ...(lbConfig.redirectListenPort ? [{ inside: lbConfig.redirectListenPort, outside: settings.httpRedirectPort!, input: 'http-redirect-port' }] : []),
+    ],
+    externalNetwork: settings.externalNetwork,
+    balancedNetwork: netName,
+    config: renderHaproxyConfig(lbConfig),
+    statsPem: lbConfig.statsCertificate.pem,
+    servicePem: settings.certificate?.pem,
+  }
+  const container = await createHaproxy(host, ctx.profile, spec, (id) => {
+    record.createdContainers.push(id)
+    record.changed = true
   })
-  await putCertificate(host, container, 'stats', lbConfig.statsCertificate.pem, name)
-  if (settings.certificate) await putCertificate(host, container, 'service', settings.certificate.pem, name)
   if (state.lb) await standAside(ctx, state.lb, container)
-  await host.start(container).catch((error) => {
-    throw new Error(
-      `Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${served.map(([, outside]) => outside).join(' or ')} is taken on the Docker host: choose another ${settings.httpRedirectPort ? 'lb-port or http-redirect-port' : 'lb-port'} or stop what uses it.` : ''}`,
-    )
-  })
-  log.info(`Started load-balancer ${settings.lbName}`)
+  await startHaproxy(host, container, spec)
   return container
 }
 

@@ -1,0 +1,91 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import type { DockerHost } from '../docker/deploy-host'
+import type { HostProfile } from '../docker/host-profile'
+import { CONFIG_DIR, CONFIG_FILE, STATS_PORT } from '../haproxy/config'
+import { putCertificate } from '../haproxy/reload'
+
+// An HAProxy container, a deployment's own load-balancer or a shared ingress (src/ingress), made
+// the way a VCH accepts: created on ONE network with its ports published, connected to the
+// network of what it balances, given its configuration, and only then started.
+
+export interface HaproxyContainer {
+  // What it is in messages ('load-balancer', 'ingress'), and the name it serves under: its container
+  // name, unless it is created beside the one it replaces (`<name>-next`).
+  kind: string
+  servesAs: string
+  name: string
+  image: string
+  labels: Record<string, string>
+  // Given only to bind a port below 1024 (host-profile.ts lbUser).
+  startsAsRoot?: boolean
+  // Each port it serves on inside, with where the Docker host publishes it and the input that says so.
+  served: { inside: number; outside: number; input: string }[]
+  // external-network: a container network of its own address; '' to publish on the Docker host.
+  externalNetwork: string
+  // Where what it balances runs, which it resolves by name.
+  balancedNetwork: string
+  config: string
+  statsPem: string
+  // lb-certificate, for HTTPS.
+  servicePem?: string
+}
+
+// Created and configured, not started; `created` learns the ID as soon as there is one, so that an
+// undo removes it whatever fails after.
+export async function createHaproxy(host: DockerHost, profile: HostProfile, spec: HaproxyContainer, created: (id: string) => void): Promise<string> {
+  const { kind, name, image, served, externalNetwork, balancedNetwork } = spec
+  const firstNetwork = externalNetwork || balancedNetwork
+  const stats = `${STATS_PORT}/tcp`
+  const container = await host
+    .createContainer({
+      name,
+      Image: image,
+      Labels: spec.labels,
+      ...(spec.startsAsRoot ? { User: 'root' } : {}),
+      ExposedPorts: Object.fromEntries([...served.map(({ inside }) => [`${inside}/tcp`, {}]), [stats, {}]]),
+      HostConfig: {
+        NetworkMode: firstNetwork,
+        RestartPolicy: profile.restartPolicy,
+        // On a container network publishing opens the VCH firewall for the port; on the Docker
+        // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
+        PortBindings: Object.fromEntries([
+          ...served.map(({ inside, outside }) => [`${inside}/tcp`, [{ HostPort: externalNetwork ? '' : String(outside) }]]),
+          [stats, [{ HostPort: '' }]],
+        ]),
+      },
+      NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
+    })
+    .catch((error) => {
+      throw new Error(`Could not create ${kind} ${name} from ${image}: ${describe(error)}`)
+    })
+  created(container)
+  if (externalNetwork) await host.connect(balancedNetwork, container)
+  const placed = host
+    .hasPath(container, CONFIG_DIR)
+    .then((found) => (found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, spec.config) : Promise.reject(new Error('the image has no such directory'))))
+  await placed.catch((error) => {
+    throw new Error(
+      `Could not put the HAProxy configuration into ${CONFIG_DIR} of ${kind} ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${image} may not be).`,
+    )
+  })
+  await putCertificate(host, container, 'stats', spec.statsPem, name)
+  if (spec.servicePem) await putCertificate(host, container, 'service', spec.servicePem, name)
+  return container
+}
+
+// A port taken on the Docker host is named with the input that chose it.
+export async function startHaproxy(
+  host: DockerHost,
+  container: string,
+  { kind, servesAs, served }: Pick<HaproxyContainer, 'kind' | 'servesAs' | 'served'>,
+): Promise<void> {
+  const what = `${kind} ${servesAs}`
+  await host.start(container).catch((error) => {
+    const taken = /port is already allocated|address already in use/i.test(describe(error))
+    throw new Error(
+      `Could not start ${what}: ${describe(error)}${taken ? `. Port ${served.map((s) => s.outside).join(' or ')} is taken on the Docker host: choose another ${served.map((s) => s.input).join(' or ')} or stop what uses it.` : ''}`,
+    )
+  })
+  log.info(`Started ${what}`)
+}
