@@ -1,13 +1,52 @@
 import { log } from '../log'
 import { describe } from '../docker/engine'
 import type { DockerHost } from '../docker/deploy-host'
-import type { HostProfile } from '../docker/host-profile'
-import { CONFIG_DIR, CONFIG_FILE, STATS_PORT } from '../haproxy/config'
+import { lbUser, type HostProfile } from '../docker/host-profile'
+import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, STATS_CERTIFICATE_FILE, STATS_CERTIFICATE_PATH, STATS_PORT, type LbSettings } from '../haproxy/config'
 import { putCertificate } from '../haproxy/reload'
+import { newStatsAuth, statsAuthIn } from '../haproxy/stats-auth'
+import { statsCertificateFor } from '../haproxy/stats-certificate'
 
 // An HAProxy container, a deployment's own load-balancer or a shared ingress (src/ingress), made
 // the way a VCH accepts: created on ONE network with its ports published, connected to the
 // network of what it balances, given its configuration, and only then started.
+
+// Inside the container HAProxy listens on an unprivileged port when the Docker host publishes it,
+// so the image's non-root user never needs to bind below 1024 there.
+const PUBLISHED_LISTEN_PORT = 8080
+const PUBLISHED_REDIRECT_PORT = 8081
+
+// Where it is reached (lb-port, http-redirect-port, on external-network or published) and what it
+// keeps from one deploy to the next (the stats page's credentials and certificate, read back from
+// the configuration directory of a kept one, `kept`): the settings every HAProxy it runs shares.
+export function lbSettingsOf(
+  where: { externalNetwork: string; lbPort: number; httpRedirectPort?: number; https: boolean },
+  profile: HostProfile,
+  kept: Map<string, string>,
+  statsName: string,
+): LbSettings {
+  const listenPort = where.externalNetwork ? where.lbPort : PUBLISHED_LISTEN_PORT
+  const redirectListenPort = where.httpRedirectPort && (where.externalNetwork ? where.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
+  const keptConfig = kept.get(CONFIG_FILE)
+  return {
+    listenPort,
+    servicePort: where.lbPort,
+    redirectListenPort,
+    certificateFile: where.https ? CERTIFICATE_PATH : undefined,
+    statsAuth: (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth(),
+    statsCertificate: statsCertificateFor(kept.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${statsName}`),
+    statsCertificateFile: STATS_CERTIFICATE_PATH,
+    startsAsRoot: lbUser(profile, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
+  }
+}
+
+// Each port it serves on inside, with where the Docker host publishes it and the input that says so.
+export function servedPorts(lb: LbSettings, where: { lbPort: number; httpRedirectPort?: number }): HaproxyContainer['served'] {
+  return [
+    { inside: lb.listenPort, outside: where.lbPort, input: 'lb-port' },
+    ...(lb.redirectListenPort ? [{ inside: lb.redirectListenPort, outside: where.httpRedirectPort!, input: 'http-redirect-port' }] : []),
+  ]
+}
 
 export interface HaproxyContainer {
   // What it is in messages ('load-balancer', 'ingress'), and the name it serves under: its container

@@ -1,35 +1,20 @@
 import { log } from '../log'
 import { describe } from '../docker/engine'
-import { lbUser } from '../docker/host-profile'
 import type { DeploymentState, LbObject } from '../docker/state'
 import { LABEL, deploymentLabels } from '../labels'
-import {
-  CERTIFICATE_PATH,
-  CONFIG_DIR,
-  CONFIG_FILE,
-  STATS_CERTIFICATE_FILE,
-  STATS_CERTIFICATE_PATH,
-  renderHaproxyConfig,
-  type LbConfig,
-} from '../haproxy/config'
+import { CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../haproxy/config'
 import { drainOldWorkers, loadConfig, putCertificate } from '../haproxy/reload'
 import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from '../haproxy/basic-auth'
-import { newStatsAuth, statsAuthIn, withoutStatsPassword } from '../haproxy/stats-auth'
-import { statsCertificateFor } from '../haproxy/stats-certificate'
+import { withoutStatsPassword } from '../haproxy/stats-auth'
 import { restartReplaced } from '../recover'
 import type { StepContext } from './context'
 import type { LoadBalancer, Start, Switched } from './load-balancer'
 import { prepareReloads, statsAddressOf, switchTraffic, waitForServices, type Reloads } from './switch'
-import { createHaproxy, startHaproxy, type HaproxyContainer } from './haproxy-container'
+import { createHaproxy, lbSettingsOf, servedPorts, startHaproxy, type HaproxyContainer } from './haproxy-container'
 
 // The deployment's own load-balancer, an HAProxy container of its own (lb-name), behind the
 // LoadBalancer the deploy's steps use: started with the services or the instances when it is new
 // or replaced, reloaded when it is kept.
-
-// Inside the container the load-balancer listens on an unprivileged port when the Docker host
-// publishes it, so the image's non-root user never needs to bind below 1024 there.
-const PUBLISHED_LISTEN_PORT = 8080
-const PUBLISHED_REDIRECT_PORT = 8081
 
 // How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
 const LISTEN_TIMEOUT_MS = 10_000
@@ -40,30 +25,19 @@ const LISTEN_TIMEOUT_MS = 10_000
 export async function ownLoadBalancer(ctx: StepContext, state: DeploymentState, lbSpec: string): Promise<OwnLoadBalancer> {
   const { host, settings, plan, services } = ctx
   const keptLb = plan.lb === 'keep' ? state.lb!.id : undefined
-  const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT
-  const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT)
   const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map<string, string>()
   const keptConfig = keptFiles.get(CONFIG_FILE)
-  const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`)
-  const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth()
   const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt()
   const lbConfig: LbConfig = {
+    ...lbSettingsOf({ ...settings, https: !!settings.certificate }, ctx.profile, keptFiles, settings.lbName),
     protocol: settings.protocol,
-    listenPort,
-    servicePort: settings.lbPort,
-    redirectListenPort,
     timeouts: settings.timeouts,
     healthCheckPath: settings.healthCheckPath,
-    certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
     serving: plan.serving,
     candidates: [],
     services: services.checked,
-    statsAuth,
     basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
     allowedSources: settings.allowCidrs,
-    statsCertificate,
-    statsCertificateFile: STATS_CERTIFICATE_PATH,
-    startsAsRoot: lbUser(ctx.profile, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
   }
   log.setSecret(lbConfig.statsAuth.password)
   log.setSecret(basicAuthorization(lbConfig.statsAuth))
@@ -172,10 +146,7 @@ async function startLb(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, sta
     image: settings.haproxyImage,
     labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: lbSpec }),
     startsAsRoot: lbConfig.startsAsRoot,
-    served: [
-      { inside: lbConfig.listenPort, outside: settings.lbPort, input: 'lb-port' },
-      ...(lbConfig.redirectListenPort ? [{ inside: lbConfig.redirectListenPort, outside: settings.httpRedirectPort!, input: 'http-redirect-port' }] : []),
-    ],
+    served: servedPorts(lbConfig, settings),
     externalNetwork: settings.externalNetwork,
     balancedNetwork: netName,
     config: renderHaproxyConfig(lbConfig),
