@@ -30,6 +30,8 @@ export const LABEL = {
   // record; and the host name a route record serves.
   ingress: `${NAMESPACE}.ingress`,
   hostname: `${NAMESPACE}.hostname`,
+  // The settings a shared ingress was made with (ingress/ensure.ts IngressSpec), as JSON.
+  ingressSpec: `${NAMESPACE}.ingress-spec`,
   // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
   pullRequest: `${NAMESPACE}.pr`,
   // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
@@ -60,8 +62,8 @@ export function useOwner(owner: string): void {
 }
 
 // release: the one-off container of the release command (src/release), removed once it has run.
-// route: a routed deployment's route record on a shared ingress (src/ingress/record.ts).
-export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service' | 'volume' | 'route'
+// ingress: a shared ingress (src/ingress); route: a routed deployment's record of its route there.
+export type Role = 'instance' | 'lb' | 'network' | 'lock' | 'release' | 'service' | 'volume' | 'ingress' | 'route'
 
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.

@@ -1,0 +1,129 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import type { DockerHost } from '../docker/deploy-host'
+import type { HostProfile } from '../docker/host-profile'
+import { CONFIG_DIR, CONFIG_FILE } from '../haproxy/config'
+import type { DeploySettings } from '../inputs'
+import { LABEL, ingressLabels } from '../labels'
+import { networkName } from '../names'
+import { createHaproxy, lbSettingsOf, servedPorts, startHaproxy } from '../steps/haproxy-container'
+import { renderIngressConfig, type IngressConfig } from './config'
+import { readRoutes } from './record'
+
+// The shared ingress itself (DESIGN.md): made by the first deploy that names it, from that deploy's
+// settings, and never changed by a later one; started again, or made again with every route the
+// records on the host hold, when it stopped or went. Runs under the ingress's lock.
+
+// What the ingress was made with, as its label keeps it: a later deploy must name the same.
+export interface IngressSpec {
+  haproxyImage: string
+  externalNetwork: string
+  lbPort: number
+  httpRedirectPort?: number
+  // The SHA-256 fingerprint of lb-certificate's leaf, never the certificate itself.
+  certificate?: string
+}
+
+export function ingressSpecOf(settings: DeploySettings): IngressSpec {
+  return {
+    haproxyImage: settings.haproxyImage,
+    externalNetwork: settings.externalNetwork,
+    lbPort: settings.lbPort,
+    ...(settings.httpRedirectPort ? { httpRedirectPort: settings.httpRedirectPort } : {}),
+    ...(settings.certificate ? { certificate: settings.certificate.fingerprint256 } : {}),
+  }
+}
+
+// Pure: what this deploy names differently from the ingress, as a sentence; undefined when nothing.
+// The image is compared by reference, not ID: a newer pull of the same tag is the same choice.
+export function specDifference(ingress: string, made: IngressSpec, wanted: IngressSpec): string | undefined {
+  const inputs: [keyof IngressSpec, string][] = [
+    ['haproxyImage', 'haproxy-image'],
+    ['externalNetwork', 'external-network'],
+    ['lbPort', 'lb-port'],
+    ['httpRedirectPort', 'http-redirect-port'],
+    ['certificate', 'lb-certificate'],
+  ]
+  const show = (key: keyof IngressSpec, value: unknown): string =>
+    value === undefined || value === '' ? '(none)' : key === 'certificate' ? `the certificate of SHA-256 fingerprint ${String(value)}` : `'${String(value)}'`
+  const differ = inputs.filter(([key]) => made[key] !== wanted[key])
+  if (differ.length === 0) return undefined
+  return `Ingress '${ingress}' serves the previews of several deployments and was made with ${differ.map(([key, input]) => `${input} ${show(key, made[key])}`).join(', ')}; this deploy gives ${differ.map(([key, input]) => `${input} ${show(key, wanted[key])}`).join(', ')}. A deploy never changes the ingress under the other previews: give the ingress's values (or leave ingress empty for a load-balancer of this deployment's own).`
+}
+
+export interface Ingress {
+  id: string
+  // What its configuration directory holds: the stats page's credentials and certificate.
+  files: Map<string, string>
+  // The settings its configuration is rendered with, routes aside.
+  settings: Omit<IngressConfig, 'routes'>
+}
+
+// The ingress serving, made or started when needed. `created`: the IDs of what this call made, for
+// the undo of a deploy that then fails (the ingress stays only if a route of another deployment
+// already needs it: the undo checks).
+export async function ensureIngress(host: DockerHost, profile: HostProfile, settings: DeploySettings, created: (id: string) => void): Promise<Ingress> {
+  const name = settings.ingress!.name
+  const wanted = ingressSpecOf(settings)
+  const labels = await host.labelsOf('container', name)
+  if (labels && (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name))
+    throw new Error(
+      `A container named ${name} exists on the Docker host and is not ingress '${name}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Choose another ingress, or remove that container.`,
+    )
+  const made = labels ? parseSpec(labels[LABEL.ingressSpec]) : undefined
+  if (labels && !made)
+    throw new Error(`Ingress '${name}' has no readable ${LABEL.ingressSpec} label. Remove it (its routes are kept on the host) and deploy again.`)
+  const difference = made && specDifference(name, made, wanted)
+  if (difference) throw new Error(difference)
+
+  const id = labels ? (await host.inspect(name)).Id : undefined
+  const files = id ? await host.getFiles(id, CONFIG_DIR) : new Map<string, string>()
+  const ingressSettings = { ...lbSettingsOf({ ...wanted, https: !!wanted.certificate }, profile, files, name), drainTimeout: settings.timeouts.drain }
+  const { routes, unreadable } = await readRoutes(host, name)
+  if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
+  const config = renderIngressConfig({ ...ingressSettings, routes })
+
+  if (id) {
+    // Started again with every route there is, not with what it held when it stopped.
+    if (!(await host.inspect(id)).State.Running) {
+      await host.putFile(id, CONFIG_DIR, CONFIG_FILE, config)
+      await startHaproxy(host, id, { kind: 'ingress', servesAs: name, served: servedPorts(ingressSettings, wanted) })
+    }
+    return { id, files, settings: ingressSettings }
+  }
+
+  const net = networkName(name)
+  if (!(await host.labelsOf('network', net))) {
+    const network = await host.createNetwork(net, ingressLabels(name, 'network')).catch((error) => {
+      throw new Error(`Could not create the network ${net} of ingress '${name}': ${describe(error)}`)
+    })
+    created(network)
+  }
+  const spec = {
+    kind: 'ingress',
+    servesAs: name,
+    name,
+    image: settings.haproxyImage,
+    labels: ingressLabels(name, 'ingress', { [LABEL.ingressSpec]: JSON.stringify(wanted) }),
+    startsAsRoot: ingressSettings.startsAsRoot,
+    served: servedPorts(ingressSettings, wanted),
+    externalNetwork: wanted.externalNetwork,
+    balancedNetwork: net,
+    config,
+    statsPem: ingressSettings.statsCertificate.pem,
+    servicePem: settings.certificate?.pem,
+  }
+  const container = await createHaproxy(host, profile, spec, created)
+  await startHaproxy(host, container, spec)
+  log.info(`Made ingress '${name}' with ${routes.length} route(s) the host records`)
+  return { id: container, files: await host.getFiles(container, CONFIG_DIR), settings: ingressSettings }
+}
+
+function parseSpec(text: string | undefined): IngressSpec | undefined {
+  try {
+    const spec = JSON.parse(text ?? '') as IngressSpec
+    return typeof spec === 'object' && spec !== null && typeof spec.haproxyImage === 'string' ? spec : undefined
+  } catch {
+    return undefined
+  }
+}
