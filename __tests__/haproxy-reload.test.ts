@@ -10,6 +10,7 @@ import {
   PREVIOUS_CERTIFICATE_FILE,
   PREVIOUS_CONFIG_FILE,
   STATS_CERTIFICATE_PATH,
+  renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
 } from '../src/haproxy/config'
@@ -128,7 +129,7 @@ describe('loadConfig', () => {
 describe('checkInside', () => {
   it("runs the load-balancer's own haproxy -c on a copy that looks no name up, as the given user", async () => {
     const { host, lb, files, events } = standInLb()
-    await checkInside(host, lb, 'lb', 'root', CONFIG)
+    await checkInside(host, lb, 'lb', 'root', renderConfigToCheck(CONFIG))
     const candidate = files.get('/tmp/haproxy-candidate.cfg')!.text
     expect(candidate).toContain(' init-addr none')
     expect(candidate.replace(/ init-addr none$/m, ' init-addr last,libc,none')).toBe(renderHaproxyConfig(CONFIG))
@@ -137,7 +138,7 @@ describe('checkInside', () => {
 
   it("refuses a configuration HAProxy rejects, with HAProxy's words, and touches the live one not", async () => {
     const { host, lb, files, events } = standInLb({ exitCode: 1, output: "[ALERT] config : parsing [x:1] : unknown keyword 'bogus'\n" })
-    await expect(checkInside(host, lb, 'pr-7-lb', '', CONFIG)).rejects.toThrow(
+    await expect(checkInside(host, lb, 'pr-7-lb', '', renderConfigToCheck(CONFIG))).rejects.toThrow(
       /^HAProxy in pr-7-lb rejected the new configuration \(haproxy -c exit code 1\); the running one stays in use:\n\[ALERT\].*unknown keyword 'bogus'$/,
     )
     expect(files.has(LIVE)).toBe(false)

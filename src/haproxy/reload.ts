@@ -1,17 +1,7 @@
 import type { DockerHost, ProcessList } from '../docker/deploy-host'
 import { describe } from '../docker/engine'
 import { sleep } from '../cancel'
-import {
-  CERTIFICATE_FILE,
-  CONFIG_DIR,
-  CONFIG_FILE,
-  HTTP_KEEP_ALIVE_S,
-  PREVIOUS_CERTIFICATE_FILE,
-  PREVIOUS_CONFIG_FILE,
-  renderConfigToCheck,
-  STATS_CERTIFICATE_FILE,
-  type LbConfig,
-} from './config'
+import { CERTIFICATE_FILE, CONFIG_DIR, CONFIG_FILE, HTTP_KEEP_ALIVE_S, PREVIOUS_CERTIFICATE_FILE, PREVIOUS_CONFIG_FILE, STATS_CERTIFICATE_FILE } from './config'
 
 // A running load-balancer changes its configuration in place: its own HAProxy checks the new one,
 // the file is copied in, and a signal makes the master load it gracefully. Restoring the previous
@@ -20,9 +10,10 @@ import {
 // The same binary and version that will load the configuration checks it, as the user its master
 // runs as (a VCH would run the check as root unless told), without name lookups (Podman's DNS can
 // stall for seconds right after containers start; an unresolvable name is no error anyway).
-export async function checkInside(host: DockerHost, lb: string, lbName: string, user: string, config: LbConfig): Promise<void> {
+// `text`: the configuration as renderConfigToCheck (or renderIngressConfigToCheck) gives it.
+export async function checkInside(host: DockerHost, lb: string, lbName: string, user: string, text: string): Promise<void> {
   const candidate = 'haproxy-candidate.cfg'
-  await host.putFile(lb, '/tmp', candidate, renderConfigToCheck(config))
+  await host.putFile(lb, '/tmp', candidate, text)
   const { exitCode, output } = await host.exec(lb, ['haproxy', '-c', '-f', `/tmp/${candidate}`], user)
   if (exitCode !== 0)
     throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${exitCode}); the running one stays in use:\n${output.trim()}`)

@@ -11,8 +11,10 @@ import {
   STATS_PATH,
   STATS_PORT,
   configIdOf,
+  renderConfigToCheck,
   renderHaproxyConfig,
   type LbConfig,
+  type LbSettings,
   type Server,
 } from '../haproxy/config'
 import { checkInside, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
@@ -51,7 +53,7 @@ export async function prepareReloads(ctx: StepContext, lbConfig: LbConfig, state
   const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined
   for (const config of staging ? [staging, lbConfig] : [lbConfig]) {
     ctx.signal?.throwIfAborted()
-    await checkInside(host, lb, settings.lbName, user, config)
+    await checkInside(host, lb, settings.lbName, user, renderConfigToCheck(config))
   }
   return { staging, changed: true }
 }
@@ -80,12 +82,12 @@ export async function waitForServices(ctx: StepContext, lb: string, lbConfig: Lb
   const config = ctx.plan.lb === 'keep' ? { ...lbConfig, serving: stillServing(ctx, state), candidates: [] } : lbConfig
   if (ctx.plan.lb === 'keep' && renderHaproxyConfig(config) !== keptFiles.get(CONFIG_FILE)) {
     await keepPrevious(ctx, lb, lbConfig, keptFiles)
-    await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', config)
+    await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', renderConfigToCheck(config))
     await reload(ctx, lb, config)
   }
   await failIfExited(ctx)
-  const { endpoints } = await endpointsOf(ctx, lb, lbConfig)
-  await waitFor(ctx, endpoints, config, SERVICES_BACKEND, servers, false)
+  const { endpoints } = await endpointsOf(ctx, lb, lbConfig, ownServed(ctx))
+  await waitFor(ctx, endpoints, configIdOf(config), SERVICES_BACKEND, servers, false)
 }
 
 // New instances join through the candidates backend: health-checked first, given traffic only
@@ -93,17 +95,17 @@ export async function waitForServices(ctx: StepContext, lb: string, lbConfig: Lb
 export async function switchTraffic(ctx: StepContext, lb: string, lbConfig: LbConfig, { staging, changed }: Reloads): Promise<Switched> {
   const { host, plan, record } = ctx
   await failIfExited(ctx)
-  const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig)
+  const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig, ownServed(ctx))
   if (staging) {
     await reload(ctx, lb, staging)
-    await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false)
+    await waitFor(ctx, endpoints, configIdOf(staging), CANDIDATE_BACKEND, staging.candidates, false)
   }
   if (changed) {
     if (plan.removeAfter.length > 0) record.drain = { lb, oldWorkers: await haproxyWorkers(host, lb, ctx.profile.processListArgs).catch(() => undefined) }
     await reload(ctx, lb, lbConfig)
   }
   // The candidates just passed their checks: the new worker need not check them again first.
-  return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address }
+  return { statuses: await waitFor(ctx, endpoints, configIdOf(lbConfig), SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address }
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.
@@ -119,11 +121,12 @@ async function reload(ctx: StepContext, lb: string, config: LbConfig): Promise<v
   ctx.record.changed = true
 }
 
-// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
-async function waitFor(
+// Until the servers of `backend` are healthy, and the load-balancer serves under the configuration
+// of that id, when one is given (a shared ingress's may have been reloaded by another deployment since).
+export async function waitFor(
   ctx: StepContext,
   endpoints: Endpoints,
-  config: LbConfig,
+  configId: string | undefined,
   backend: string,
   servers: Server[],
   throughService: boolean,
@@ -135,7 +138,7 @@ async function waitFor(
       backend,
       servers: names,
       admitted: admitted.map((s) => s.name),
-      configId: configIdOf(config),
+      configId,
       throughService,
       deadline: ctx.deadline,
       check: () => failIfExited(ctx),
@@ -196,26 +199,40 @@ export function statsAddressOf({ settings, publishedHost }: StepContext, inspect
   return { ip: publishedHost, statsHostPort: Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort) || 0 }
 }
 
+// How the service is reached through a load-balancer: the deployment's own under its lb-name, or a
+// shared ingress (src/ingress) under the deployment's host name.
+export interface Served {
+  what: string
+  hostname?: string
+}
+
+function ownServed({ settings }: StepContext): Served {
+  return { what: `Load-balancer ${settings.lbName}` }
+}
+
 // Where the load-balancer serves and shows its stats.
-async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
+export async function endpointsOf(
+  ctx: StepContext,
+  lb: string,
+  lbConfig: LbSettings,
+  served: Served,
+): Promise<{ endpoints: Endpoints; address: ServiceAddress }> {
   const { settings } = ctx
   const inspected = await ctx.host.inspect(lb)
   const { ip, statsHostPort } = statsAddressOf(ctx, inspected)
   if (settings.externalNetwork && !ip)
-    throw new Error(
-      `Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`,
-    )
+    throw new Error(`${served.what} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`)
   if (!statsHostPort) {
     // A new load-balancer that crashes has no ports between two restarts, and shows as running
     // (not stopped) for a moment after each: judged by this inspect, not by the list.
     const { State } = inspected
     if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting)) throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode)
-    throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`)
+    throw new Error(`${served.what} has no published ports: it is not running (state: ${inspected.State.Status}).`)
   }
   const port = settings.lbPort
   const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http'
   const defaultPort = { http: 80, https: 443, tcp: 0 }[scheme]
-  const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`
+  const url = `${scheme}://${served.hostname ?? hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`
   return {
     endpoints: {
       statsUrl: `https://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
@@ -226,6 +243,7 @@ async function endpointsOf(ctx: StepContext, lb: string, lbConfig: LbConfig): Pr
       protocol: settings.protocol,
       certificateFingerprint: settings.certificate?.fingerprint256,
       serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]!),
+      serviceName: served.hostname,
     },
     address: { ip, port, url },
   }
