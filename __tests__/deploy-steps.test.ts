@@ -15,7 +15,7 @@ const old: InstanceObject = { id: 'id-web-g1-1', name: 'web-g1-1', generation: '
 const NONE: DeploymentState = { instances: [], networks: [], services: [], volumes: [] }
 
 // Says each of its calls into the host's log; a start says so when the queue runs it.
-function stubLoadBalancer(host: FakeHost): LoadBalancer {
+function stubLoadBalancer(host: FakeHost, instanceNetworks: string[] = []): LoadBalancer {
   const say = (what: string) => async () => void host.calls.push(`lb: ${what}`)
   const start = (what: string): Start => say(what)
   return {
@@ -34,6 +34,7 @@ function stubLoadBalancer(host: FakeHost): LoadBalancer {
       host.calls.push('lb: start replaced again')
       return []
     },
+    instanceNetworks,
     container: 'id-lb',
     configWithoutSecrets: () => 'the configuration',
   }
@@ -169,5 +170,21 @@ describe('deploySteps', () => {
     expect(lines).toContain(
       'warning: Generation g2 serves, but what it replaced was not all removed: Could not remove old instances: container web-g1-1: device or resource busy. It gets no traffic; the next deploy of the deployment removes it, or remove it by hand.',
     )
+  })
+  it("connects each new instance to the load-balancer's networks before it starts", async () => {
+    recordLog()
+    const host = new FakeHost()
+    const ctx = redeploy(host, NONE)
+    host.calls = []
+    await deploySteps(ctx, stubLoadBalancer(host, ['previews-net']))
+    const starts = host.calls.filter((c) => /^(create|connect|start) web-g2-/.test(c))
+    expect(starts).toEqual([
+      'create web-g2-1',
+      'connect web-g2-1 to previews-net',
+      'start web-g2-1',
+      'create web-g2-2',
+      'connect web-g2-2 to previews-net',
+      'start web-g2-2',
+    ])
   })
 })

@@ -31,6 +31,9 @@ export interface LoadBalancer {
   // load-balancer's reloads, checked).
   startWithInstances(): Start | undefined
   prepareSwitch(): Promise<void>
+  // Networks each new instance joins besides the deployment's, before it starts (a VCH connects no
+  // running container): where a load-balancer that is not on the deployment's network reaches it.
+  readonly instanceNetworks: string[]
   // Once every instance has started: traffic moves to the plan's serving instances; returns once
   // they serve through the load-balancer, with their statuses and where the service is reached.
   switchTraffic(): Promise<Switched>

@@ -62,6 +62,9 @@ export class OwnLoadBalancer implements LoadBalancer {
     private keptFiles: Map<string, string>,
   ) {}
 
+  // It is on the deployment's network itself.
+  readonly instanceNetworks: string[] = []
+
   get container(): string {
     return this.started ?? this.state.lb!.id
   }

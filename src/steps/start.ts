@@ -29,7 +29,8 @@ export async function startAll(ctx: StepContext, loadBalancer: LoadBalancer, hos
   // One queue of starts with the load-balancer's first: it resolves the instances by name at run
   // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
   const lbStart = loadBalancer.startWithInstances()
-  await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index))])
+  const networks = loadBalancer.instanceNetworks
+  await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks))])
 }
 
 // Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
@@ -80,7 +81,7 @@ export function newGenerationSpec(ctx: StepContext, name: string, labels: Record
   }
 }
 
-async function startInstance(ctx: StepContext, name: string, index: number): Promise<void> {
+async function startInstance(ctx: StepContext, name: string, index: number, networks: string[]): Promise<void> {
   const { host, settings, record } = ctx
   const labels = deploymentLabels(settings.instancePrefix, 'instance', {
     [LABEL.generation]: ctx.plan.generation,
@@ -93,6 +94,10 @@ async function startInstance(ctx: StepContext, name: string, index: number): Pro
   })
   record.createdContainers.push(container)
   record.changed = true
+  for (const network of networks)
+    await host.connect(network, container).catch((error) => {
+      throw new Error(`Could not connect instance ${name} to network ${network}: ${describe(error)}`)
+    })
   await host.start(container).catch((error) => {
     throw new Error(`Could not start instance ${name}: ${describe(error)}`)
   })
