@@ -67,7 +67,10 @@ describe('renderIngressConfig', () => {
   it('with no route, is a configuration that answers 404 to every request, naming nothing', () => {
     const text = renderIngressConfig({ ...INGRESS, routes: [] })
     expect([...sectionsOf(text).keys()]).toEqual(['global', 'resolvers docker', 'defaults', 'frontend stats', 'frontend service'])
-    expect(section(text, 'frontend service')).toEqual(['bind :8080', 'http-request return status 404 content-type text/plain string "No preview here." hdr x-vic-lb-not-routed 1'])
+    expect(section(text, 'frontend service')).toEqual([
+      'bind :8080',
+      'http-request return status 404 content-type text/plain string "No preview here." hdr x-vic-lb-not-routed 1',
+    ])
     // Long enough to send a request in.
     expect(section(text, 'defaults')).toContain('timeout client 10s')
     expect(text.endsWith('\n')).toBe(true)

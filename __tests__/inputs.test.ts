@@ -428,6 +428,13 @@ describe('readInputs: ingress and hostname', () => {
     expect(error.message).not.toContain('staple')
   })
 
+  it('refuses a service with a port, which the shared ingress cannot wait for, and takes one without', () => {
+    const routed = { image: 'nginx', ingress: 'previews', hostname: HOSTNAME }
+    const error = refusal({ ...routed, services: '- name: db\n  image: postgres:16\n  port: 5432' }, 'services')
+    expect(error.message).toContain("service 'db' has a port, which the deploy cannot wait for with 'ingress' yet")
+    expect(deploySettings({ ...routed, services: '- name: db\n  image: postgres:16' }).services).toHaveLength(1)
+  })
+
   it('is not read by teardown, which finds what to remove by its labels', () => {
     expect(parse({ command: 'teardown', ingress: 'no good', hostname: 'NO GOOD' }).deploy).toBeUndefined()
   })

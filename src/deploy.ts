@@ -17,6 +17,7 @@ import { waitUntilListening, waitUntilServing } from './readiness'
 import { UndoRecord, type StepContext } from './steps/context'
 import type { LoadBalancer, ServiceAddress, Switched } from './steps/load-balancer'
 import { ownLoadBalancer } from './steps/own-load-balancer'
+import { ingressRoute, type UnderIngressLock } from './ingress/route'
 import { startAll } from './steps/start'
 import { retire } from './steps/retire'
 import { undo } from './steps/undo'
@@ -59,6 +60,8 @@ export async function deploy(
   settings: DeploySettings,
   { image, haproxyImage, serviceImages }: PulledImages,
   signal?: AbortSignal,
+  // Runs a change of a shared ingress's routes under its lock (settings.ingress only).
+  underIngressLock?: UnderIngressLock,
 ): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
   const netName = networkName(settings.instancePrefix)
@@ -110,8 +113,8 @@ export async function deploy(
     waitUntilServing,
     waitUntilListening,
   }
-  // Chosen once, here: the steps only know the interface (the ingress's route, #18, is to be the other).
-  const loadBalancer = await ownLoadBalancer(ctx, state, lbSpec)
+  // Chosen once, here: the steps only know the interface.
+  const loadBalancer = settings.ingress ? await ingressRoute(ctx, state, underIngressLock!) : await ownLoadBalancer(ctx, state, lbSpec)
   return deploySteps(ctx, loadBalancer)
 }
 

@@ -463,6 +463,13 @@ function readDeploySettings(
     throw new InputError(
       `Invalid services: service '${shadowing.name}' has the name of the load-balancer (${lbInput}), and both names resolve on the instances' networks. Rename the service or choose another ${lbInput}.`,
     )
+  // The deploy waits for a service's port through HAProxy's own check, and a shared ingress is on
+  // no deployment's network (src/ingress/DESIGN.md).
+  const waited = ingress && settings.services.find((s) => s.port !== undefined)
+  if (waited)
+    throw new InputError(
+      `Invalid services: service '${waited.name}' has a port, which the deploy cannot wait for with 'ingress' yet (the shared ingress is on no deployment's network). Leave out its port (the instances must then retry until it accepts connections), or leave ingress empty.`,
+    )
   const releaseCommand = raw('release-command')
   if (releaseCommand) settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command')
   const certificate = raw('lb-certificate')

@@ -9,7 +9,8 @@ import { obtainImage } from './docker/images'
 import { checkHost, deploy, pullImages } from './deploy'
 import { teardown } from './teardown'
 import { describePrune, prune, summarizePrune } from './prune'
-import { imageOnHost, withDeploymentLock } from './lock'
+import { imageOnHost, withDeploymentLock, withIngressLock } from './lock'
+import type { UnderIngressLock } from './ingress/route'
 import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentCommit, currentPullRequest, runUrlOf } from './github/event'
@@ -91,7 +92,8 @@ async function deployRecorded(
     runFinished: runFinishedVia(github),
   }
   const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
-    const deployed = await deploy(leased, engine, settings, pulled, signal)
+    const underIngressLock: UnderIngressLock = (fn) => withIngressLock(leased, settings.ingress!.name, { ...lock, operation: 'route' }, fn)
+    const deployed = await deploy(leased, engine, settings, pulled, signal, underIngressLock)
     await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()))
     await record.ready(deployed.url)
     return deployed

@@ -58,6 +58,18 @@ export async function writeRoute(host: DockerHost, ingress: string, route: Ingre
   await host.putFile(id, ROUTE_DIR, ROUTE_FILE, `${JSON.stringify(route)}\n`)
 }
 
+// The deployment's own route, as its record holds it; undefined when it has none (or an invalid one).
+export async function readRoute(host: DockerHost, deployment: string): Promise<IngressRoute | undefined> {
+  const record = (await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=route`]))[0]
+  if (!record) return undefined
+  const parsed = parseRoute(await host.getFile(record.id, `${ROUTE_DIR}${ROUTE_FILE}`), deployment)
+  return typeof parsed === 'string' ? undefined : parsed
+}
+
+export async function removeRoute(host: DockerHost, deployment: string): Promise<void> {
+  for (const record of await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=route`])) await host.removeContainer(record.id)
+}
+
 // Pure: the route a record holds, or why it holds none. Anybody who can reach the Docker host can
 // write a record, and its values end up in HAProxy's configuration: each is held to the rules of
 // the input it came from, so that nothing can add a line to the configuration.

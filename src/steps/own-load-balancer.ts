@@ -3,13 +3,13 @@ import { describe } from '../docker/engine'
 import type { DeploymentState, LbObject } from '../docker/state'
 import { LABEL, deploymentLabels } from '../labels'
 import { CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig, type LbConfig } from '../haproxy/config'
-import { drainOldWorkers, loadConfig, putCertificate } from '../haproxy/reload'
+import { loadConfig, putCertificate } from '../haproxy/reload'
 import { basicAuthCheck, basicAuthSaltIn, basicAuthorization, newBasicAuthSalt, withoutBasicAuthDigests } from '../haproxy/basic-auth'
 import { withoutStatsPassword } from '../haproxy/stats-auth'
 import { restartReplaced } from '../recover'
 import type { StepContext } from './context'
 import type { LoadBalancer, Start, Switched } from './load-balancer'
-import { prepareReloads, statsAddressOf, switchTraffic, waitForServices, type Reloads } from './switch'
+import { drainRecorded, prepareReloads, statsAddressOf, switchTraffic, waitForServices, type Reloads } from './switch'
 import { createHaproxy, lbSettingsOf, servedPorts, startHaproxy, type HaproxyContainer } from './haproxy-container'
 
 // The deployment's own load-balancer, an HAProxy container of its own (lb-name), behind the
@@ -94,9 +94,8 @@ export class OwnLoadBalancer implements LoadBalancer {
     if (record.replacedLb) await host.remove([record.replacedLb.id], [])
   }
 
-  async drain(): Promise<void> {
-    const { host, record, profile, settings } = this.ctx
-    if (record.drain) await drainOldWorkers(host, record.drain.lb, profile.processListArgs, record.drain.oldWorkers, settings.timeouts.drain)
+  drain(): Promise<void> {
+    return drainRecorded(this.ctx)
   }
 
   async restorePrevious(): Promise<void> {

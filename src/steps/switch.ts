@@ -17,7 +17,7 @@ import {
   type LbSettings,
   type Server,
 } from '../haproxy/config'
-import { checkInside, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
+import { checkInside, drainOldWorkers, haproxyWorkers, keepPreviousConfig, loadConfig, putCertificate } from '../haproxy/reload'
 import { describeServer, type ServerStatus } from '../haproxy/stats'
 import { basicAuthorization } from '../haproxy/basic-auth'
 import { NotReadyError, hostForUrl, type Endpoints } from '../readiness'
@@ -106,6 +106,12 @@ export async function switchTraffic(ctx: StepContext, lb: string, lbConfig: LbCo
   }
   // The candidates just passed their checks: the new worker need not check them again first.
   return { statuses: await waitFor(ctx, endpoints, configIdOf(lbConfig), SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address }
+}
+
+// Until the workers the final reload replaced (record.drain) no longer send requests to the
+// instances that leave.
+export async function drainRecorded({ host, record, profile, settings }: StepContext): Promise<void> {
+  if (record.drain) await drainOldWorkers(host, record.drain.lb, profile.processListArgs, record.drain.oldWorkers, settings.timeouts.drain)
 }
 
 // Instances the kept load-balancer may go on using while newcomers are checked.

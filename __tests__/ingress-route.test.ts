@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest'
+import type { DockerHost } from '../src/docker/deploy-host'
+import type { InstanceObject } from '../src/docker/state'
+import { CONFIG_FILE } from '../src/haproxy/config'
+import { ingressRoute } from '../src/ingress/route'
+import { readRoute } from '../src/ingress/record'
+import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
+
+// A routed deployment's part on the shared ingress: its route record, then the configuration of
+// every record, each change under the ingress's lock; readiness through the host name.
+
+const ROUTED = { ingress: { name: 'previews', hostname: 'web.preview.example.test' } }
+const NONE = { instances: [], networks: [], services: [], volumes: [] }
+const old: InstanceObject = { id: 'id-web-g1-1', name: 'web-g1-1', generation: 'g1', index: 1, port: 80, running: true }
+const CONFIG = `/usr/local/etc/haproxy/${CONFIG_FILE}`
+
+function locking(host: FakeHost) {
+  const underLock = async <T>(fn: (h: DockerHost) => Promise<T>): Promise<T> => {
+    host.calls.push('lock')
+    try {
+      return await fn(host)
+    } finally {
+      host.calls.push('unlock')
+    }
+  }
+  return underLock
+}
+
+const newGeneration = emptyPlan({
+  create: [{ name: 'web-g2-1', index: 1 }],
+  serving: [{ name: 'web-g2-1', port: 80 }],
+  removeAfter: [old],
+})
+
+describe('ingressRoute', () => {
+  it('moves traffic through candidates to serving, each change a record write and a checked reload under the lock', async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.add({ name: 'web-g1-1' })
+    const underLock = locking(host)
+    const first = contextOf(host, emptyPlan({ serving: [{ name: 'web-g1-1', port: 80 }] }), { settings: ROUTED })
+    await (await ingressRoute(first.ctx, NONE, underLock)).switchTraffic()
+
+    const { ctx, waits } = contextOf(host, newGeneration, { settings: ROUTED })
+    const route = await ingressRoute(ctx, { ...NONE, instances: [old] }, underLock)
+    expect(route.instanceNetworks).toEqual(['previews-net'])
+    host.calls = []
+    const switched = await route.switchTraffic()
+
+    const reload = ['lock', 'put web-route /vic-lb-route.json', 'put previews /tmp/haproxy-candidate.cfg']
+    expect(host.calls.filter((c) => !c.startsWith('top '))).toEqual([
+      ...reload,
+      'exec previews haproxy -c -f /tmp/haproxy-candidate.cfg as the container user',
+      `put previews ${CONFIG}`,
+      'signal previews SIGUSR2',
+      'unlock',
+      ...reload,
+      'exec previews haproxy -c -f /tmp/haproxy-candidate.cfg as the container user',
+      `put previews ${CONFIG}`,
+      'signal previews SIGUSR2',
+      'unlock',
+    ])
+    expect(waits.map((w) => [w.backend, w.servers, w.throughService, w.configId])).toEqual([
+      ['c:web', ['web-g2-1'], false, undefined],
+      ['r:web', ['web-g2-1'], true, undefined],
+    ])
+    expect(switched.address.url).toBe('http://web.preview.example.test:8081')
+    expect(await readRoute(host, 'web')).toMatchObject({ serving: [{ name: 'web-g2-1', port: 80 }], candidates: [] })
+    expect(host.byName('previews')!.files.get(CONFIG)).toContain('server web-g2-1 web-g2-1:80')
+    // The summary shows this deployment's route only.
+    expect(route.configWithoutSecrets()).toContain('web.preview.example.test')
+  })
+
+  it('leaves an unchanged route alone, and puts back the previous one when the deploy is undone', async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.add({ name: 'web-g1-1' })
+    const underLock = locking(host)
+    const serving = emptyPlan({ serving: [{ name: 'web-g1-1', port: 80 }] })
+    await (await ingressRoute(contextOf(host, serving, { settings: ROUTED }).ctx, NONE, underLock)).switchTraffic()
+    host.calls = []
+    await (await ingressRoute(contextOf(host, serving, { settings: ROUTED }).ctx, { ...NONE, instances: [old] }, underLock)).switchTraffic()
+    expect(host.calls.filter((c) => c.startsWith('signal') || c.startsWith('put web-route'))).toEqual([])
+
+    const route = await ingressRoute(contextOf(host, newGeneration, { settings: ROUTED }).ctx, { ...NONE, instances: [old] }, underLock)
+    await route.switchTraffic()
+    await route.restorePrevious()
+    expect(await readRoute(host, 'web')).toMatchObject({ serving: [{ name: 'web-g1-1', port: 80 }], candidates: [] })
+    expect(host.byName('previews')!.files.get(CONFIG)).not.toContain('web-g2-1')
+  })
+})

@@ -1,0 +1,159 @@
+import { log } from '../log'
+import { describe } from '../docker/engine'
+import type { DockerHost } from '../docker/deploy-host'
+import type { DeploymentState } from '../docker/state'
+import type { Server } from '../haproxy/config'
+import { checkInside, haproxyWorkers, loadConfig } from '../haproxy/reload'
+import { withoutStatsPassword } from '../haproxy/stats-auth'
+import { networkName } from '../names'
+import type { StepContext } from '../steps/context'
+import type { LoadBalancer, Start, Switched } from '../steps/load-balancer'
+import { drainRecorded, endpointsOf, stillServing, waitFor } from '../steps/switch'
+import { candidateBackendOf, renderIngressConfig, renderIngressConfigToCheck, servingBackendOf, type IngressRoute } from './config'
+import { ensureIngress, type Ingress } from './ensure'
+import { readRoute, readRoutes, removeRoute, writeRoute } from './record'
+
+// A routed deployment's load-balancer: its route on a shared ingress (DESIGN.md), behind the same
+// LoadBalancer as a load-balancer of its own. Its new instances join the ingress's network; its
+// route goes through candidates (checked, no traffic) to serving, each change made under the
+// ingress's lock to the route record and then to the configuration rendered from every record.
+
+// Runs fn under the ingress's lock (lock.ts withIngressLock), with the host to write through.
+export type UnderIngressLock = <T>(fn: (host: DockerHost) => Promise<T>) => Promise<T>
+
+export async function ingressRoute(ctx: StepContext, state: DeploymentState, underLock: UnderIngressLock): Promise<IngressRouteBalancer> {
+  const { settings } = ctx
+  // Made or started under the lock, so that two first deploys make one. Not undone by a deploy
+  // that fails: it is shared, and another deployment may route through it by then.
+  const [ingress, previous] = await underLock((host) =>
+    Promise.all([ensureIngress(host, ctx.profile, settings, () => {}), readRoute(host, settings.instancePrefix)]),
+  )
+  return new IngressRouteBalancer(ctx, state, ingress, previous, underLock)
+}
+
+export class IngressRouteBalancer implements LoadBalancer {
+  readonly instanceNetworks: string[]
+  // Whether this run changed the route, so that the undo puts back `previous`.
+  private changed = false
+
+  constructor(
+    private ctx: StepContext,
+    private state: DeploymentState,
+    private ingress: Ingress,
+    // The route before this run; undefined on the deployment's first.
+    private previous: IngressRoute | undefined,
+    private underLock: UnderIngressLock,
+  ) {
+    this.instanceNetworks = [networkName(ctx.settings.ingress!.name)]
+  }
+
+  get container(): string {
+    return this.ingress.id
+  }
+
+  // The ingress sees no deployment's network, so it cannot check companion services (inputs.ts
+  // refuses a service with a port on a routed deployment); the ingress itself is ready already.
+  startWithServices(): Start | undefined {
+    return undefined
+  }
+
+  async waitForServices(): Promise<void> {}
+
+  startWithInstances(): Start | undefined {
+    return undefined
+  }
+
+  async prepareSwitch(): Promise<void> {}
+
+  async switchTraffic(): Promise<Switched> {
+    const { ctx } = this
+    const { plan, settings } = ctx
+    const deployment = settings.instancePrefix
+    const { endpoints, address } = await endpointsOf(ctx, this.ingress.id, this.ingress.settings, {
+      what: `Ingress '${settings.ingress!.name}'`,
+      hostname: settings.ingress!.hostname,
+    })
+    const newcomers = plan.create.map((i) => plan.serving.find((s) => s.name === i.name)!)
+    if (newcomers.length > 0) {
+      await this.change(this.routeOf(stillServing(ctx, this.state), newcomers))
+      await waitFor(ctx, endpoints, undefined, candidateBackendOf(deployment), newcomers, false)
+    }
+    const final = this.routeOf(plan.serving, [])
+    if (JSON.stringify(final) !== JSON.stringify(this.previous)) {
+      if (plan.removeAfter.length > 0)
+        ctx.record.drain = {
+          lb: this.ingress.id,
+          oldWorkers: await haproxyWorkers(ctx.host, this.ingress.id, ctx.profile.processListArgs).catch(() => undefined),
+        }
+      await this.change(final)
+    }
+    return { statuses: await waitFor(ctx, endpoints, undefined, servingBackendOf(deployment), plan.serving, true, newcomers), address }
+  }
+
+  async removeReplaced(): Promise<void> {}
+
+  drain(): Promise<void> {
+    return drainRecorded(this.ctx)
+  }
+
+  async restorePrevious(): Promise<void> {
+    if (!this.changed) return
+    const { settings } = this.ctx
+    try {
+      await this.underLock(async (host) => {
+        if (this.previous) await writeRoute(host, settings.ingress!.name, this.previous, settings.haproxyImage)
+        else await removeRoute(host, settings.instancePrefix)
+        await this.reload(host)
+      })
+      log.info(`Restored the previous route of ${settings.ingress!.hostname} on ingress '${settings.ingress!.name}'`)
+    } catch (error) {
+      log.warning(`Could not restore the previous route on ingress '${settings.ingress!.name}': ${describe(error)}`)
+    }
+  }
+
+  async startReplacedAgain(): Promise<string[]> {
+    return []
+  }
+
+  // This deployment's route only: the other previews' names are theirs (the summary goes to this
+  // repository's run).
+  configWithoutSecrets(): string {
+    return withoutStatsPassword(renderIngressConfig({ ...this.ingress.settings, routes: [this.routeOf(this.ctx.plan.serving, [])] }))
+  }
+
+  private routeOf(serving: Server[], candidates: Server[]): IngressRoute {
+    const { settings } = this.ctx
+    return {
+      deployment: settings.instancePrefix,
+      hostname: settings.ingress!.hostname,
+      serving,
+      candidates,
+      healthCheckPath: settings.healthCheckPath,
+      timeouts: { response: settings.timeouts.response, tunnel: settings.timeouts.tunnel },
+      ...(settings.allowCidrs ? { allowedSources: settings.allowCidrs } : {}),
+    }
+  }
+
+  // The record first, then the configuration of every record, checked by the ingress's own HAProxy:
+  // another deployment's change under the same lock before or after this one is never lost.
+  private async change(route: IngressRoute): Promise<void> {
+    const { ctx } = this
+    ctx.signal?.throwIfAborted()
+    await this.underLock(async (host) => {
+      this.changed = true
+      ctx.record.changed = true
+      await writeRoute(host, ctx.settings.ingress!.name, route, ctx.settings.haproxyImage)
+      await this.reload(host)
+    })
+  }
+
+  private async reload(host: DockerHost): Promise<void> {
+    const name = this.ctx.settings.ingress!.name
+    const { routes, unreadable } = await readRoutes(host, name)
+    if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
+    const config = { ...this.ingress.settings, routes }
+    const user = (await host.inspect(this.ingress.id)).Config.User ?? ''
+    await checkInside(host, this.ingress.id, `ingress '${name}'`, user, renderIngressConfigToCheck(config))
+    await loadConfig(host, this.ingress.id, renderIngressConfig(config))
+  }
+}
