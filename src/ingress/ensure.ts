@@ -7,7 +7,8 @@ import type { DeploySettings } from '../inputs'
 import { LABEL, ingressLabels } from '../labels'
 import { networkName } from '../names'
 import { createHaproxy, lbSettingsOf, servedPorts, startHaproxy } from '../steps/haproxy-container'
-import { renderIngressConfig, type IngressConfig } from './config'
+import { checkInside, loadConfig } from '../haproxy/reload'
+import { renderIngressConfig, renderIngressConfigToCheck, type IngressConfig, type IngressRoute } from './config'
 import { readRoutes } from './record'
 
 // The shared ingress itself (DESIGN.md): made by the first deploy that names it, from that deploy's
@@ -22,6 +23,9 @@ export interface IngressSpec {
   httpRedirectPort?: number
   // The SHA-256 fingerprint of lb-certificate's leaf, never the certificate itself.
   certificate?: string
+  // drain-timeout of the deploy that made it (hard-stop-after): not compared, since each deploy
+  // renders the whole configuration and it must not change with whoever deploys last.
+  drainTimeout: number
 }
 
 export function ingressSpecOf(settings: DeploySettings): IngressSpec {
@@ -31,6 +35,7 @@ export function ingressSpecOf(settings: DeploySettings): IngressSpec {
     lbPort: settings.lbPort,
     ...(settings.httpRedirectPort ? { httpRedirectPort: settings.httpRedirectPort } : {}),
     ...(settings.certificate ? { certificate: settings.certificate.fingerprint256 } : {}),
+    drainTimeout: settings.timeouts.drain,
   }
 }
 
@@ -53,43 +58,43 @@ export function specDifference(ingress: string, made: IngressSpec, wanted: Ingre
 
 export interface Ingress {
   id: string
+  name: string
   // What its configuration directory holds: the stats page's credentials and certificate.
   files: Map<string, string>
   // The settings its configuration is rendered with, routes aside.
   settings: Omit<IngressConfig, 'routes'>
 }
 
-// The ingress serving, made or started when needed. `created`: the IDs of what this call made, for
-// the undo of a deploy that then fails (the ingress stays only if a route of another deployment
-// already needs it: the undo checks).
-export async function ensureIngress(host: DockerHost, profile: HostProfile, settings: DeploySettings, created: (id: string) => void): Promise<Ingress> {
-  const name = settings.ingress!.name
-  const wanted = ingressSpecOf(settings)
+// The ingress as the host has it, undefined when there is none; a container of its name that is
+// not it is refused.
+export async function findIngress(host: DockerHost, profile: HostProfile, name: string): Promise<(Ingress & { spec: IngressSpec; running: boolean }) | undefined> {
   const labels = await host.labelsOf('container', name)
-  if (labels && (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name))
+  if (!labels) return undefined
+  if (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name)
     throw new Error(
       `A container named ${name} exists on the Docker host and is not ingress '${name}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Choose another ingress, or remove that container.`,
     )
-  const made = labels ? parseSpec(labels[LABEL.ingressSpec]) : undefined
-  if (labels && !made)
-    throw new Error(`Ingress '${name}' has no readable ${LABEL.ingressSpec} label. Remove it (its routes are kept on the host) and deploy again.`)
-  const difference = made && specDifference(name, made, wanted)
+  const spec = parseSpec(labels[LABEL.ingressSpec])
+  if (!spec) throw new Error(`Ingress '${name}' has no readable ${LABEL.ingressSpec} label. Remove it (its routes are kept on the host) and deploy again.`)
+  const { Id, State } = await host.inspect(name)
+  const files = await host.getFiles(Id, CONFIG_DIR)
+  return { id: Id, name, files, settings: ingressSettingsOf(spec, profile, files, name), spec, running: State.Running }
+}
+
+// The ingress serving, made or started when needed. `created`: the IDs of what this call made.
+export async function ensureIngress(host: DockerHost, profile: HostProfile, settings: DeploySettings, created: (id: string) => void): Promise<Ingress> {
+  const name = settings.ingress!.name
+  const wanted = ingressSpecOf(settings)
+  const found = await findIngress(host, profile, name)
+  const difference = found && specDifference(name, found.spec, wanted)
   if (difference) throw new Error(difference)
-
-  const id = labels ? (await host.inspect(name)).Id : undefined
-  const files = id ? await host.getFiles(id, CONFIG_DIR) : new Map<string, string>()
-  const ingressSettings = { ...lbSettingsOf({ ...wanted, https: !!wanted.certificate }, profile, files, name), drainTimeout: settings.timeouts.drain }
-  const { routes, unreadable } = await readRoutes(host, name)
-  if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
-  const config = renderIngressConfig({ ...ingressSettings, routes })
-
-  if (id) {
+  if (found) {
     // Started again with every route there is, not with what it held when it stopped.
-    if (!(await host.inspect(id)).State.Running) {
-      await host.putFile(id, CONFIG_DIR, CONFIG_FILE, config)
-      await startHaproxy(host, id, { kind: 'ingress', servesAs: name, served: servedPorts(ingressSettings, wanted) })
+    if (!found.running) {
+      await host.putFile(found.id, CONFIG_DIR, CONFIG_FILE, await configOfEveryRoute(host, found))
+      await startHaproxy(host, found.id, { kind: 'ingress', servesAs: name, served: servedPorts(found.settings, found.spec) })
     }
-    return { id, files, settings: ingressSettings }
+    return found
   }
 
   const net = networkName(name)
@@ -99,24 +104,50 @@ export async function ensureIngress(host: DockerHost, profile: HostProfile, sett
     })
     created(network)
   }
+  const made: Ingress = { id: '', name, files: new Map(), settings: ingressSettingsOf(wanted, profile, new Map(), name) }
   const spec = {
     kind: 'ingress',
     servesAs: name,
     name,
     image: settings.haproxyImage,
     labels: ingressLabels(name, 'ingress', { [LABEL.ingressSpec]: JSON.stringify(wanted) }),
-    startsAsRoot: ingressSettings.startsAsRoot,
-    served: servedPorts(ingressSettings, wanted),
+    startsAsRoot: made.settings.startsAsRoot,
+    served: servedPorts(made.settings, wanted),
     externalNetwork: wanted.externalNetwork,
     balancedNetwork: net,
-    config,
-    statsPem: ingressSettings.statsCertificate.pem,
+    config: await configOfEveryRoute(host, made),
+    statsPem: made.settings.statsCertificate.pem,
     servicePem: settings.certificate?.pem,
   }
   const container = await createHaproxy(host, profile, spec, created)
   await startHaproxy(host, container, spec)
-  log.info(`Made ingress '${name}' with ${routes.length} route(s) the host records`)
-  return { id: container, files: await host.getFiles(container, CONFIG_DIR), settings: ingressSettings }
+  log.info(`Made ingress '${name}'`)
+  return { ...made, id: container, files: await host.getFiles(container, CONFIG_DIR) }
+}
+
+// The ingress loads the configuration of every route the host records now, checked by its own
+// HAProxy first: under the ingress's lock, so that no deployment's change is lost.
+export async function reloadIngress(host: DockerHost, ingress: Ingress): Promise<void> {
+  const config = { ...ingress.settings, routes: await everyRoute(host, ingress.name) }
+  const user = (await host.inspect(ingress.id)).Config.User ?? ''
+  await checkInside(host, ingress.id, `ingress '${ingress.name}'`, user, renderIngressConfigToCheck(config))
+  await loadConfig(host, ingress.id, renderIngressConfig(config))
+}
+
+async function configOfEveryRoute(host: DockerHost, ingress: Ingress): Promise<string> {
+  return renderIngressConfig({ ...ingress.settings, routes: await everyRoute(host, ingress.name) })
+}
+
+async function everyRoute(host: DockerHost, name: string): Promise<IngressRoute[]> {
+  const { routes, unreadable } = await readRoutes(host, name)
+  if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
+  return routes
+}
+
+// Where it listens and its stats page's credentials, from what it was made with: the same for every
+// deploy that renders its configuration.
+function ingressSettingsOf(spec: IngressSpec, profile: HostProfile, files: Map<string, string>, name: string): Ingress['settings'] {
+  return { ...lbSettingsOf({ ...spec, https: !!spec.certificate }, profile, files, name), drainTimeout: spec.drainTimeout }
 }
 
 function parseSpec(text: string | undefined): IngressSpec | undefined {

@@ -3,15 +3,15 @@ import { describe } from '../docker/engine'
 import type { DockerHost } from '../docker/deploy-host'
 import type { DeploymentState } from '../docker/state'
 import type { Server } from '../haproxy/config'
-import { checkInside, haproxyWorkers, loadConfig } from '../haproxy/reload'
+import { haproxyWorkers } from '../haproxy/reload'
 import { withoutStatsPassword } from '../haproxy/stats-auth'
 import { networkName } from '../names'
 import type { StepContext } from '../steps/context'
 import type { LoadBalancer, Start, Switched } from '../steps/load-balancer'
 import { drainRecorded, endpointsOf, stillServing, waitFor } from '../steps/switch'
-import { candidateBackendOf, renderIngressConfig, renderIngressConfigToCheck, servingBackendOf, type IngressRoute } from './config'
-import { ensureIngress, type Ingress } from './ensure'
-import { readRoute, readRoutes, removeRoute, writeRoute } from './record'
+import { candidateBackendOf, renderIngressConfig, servingBackendOf, type IngressRoute } from './config'
+import { ensureIngress, reloadIngress, type Ingress } from './ensure'
+import { readRoute, removeRoute, writeRoute } from './record'
 
 // A routed deployment's load-balancer: its route on a shared ingress (DESIGN.md), behind the same
 // LoadBalancer as a load-balancer of its own. Its new instances join the ingress's network; its
@@ -103,7 +103,7 @@ export class IngressRouteBalancer implements LoadBalancer {
       await this.underLock(async (host) => {
         if (this.previous) await writeRoute(host, settings.ingress!.name, this.previous, settings.haproxyImage)
         else await removeRoute(host, settings.instancePrefix)
-        await this.reload(host)
+        await reloadIngress(host, this.ingress)
       })
       log.info(`Restored the previous route of ${settings.ingress!.hostname} on ingress '${settings.ingress!.name}'`)
     } catch (error) {
@@ -143,17 +143,7 @@ export class IngressRouteBalancer implements LoadBalancer {
       this.changed = true
       ctx.record.changed = true
       await writeRoute(host, ctx.settings.ingress!.name, route, ctx.settings.haproxyImage)
-      await this.reload(host)
+      await reloadIngress(host, this.ingress)
     })
-  }
-
-  private async reload(host: DockerHost): Promise<void> {
-    const name = this.ctx.settings.ingress!.name
-    const { routes, unreadable } = await readRoutes(host, name)
-    if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
-    const config = { ...this.ingress.settings, routes }
-    const user = (await host.inspect(this.ingress.id)).Config.User ?? ''
-    await checkInside(host, this.ingress.id, `ingress '${name}'`, user, renderIngressConfigToCheck(config))
-    await loadConfig(host, this.ingress.id, renderIngressConfig(config))
   }
 }
