@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { LABEL } from '../src/labels'
 import { teardown } from '../src/teardown'
-import { FakeHost, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
+import { detectHost } from '../src/docker/host-profile'
+import { ensureIngress } from '../src/ingress/ensure'
+import { readRoutes, writeRoute } from '../src/ingress/record'
+
+// How a routed deployment's teardown takes the ingress's lock.
+const LOCK = { host: detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {}), image: 'haproxy:3.0', timeoutSeconds: 5 }
 
 const labels = (deployment: string, role: string, owner?: string): Record<string, string> => ({
   [LABEL.deployment]: deployment,
@@ -24,7 +30,7 @@ describe('teardown', () => {
     await deployed(host, 'pr-1', 'acme/one')
     await deployed(host, 'pr-2', 'acme/one')
     host.add({ name: 'stranger' })
-    expect(await teardown(host, 'pr-1', 'acme/one')).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-net'] })
+    expect(await teardown(host, 'pr-1', 'acme/one', LOCK)).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-net'] })
     expect(host.calls).toEqual(['remove pr-1-g1-1', 'remove pr-1-lb', 'remove network pr-1-net'])
     expect(lines).toEqual(["Removed 3 object(s) of deployment 'pr-1': pr-1-g1-1, pr-1-lb, pr-1-net"])
   })
@@ -37,7 +43,7 @@ describe('teardown', () => {
     await host.createVolume('pr-1-svc-db-1a2b3c4d', 'local', {}, labels('pr-1', 'volume', 'acme/one'))
     await host.createVolume('pr-2-svc-db-1a2b3c4d', 'local', {}, labels('pr-2', 'volume', 'acme/one'))
     host.calls = []
-    expect((await teardown(host, 'pr-1', 'acme/one')).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-svc-db', 'pr-1-net', 'pr-1-svc-db-1a2b3c4d'])
+    expect((await teardown(host, 'pr-1', 'acme/one', LOCK)).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-svc-db', 'pr-1-net', 'pr-1-svc-db-1a2b3c4d'])
     expect(host.calls.slice(-2)).toEqual(['remove network pr-1-net', 'remove volume pr-1-svc-db-1a2b3c4d'])
     expect([...host.volumes.keys()]).toEqual(['pr-2-svc-db-1a2b3c4d'])
   })
@@ -46,7 +52,7 @@ describe('teardown', () => {
     recordLog()
     const host = new FakeHost()
     await host.createVolume('pr-1-svc-db-1a2b3c4d', 'local', {}, labels('pr-1', 'volume', 'acme/two'))
-    await expect(teardown(host, 'pr-1', 'acme/one')).rejects.toThrow(/belongs to acme\/two/)
+    await expect(teardown(host, 'pr-1', 'acme/one', LOCK)).rejects.toThrow(/belongs to acme\/two/)
     expect(host.volumes.size).toBe(1)
   })
 
@@ -59,7 +65,7 @@ describe('teardown', () => {
     host.add({ name: 'pr-1-lock', labels: labels('pr-1', 'lock', 'acme/one') })
     for (const name of ['pr-1-lb-next', 'pr-1-lb-old']) host.add({ name, labels: labels('pr-1', 'lb', 'acme/one') })
     host.calls = []
-    expect(await teardown(host, 'pr-1', 'acme/one')).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-lb-next', 'pr-1-lb-old', 'pr-1-net'] })
+    expect(await teardown(host, 'pr-1', 'acme/one', LOCK)).toEqual({ removed: ['pr-1-g1-1', 'pr-1-lb', 'pr-1-lb-next', 'pr-1-lb-old', 'pr-1-net'] })
     expect([...host.containers.values()].map((c) => c.name)).toEqual(['pr-1-lock'])
   })
 
@@ -69,7 +75,7 @@ describe('teardown', () => {
     const host = new FakeHost()
     await deployed(host, 'pr-1', 'acme/one')
     host.add({ name: 'pr-1-release-g2', labels: labels('pr-1', 'release', 'acme/one') })
-    expect((await teardown(host, 'pr-1', 'acme/one')).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-release-g2', 'pr-1-net'])
+    expect((await teardown(host, 'pr-1', 'acme/one', LOCK)).removed).toEqual(['pr-1-g1-1', 'pr-1-lb', 'pr-1-release-g2', 'pr-1-net'])
     expect(host.containers.size).toBe(0)
   })
 
@@ -77,7 +83,7 @@ describe('teardown', () => {
     recordLog()
     const host = new FakeHost()
     await deployed(host, 'pr-42', 'acme/one')
-    await expect(teardown(host, 'pr-42', 'acme/two')).rejects.toThrow(
+    await expect(teardown(host, 'pr-42', 'acme/two', LOCK)).rejects.toThrow(
       "Deployment 'pr-42' on the Docker host belongs to acme/one, and this teardown is for acme/two",
     )
     expect(host.calls).toEqual([])
@@ -88,13 +94,13 @@ describe('teardown', () => {
     const lines = recordLog()
     const host = new FakeHost()
     await deployed(host, 'pr-7')
-    expect((await teardown(host, 'pr-7', 'acme/one')).removed).toHaveLength(3)
+    expect((await teardown(host, 'pr-7', 'acme/one', LOCK)).removed).toHaveLength(3)
     expect(lines[0]).toBe("Deployment 'pr-7' has no owner label (an earlier version of vic-lb-action created it): acme/one removes it.")
   })
 
   it('says so when there is nothing to remove', async () => {
     const lines = recordLog()
-    expect(await teardown(new FakeHost(), 'pr-9', 'acme/one')).toEqual({ removed: [] })
+    expect(await teardown(new FakeHost(), 'pr-9', 'acme/one', LOCK)).toEqual({ removed: [] })
     expect(lines).toEqual(["Nothing to remove: no containers, networks or volumes of deployment 'pr-9' on the Docker host."])
   })
 
@@ -103,8 +109,48 @@ describe('teardown', () => {
     const host = new FakeHost()
     await deployed(host, 'pr-1', 'acme/one')
     host.fail('remove network pr-1-net', new Error('network has active endpoints'))
-    await expect(teardown(host, 'pr-1', 'acme/one')).rejects.toThrow(
+    await expect(teardown(host, 'pr-1', 'acme/one', LOCK)).rejects.toThrow(
       "Teardown of deployment 'pr-1' could not remove: network net-pr-1-net: network has active endpoints. Run teardown again",
     )
+  })
+  it("of a routed deployment takes its route off the shared ingress first, under the ingress's lock, and leaves the other previews routed", async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.images = ['haproxy:3.0']
+    const { settings, profile } = contextOf(host, emptyPlan(), { settings: { ingress: { name: 'previews', hostname: 'pr-1.example.test' } } }).ctx
+    await ensureIngress(host, profile, settings, () => {})
+    for (const deployment of ['pr-1', 'pr-2'])
+      await writeRoute(
+        host,
+        'previews',
+        {
+          deployment,
+          hostname: `${deployment}.example.test`,
+          serving: [{ name: `${deployment}-g1-1`, port: 80 }],
+          candidates: [],
+          healthCheckPath: '/',
+          timeouts: { response: 60, tunnel: 60 },
+        },
+        'haproxy:3.0',
+      )
+    await deployed(host, 'pr-1')
+    host.containers.delete(host.byName('pr-1-lb')!.id)
+    host.calls = []
+    expect((await teardown(host, 'pr-1', 'local', LOCK)).removed).toEqual(['pr-1-g1-1', 'pr-1-net'])
+
+    const reloaded = host.calls.indexOf('signal previews SIGUSR2')
+    expect(host.calls.slice(0, reloaded + 1).filter((c) => !c.includes('lease'))).toEqual([
+      'create previews-lock',
+      'remove pr-1-route',
+      'put previews /tmp/haproxy-candidate.cfg',
+      'exec previews haproxy -c -f /tmp/haproxy-candidate.cfg as the container user',
+      'put previews /usr/local/etc/haproxy/haproxy.cfg',
+      'signal previews SIGUSR2',
+    ])
+    expect(host.calls.indexOf('remove pr-1-g1-1')).toBeGreaterThan(reloaded)
+    expect((await readRoutes(host, 'previews')).routes.map((r) => r.deployment)).toEqual(['pr-2'])
+    const config = host.byName('previews')!.files.get('/usr/local/etc/haproxy/haproxy.cfg')!
+    expect(config).toContain('pr-2.example.test')
+    expect(config).not.toContain('pr-1')
   })
 })

@@ -122,7 +122,7 @@ async function runTeardown(host: DockerHost, { host: profile }: Engine, inputs: 
     runFinished: runFinishedVia(github),
   }
   const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
-    const result = await teardown(leased, deployment, inputs.owner)
+    const result = await teardown(leased, deployment, inputs.owner, lock)
     await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() })
     await recordRemoved(github, currentEnvironment(inputs.environment, deployment), 'teardown')
     return result

@@ -172,7 +172,7 @@ export async function prune(host: DockerHost, settings: PruneSettings, context: 
         const objects = (await listObjects(leased, [`${LABEL.deployment}=${decision.deployment}`])).filter((o) => o.role !== 'lock')
         const [current] = summarizeDeployments(objects)
         const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` }
-        if (again.remove) await teardown(leased, decision.deployment, settings.owner)
+        if (again.remove) await teardown(leased, decision.deployment, settings.owner, context.lock)
         return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` }
       })
       ;(outcome.remove ? report.removed : report.kept).push(outcome)

@@ -67,7 +67,11 @@ export interface Ingress {
 
 // The ingress as the host has it, undefined when there is none; a container of its name that is
 // not it is refused.
-export async function findIngress(host: DockerHost, profile: HostProfile, name: string): Promise<(Ingress & { spec: IngressSpec; running: boolean }) | undefined> {
+export async function findIngress(
+  host: DockerHost,
+  profile: HostProfile,
+  name: string,
+): Promise<(Ingress & { spec: IngressSpec; running: boolean }) | undefined> {
   const labels = await host.labelsOf('container', name)
   if (!labels) return undefined
   if (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name)
