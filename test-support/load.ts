@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net'
 import { Agent, fetch as fetchWith } from 'undici'
 
 // A bounded load generator shared by the end-to-end tests and the benchmarks. It only ever aims
@@ -16,14 +17,17 @@ export interface LoadReport {
 // A bounded load generator: `concurrency` clients with keep-alive send GETs back to back until
 // stopped, or until `maxSeconds` at the latest. With `ca`, an https URL's certificate is verified
 // against it (a test's self-signed certificate). Every request carries `headers` (credentials).
+// With `onLoopback`, the URL's host name is connected to on 127.0.0.1 (a shared ingress's preview,
+// whose name no DNS knows): fetch sends no Host header of a test's choosing.
 export function startLoad(
   url: string,
   concurrency = 4,
   maxSeconds = 120,
   ca?: string,
   headers: Record<string, string> = {},
+  onLoopback = false,
 ): { stop: () => Promise<LoadReport> } {
-  const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined
+  const dispatcher = ca || onLoopback ? new Agent({ connect: { ...(ca ? { ca } : {}), ...(onLoopback ? { lookup: toLoopback } : {}) } }) : undefined
   const report: LoadReport = { total: 0, failed: 0, failures: [], bodies: new Map(), failureWindowMs: 0 }
   let firstFailure = 0
   const until = Date.now() + maxSeconds * 1000
@@ -54,4 +58,10 @@ export function startLoad(
       return report
     },
   }
+}
+
+// A lookup that answers 127.0.0.1 for every name (net.connect's lookup option).
+export const toLoopback: LookupFunction = (_hostname, options, done) => {
+  if (options.all) done(null, [{ address: '127.0.0.1', family: 4 }])
+  else done(null, '127.0.0.1', 4)
 }

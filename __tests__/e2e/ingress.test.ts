@@ -1,0 +1,129 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { Agent, fetch } from 'undici'
+import { startLoad, toLoopback } from '../../test-support/load'
+import { IMAGES, docker, explain, freePort, localInputs, objectsOf, removeDeployment, runAction, startAction, uniquePrefix } from './harness'
+
+// Many previews on one shared ingress (#18), each under its own host name: routed by the Host
+// header, each with its own zero-downtime redeploys and teardown, the ingress made once and
+// recovering its routes. Host names end in .test, which no DNS answers: every request goes to
+// 127.0.0.1 (the published ingress) with the name in its Host header.
+
+const deployments: string[] = []
+const ingresses: string[] = []
+afterAll(() => {
+  deployments.forEach(removeDeployment)
+  for (const ingress of ingresses) {
+    docker('rm', '-f', ingress, `${ingress}-lock`)
+    docker('network', 'rm', `${ingress}-net`)
+  }
+})
+
+const onLoopback = new Agent({ connect: { lookup: toLoopback } })
+
+// What a request for that URL gets: status and body.
+async function answer(url: string): Promise<string> {
+  const response = await fetch(url, { dispatcher: onLoopback, signal: AbortSignal.timeout(5000) })
+  return `${response.status} ${(await response.text()).trim()}`
+}
+
+async function answers(url: string, requests = 12): Promise<Set<string>> {
+  const seen = new Set<string>()
+  for (let i = 0; i < requests; i++) seen.add(await answer(url))
+  return seen
+}
+
+// An ingress of the test's own, published on a free port, and a deployment's inputs for it.
+async function sharedIngress(
+  tag: string,
+): Promise<{ name: string; routed: (prefix: string, extra?: Record<string, string>) => Promise<Record<string, string>> }> {
+  const name = uniquePrefix(`ing-${tag}`)
+  ingresses.push(name)
+  const port = String(await freePort())
+  return {
+    name,
+    routed: async (prefix, extra = {}) => {
+      deployments.push(prefix)
+      return { ...(await localInputs(prefix, { instances: '2', ...extra })), 'lb-port': port, ingress: name, hostname: `${prefix}.preview.test`, 'lb-name': '' }
+    },
+  }
+}
+
+const ingressContainers = (name: string): string[] => docker('ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Names}}').split('\n').filter(Boolean)
+
+describe('a shared ingress', () => {
+  it('serves two previews deployed at once, each under its own name only, with one load-balancer; an unknown name gets a 404 that names nothing', async () => {
+    const ingress = await sharedIngress('two')
+    const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
+    const [inputsA, inputsB] = await Promise.all([ingress.routed(a), ingress.routed(b, { image: IMAGES.web2 })])
+    const [runA, runB] = await Promise.all([startAction(inputsA).finished, startAction(inputsB).finished])
+    expect(runA.code, explain(runA)).toBe(0)
+    expect(runB.code, explain(runB)).toBe(0)
+    expect(runA.outputs.url).toBe(`http://${a}.preview.test:${inputsA['lb-port']}`)
+    expect(runA.outputs['lb-container']).toBe(runB.outputs['lb-container'])
+    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
+
+    expect([...(await answers(runA.outputs.url))].every((s) => s.startsWith('200 web v1'))).toBe(true)
+    expect([...(await answers(runB.outputs.url))].every((s) => s.startsWith('200 web v2'))).toBe(true)
+    const unknown = await answer(`http://nobody.preview.test:${inputsA['lb-port']}/`)
+    expect(unknown).toBe('404 No preview here.')
+    // Each preview's objects are its own: no load-balancer among them.
+    expect(objectsOf(a).filter((o) => o.includes('-lb'))).toEqual([])
+  })
+
+  it('redeploys one preview under load with no failed request of either, and its teardown leaves the other serving', async () => {
+    const ingress = await sharedIngress('zdt')
+    const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
+    const inputsA = await ingress.routed(a)
+    const inputsB = await ingress.routed(b)
+    const first = await runAction(inputsA)
+    expect(first.code, explain(first)).toBe(0)
+    const other = await runAction(inputsB)
+    expect(other.code, explain(other)).toBe(0)
+
+    const loads = [first, other].map((run) => startLoad(`${run.outputs.url}/`, 4, 120, undefined, {}, true))
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const redeployed = await runAction({ ...inputsA, image: IMAGES.web2 })
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const [onA, onB] = await Promise.all(loads.map((load) => load.stop()))
+    expect(redeployed.code, explain(redeployed)).toBe(0)
+    expect(onA.failures).toEqual([])
+    expect(onB.failures).toEqual([])
+    expect(onA.total).toBeGreaterThan(50)
+    expect([...onA.bodies.keys()].some((body) => body.startsWith('web v2'))).toBe(true)
+
+    const down = await runAction({ command: 'teardown', 'instance-prefix': a })
+    expect(down.code, explain(down)).toBe(0)
+    expect(down.stdout).toContain(`Removed the route of deployment '${a}' from ingress '${ingress.name}'`)
+    expect(objectsOf(a)).toEqual([])
+    expect(await answer(`${first.outputs.url}/`)).toBe('404 No preview here.')
+    expect([...(await answers(`${other.outputs.url}/`))].every((s) => s.startsWith('200 web v1'))).toBe(true)
+  })
+
+  it('keeps every route when restarted, and when removed the next deploy makes it again with every route', async () => {
+    const ingress = await sharedIngress('keep')
+    const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
+    const inputsA = await ingress.routed(a)
+    const runs = [await runAction(inputsA), await runAction(await ingress.routed(b))]
+    for (const run of runs) expect(run.code, explain(run)).toBe(0)
+
+    docker('restart', ingress.name)
+    for (const run of runs) await expect.poll(() => answer(`${run.outputs.url}/`), { timeout: 10_000 }).toMatch(/^200 web v1/)
+
+    docker('rm', '-f', ingress.name)
+    const again = await runAction(inputsA)
+    expect(again.code, explain(again)).toBe(0)
+    for (const run of runs) expect(await answer(`${run.outputs.url}/`)).toMatch(/^200 web v1/)
+  })
+
+  it('refuses a deploy that names other settings for it, changing nothing', async () => {
+    const ingress = await sharedIngress('same')
+    const a = uniquePrefix('inga')
+    const inputs = await ingress.routed(a)
+    expect((await runAction(inputs)).code).toBe(0)
+    const before = objectsOf(a)
+    const moved = await runAction({ ...inputs, image: IMAGES.web2, 'lb-port': String(await freePort()) })
+    expect(moved.code).toBe(1)
+    expect(moved.stdout).toMatch(new RegExp(`::error::Ingress '${ingress.name}' serves the previews of several deployments and was made with lb-port`))
+    expect(objectsOf(a)).toEqual(before)
+  })
+})
