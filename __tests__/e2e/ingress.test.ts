@@ -1,7 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, fetch } from 'undici'
 import { startLoad, toLoopback } from '../../test-support/load'
-import { IMAGES, docker, explain, freePort, localInputs, objectsOf, removeDeployment, runAction, startAction, uniquePrefix } from './harness'
+import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
+import { IMAGES, ON_DOCKERD, docker, explain, freePort, localInputs, objectsOf, removeDeployment, runAction, startAction, uniquePrefix } from './harness'
 
 // Many previews on one shared ingress (#18), each under its own host name: routed by the Host
 // header, each with its own zero-downtime redeploys and teardown, the ingress made once and
@@ -125,5 +126,28 @@ describe('a shared ingress', () => {
     expect(moved.code).toBe(1)
     expect(moved.stdout).toMatch(new RegExp(`::error::Ingress '${ingress.name}' serves the previews of several deployments and was made with lb-port`))
     expect(objectsOf(a)).toEqual(before)
+  })
+})
+
+// The stand-in proxies dockerd's socket: on another engine there is nothing to run it against.
+describe.runIf(ON_DOCKERD)('a shared ingress through the VCH stand-in', () => {
+  let proxy: VchProxy
+  beforeAll(async () => {
+    proxy = await startVchProxy({ mode: 'vch', startDelayMs: 1000 })
+  })
+  afterAll(() => proxy.close())
+
+  it('is made on one network at create, its previews joining its network before they start, and serves each under its name', async () => {
+    const ingress = await sharedIngress('vch')
+    const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
+    const runs = await Promise.all([
+      ingress.routed(a, { 'docker-host': proxy.url }).then((inputs) => runAction(inputs)),
+      ingress.routed(b, { 'docker-host': proxy.url, image: IMAGES.web2 }).then((inputs) => runAction(inputs)),
+    ])
+    for (const run of runs) expect(run.code, explain(run)).toBe(0)
+    expect(runs[0]!.stdout).toContain('VCH: containers are created on one network each')
+    expect(await answer(`${runs[0]!.outputs.url}/`)).toMatch(/^200 web v1/)
+    expect(await answer(`${runs[1]!.outputs.url}/`)).toMatch(/^200 web v2/)
+    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
   })
 })
