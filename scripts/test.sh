@@ -35,10 +35,11 @@ HAPROXY_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/t
   $E2E/keep-alive.test.ts $E2E/exposure.test.ts $E2E/lifecycle.test.ts $E2E/protection.test.ts)
 # What the host does: deploy, redeploy under load, scale, concurrency (lock and lease), teardown,
 # cancellation and failures (its process list, events, errors and port publishing), the release
-# command (a one-off container: wait, logs, removal) and companion services (network aliases, volumes).
+# command (a one-off container: wait, logs, removal), companion services (network aliases, volumes)
+# and a shared ingress (its network joined before start, reloads under its lock).
 HOST_CORE=($E2E/deploy.test.ts $E2E/redeploy.test.ts $E2E/load.test.ts $E2E/lifecycle.test.ts
   $E2E/lease.test.ts $E2E/cancel.test.ts $E2E/keep-alive.test.ts $E2E/failures.test.ts $E2E/exposure.test.ts $E2E/protection.test.ts
-  $E2E/release.test.ts $E2E/services.test.ts)
+  $E2E/release.test.ts $E2E/services.test.ts $E2E/ingress.test.ts)
 # The newest engines Debian ships (trixie): deploy and scale 3 -> 5 -> 2 and teardown (deploy),
 # redeploy under load with no failed request (redeploy), concurrency: two runs of one deployment,
 # a dead run's lock, teardown with the lock (lifecycle) and the lease (lease).

@@ -1,7 +1,7 @@
 import { log } from './log'
 import { randomBytes } from 'node:crypto'
 import { InputError, LeaseLostError } from './errors'
-import { type DeploySettings } from './inputs'
+import { type DeploySettings, type IngressSettings } from './inputs'
 import { describe, type Engine } from './docker/engine'
 import type { DockerHost } from './docker/deploy-host'
 import type { HostProfile } from './docker/host-profile'
@@ -93,7 +93,7 @@ export async function deploy(
     serviceImages.map((i) => i.id),
     state,
   )
-  log.info(describePlan(plan, state))
+  log.info(describePlan(plan, state, settings.ingress))
   if (settings.services.length + state.services.length > 0) log.info(describeServices(services))
   const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host)
   if (resources) log.info(resources)
@@ -235,11 +235,11 @@ function refuseForeign(kind: string, name: string, labelled: string | undefined,
   throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`)
 }
 
-function describePlan(plan: DeployPlan, state: DeploymentState): string {
+function describePlan(plan: DeployPlan, state: DeploymentState, ingress: IngressSettings | undefined): string {
   const kept = plan.serving.length - plan.create.length
   return [
     `Generation ${plan.generation}: ${kept} instance(s) kept, ${plan.create.length} to start`,
     plan.removeAfter.length + plan.removeFirst.length > 0 ? `, ${plan.removeAfter.length + plan.removeFirst.length} to remove` : '',
-    `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
+    ingress ? `; served as ${ingress.hostname} on ingress '${ingress.name}'.` : `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
   ].join('')
 }

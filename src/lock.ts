@@ -88,6 +88,7 @@ export interface LockHolder {
 }
 
 const POLL_MS = 1_000
+const INGRESS_POLL_MS = 100
 // How often a waiting run asks GitHub again whether the holder's workflow run has completed.
 const ASK_GITHUB_EVERY_MS = 10_000
 const REPORT_EVERY_MS = 10_000
@@ -150,8 +151,9 @@ export function withDeploymentLock<T>(host: DockerHost, deployment: string, opti
 
 // The same for one change of a shared ingress's routes: taken inside the deployment's lock (never
 // the other way round, so two runs cannot wait for each other), for as long as one change takes.
+// It is held for a record write and a reload, a second or so: waiters ask again often.
 export function withIngressLock<T>(host: DockerHost, ingress: string, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {
-  return withLock(host, { kind: 'ingress', name: ingress }, options, fn)
+  return withLock(host, { kind: 'ingress', name: ingress }, { pollMs: INGRESS_POLL_MS, ...options }, fn)
 }
 
 async function withLock<T>(host: DockerHost, locked: Locked, options: LockOptions, fn: (host: DockerHost) => Promise<T>): Promise<T> {

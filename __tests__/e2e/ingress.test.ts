@@ -116,6 +116,23 @@ describe('a shared ingress', () => {
     for (const run of runs) expect(await answer(`${run.outputs.url}/`)).toMatch(/^200 web v1/)
   })
 
+  it('serves 20 previews with one load-balancer container, each under its own name', async () => {
+    const ingress = await sharedIngress('twenty')
+    const prefixes = Array.from({ length: 20 }, (_, i) => uniquePrefix(`p${i}`))
+    const runs = []
+    // Five at a time: deploys of different previews change the ingress's routes at once.
+    for (let i = 0; i < prefixes.length; i += 5)
+      runs.push(...(await Promise.all(prefixes.slice(i, i + 5).map(async (prefix) => runAction(await ingress.routed(prefix, { instances: '1' }))))))
+    for (const run of runs) expect(run.code, explain(run)).toBe(0)
+    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
+    expect(
+      docker('ps', '--filter', 'label=io.github.vic-lb-action.role=lb', '--format', '{{.Names}}')
+        .split('\n')
+        .filter((n) => prefixes.some((p) => n.startsWith(p))),
+    ).toEqual([])
+    for (const [i, run] of runs.entries()) expect(await answer(`${run.outputs.url}/`), prefixes[i]).toMatch(/^200 web v1/)
+  })
+
   it('refuses a deploy that names other settings for it, changing nothing', async () => {
     const ingress = await sharedIngress('same')
     const a = uniquePrefix('inga')
