@@ -89,3 +89,20 @@ describe('ingressRoute', () => {
     expect(host.byName('previews')!.files.get(CONFIG)).not.toContain('web-g2-1')
   })
 })
+
+describe('a host name', () => {
+  it('is served for one deployment only: another is refused before it changes anything, without being named', async () => {
+    recordLog()
+    const host = new FakeHost()
+    const underLock = locking(host)
+    await (
+      await ingressRoute(contextOf(host, emptyPlan({ serving: [{ name: 'web-g1-1', port: 80 }] }), { settings: ROUTED }).ctx, NONE, underLock)
+    ).switchTraffic()
+    host.calls = []
+    const other = contextOf(host, newGeneration, { settings: { ...ROUTED, instancePrefix: 'shop' } }).ctx
+    await expect(ingressRoute(other, NONE, underLock)).rejects.toThrow(
+      "Host name web.preview.example.test is served on ingress 'previews' by another deployment already. Choose another hostname, or tear that deployment down first.",
+    )
+    expect(host.calls).toEqual(['lock', 'unlock'])
+  })
+})

@@ -11,7 +11,7 @@ import type { LoadBalancer, Start, Switched } from '../steps/load-balancer'
 import { drainRecorded, endpointsOf, stillServing, waitFor } from '../steps/switch'
 import { candidateBackendOf, renderIngressConfig, servingBackendOf, type IngressRoute } from './config'
 import { ensureIngress, reloadIngress, type Ingress } from './ensure'
-import { readRoute, removeRoute, writeRoute } from './record'
+import { readRoute, readRoutes, removeRoute, writeRoute } from './record'
 
 // A routed deployment's load-balancer: its route on a shared ingress (DESIGN.md), behind the same
 // LoadBalancer as a load-balancer of its own. Its new instances join the ingress's network; its
@@ -25,9 +25,10 @@ export async function ingressRoute(ctx: StepContext, state: DeploymentState, und
   const { settings } = ctx
   // Made or started under the lock, so that two first deploys make one. Not undone by a deploy
   // that fails: it is shared, and another deployment may route through it by then.
-  const [ingress, previous] = await underLock((host) =>
-    Promise.all([ensureIngress(host, ctx.profile, settings, () => {}), readRoute(host, settings.instancePrefix)]),
-  )
+  const [ingress, previous] = await underLock(async (host) => {
+    await refuseTakenHostname(host, settings.ingress!.name, settings.ingress!.hostname, settings.instancePrefix)
+    return Promise.all([ensureIngress(host, ctx.profile, settings, () => {}), readRoute(host, settings.instancePrefix)])
+  })
   return new IngressRouteBalancer(ctx, state, ingress, previous, underLock)
 }
 
@@ -140,10 +141,22 @@ export class IngressRouteBalancer implements LoadBalancer {
     const { ctx } = this
     ctx.signal?.throwIfAborted()
     await this.underLock(async (host) => {
+      // Again under the lock: another deployment may have claimed the name since this run began.
+      await refuseTakenHostname(host, ctx.settings.ingress!.name, route.hostname, route.deployment)
       this.changed = true
       ctx.record.changed = true
       await writeRoute(host, ctx.settings.ingress!.name, route, ctx.settings.haproxyImage)
       await reloadIngress(host, this.ingress)
     })
   }
+}
+
+// One deployment per host name: HAProxy would send the name's requests to the first route alone.
+// Another repository's deployment may hold it, so it is not named.
+async function refuseTakenHostname(host: DockerHost, ingress: string, hostname: string, deployment: string): Promise<void> {
+  const holder = (await readRoutes(host, ingress)).routes.find((r) => r.hostname === hostname && r.deployment !== deployment)
+  if (holder)
+    throw new Error(
+      `Host name ${hostname} is served on ingress '${ingress}' by another deployment already. Choose another hostname, or tear that deployment down first.`,
+    )
 }
