@@ -86,9 +86,9 @@ describe('parseCommandLine', () => {
   })
 
   it.each([
-    [[], /Expected one command \(deploy, teardown, prune\), got 0/],
+    [[], /Expected one command \(deploy, teardown, prune, remove-ingress\), got 0/],
     [['deploy', 'teardown'], /got 2/],
-    [['destroy'], /Unknown command 'destroy'. Expected one of: deploy, teardown, prune/],
+    [['destroy'], /Unknown command 'destroy'. Expected one of: deploy, teardown, prune, remove-ingress/],
     [['deploy', '--no-such-flag', 'x'], /Unknown option '--no-such-flag'/],
     [['deploy', '--tls-cert', '-----BEGIN CERTIFICATE-----'], /--tls-cert/],
   ])('refuses %j', (args, message) => {

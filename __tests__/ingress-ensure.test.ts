@@ -42,7 +42,12 @@ describe('ensureIngress', () => {
     const container = host.byName('previews')!
     expect(container.labels).toMatchObject({ [LABEL.role]: 'ingress', [LABEL.ingress]: 'previews' })
     expect(container.labels).not.toHaveProperty(LABEL.deployment)
-    expect(JSON.parse(container.labels![LABEL.ingressSpec]!)).toEqual({ haproxyImage: 'haproxy:3.0', externalNetwork: '', lbPort: 8081, drainTimeout: settings.timeouts.drain })
+    expect(JSON.parse(container.labels![LABEL.ingressSpec]!)).toEqual({
+      haproxyImage: 'haproxy:3.0',
+      externalNetwork: '',
+      lbPort: 8081,
+      drainTimeout: settings.timeouts.drain,
+    })
     expect(container.spec?.HostConfig?.NetworkMode).toBe('previews-net')
     expect(container.files.get(`/usr/local/etc/haproxy/${CONFIG_FILE}`)).toContain('acl routed var(txn.host) -m str pr-3.preview.example.test')
   })

@@ -146,12 +146,18 @@ describe('readInputs: defaults', () => {
 })
 
 describe('readInputs: command', () => {
-  it('knows deploy, teardown and prune', () => {
-    expect([...COMMANDS].sort()).toEqual(['deploy', 'prune', 'teardown'])
+  it('knows deploy, teardown, prune and remove-ingress', () => {
+    expect([...COMMANDS].sort()).toEqual(['deploy', 'prune', 'remove-ingress', 'teardown'])
   })
 
   it.each([...COMMANDS])('accepts %s', (command) => {
-    expect(parse({ command, image: 'nginx', 'max-age': '1d', 'instance-prefix': 'pr-1' }).command).toBe(command)
+    expect(parse({ command, image: 'nginx', 'max-age': '1d', 'instance-prefix': 'pr-1', ingress: 'previews', hostname: HOSTNAME }).command).toBe(command)
+  })
+
+  it('remove-ingress needs the ingress, and is forced only when told', () => {
+    expect(refusal({ command: 'remove-ingress' }, 'ingress').message).toContain("Command 'remove-ingress' needs 'ingress'")
+    expect(parse({ command: 'remove-ingress', ingress: 'previews' }).removeIngress).toEqual({ name: 'previews', force: false })
+    expect(parse({ command: 'remove-ingress', ingress: 'previews', force: 'true' }).removeIngress).toEqual({ name: 'previews', force: true })
   })
 
   it.each(['Deploy', 'destroy', 'deploy teardown', 'undeploy'])('refuses %j and lists the commands', (command) => {

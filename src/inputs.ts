@@ -11,7 +11,7 @@ import { InputError } from './errors'
 import { LOCAL_OWNER } from './labels'
 import { lockName, networkName, serviceContainerName } from './names'
 
-export const COMMANDS = ['deploy', 'teardown', 'prune'] as const
+export const COMMANDS = ['deploy', 'teardown', 'prune', 'remove-ingress'] as const
 export type Command = (typeof COMMANDS)[number]
 
 export const PULL_POLICIES = ['always', 'missing', 'never'] as const
@@ -35,7 +35,8 @@ export const INPUT_SPECS: InputSpec[] = [
   {
     name: 'command',
     default: 'deploy',
-    description: 'What to do: `deploy`, `teardown`, or `prune` (remove old deployments, see `max-age`).',
+    description:
+      'What to do: `deploy`, `teardown`, `prune` (remove old deployments, see `max-age`), or `remove-ingress` (remove the shared load-balancer `ingress`, see `force`).',
   },
   {
     name: 'docker-host',
@@ -191,6 +192,11 @@ export const INPUT_SPECS: InputSpec[] = [
       'With `github-token` (and `deployments: write`): the GitHub environment each deploy is recorded in as a GitHub deployment of the commit (in progress, then success with the URL or failure; inactive after teardown). One transient environment shared by every pull request leaves none to delete by hand; a per-pull-request name such as `pr-42` works too.',
   },
   {
+    name: 'force',
+    description:
+      'For `remove-ingress`: `true` removes the ingress even while deployments are routed through it. They serve nothing until a deploy that names the ingress makes it again, with every route. Without it, `remove-ingress` refuses while any deployment is routed.',
+  },
+  {
     name: 'max-age',
     description: 'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
   },
@@ -321,6 +327,7 @@ export interface Inputs {
   environment: string
   deploy?: DeploySettings
   prune?: PruneSettings
+  removeIngress?: { name: string; force: boolean }
 }
 
 // Gives an input's raw value, or undefined when it was not given at all (then its default applies).
@@ -402,6 +409,11 @@ export function readInputs(read: InputReader, env: NodeJS.ProcessEnv = process.e
   }
   if (command === 'deploy') inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs)
   if (command === 'prune') inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken)
+  if (command === 'remove-ingress') {
+    const ingress = raw('ingress')
+    if (!ingress) throw new InputError("Command 'remove-ingress' needs 'ingress': the name of the shared load-balancer to remove.")
+    inputs.removeIngress = { name: loadBalancerName(ingress, 'ingress', instancePrefix, 'previews'), force: boolean(raw('force') || 'false', 'force') }
+  }
   return inputs
 }
 

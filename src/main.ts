@@ -11,6 +11,7 @@ import { teardown } from './teardown'
 import { describePrune, prune, summarizePrune } from './prune'
 import { imageOnHost, withDeploymentLock, withIngressLock } from './lock'
 import type { UnderIngressLock } from './ingress/route'
+import { removeIngress } from './ingress/remove'
 import { connectGitHub, type GitHubApi } from './github/api'
 import { announceDeployed, announceRemoved, deployedEnvironment } from './github/announce'
 import { currentCommit, currentPullRequest, runUrlOf } from './github/event'
@@ -42,7 +43,8 @@ export async function run(read: InputReader = readActionInput): Promise<{ cancel
     const host = dockerodeHost(engine.docker)
     if (inputs.command === 'deploy') await runDeploy(host, engine, inputs, github, signal)
     else if (inputs.command === 'teardown') await runTeardown(host, engine, inputs, github, signal)
-    else await runPrune(host, engine, inputs, github, signal)
+    else if (inputs.command === 'prune') await runPrune(host, engine, inputs, github, signal)
+    else await runRemoveIngress(host, engine, inputs, signal)
   } catch (error) {
     log.setFailed(failureOf(error, signal))
   } finally {
@@ -154,6 +156,13 @@ function runFinishedVia(github: GitHubApi | undefined): ((run: string) => Promis
 
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
 // when it is there. Only a host without any image needs it pulled first.
+// Under the ingress's lock, so that no deploy routes through it meanwhile.
+async function runRemoveIngress(host: DockerHost, { host: profile }: Engine, inputs: Inputs, signal: AbortSignal): Promise<void> {
+  const { name, force } = inputs.removeIngress!
+  const lock = { operation: 'route' as const, host: profile, image: await lockImage(host, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal }
+  await withIngressLock(host, name, lock, (leased) => removeIngress(leased, name, force))
+}
+
 async function lockImage(host: DockerHost, inputs: Inputs, signal: AbortSignal): Promise<string> {
   const onHost = await imageOnHost(host, inputs.haproxyImage)
   if (onHost) return onHost
