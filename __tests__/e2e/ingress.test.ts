@@ -13,9 +13,16 @@ const deployments: string[] = []
 const ingresses: string[] = []
 afterAll(() => {
   deployments.forEach(removeDeployment)
+  // Whatever of each ingress a test left (one removes its own).
+  const leftOf = (ingress: string, what: string[]) =>
+    docker(...what, '--filter', `label=io.github.vic-lb-action.ingress=${ingress}`, '-q')
+      .split('\n')
+      .filter(Boolean)
   for (const ingress of ingresses) {
-    docker('rm', '-f', ingress, `${ingress}-lock`)
-    docker('network', 'rm', `${ingress}-net`)
+    const containers = leftOf(ingress, ['ps', '-a'])
+    if (containers.length > 0) docker('rm', '-f', ...containers)
+    const networks = leftOf(ingress, ['network', 'ls'])
+    if (networks.length > 0) docker('network', 'rm', ...networks)
   }
 })
 
@@ -131,6 +138,21 @@ describe('a shared ingress', () => {
         .filter((n) => prefixes.some((p) => n.startsWith(p))),
     ).toEqual([])
     for (const [i, run] of runs.entries()) expect(await answer(`${run.outputs.url}/`), prefixes[i]).toMatch(/^200 web v1/)
+  })
+
+  it('is removed only explicitly: refused while a preview is routed, then removed with its network', async () => {
+    const ingress = await sharedIngress('rm')
+    const a = uniquePrefix('inga')
+    expect((await runAction(await ingress.routed(a))).code).toBe(0)
+    const refused = await runAction({ command: 'remove-ingress', ingress: ingress.name })
+    expect(refused.code).toBe(1)
+    expect(refused.stdout).toContain(`::error::Ingress '${ingress.name}' still routes 1 deployment(s). Nothing was removed.`)
+    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
+    expect((await runAction({ command: 'teardown', 'instance-prefix': a })).code).toBe(0)
+    const removed = await runAction({ command: 'remove-ingress', ingress: ingress.name })
+    expect(removed.code, explain(removed)).toBe(0)
+    expect(ingressContainers(ingress.name)).toEqual([])
+    expect(docker('network', 'ls', '--filter', `name=^${ingress.name}-net$`, '--format', '{{.Name}}')).toBe('')
   })
 
   it('refuses a deploy that names other settings for it, changing nothing', async () => {
