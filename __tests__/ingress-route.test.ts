@@ -90,6 +90,20 @@ describe('ingressRoute', () => {
   })
 })
 
+describe('a first route', () => {
+  it('goes to serving at once, in one reload: nothing served the name before', async () => {
+    recordLog()
+    const host = new FakeHost()
+    const underLock = locking(host)
+    const { ctx, waits } = contextOf(host, newGeneration, { settings: ROUTED })
+    const route = await ingressRoute(ctx, NONE, underLock)
+    host.calls = []
+    await route.switchTraffic()
+    expect(host.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal previews SIGUSR2'])
+    expect(waits.map((w) => w.backend)).toEqual(['r:web'])
+  })
+})
+
 describe('a host name', () => {
   it('is served for one deployment only: another is refused before it changes anything, without being named', async () => {
     recordLog()

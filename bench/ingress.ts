@@ -3,16 +3,16 @@
 // `haproxy -c` time and memory with P routes, and the requests that failed on other previews while
 // one redeployed (target 0).
 //
-//   npx tsx bench/ingress.ts [--previews 1,10,50] [--out bench/ingress-results.md]
+//   npx tsx bench/ingress.ts [--previews 1,10,50] [--haproxy-image vic-lb-test/haproxy:2.6] [--out bench/ingress-results.md]
 //
 // Needs `npm run build` and the local test images. Everything it creates is named
 // bench-ingress-<random>… and removed at the end, on failure and on SIGINT/SIGTERM. Requests go to
 // 127.0.0.1 only, with each preview's host name (no DNS knows them).
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
 import { startLoad } from '../test-support/load'
 import { docker, freePort } from '../test-support/host'
 import { CLI, HAPROXY_IMAGE, WEB_IMAGE, machine, runBenchmark } from './load-run'
@@ -20,6 +20,7 @@ import { CLI, HAPROXY_IMAGE, WEB_IMAGE, machine, runBenchmark } from './load-run
 const { values: flags } = parseArgs({
   options: {
     previews: { type: 'string', default: '1,10,50' },
+    'haproxy-image': { type: 'string', default: HAPROXY_IMAGE },
     out: { type: 'string', default: path.resolve(__dirname, 'ingress-results.md') },
   },
 })
@@ -34,18 +35,26 @@ interface Setup {
   port: number
 }
 
-// One preview with the action's CLI; its wall time in seconds.
-function deployPreview(prefix: string, setup: Setup, image = WEB_IMAGE): number {
-  const args = ['deploy', '--image', image, '--haproxy-image', HAPROXY_IMAGE, '--instances', String(INSTANCES), '--external-network=', '--pull', 'never']
+// One preview with the action's CLI; its wall time in seconds. Not execFileSync: the load on the
+// other previews runs in this process and must go on meanwhile.
+async function deployPreview(prefix: string, setup: Setup, image = WEB_IMAGE): Promise<number> {
+  const args = [
+    'deploy',
+    '--image',
+    image,
+    '--haproxy-image',
+    flags['haproxy-image'],
+    '--instances',
+    String(INSTANCES),
+    '--external-network=',
+    '--pull',
+    'never',
+  ]
   args.push('--instance-prefix', prefix, '--wait-timeout', '120')
   if (setup.ingress) args.push('--ingress', setup.ingress, '--hostname', hostnameOf(prefix), '--lb-port', String(setup.port))
   else args.push('--lb-name', `${prefix}-lb`, '--lb-port', String(setup.port))
   const started = process.hrtime.bigint()
-  execFileSync(process.execPath, [CLI, ...args], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, GITHUB_OUTPUT: '/dev/null' },
-    timeout: 300_000,
-  })
+  await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, GITHUB_OUTPUT: '/dev/null' }, timeout: 300_000 })
   return Number(process.hrtime.bigint() - started) / 1e9
 }
 
@@ -76,7 +85,7 @@ async function measureWith(previews: number, ingress: boolean): Promise<Figures>
   const ports = await Promise.all(names.map(() => freePort()))
   const setupOf = (k: number): Setup => (ingress ? { ingress: `${prefix}-ing`, port: ports[0]! } : { port: ports[k]! })
   let addLastS = 0
-  names.forEach((name, k) => (addLastS = deployPreview(name, setupOf(k))))
+  for (const [k, name] of names.entries()) addLastS = await deployPreview(name, setupOf(k))
   const figures: Figures = {
     previews,
     mode: ingress ? 'shared ingress' : 'load-balancer each',
@@ -96,9 +105,10 @@ async function measureWith(previews: number, ingress: boolean): Promise<Figures>
     const others = names.slice(1, 1 + LOADED)
     const loads = others.map((name) => startLoad(`http://${hostnameOf(name)}:${ports[0]}/`, 2, 120, undefined, {}, true))
     await new Promise((resolve) => setTimeout(resolve, 1000))
-    deployPreview(names[0]!, setupOf(0), 'vic-lb-test/web:2')
+    await deployPreview(names[0]!, setupOf(0), 'vic-lb-test/web:2')
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const reports = await Promise.all(loads.map((load) => load.stop()))
+    for (const failure of reports.flatMap((r) => r.failures)) console.error(`failed on another preview: ${failure}`)
     const failed = reports.reduce((sum, r) => sum + r.failed, 0)
     const total = reports.reduce((sum, r) => sum + r.total, 0)
     figures.failed = others.length > 0 ? `${failed} of ${total}` : 'no other preview'

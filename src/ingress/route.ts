@@ -75,7 +75,10 @@ export class IngressRouteBalancer implements LoadBalancer {
       hostname: settings.ingress!.hostname,
     })
     const newcomers = plan.create.map((i) => plan.serving.find((s) => s.name === i.name)!)
-    if (newcomers.length > 0) {
+    // Checked without traffic first only where something serves the name already; a first route
+    // goes to serving at once (the name had no answer but the 404 before), as a new load-balancer
+    // of a deployment's own starts with its instances: one reload less.
+    if (newcomers.length > 0 && this.previous) {
       await this.change(this.routeOf(stillServing(ctx, this.state), newcomers))
       await waitFor(ctx, endpoints, undefined, candidateBackendOf(deployment), newcomers, false)
     }
