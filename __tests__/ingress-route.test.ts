@@ -44,6 +44,8 @@ describe('ingressRoute', () => {
     const { ctx, waits } = contextOf(host, newGeneration, { settings: ROUTED })
     const route = await ingressRoute(ctx, { ...NONE, instances: [old] }, underLock)
     expect(route.instanceNetworks).toEqual(['previews-net'])
+    // Created on it already (no companion services, deploy.ts): nothing to join.
+    expect((await ingressRoute({ ...ctx, netName: 'previews-net' }, { ...NONE, instances: [old] }, underLock)).instanceNetworks).toEqual([])
     host.calls = []
     const switched = await route.switchTraffic()
 

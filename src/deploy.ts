@@ -64,7 +64,11 @@ export async function deploy(
   underIngressLock?: UnderIngressLock,
 ): Promise<DeployResult> {
   const deadline = Date.now() + settings.waitTimeoutSeconds * 1000
-  const netName = networkName(settings.instancePrefix)
+  // A routed deployment without companion services has no network of its own: its instances are on
+  // the ingress's, where the ingress reaches them. Hosts limit networks, not previews: dockerd's
+  // default address pools give about 30, a VCH's default bridge range 16.
+  const onIngressNetwork = !!settings.ingress && settings.services.length === 0
+  const netName = networkName(onIngressNetwork ? settings.ingress!.name : settings.instancePrefix)
   const objects = await listDeployment(host, settings.instancePrefix)
   // Again under the lock: another owner's run may have created the deployment since checkHost.
   const ownership = checkOwnershipOf(objects, settings.instancePrefix, settings.owner, 'deploy')
@@ -76,7 +80,7 @@ export async function deploy(
   const state = deploymentState(settled ? await listDeployment(host, settings.instancePrefix) : objects)
 
   const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort)
-  const plan = planDeploy(
+  const planned = planDeploy(
     {
       deployment: settings.instancePrefix,
       generation: await generationFor(host, settings, image.id, state),
@@ -87,6 +91,7 @@ export async function deploy(
     },
     state,
   )
+  const plan = onIngressNetwork ? { ...planned, createNetwork: false } : planned
   const services = await servicesPlanFor(
     host,
     settings,

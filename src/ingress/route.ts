@@ -45,7 +45,9 @@ export class IngressRouteBalancer implements LoadBalancer {
     private previous: IngressRoute | undefined,
     private underLock: UnderIngressLock,
   ) {
-    this.instanceNetworks = [networkName(ctx.settings.ingress!.name)]
+    // Unless they are created on it already (a deployment without companion services, deploy.ts).
+    const shared = networkName(ctx.settings.ingress!.name)
+    this.instanceNetworks = ctx.netName === shared ? [] : [shared]
   }
 
   get container(): string {
