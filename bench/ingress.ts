@@ -72,7 +72,8 @@ interface Figures {
   running: number
   neverStarted: number
   addresses: number
-  addLastS: number
+  // Seconds, or why the last preview could not be added.
+  addLastS: number | string
   checkS?: number
   memory?: string
   failed?: string
@@ -84,18 +85,30 @@ async function measureWith(previews: number, ingress: boolean): Promise<Figures>
   // One port for the ingress; one each for previews with a load-balancer of their own.
   const ports = await Promise.all(names.map(() => freePort()))
   const setupOf = (k: number): Setup => (ingress ? { ingress: `${prefix}-ing`, port: ports[0]! } : { port: ports[k]! })
-  let addLastS = 0
-  for (const [k, name] of names.entries()) addLastS = await deployPreview(name, setupOf(k))
+  let addLastS: number | string = 0
+  let deployed = 0
+  try {
+    for (const [k, name] of names.entries()) {
+      addLastS = await deployPreview(name, setupOf(k))
+      deployed++
+    }
+  } catch (error) {
+    // A host's limit is a figure too (dockerd's default address pools: about 30 networks).
+    addLastS = `preview ${deployed + 1} failed: ${String((error as { stderr?: string }).stderr ?? error)
+      .trim()
+      .split('\n')
+      .pop()}`
+  }
   const figures: Figures = {
     previews,
     mode: ingress ? 'shared ingress' : 'load-balancer each',
     running: containersOf(prefix, true).length,
     neverStarted: containersOf(prefix, false).length - containersOf(prefix, true).length,
     // Each load-balancer published on the host here; on a VCH each takes an address of the routable network.
-    addresses: ingress ? 1 : previews,
+    addresses: ingress ? 1 : deployed,
     addLastS,
   }
-  if (ingress) {
+  if (ingress && deployed === previews) {
     const ing = `${prefix}-ing`
     const started = process.hrtime.bigint()
     docker('exec', ing, 'haproxy', '-c', '-f', '/usr/local/etc/haproxy/haproxy.cfg')
@@ -113,7 +126,8 @@ async function measureWith(previews: number, ingress: boolean): Promise<Figures>
     const total = reports.reduce((sum, r) => sum + r.total, 0)
     figures.failed = others.length > 0 ? `${failed} of ${total}` : 'no other preview'
   }
-  for (const name of names) execFileSync(process.execPath, [CLI, 'teardown', '--instance-prefix', name], { stdio: 'ignore', timeout: 120_000 })
+  for (const name of names.slice(0, deployed))
+    execFileSync(process.execPath, [CLI, 'teardown', '--instance-prefix', name], { stdio: 'ignore', timeout: 120_000 })
   console.error(`${previews} previews, ${figures.mode}: ${JSON.stringify(figures)}`)
   return figures
 }
@@ -133,7 +147,7 @@ async function main(): Promise<void> {
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map(
       (r) =>
-        `| ${r.previews} | ${r.mode} | ${r.running} | ${r.neverStarted} | ${r.addresses} | ${r.addLastS.toFixed(2)} | ${r.checkS === undefined ? '' : r.checkS.toFixed(2)} | ${cell(r.memory)} | ${cell(r.failed)} |`,
+        `| ${r.previews} | ${r.mode} | ${r.running} | ${r.neverStarted} | ${r.addresses} | ${typeof r.addLastS === 'number' ? r.addLastS.toFixed(2) : r.addLastS} | ${r.checkS === undefined ? '' : r.checkS.toFixed(2)} | ${cell(r.memory)} | ${cell(r.failed)} |`,
     ),
     '',
     `- Expected containers: a load-balancer each P×(N+1), a shared ingress P×N+1 running (target). Failed requests on other previews: target 0.`,
