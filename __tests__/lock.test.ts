@@ -399,6 +399,26 @@ describe('the lease', () => {
     expect(log.warnings).toEqual([])
   })
 
+  it('is released when the lock is being removed while its lease is read (dockerd: a 500, its layer gone, the container "removing")', async () => {
+    const host = lockHost(DOCKER)
+    const going = addLock(host, 'pr-6', { [LABEL.deployment]: 'pr-6', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })
+    let removing = false
+    host.getFile = async () => {
+      removing = true
+      throw httpError(500, `RWLayer of container ${going.id} is unexpectedly nil`)
+    }
+    const inspect = host.inspect.bind(host)
+    host.inspect = async (id) => {
+      const details = await inspect(id)
+      if (!removing) return details
+      host.containers.delete(going.id) // its removal ends just after
+      return { ...details, State: { ...details.State, Status: 'removing' } }
+    }
+    const log = recorder()
+    expect(await withDeploymentLock(host, 'pr-6', options(log), async () => 'ran')).toBe('ran')
+    expect(log.warnings).toEqual([])
+  })
+
   it('fails naming the error when the lease cannot be read from a lock that is still there', async () => {
     const host = lockHost(PODMAN)
     addLock(host, 'pr-8', { [LABEL.deployment]: 'pr-8', [LABEL.role]: 'lock', [LABEL.holder]: 'run 9/1', [LABEL.leaseLapse]: '600' })

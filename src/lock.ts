@@ -329,11 +329,12 @@ function isGone(error: unknown): boolean {
   return statusCode === 404 || (statusCode === 500 && /no such container/i.test(String(message)))
 }
 
-// Whether the container is gone by now, whatever an earlier error on it said.
+// Whether the container is gone by now, or going, whatever an earlier error on it said: dockerd
+// answers a read of a container it is removing (a lock being released) with a 500 about its layer.
 async function isGoneNow(host: DockerHost, id: string): Promise<boolean> {
   try {
-    await host.inspect(id)
-    return false
+    const { State } = await host.inspect(id)
+    return State.Status === 'removing' || State.Status === 'dead'
   } catch (error) {
     return isGone(error)
   }
