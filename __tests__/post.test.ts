@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CERTIFICATE_PATH, CONFIG_DIR, CONFIG_FILE, PREVIOUS_CERTIFICATE_FILE, PREVIOUS_CONFIG_FILE } from '../src/haproxy/config'
 import { LABEL } from '../src/labels'
 import { post, takeBack } from '../src/post'
-import { FakeHost, recordLog } from './fake-docker-host'
+import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
+import { detectHost } from '../src/docker/host-profile'
+import { ensureIngress } from '../src/ingress/ensure'
+import type { IngressRoute } from '../src/ingress/config'
+import { readRoutes, writeRoute } from '../src/ingress/record'
 import { FakeGitHub } from './fake-github-api'
 
 const github = vi.hoisted(() => ({ api: undefined as unknown }))
@@ -51,6 +55,24 @@ describe('post', () => {
 
 describe('takeBack', () => {
   const deployment = { deployment: 'pr-1', lbName: 'pr-1-lb', run: 'run-a' }
+  // How a routed deployment's take-back takes the ingress's lock.
+  const LOCK = { host: detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {}), image: 'haproxy:3.0', timeoutSeconds: 5 }
+  const routeOf = (deployment: string, serving: string[], candidates: string[] = []): IngressRoute => ({
+    deployment,
+    hostname: `${deployment}.example.test`,
+    serving: serving.map((name) => ({ name, port: 80 })),
+    candidates: candidates.map((name) => ({ name, port: 80 })),
+    healthCheckPath: '/',
+    timeouts: { response: 60, tunnel: 60 },
+  })
+  async function routedHost(): Promise<FakeHost> {
+    const host = new FakeHost()
+    host.images = ['haproxy:3.0']
+    const { settings, profile } = contextOf(host, emptyPlan(), { settings: { ingress: { name: 'previews', hostname: 'pr-1.example.test' } } }).ctx
+    await ensureIngress(host, profile, settings, () => {})
+    return host
+  }
+  const config = (host: FakeHost): string => host.byName('previews')!.files.get(`${CONFIG_DIR}/${CONFIG_FILE}`)!
   const ofRun = (run: string, role: string) => ({ [LABEL.deployment]: 'pr-1', [LABEL.run]: run, [LABEL.role]: role })
 
   it('removes what the killed run created, and only that, then starts the load-balancer it had stopped under its name', async () => {
@@ -61,7 +83,7 @@ describe('takeBack', () => {
     host.add({ name: 'pr-1-lb-next', labels: ofRun('run-a', 'lb') })
     const lock = host.add({ name: 'pr-1-lock', running: false, labels: ofRun('run-a', 'lock') })
     const old = host.add({ name: 'pr-1-lb-old', running: false, labels: ofRun('earlier', 'lb') })
-    await takeBack(host, { ...deployment, replacedLb: { id: old, name: 'pr-1-lb' } })
+    await takeBack(host, { ...deployment, replacedLb: { id: old, name: 'pr-1-lb' } }, LOCK)
     expect([...host.containers.values()].map((c) => `${c.name} ${c.running ? 'running' : 'stopped'}`).sort()).toEqual([
       'pr-1-lb running',
       'pr-1-lock stopped',
@@ -78,7 +100,7 @@ describe('takeBack', () => {
     const old = host.add({ name: 'pr-1-svc-db.old', running: false, labels: ofRun('earlier', 'service') })
     await host.createVolume('pr-1-svc-db-new', 'local', {}, ofRun('run-a', 'volume'))
     await host.createVolume('pr-1-svc-db-data', 'local', {}, ofRun('earlier', 'volume'))
-    await takeBack(host, { ...deployment, replacedServices: [{ id: old, name: 'pr-1-svc-db' }] })
+    await takeBack(host, { ...deployment, replacedServices: [{ id: old, name: 'pr-1-svc-db' }] }, LOCK)
     expect([...host.containers.values()].map((c) => `${c.name} ${c.running ? 'running' : 'stopped'}`)).toEqual(['pr-1-svc-db running'])
     expect(host.containers.has(old)).toBe(true)
     expect([...host.volumes.keys()]).toEqual(['pr-1-svc-db-data'])
@@ -93,9 +115,46 @@ describe('takeBack', () => {
     files.set(CERTIFICATE_PATH, 'NEW PEM\n')
     files.set(`${CONFIG_DIR}/${PREVIOUS_CONFIG_FILE}`, 'old config\n')
     files.set(`${CONFIG_DIR}/${PREVIOUS_CERTIFICATE_FILE}`, 'OLD PEM\n')
-    await takeBack(host, { ...deployment, configChangedOn: lb })
+    await takeBack(host, { ...deployment, configChangedOn: lb }, LOCK)
     expect(files.get(CERTIFICATE_PATH)).toBe('OLD PEM\n')
     expect(files.get(`${CONFIG_DIR}/${CONFIG_FILE}`)).toBe('old config\n')
     expect(host.calls).toEqual([`put pr-1-lb ${CERTIFICATE_PATH}`, `put pr-1-lb ${CONFIG_DIR}/${CONFIG_FILE}`, 'signal pr-1-lb SIGUSR2'])
+  })
+
+  it("puts a routed deployment's previous route back under the ingress's lock and reloads, before it removes the killed run's instances", async () => {
+    const out = recordLog()
+    const host = await routedHost()
+    const before = routeOf('pr-1', ['pr-1-old-1'])
+    await writeRoute(host, 'previews', routeOf('pr-2', ['pr-2-a-1']), 'haproxy:3.0')
+    await writeRoute(host, 'previews', routeOf('pr-1', ['pr-1-old-1'], ['pr-1-new-1']), 'haproxy:3.0')
+    host.add({ name: 'pr-1-old-1', labels: ofRun('earlier', 'instance') })
+    host.add({ name: 'pr-1-new-1', labels: ofRun('run-a', 'instance') })
+    host.calls = []
+    await takeBack(host, { ...deployment, routeChangedOn: { ingress: 'previews', previous: before } }, LOCK)
+
+    expect((await readRoutes(host, 'previews')).routes).toEqual([routeOf('pr-2', ['pr-2-a-1']), routeOf('pr-1', ['pr-1-old-1'])])
+    expect(config(host)).not.toContain('pr-1-new-1')
+    expect(config(host)).toContain('pr-2.example.test')
+    const reloaded = host.calls.indexOf('signal previews SIGUSR2')
+    expect(host.calls[0]).toBe('create previews-lock')
+    expect(reloaded).toBeGreaterThan(0)
+    expect(host.calls.indexOf('remove pr-1-new-1')).toBeGreaterThan(reloaded)
+    expect(host.byName('pr-1-old-1')).toBeDefined()
+    expect(host.byName('previews-lock')).toBeUndefined()
+    expect(out.join('\n')).toContain("Put back the route of pr-1.example.test the deployment had before on ingress 'previews'")
+  })
+
+  it('removes the route a killed first deploy made, and the ingress goes on serving the other previews', async () => {
+    const out = recordLog()
+    const host = await routedHost()
+    await writeRoute(host, 'previews', routeOf('pr-2', ['pr-2-a-1']), 'haproxy:3.0')
+    await writeRoute(host, 'previews', routeOf('pr-1', ['pr-1-new-1']), 'haproxy:3.0')
+    host.add({ name: 'pr-1-new-1', labels: ofRun('run-a', 'instance') })
+    await takeBack(host, { ...deployment, routeChangedOn: { ingress: 'previews' } }, LOCK)
+
+    expect((await readRoutes(host, 'previews')).routes.map((r) => r.deployment)).toEqual(['pr-2'])
+    expect(config(host)).not.toContain('pr-1')
+    expect([...host.containers.values()].map((c) => c.name).sort()).toEqual(['pr-2-route', 'previews'])
+    expect(out.join('\n')).toContain("Put back the route of the deployment: it had none before on ingress 'previews'")
   })
 })

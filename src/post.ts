@@ -6,10 +6,11 @@ import type { DockerHost } from './docker/deploy-host'
 import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
-import { releaseLock } from './lock'
+import { imageOnHost, releaseLock, withIngressLock, type LockOptions } from './lock'
+import { restoreRoute } from './ingress/unroute'
 import { describeLocked } from './names'
 import { restartReplaced } from './recover'
-import { leftDeploy, leftGitHubDeployment, leftLocks, type UnsettledDeploy } from './state-helper'
+import { leftDeploy, leftGitHubDeployment, leftLocks, type HeldLock, type UnsettledDeploy } from './state-helper'
 import { connectGitHub } from './github/api'
 import { recordInterrupted } from './github/deployments'
 import { maskSecrets, readActionInput } from './main'
@@ -34,11 +35,17 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
     if (!deploy && locks.length === 0) return
     const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env))
     const host = dockerodeHost(engine.docker)
-    if (deploy) await takeBack(host, deploy)
-    for (const lock of locks) {
+    // A shared ingress's lock first: the take-back may need it, and only the killed step held it.
+    const release = async (lock: HeldLock) => {
       await releaseLock(host, lock, lock.id, log)
       log.info(`Released the lock of ${describeLocked(lock)} the main step held`)
     }
+    for (const lock of locks.filter((l) => l.kind === 'ingress')) await release(lock)
+    if (deploy) {
+      const image = (await imageOnHost(host, inputs.haproxyImage)) ?? inputs.haproxyImage
+      await takeBack(host, deploy, { host: engine.host, image, timeoutSeconds: inputs.waitTimeoutSeconds })
+    }
+    for (const lock of locks.filter((l) => l.kind !== 'ingress')) await release(lock)
   } catch (error) {
     log.warning(
       `The post step could not finish what the interrupted main step left: ${describe(error)}. The next run of the deployment settles it (it takes over a lock whose process is gone), or run teardown.`,
@@ -46,12 +53,13 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
   }
 }
 
-// In the order that keeps the previous deployment serving: its configuration back first, then
-// this run's containers and volumes out of the way, then the services and load-balancer it had
-// stopped started again.
-export async function takeBack(host: DockerHost, deploy: UnsettledDeploy): Promise<void> {
+// In the order that keeps the previous deployment serving: its configuration (or its route on a
+// shared ingress, under that ingress's lock: `lock`) back first, then this run's containers and
+// volumes out of the way, then the services and load-balancer it had stopped started again.
+export async function takeBack(host: DockerHost, deploy: UnsettledDeploy, lock: Omit<LockOptions, 'operation'>): Promise<void> {
   log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`)
   if (deploy.configChangedOn) await restoreConfig(host, deploy.configChangedOn)
+  if (deploy.routeChangedOn) await restoreRouteOf(host, deploy.deployment, deploy.routeChangedOn, lock)
   const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`]
   const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)])
   // The lock is released by its ID, after everything else.
@@ -66,6 +74,18 @@ export async function takeBack(host: DockerHost, deploy: UnsettledDeploy): Promi
   log.info(`Removed ${created.length + networks.length + volumes.length} object(s) the main step created${names.length ? `: ${names.join(', ')}` : ''}`)
   for (const { id, name } of deploy.replacedServices ?? []) await restartReplaced(host, id, name, 'service')
   if (deploy.replacedLb) await restartReplaced(host, deploy.replacedLb.id, deploy.replacedLb.name)
+}
+
+async function restoreRouteOf(
+  host: DockerHost,
+  deployment: string,
+  { ingress, previous }: NonNullable<UnsettledDeploy['routeChangedOn']>,
+  lock: Omit<LockOptions, 'operation'>,
+): Promise<void> {
+  await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, previous, lock.image))
+  log.info(
+    `Put back the route ${previous ? `of ${previous.hostname} the deployment had before` : 'of the deployment: it had none before'} on ingress '${ingress}'`,
+  )
 }
 
 async function restoreConfig(host: DockerHost, lb: string): Promise<void> {

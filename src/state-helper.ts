@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { GitHubEnvironment } from './github/api'
+import type { IngressRoute } from './ingress/config'
 import type { Locked } from './names'
 
 // What the post step (post.ts) needs from the main step, kept with core.saveState: the runner
@@ -24,6 +25,9 @@ export interface UnsettledDeploy {
   run: string
   // A kept load-balancer whose configuration it changed; the previous one is saved inside it.
   configChangedOn?: string
+  // A shared ingress on which it changed the deployment's route, with the route before (none on the
+  // deployment's first): put back, and the ingress reloaded, before this run's instances go.
+  routeChangedOn?: { ingress: string; previous?: IngressRoute }
   // A load-balancer it stopped to replace, by ID, with the name it served under.
   replacedLb?: { id: string; name: string }
   // Companion services' containers it stopped to replace them, likewise.

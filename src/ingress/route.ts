@@ -11,7 +11,8 @@ import type { LoadBalancer, Start, Switched } from '../steps/load-balancer'
 import { drainRecorded, endpointsOf, stillServing, waitFor } from '../steps/switch'
 import { candidateBackendOf, renderIngressConfig, servingBackendOf, type IngressRoute } from './config'
 import { ensureIngress, reloadIngress, type Ingress } from './ensure'
-import { readRoute, readRoutes, removeRoute, writeRoute } from './record'
+import { readRoute, readRoutes, writeRoute } from './record'
+import { restoreRoute } from './unroute'
 
 // A routed deployment's load-balancer: its route on a shared ingress (DESIGN.md), behind the same
 // LoadBalancer as a load-balancer of its own. Its new instances join the ingress's network; its
@@ -106,11 +107,9 @@ export class IngressRouteBalancer implements LoadBalancer {
     if (!this.changed) return
     const { settings } = this.ctx
     try {
-      await this.underLock(async (host) => {
-        if (this.previous) await writeRoute(host, settings.ingress!.name, this.previous, settings.haproxyImage)
-        else await removeRoute(host, settings.instancePrefix)
-        await reloadIngress(host, this.ingress)
-      })
+      await this.underLock((host) =>
+        restoreRoute(host, this.ctx.profile, settings.ingress!.name, settings.instancePrefix, this.previous, settings.haproxyImage),
+      )
       log.info(`Restored the previous route of ${settings.ingress!.hostname} on ingress '${settings.ingress!.name}'`)
     } catch (error) {
       log.warning(`Could not restore the previous route on ingress '${settings.ingress!.name}': ${describe(error)}`)
@@ -148,6 +147,7 @@ export class IngressRouteBalancer implements LoadBalancer {
     await this.underLock(async (host) => {
       // Again under the lock: another deployment may have claimed the name since this run began.
       await refuseTakenHostname(host, ctx.settings.ingress!.name, route.hostname, route.deployment)
+      if (!this.changed) ctx.record.remember({ routeChangedOn: { ingress: ctx.settings.ingress!.name, previous: this.previous } })
       this.changed = true
       ctx.record.changed = true
       await writeRoute(host, ctx.settings.ingress!.name, route, ctx.settings.haproxyImage)
