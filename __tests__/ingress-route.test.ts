@@ -4,6 +4,7 @@ import type { InstanceObject } from '../src/docker/state'
 import { CONFIG_FILE } from '../src/haproxy/config'
 import { ingressRoute } from '../src/ingress/route'
 import { readRoute } from '../src/ingress/record'
+import { NotReadyError } from '../src/readiness'
 import { FakeHost, contextOf, emptyPlan, recordLog } from './fake-docker-host'
 
 // A routed deployment's part on the shared ingress: its route record, then the configuration of
@@ -41,7 +42,7 @@ describe('ingressRoute', () => {
     const first = contextOf(host, emptyPlan({ serving: [{ name: 'web-g1-1', port: 80 }] }), { settings: ROUTED })
     await (await ingressRoute(first.ctx, NONE, underLock)).switchTraffic()
 
-    const { ctx, waits } = contextOf(host, newGeneration, { settings: ROUTED })
+    const { ctx, waits, remembered } = contextOf(host, newGeneration, { settings: ROUTED })
     const route = await ingressRoute(ctx, { ...NONE, instances: [old] }, underLock)
     expect(route.instanceNetworks).toEqual(['previews-net'])
     // Created on it already (no companion services, deploy.ts): nothing to join.
@@ -67,6 +68,10 @@ describe('ingressRoute', () => {
       ['r:web', ['web-g2-1'], true, undefined],
     ])
     expect(switched.address.url).toBe('http://web.preview.example.test:8081')
+    // Before its first change, the post step of a killed run learns which route to put back.
+    expect(remembered).toEqual([
+      expect.objectContaining({ routeChangedOn: { ingress: 'previews', previous: expect.objectContaining({ serving: [{ name: 'web-g1-1', port: 80 }] }) } }),
+    ])
     expect(await readRoute(host, 'web')).toMatchObject({ serving: [{ name: 'web-g2-1', port: 80 }], candidates: [] })
     expect(host.byName('previews')!.files.get(CONFIG)).toContain('server web-g2-1 web-g2-1:80')
     // The summary shows this deployment's route only.
@@ -103,6 +108,25 @@ describe('a first route', () => {
     await route.switchTraffic()
     expect(host.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal previews SIGUSR2'])
     expect(waits.map((w) => w.backend)).toEqual(['r:web'])
+  })
+
+  it("that never becomes healthy shows its instances' logs, not the shared ingress's, which names other deployments", async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    host.add({ name: 'web-g2-1' })
+    host.byName('web-g2-1')!.logs = 'listening on 8080\n'
+    const underLock = locking(host)
+    const { ctx } = contextOf(host, newGeneration, {
+      settings: ROUTED,
+      ready: async () => {
+        throw new NotReadyError('web-g2-1 is not healthy', [], ['web-g2-1'])
+      },
+    })
+    await expect((await ingressRoute(ctx, NONE, underLock)).switchTraffic()).rejects.toThrow('web-g2-1 is not healthy')
+    expect(lines.filter((l) => l.startsWith('group:') || l.startsWith('quoted:'))).toEqual([
+      'group: Logs of web-g2-1 (not in the load-balancer yet)',
+      'quoted: listening on 8080',
+    ])
   })
 })
 

@@ -189,7 +189,8 @@ async function crashedAtStart(ctx: StepContext, container: { id: string; name: s
 
 async function showLogs(ctx: StepContext, unhealthy: string[], statuses: ServerStatus[], backend: string): Promise<void> {
   const lbName = ctx.settings.lbName
-  for (const name of [lbName, ...unhealthy]) {
+  // Not a shared ingress's log: it names the other deployments it routes, maybe other repositories'.
+  for (const name of [...(ctx.settings.ingress ? [] : [lbName]), ...unhealthy]) {
     const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`
     const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`)
     await log.group(`Logs of ${name}${state}`, async () => log.quote(logs.trimEnd() || '(no output)'))
