@@ -2,7 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, fetch } from 'undici'
 import { startLoad, toLoopback } from '../../test-support/load'
 import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
-import { IMAGES, ON_DOCKERD, docker, explain, freePort, localInputs, objectsOf, removeDeployment, runAction, startAction, uniquePrefix } from './harness'
+import {
+  IMAGES,
+  ON_DOCKERD,
+  docker,
+  explain,
+  freePort,
+  lbConfig,
+  localInputs,
+  objectsOf,
+  removeDeployment,
+  runAction,
+  runPost,
+  startAction,
+  uniquePrefix,
+} from './harness'
 
 // Many previews on one shared ingress (#18), each under its own host name: routed by the Host
 // header, each with its own zero-downtime redeploys and teardown, the ingress made once and
@@ -105,6 +119,47 @@ describe('a shared ingress', () => {
     expect(objectsOf(a)).toEqual([])
     expect(await answer(`${first.outputs.url}/`)).toBe('404 No preview here.')
     expect([...(await answers(`${other.outputs.url}/`))].every((s) => s.startsWith('200 web v1'))).toBe(true)
+  })
+
+  it('killed while its new instances are checked: the post step puts the route back and removes them, and the preview serves on', async () => {
+    const ingress = await sharedIngress('kill')
+    const prefix = uniquePrefix('ingk')
+    const inputs = await ingress.routed(prefix)
+    const first = await runAction(inputs)
+    expect(first.code, explain(first)).toBe(0)
+    const before = objectsOf(prefix)
+
+    // Never healthy: the run waits for its candidates until it is killed.
+    const started = startAction({ ...inputs, image: IMAGES.silent })
+    await expect.poll(() => started.output().includes('::group::Wait until every instance serves'), { timeout: 60_000 }).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    started.child.kill('SIGKILL')
+    const killed = await started.finished
+    expect(objectsOf(prefix).length).toBeGreaterThan(before.length)
+
+    const post = await runPost(inputs, killed.state)
+    expect(post.code, explain(post)).toBe(0)
+    expect(post.stdout).toContain(`Put back the route of ${prefix}.preview.test the deployment had before on ingress '${ingress.name}'`)
+    expect(post.stdout).not.toContain('::warning::')
+    expect(objectsOf(prefix)).toEqual(before)
+    expect(lbConfig(prefix, ingress.name)).not.toContain(`backend c:${prefix}`)
+    expect([...(await answers(`${first.outputs.url}/`))].every((s) => s.startsWith('200 web v1'))).toBe(true)
+  })
+
+  it('lets prune remove routed deployments: their routes leave the ingress, which serves on', async () => {
+    const ingress = await sharedIngress('prune')
+    const base = uniquePrefix('ingp')
+    const [a, b] = [`${base}-a`, `${base}-b`]
+    const runs = [await runAction(await ingress.routed(a)), await runAction(await ingress.routed(b))]
+    for (const run of runs) expect(run.code, explain(run)).toBe(0)
+
+    const pruned = await runAction({ command: 'prune', 'instance-prefix': a, 'max-age': '1s', 'haproxy-image': IMAGES.haproxy })
+    expect(pruned.code, explain(pruned)).toBe(0)
+    expect(pruned.stdout).toContain(`Removed the route of deployment '${a}' from ingress '${ingress.name}'`)
+    expect(objectsOf(a)).toEqual([])
+    expect(await answer(`${runs[0].outputs.url}/`)).toBe('404 No preview here.')
+    expect([...(await answers(`${runs[1].outputs.url}/`))].every((s) => s.startsWith('200 web v1'))).toBe(true)
+    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
   })
 
   it('keeps every route when restarted, and when removed the next deploy makes it again with every route', async () => {
