@@ -48,7 +48,15 @@ describe('ingressRoute', () => {
     // Created on it already (no companion services, deploy.ts): nothing to join.
     expect((await ingressRoute({ ...ctx, netName: 'previews-net' }, { ...NONE, instances: [old] }, underLock)).instanceNetworks).toEqual([])
     host.calls = []
+    const read = host.getFile.bind(host)
+    let recordReads = 0
+    host.getFile = async (id, path) => {
+      if (path === '/vic-lb-route.json') recordReads++
+      return read(id, path)
+    }
     const switched = await route.switchTraffic()
+    // Each change reads every record once (on Podman the reads run one at a time): here one, twice.
+    expect(recordReads).toBe(2)
 
     const reload = ['lock', 'put web-route /vic-lb-route.json', 'put previews /tmp/haproxy-candidate.cfg']
     expect(host.calls.filter((c) => !c.startsWith('top '))).toEqual([
@@ -63,10 +71,18 @@ describe('ingressRoute', () => {
       'signal previews SIGUSR2',
       'unlock',
     ])
+    // Each reload is waited for under the lock, until the ingress answers with its configuration's id.
+    const loadedId = host
+      .byName('previews')!
+      .files.get(CONFIG)!
+      .match(/set-header x-vic-lb-config (\S+)/)![1]
     expect(waits.map((w) => [w.backend, w.servers, w.throughService, w.configId])).toEqual([
+      ['r:web', [], false, expect.stringMatching(/^[0-9a-f]+$/)],
       ['c:web', ['web-g2-1'], false, undefined],
+      ['r:web', [], false, loadedId],
       ['r:web', ['web-g2-1'], true, undefined],
     ])
+    expect(waits[0].configId).not.toBe(loadedId)
     expect(switched.address.url).toBe('http://web.preview.example.test:8081')
     // Before its first change, the post step of a killed run learns which route to put back.
     expect(remembered).toEqual([
@@ -107,7 +123,32 @@ describe('a first route', () => {
     host.calls = []
     await route.switchTraffic()
     expect(host.calls.filter((c) => c.startsWith('signal'))).toEqual(['signal previews SIGUSR2'])
-    expect(waits.map((w) => w.backend)).toEqual(['r:web'])
+    expect(waits.map((w) => [w.backend, w.servers.length])).toEqual([
+      ['r:web', 0],
+      ['r:web', 1],
+    ])
+  })
+
+  it('is signalled again when the ingress does not show the configuration it was given (a reload HAProxy missed)', async () => {
+    const lines = recordLog()
+    const host = new FakeHost()
+    const underLock = locking(host)
+    let missed = false
+    const { ctx } = contextOf(host, newGeneration, {
+      settings: ROUTED,
+      ready: async ({ configId }) => {
+        if (configId && !missed) {
+          missed = true
+          throw new NotReadyError('Timed out waiting for the deployment to become ready: the load-balancer has not loaded its new configuration.', [], [])
+        }
+        return []
+      },
+    })
+    const route = await ingressRoute(ctx, NONE, underLock)
+    host.calls = []
+    await route.switchTraffic()
+    expect(host.calls.filter((c) => c.startsWith('signal') || c === 'unlock')).toEqual(['signal previews SIGUSR2', 'signal previews SIGUSR2', 'unlock'])
+    expect(lines).toContain("Ingress 'previews' has not loaded its new configuration after 3 s: signalling it again")
   })
 
   it("that never becomes healthy shows its instances' logs, not the shared ingress's, which names other deployments", async () => {
@@ -118,8 +159,9 @@ describe('a first route', () => {
     const underLock = locking(host)
     const { ctx } = contextOf(host, newGeneration, {
       settings: ROUTED,
-      ready: async () => {
-        throw new NotReadyError('web-g2-1 is not healthy', [], ['web-g2-1'])
+      ready: async ({ servers }) => {
+        if (servers.length > 0) throw new NotReadyError('web-g2-1 is not healthy', [], ['web-g2-1'])
+        return []
       },
     })
     await expect((await ingressRoute(ctx, NONE, underLock)).switchTraffic()).rejects.toThrow('web-g2-1 is not healthy')

@@ -8,8 +8,8 @@ import { LABEL, ingressLabels } from '../labels'
 import { networkName } from '../names'
 import { createHaproxy, lbSettingsOf, servedPorts, startHaproxy } from '../steps/haproxy-container'
 import { checkInside, loadConfig } from '../haproxy/reload'
-import { renderIngressConfig, renderIngressConfigToCheck, type IngressConfig, type IngressRoute } from './config'
-import { readRoutes } from './record'
+import { ingressConfigIdOf, renderIngressConfig, renderIngressConfigToCheck, type IngressConfig, type IngressRoute } from './config'
+import { readRoutes, type RouteRecords } from './record'
 
 // The shared ingress itself (DESIGN.md): made by the first deploy that names it, from that deploy's
 // settings, and never changed by a later one; started again, or made again with every route the
@@ -130,12 +130,16 @@ export async function ensureIngress(host: DockerHost, profile: HostProfile, sett
 }
 
 // The ingress loads the configuration of every route the host records now, checked by its own
-// HAProxy first: under the ingress's lock, so that no deployment's change is lost.
-export async function reloadIngress(host: DockerHost, ingress: Ingress): Promise<void> {
-  const config = { ...ingress.settings, routes: await everyRoute(host, ingress.name) }
+// HAProxy first: under the ingress's lock, so that no deployment's change is lost. `records`: the
+// routes as read under this same lock hold, so as not to read every record again (on Podman the
+// reads of an archive run one at a time).
+// Returns the id the loaded configuration answers with (ingressConfigIdOf).
+export async function reloadIngress(host: DockerHost, ingress: Ingress, records?: RouteRecords): Promise<string> {
+  const config = { ...ingress.settings, routes: everyRouteOf(ingress.name, records ?? (await readRoutes(host, ingress.name))) }
   const user = (await host.inspect(ingress.id)).Config.User ?? ''
   await checkInside(host, ingress.id, `ingress '${ingress.name}'`, user, renderIngressConfigToCheck(config))
   await loadConfig(host, ingress.id, renderIngressConfig(config))
+  return ingressConfigIdOf(config)
 }
 
 async function configOfEveryRoute(host: DockerHost, ingress: Ingress): Promise<string> {
@@ -143,7 +147,10 @@ async function configOfEveryRoute(host: DockerHost, ingress: Ingress): Promise<s
 }
 
 async function everyRoute(host: DockerHost, name: string): Promise<IngressRoute[]> {
-  const { routes, unreadable } = await readRoutes(host, name)
+  return everyRouteOf(name, await readRoutes(host, name))
+}
+
+function everyRouteOf(name: string, { routes, unreadable }: RouteRecords): IngressRoute[] {
   if (unreadable.length > 0) log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`)
   return routes
 }

@@ -1,4 +1,5 @@
 import { log } from '../log'
+import { NotReadyError, type Endpoints } from '../readiness'
 import { describe } from '../docker/engine'
 import type { DockerHost } from '../docker/deploy-host'
 import type { DeploymentState } from '../docker/state'
@@ -27,11 +28,14 @@ export async function ingressRoute(ctx: StepContext, state: DeploymentState, und
   // Made or started under the lock, so that two first deploys make one. Not undone by a deploy
   // that fails: it is shared, and another deployment may route through it by then.
   const [ingress, previous] = await underLock(async (host) => {
-    await refuseTakenHostname(host, settings.ingress!.name, settings.ingress!.hostname, settings.instancePrefix)
+    refuseTakenHostname((await readRoutes(host, settings.ingress!.name)).routes, settings.ingress!.name, settings.ingress!.hostname, settings.instancePrefix)
     return Promise.all([ensureIngress(host, ctx.profile, settings, () => {}), readRoute(host, settings.instancePrefix)])
   })
   return new IngressRouteBalancer(ctx, state, ingress, previous, underLock)
 }
+
+// How long a reload may take to show before the ingress is signalled again.
+const SIGNAL_AGAIN_AFTER_MS = 3_000
 
 export class IngressRouteBalancer implements LoadBalancer {
   readonly instanceNetworks: string[]
@@ -82,7 +86,7 @@ export class IngressRouteBalancer implements LoadBalancer {
     // goes to serving at once (the name had no answer but the 404 before), as a new load-balancer
     // of a deployment's own starts with its instances: one reload less.
     if (newcomers.length > 0 && this.previous) {
-      await this.change(this.routeOf(stillServing(ctx, this.state), newcomers))
+      await this.change(this.routeOf(stillServing(ctx, this.state), newcomers), endpoints)
       await waitFor(ctx, endpoints, undefined, candidateBackendOf(deployment), newcomers, false)
     }
     const final = this.routeOf(plan.serving, [])
@@ -92,7 +96,7 @@ export class IngressRouteBalancer implements LoadBalancer {
           lb: this.ingress.id,
           oldWorkers: await haproxyWorkers(ctx.host, this.ingress.id, ctx.profile.processListArgs).catch(() => undefined),
         }
-      await this.change(final)
+      await this.change(final, endpoints)
     }
     return { statuses: await waitFor(ctx, endpoints, undefined, servingBackendOf(deployment), plan.serving, true, newcomers), address }
   }
@@ -141,25 +145,55 @@ export class IngressRouteBalancer implements LoadBalancer {
 
   // The record first, then the configuration of every record, checked by the ingress's own HAProxy:
   // another deployment's change under the same lock before or after this one is never lost.
-  private async change(route: IngressRoute): Promise<void> {
+  private async change(route: IngressRoute, endpoints: Endpoints): Promise<void> {
     const { ctx } = this
     ctx.signal?.throwIfAborted()
     await this.underLock(async (host) => {
+      const records = await readRoutes(host, ctx.settings.ingress!.name)
       // Again under the lock: another deployment may have claimed the name since this run began.
-      await refuseTakenHostname(host, ctx.settings.ingress!.name, route.hostname, route.deployment)
+      refuseTakenHostname(records.routes, ctx.settings.ingress!.name, route.hostname, route.deployment)
       if (!this.changed) ctx.record.remember({ routeChangedOn: { ingress: ctx.settings.ingress!.name, previous: this.previous } })
       this.changed = true
       ctx.record.changed = true
       await writeRoute(host, ctx.settings.ingress!.name, route, ctx.settings.haproxyImage)
-      await reloadIngress(host, this.ingress)
+      const configId = await reloadIngress(host, this.ingress, {
+        ...records,
+        routes: [...records.routes.filter((r) => r.deployment !== route.deployment), route],
+      })
+      await this.loaded(host, endpoints, configId)
     })
+  }
+
+  // Until the ingress serves the configuration of that id, still under the lock, so that the next
+  // holder's reload comes only after this one took; one that did not take is signalled again. Seen
+  // on Podman with five deploys at once: a route whose reload never showed, most likely a SIGUSR2
+  // that came while HAProxy's master was still re-executing for the one before.
+  private async loaded(host: DockerHost, endpoints: Endpoints, configId: string): Promise<void> {
+    const { ctx } = this
+    for (;;) {
+      try {
+        await ctx.waitUntilServing(endpoints, {
+          backend: servingBackendOf(ctx.settings.instancePrefix),
+          servers: [],
+          configId,
+          throughService: false,
+          deadline: Math.min(ctx.deadline, Date.now() + SIGNAL_AGAIN_AFTER_MS),
+          signal: ctx.signal,
+        })
+        return
+      } catch (error) {
+        if (!(error instanceof NotReadyError) || Date.now() >= ctx.deadline) throw error
+      }
+      log.info(`Ingress '${ctx.settings.ingress!.name}' has not loaded its new configuration after ${SIGNAL_AGAIN_AFTER_MS / 1000} s: signalling it again`)
+      await host.signal(this.ingress.id, 'SIGUSR2')
+    }
   }
 }
 
 // One deployment per host name: HAProxy would send the name's requests to the first route alone.
 // Another repository's deployment may hold it, so it is not named.
-async function refuseTakenHostname(host: DockerHost, ingress: string, hostname: string, deployment: string): Promise<void> {
-  const holder = (await readRoutes(host, ingress)).routes.find((r) => r.hostname === hostname && r.deployment !== deployment)
+function refuseTakenHostname(routes: IngressRoute[], ingress: string, hostname: string, deployment: string): void {
+  const holder = routes.find((r) => r.hostname === hostname && r.deployment !== deployment)
   if (holder)
     throw new Error(
       `Host name ${hostname} is served on ingress '${ingress}' by another deployment already. Choose another hostname, or tear that deployment down first.`,
