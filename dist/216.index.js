@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 270;
-exports.ids = [270];
+exports.id = 216;
+exports.ids = [216];
 exports.modules = {
 
-/***/ 13270:
+/***/ 12216:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -120,45 +120,85 @@ const CANDIDATE_BACKEND = 'candidates';
 // and never sent traffic. The deploy waits there until they accept connections, since the runner
 // cannot reach the deployment's network; the stats page shows them ever after.
 const SERVICES_BACKEND = 'services';
-// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
-// none can carry a space, newline, '#' or '$' that would change the configuration.
-function renderHaproxyConfig(config) {
-    return withConfigId(render(config, 'last,libc,none'));
-}
 // The stats page names the configuration of the worker that serves it in this header, so that
 // readiness can tell when a reload has taken effect, even one that moves no instance (a changed
 // allow-cidrs or basic-auth): until then the previous worker may still take new connections.
 const CONFIG_ID_HEADER = 'x-vic-lb-config';
 const CONFIG_ID_PLACEHOLDER = '@config-id@';
-// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
-function configIdOf(config) {
-    return idOf(render(config, 'last,libc,none'));
+function configForms(render) {
+    const idOf = (config) => config_digestOf(render(config, 'last,libc,none'));
+    return {
+        text: (config) => {
+            const text = render(config, 'last,libc,none');
+            return text.replace(CONFIG_ID_PLACEHOLDER, config_digestOf(text));
+        },
+        toCheck: (config) => render(config, 'none').replace(CONFIG_ID_PLACEHOLDER, idOf(config)),
+        idOf,
+    };
 }
-function withConfigId(text, id = idOf(text)) {
-    return text.replace(CONFIG_ID_PLACEHOLDER, id);
-}
-function idOf(text) {
+function config_digestOf(text) {
     return (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex').slice(0, 16);
 }
+const ownConfig = configForms(render);
+// Every value that reaches this text has been checked against a strict pattern (inputs.ts), so
+// none can carry a space, newline, '#' or '$' that would change the configuration.
+const renderHaproxyConfig = ownConfig.text;
+// Pure: the id renderHaproxyConfig(config) carries, a digest of the rest of its text.
+const configIdOf = ownConfig.idOf;
 // What `haproxy -c` checks before a reload: the same configuration, except that it looks no server
 // name up. At start an unresolvable name is no error anyway (init-addr ends in none), so the
 // lookups can only slow the check down, and on Podman they stalled it for 25-40 s right after
 // containers started (aardvark-dns). The reload itself still looks the names up, so that the new
 // worker sends traffic at once.
-function renderConfigToCheck(config) {
-    return withConfigId(render(config, 'none'), configIdOf(config));
-}
+const renderConfigToCheck = ownConfig.toCheck;
 function render(config, initAddr) {
     const http = config.protocol === 'http';
-    const lines = [
+    return configText([
+        ...leadingSections(config, config.timeouts.drain, {
+            protocol: config.protocol,
+            // The client side waits for the answer as long as the server side may take to give it.
+            clientTimeout: config.timeouts.response,
+            serverTimeouts: config.timeouts,
+            initAddr,
+        }),
+        [
+            'frontend service',
+            serviceBind(config),
+            ...sourceCheck(config),
+            ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
+            ...(http ? forwardingRules(config) : []),
+            `    default_backend ${SERVING_BACKEND}`,
+        ],
+        ...(config.redirectListenPort ? [redirectToHttps(config.redirectListenPort, config.servicePort, sourceCheck(config))] : []),
+        backend(SERVING_BACKEND, config.serving, config),
+        ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+        ...(config.services?.length ? [[`backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)]] : []),
+    ]);
+}
+// Sections (each a list of lines) apart by a blank line, as HAProxy reads them.
+function configText(sections) {
+    return sections.map((lines) => lines.join('\n')).join('\n\n') + '\n';
+}
+// How long a client may take to send a request's headers (HTTP).
+const HTTP_REQUEST_TIMEOUT_S = 10;
+// The sections every load-balancer starts with: the process, name resolution, what every proxy
+// inherits, and the stats page.
+function leadingSections(settings, drain, defaults) {
+    return [globalSection(settings, drain), resolversSection(), defaultsSection(defaults), statsFrontend(settings)];
+}
+function globalSection({ startsAsRoot }, drain) {
+    return [
         'global',
         '    log stdout format raw local0',
         // No global maxconn: HAProxy sizes it from the container's file-descriptor limit, where the
         // recipe's 256 (and 32 per server) queued and refused requests under load.
         // Old workers keep finishing their connections after a reload, but not forever.
-        `    hard-stop-after ${config.timeouts.drain}s`,
-        ...(config.startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
-        '',
+        `    hard-stop-after ${drain}s`,
+        ...(startsAsRoot ? ['    user haproxy', '    group haproxy'] : []),
+    ];
+}
+function resolversSection() {
+    return [
         // Instances come and go while the load-balancer runs, so their names are resolved at run time
         // through the container's own resolver (Docker's embedded DNS, or the VCH's).
         'resolvers docker',
@@ -168,9 +208,13 @@ function render(config, initAddr) {
         '    timeout resolve 500ms',
         '    timeout retry 1s',
         '    hold valid 10s',
-        '',
+    ];
+}
+function defaultsSection({ protocol, clientTimeout, serverTimeouts, initAddr }) {
+    const http = protocol === 'http';
+    return [
         'defaults',
-        `    mode ${config.protocol}`,
+        `    mode ${protocol}`,
         '    log global',
         http ? '    option httplog' : '    option tcplog',
         '    option dontlognull',
@@ -182,15 +226,12 @@ function render(config, initAddr) {
         // waits out this timeout before it is retried elsewhere: short, as a connect on the instances'
         // own network takes well under a millisecond when the instance is alive.
         '    timeout connect 1s',
-        // The client side waits for the answer as long as the server side may take to give it.
-        `    timeout client ${config.timeouts.response}s`,
-        `    timeout server ${config.timeouts.response}s`,
-        // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the two above.
-        `    timeout tunnel ${config.timeouts.tunnel}s`,
+        `    timeout client ${clientTimeout}s`,
+        ...(serverTimeouts ? serverTimeoutLines(serverTimeouts) : []),
         '    timeout queue 30s',
         ...(http
             ? [
-                '    timeout http-request 10s',
+                `    timeout http-request ${HTTP_REQUEST_TIMEOUT_S}s`,
                 // On a reload the old worker does not close idle keep-alive connections under a client
                 // that may be sending on them; it answers their next request with `Connection: close`.
                 '    option idle-close-on-response',
@@ -227,78 +268,89 @@ function render(config, initAddr) {
         // after two such checks.
         '    timeout check 2s',
         `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
-        '',
+    ];
+}
+// In the defaults, or in each backend that has its own (the ingress: per route).
+function serverTimeoutLines({ response, tunnel }) {
+    return [
+        `    timeout server ${response}s`,
+        // Once a connection is upgraded (websocket) it may stay idle this long; it replaces the client
+        // and server timeouts.
+        `    timeout tunnel ${tunnel}s`,
+    ];
+}
+function statsFrontend({ statsCertificateFile, statsAuth }) {
+    return [
         'frontend stats',
         '    mode http',
-        `    bind :${STATS_PORT} ssl crt ${config.statsCertificateFile}`,
+        `    bind :${STATS_PORT} ssl crt ${statsCertificateFile}`,
         '    stats enable',
         `    stats uri ${STATS_PATH}`,
         // Without credentials HAProxy answers 401: the page lists every instance (stats-auth.ts). TLS
         // keeps the credentials and the page off the network (stats-certificate.ts).
-        `    ${statsAuthLine(config.statsAuth)}`,
+        `    ${statsAuthLine(statsAuth)}`,
         // Readiness polls would otherwise fill the log.
         '    http-request set-log-level silent',
         // http-response rules skip the stats page's own answers; http-after-response rules do not.
         `    http-after-response set-header ${CONFIG_ID_HEADER} ${CONFIG_ID_PLACEHOLDER}`,
-        '',
-        'frontend service',
-        // HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so that 2.6 (which offers only
-        // HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
-        `    bind :${config.listenPort}${config.certificateFile ? ` ssl crt ${config.certificateFile} alpn h2,http/1.1` : ''}`,
-        ...sourceCheck(config),
-        ...(config.basicAuth ? basicAuthLines(config.basicAuth) : []),
-        ...(http ? forwardedHeaders(config) : []),
+    ];
+}
+// The service frontend's bind line. HTTP/2 or HTTP/1.1 to clients over TLS, named explicitly so
+// that 2.6 (which offers only HTTP/1.1 by default) behaves like 2.8+; the instances always get HTTP/1.1.
+function serviceBind({ listenPort, certificateFile }) {
+    return `    bind :${listenPort}${certificateFile ? ` ssl crt ${certificateFile} alpn h2,http/1.1` : ''}`;
+}
+// The service frontend's rules for HTTP: what the instances are told about the client, and what
+// the client is told about its connection.
+function forwardingRules(settings) {
+    return [
+        ...forwardedHeaders(settings),
         // Clients that read this header (Node's default agent and fetch close an idle connection a
         // second before the time announced) never send into HAProxy's close, and let go of an old
         // worker soon after a reload. It replaces whatever an instance announced for its own
         // connection to HAProxy (Node's own server says 5 s), and HTTP/2 leaves it out of its answers.
-        ...(http ? [`    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`] : []),
-        `    default_backend ${SERVING_BACKEND}`,
-        '',
-        ...(config.redirectListenPort ? redirectToHttps(config.redirectListenPort, config) : []),
-        ...backend(SERVING_BACKEND, config.serving, config),
-        ...(config.candidates.length > 0 ? ['', ...backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
-        ...(config.services?.length ? ['', `backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)] : []),
+        `    http-response set-header Keep-Alive timeout=${ANNOUNCED_KEEP_ALIVE_S}`,
     ];
-    return lines.join('\n') + '\n';
-}
-function backend(name, servers, config) {
-    return [
-        `backend ${name}`,
-        '    balance roundrobin',
-        ...(config.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
-        ...(config.healthCheckPath
-            ? ['    option httpchk', `    http-check send meth GET uri ${config.healthCheckPath}`, '    http-check expect status 200-399']
-            : []),
-        ...servers.map(serverLine),
-    ];
-}
-function serverLine(server) {
-    return `    server ${server.name} ${server.name}:${server.port}`;
 }
 // What the client reached, as the instances need it to build their own URLs and to know whom they
 // serve. Set, never appended to: a value a client sent could otherwise pass for the load-balancer's.
-function forwardedHeaders(config) {
+function forwardedHeaders({ certificateFile, servicePort }) {
     return [
-        `    http-request set-header X-Forwarded-Proto ${config.certificateFile ? 'https' : 'http'}`,
+        `    http-request set-header X-Forwarded-Proto ${certificateFile ? 'https' : 'http'}`,
         '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-        `    http-request set-header X-Forwarded-Port ${config.servicePort}`,
+        `    http-request set-header X-Forwarded-Port ${servicePort}`,
         '    http-request set-header X-Forwarded-For %[src]',
     ];
 }
 // The same host, on HTTPS's port: the Host header's own port (if any) is replaced, an IPv6
 // literal's colons kept. A permanent redirect, so that browsers go to HTTPS at once next time.
 // Credentials are asked for only once on HTTPS, so that they never cross the network in clear.
-function redirectToHttps(listenPort, config) {
-    const httpsPort = config.servicePort;
+// `admission`: the rules a request passes first (allow-cidrs).
+function redirectToHttps(listenPort, httpsPort, admission) {
     return [
         'frontend http-redirect',
         `    bind :${listenPort}`,
-        ...sourceCheck(config),
+        ...admission,
         `    http-request replace-header Host ^(.*?)(:[0-9]+)?$ \\1${httpsPort === 443 ? '' : `:${httpsPort}`}`,
         '    http-request redirect scheme https code 301',
-        '',
     ];
+}
+// `settings`: what this backend sets for itself before the checks (the ingress's per-route
+// timeouts and allow-cidrs).
+function backend(name, servers, check, settings = []) {
+    return [
+        `backend ${name}`,
+        '    balance roundrobin',
+        ...settings,
+        ...(check.protocol === 'http' ? ['    http-request disable-l7-retry unless METH_GET'] : []),
+        ...(check.healthCheckPath
+            ? ['    option httpchk', `    http-check send meth GET uri ${check.healthCheckPath}`, '    http-check expect status 200-399']
+            : []),
+        ...servers.map(serverLine),
+    ];
+}
+function serverLine(server) {
+    return `    server ${server.name} ${server.name}:${server.port}`;
 }
 // allow-cidrs, before anything else of a request is looked at. HTTP (and HTTPS, after the
 // handshake) answers 403, so that a person sees why; TCP can only close the connection, at once.
@@ -409,6 +461,12 @@ const LABEL = {
     // A service's volume: the path inside the container it is mounted at.
     volumePath: `${NAMESPACE}.volume-path`,
     created: `${NAMESPACE}.created`,
+    // A shared ingress (src/ingress): its name on the ingress itself, its network and each route
+    // record; and the host name a route record serves.
+    ingress: `${NAMESPACE}.ingress`,
+    hostname: `${NAMESPACE}.hostname`,
+    // The settings a shared ingress was made with (ingress/ensure.ts IngressSpec), as JSON.
+    ingressSpec: `${NAMESPACE}.ingress-spec`,
     // The pull request the deployment previews, `owner/repo#42`: prune removes it once closed.
     pullRequest: `${NAMESPACE}.pr`,
     // Lock: who holds it (a workflow run, or host and process) and for what (deploy, teardown, prune).
@@ -436,9 +494,16 @@ function useOwner(owner) {
 // The pull request comes from the event of the run, so every object a pull request's run
 // creates carries it without the callers passing it along.
 function deploymentLabels(deployment, role, extra = {}) {
+    return labelsFor(LABEL.deployment, deployment, role, extra);
+}
+// A shared ingress's own objects (src/ingress) belong to no deployment: named by the ingress label.
+function ingressLabels(ingress, role, extra = {}) {
+    return labelsFor(LABEL.ingress, ingress, role, extra);
+}
+function labelsFor(key, name, role, extra) {
     const pullRequest = currentPullRequest();
     return {
-        [LABEL.deployment]: deployment,
+        [key]: name,
         [LABEL.owner]: runOwner,
         [LABEL.role]: role,
         [LABEL.created]: new Date().toISOString(),
@@ -457,9 +522,16 @@ function networkName(deployment) {
 function instanceName(deployment, generation, index) {
     return `${deployment}-${generation}-${index}`;
 }
-// The deployment's lock container (lock.ts).
-function lockName(deployment) {
-    return `${deployment}-lock`;
+// The lock container (lock.ts) of a deployment, or of a shared ingress's routes.
+function lockName(locked) {
+    return `${locked}-lock`;
+}
+function describeLocked({ kind, name }) {
+    return `${kind} '${name}'`;
+}
+// The record of a routed deployment's route on a shared ingress (src/ingress/record.ts).
+function routeName(deployment) {
+    return `${deployment}-route`;
 }
 // The one-off container that runs the release command of a generation (src/release).
 function releaseName(deployment, generation) {
@@ -492,7 +564,7 @@ function serviceVolumeName(deployment, service, pathHash) {
 
 
 
-const COMMANDS = ['deploy', 'teardown', 'prune'];
+const COMMANDS = ['deploy', 'teardown', 'prune', 'remove-ingress'];
 const PULL_POLICIES = ['always', 'missing', 'never'];
 // The deployment deploy and teardown act on when instance-prefix is empty. Prune has no default:
 // removing deployments is never done on a guess.
@@ -503,7 +575,7 @@ const INPUT_SPECS = [
     {
         name: 'command',
         default: 'deploy',
-        description: 'What to do: `deploy`, `teardown`, or `prune` (remove old deployments, see `max-age`).',
+        description: 'What to do: `deploy`, `teardown`, `prune` (remove old deployments, see `max-age`), or `remove-ingress` (remove the shared load-balancer `ingress`, see `force`).',
     },
     {
         name: 'docker-host',
@@ -527,6 +599,14 @@ const INPUT_SPECS = [
         description: 'Names the deployment: instances are `<prefix>-<generation>-<n>`, their network `<prefix>-net`. Use one per preview environment, e.g. `pr-42`. Empty: `web`. For `prune` (required): which deployments to consider, `*` matching any characters, e.g. `pr-*`.',
     },
     { name: 'lb-name', default: 'lb', description: 'Name of the load-balancer container.' },
+    {
+        name: 'ingress',
+        description: "Name of a load-balancer container shared by the deployments on the Docker host, which serves each of them under its own `hostname`: one address (and one wildcard DNS record) for every preview. Same rules as `lb-name`, which is not used with it (leave it at its default). The first deploy that names the ingress creates it from that deploy's `lb-port`, `external-network`, `haproxy-image`, `lb-certificate` and `http-redirect-port`; a later deploy that gives other values for these is refused, never changing the ingress under the other previews. Needs `hostname` and protocol `http`; not available with `basic-auth` yet. Empty: a load-balancer of the deployment's own, named by `lb-name`.",
+    },
+    {
+        name: 'hostname',
+        description: "With `ingress`: the host name this deployment is served under, e.g. `pr-42.preview.example.com`; the ingress sends it the requests whose `Host` header is that name, which has to resolve to the ingress's address (e.g. by a wildcard DNS record). A lower-case DNS name of at least two labels, each 1 to 63 of `a-z`, `0-9` and `-`, not starting or ending with `-`; up to 253 characters. Required with `ingress`, refused without it.",
+    },
     {
         name: 'owner',
         description: "Who the deployment belongs to, recorded on every object: `owner/repo` or a local name of letters, digits, `_` and `-`. Deploy and teardown refuse another owner's deployment of the same name; prune considers only this owner's. Empty: `GITHUB_REPOSITORY` (the workflow's repository), else `local`.",
@@ -627,6 +707,10 @@ const INPUT_SPECS = [
         description: 'With `github-token` (and `deployments: write`): the GitHub environment each deploy is recorded in as a GitHub deployment of the commit (in progress, then success with the URL or failure; inactive after teardown). One transient environment shared by every pull request leaves none to delete by hand; a per-pull-request name such as `pr-42` works too.',
     },
     {
+        name: 'force',
+        description: 'For `remove-ingress`: `true` removes the ingress even while deployments are routed through it. They serve nothing until a deploy that names the ingress makes it again, with every route. Without it, `remove-ingress` refuses while any deployment is routed.',
+    },
+    {
         name: 'max-age',
         description: 'For `prune`: remove the deployments whose newest container or network was created longer ago than this, e.g. `90m`, `72h`, `3d`.',
     },
@@ -670,6 +754,11 @@ const CPUS_PATTERN = /^(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?$/;
 const CPUS_MAX = 256;
 // GitHub's limit; the name goes nowhere but the GitHub API.
 const ENVIRONMENT_MAX = 255;
+// RFC 1123 host names, lower case only: the ingress lower-cases the Host header before it
+// compares, so a name with an upper-case letter would never match.
+const HOSTNAME_MAX = 253;
+const HOSTNAME_LABEL_MAX = 63;
+const HOSTNAME_LABEL_PATTERN = /^[a-z0-9-]+$/;
 function defaultOf(name) {
     return INPUT_SPECS.find((spec) => spec.name === name)?.default ?? '';
 }
@@ -703,6 +792,12 @@ function readInputs(read, env = process.env) {
         inputs.deploy = readDeploySettings(read, raw, get, instancePrefix, password, inputs);
     if (command === 'prune')
         inputs.prune = readPruneSettings(raw('max-age'), instancePrefix, inputs.owner, githubToken);
+    if (command === 'remove-ingress') {
+        const ingress = raw('ingress');
+        if (!ingress)
+            throw new InputError("Command 'remove-ingress' needs 'ingress': the name of the shared load-balancer to remove.");
+        inputs.removeIngress = { name: loadBalancerName(ingress, 'ingress', instancePrefix, 'previews'), force: inputs_boolean(raw('force') || 'false', 'force') };
+    }
     return inputs;
 }
 function readPruneSettings(maxAge, deployments, owner, githubToken) {
@@ -721,6 +816,7 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
     const healthCheckPath = get('health-check-path');
     if (healthCheckPath && protocol === 'tcp')
         throw new InputError("Input 'health-check-path' needs protocol 'http'; with 'tcp' the instances get TCP connect checks.");
+    const ingress = ingressSettings(raw, protocol, instancePrefix);
     const settings = {
         image: matching(image, IMAGE_PATTERN, 'image', "an image reference such as 'nginx:1.27' or 'registry.example.com:5000/team/app@sha256:<64 hex>'"),
         instances: integer(get('instances'), 'instances', 1, 100),
@@ -728,7 +824,7 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
         lbPort: integer(get('lb-port'), 'lb-port', 1, 65535),
         instancePrefix,
         owner: common.owner,
-        lbName: lbName(get('lb-name'), instancePrefix),
+        lbName: loadBalancerName(get('lb-name'), 'lb-name', instancePrefix, `${instancePrefix}-lb`),
         externalNetwork: externalNetwork(raw('external-network') ?? defaultOf('external-network')),
         haproxyImage: common.haproxyImage,
         protocol,
@@ -745,10 +841,19 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
         },
         services: services(read('services') ?? '', instancePrefix),
     };
-    // Both names resolve on the deployment's network: the instances would reach either by it.
-    const shadowing = settings.services.find((s) => s.name === settings.lbName);
+    if (ingress)
+        settings.ingress = ingress;
+    // The instances could not tell the two apart by name: both resolve where they are (an ingress on
+    // its network, which they join).
+    const [lbInput, lb] = ingress ? ['ingress', ingress.name] : ['lb-name', settings.lbName];
+    const shadowing = settings.services.find((s) => s.name === lb);
     if (shadowing)
-        throw new InputError(`Invalid services: service '${shadowing.name}' has the name of the load-balancer (lb-name), and both names resolve on the deployment's network. Rename the service or choose another lb-name.`);
+        throw new InputError(`Invalid services: service '${shadowing.name}' has the name of the load-balancer (${lbInput}), and both names resolve on the instances' networks. Rename the service or choose another ${lbInput}.`);
+    // The deploy waits for a service's port through HAProxy's own check, and a shared ingress is on
+    // no deployment's network (src/ingress/DESIGN.md).
+    const waited = ingress && settings.services.find((s) => s.port !== undefined);
+    if (waited)
+        throw new InputError(`Invalid services: service '${waited.name}' has a port, which the deploy cannot wait for with 'ingress' yet (the shared ingress is on no deployment's network). Leave out its port (the instances must then retry until it accepts connections), or leave ingress empty.`);
     const releaseCommand = raw('release-command');
     if (releaseCommand)
         settings.releaseCommand = commandArgs(releaseCommand, 'Invalid release-command');
@@ -776,6 +881,74 @@ function readDeploySettings(read, raw, get, instancePrefix, password, common) {
     if (allowCidrs)
         settings.allowCidrs = cidrList(allowCidrs);
     return settings;
+}
+// Undefined when ingress is empty. Refuses what a shared ingress cannot do for one deployment.
+function ingressSettings(raw, protocol, instancePrefix) {
+    const ingress = raw('ingress');
+    const hostname = raw('hostname');
+    if (!ingress) {
+        if (hostname)
+            throw new InputError("Input 'hostname' needs 'ingress': it is the name a shared ingress serves this deployment under. Give ingress, or leave hostname empty.");
+        return undefined;
+    }
+    const name = loadBalancerName(ingress, 'ingress', instancePrefix, 'previews');
+    if (name === instancePrefix)
+        throw new InputError(`Invalid ingress '${name}': it is the deployment's name (instance-prefix), and the ingress's network and lock would be the deployment's own (${networkName(name)}, ${lockName(name)}). Choose another ingress, e.g. 'previews'.`);
+    if (!hostname)
+        throw new InputError("Input 'ingress' needs 'hostname': the ingress tells the deployments apart by the host name a request is for. Give hostname, e.g. 'pr-42.preview.example.com', or leave ingress empty.");
+    const route = { name, hostname: dnsHostname(hostname) };
+    if (protocol !== 'http')
+        throw new InputError(`Input 'ingress' needs protocol 'http': the ingress routes each request by its Host header, and with '${protocol}' it sees no request. Use protocol http, or leave ingress empty.`);
+    const lbName = raw('lb-name');
+    if (lbName && lbName !== defaultOf('lb-name'))
+        throw new InputError(`Input 'lb-name' is not used with 'ingress': it names a load-balancer of the deployment's own, and with an ingress there is none. Leave lb-name empty (or at its default '${defaultOf('lb-name')}'), or leave ingress empty.`);
+    if (raw('basic-auth'))
+        throw new InputError("Input 'basic-auth' is not available with 'ingress' yet: the ingress is configured from records each deployment keeps on the Docker host, so the password digests would have to be stored there, outside the load-balancer, where nothing secret is kept. Leave basic-auth empty (allow-cidrs limits who connects), or leave ingress empty.");
+    return route;
+}
+// The same rules for values read back from the Docker host (a route record, src/ingress/record.ts):
+// anybody who reaches the host can write one, and its values go into HAProxy's configuration.
+const RECORD_CHECKS = {
+    deployment: (value) => NAME_PATTERN.test(value) && value.length <= NAME_MAX,
+    hostname: (value) => passes(() => dnsHostname(value)),
+    healthCheckPath: (value) => value === '' || PATH_PATTERN.test(value),
+    // An instance's container name (names.ts), which HAProxy also uses as the server's name.
+    serverName: (value) => NAME_PATTERN.test(value),
+    cidr: (value) => !/[\s,]/.test(value) && passes(() => cidrList(value)),
+};
+function passes(check) {
+    try {
+        check();
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+// What is wrong is said precisely: a host name's rules are easy to miss by one character.
+function dnsHostname(value) {
+    const refuse = (problem) => new InputError(`Invalid hostname '${show(value)}': ${problem}. Expected a lower-case DNS name of at least two labels, such as 'pr-42.preview.example.com': up to ${HOSTNAME_MAX} characters, each label 1 to ${HOSTNAME_LABEL_MAX} of a-z, 0-9 and '-', not starting or ending with '-'.`);
+    if (value.length > HOSTNAME_MAX)
+        throw refuse(`${value.length} characters, more than ${HOSTNAME_MAX}`);
+    if (value.endsWith('.'))
+        throw refuse('it ends with a dot; leave the dot out');
+    if (/[A-Z]/.test(value))
+        throw refuse(`it has upper-case letters; write it as '${show(value.toLowerCase())}'`);
+    const labels = value.split('.');
+    if (labels.length < 2)
+        throw refuse('it is a single label; give the full name');
+    labels.forEach((label, i) => {
+        const at = `label ${i + 1}`;
+        if (label === '')
+            throw refuse(`${at} is empty (two dots in a row, or a dot at the start)`);
+        if (label.length > HOSTNAME_LABEL_MAX)
+            throw refuse(`${at} has ${label.length} characters, more than ${HOSTNAME_LABEL_MAX}`);
+        if (!HOSTNAME_LABEL_PATTERN.test(label))
+            throw refuse(`${at} has a character other than a-z, 0-9 and '-'`);
+        if (label.startsWith('-') || label.endsWith('-'))
+            throw refuse(`${at} starts or ends with '-'`);
+    });
+    return value;
 }
 function readInstanceConfig(read, raw) {
     // Not trimmed as a whole: a value's spaces are part of it, on the first and last line too.
@@ -1091,14 +1264,15 @@ function externalNetwork(value) {
         return '';
     return matching(value, NETWORK_PATTERN, 'external-network', "a Docker network name (letters, digits, _ . -), or '' to publish lb-port on the Docker host");
 }
-// The deployment's lock container is named after it too, so the load-balancer cannot have that name.
-function lbName(value, instancePrefix) {
-    const lb = inputs_name(value, 'lb-name');
+// A load-balancer's container name, given as `input` (errors suggest `example`). The deployment's
+// lock container is named after it too, so the load-balancer cannot have that name.
+function loadBalancerName(value, input, instancePrefix, example) {
+    const lb = inputs_name(value, input);
     if (lb === lockName(instancePrefix))
-        throw new InputError(`Invalid lb-name '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
+        throw new InputError(`Invalid ${input} '${lb}': that name is taken by the lock of deployment '${instancePrefix}'. Choose another ${input}, e.g. '${example}'.`);
     // Companion services' containers (and their volumes) are named `<instance-prefix>-svc-<name>`.
     if (lb.startsWith(serviceContainerName(instancePrefix, '')))
-        throw new InputError(`Invalid lb-name '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another lb-name, e.g. '${instancePrefix}-lb'.`);
+        throw new InputError(`Invalid ${input} '${lb}': names starting with '${serviceContainerName(instancePrefix, '')}' are kept for the companion services of deployment '${instancePrefix}'. Choose another ${input}, e.g. '${example}'.`);
     return lb;
 }
 // Given, else the workflow's repository, else local; GITHUB_REPOSITORY is held to the same rules,
@@ -2443,12 +2617,12 @@ function checkOwnershipOf(objects, deployment, owner, operation) {
 
 
 
-// A run killed while it replaced the load-balancer (steps/start.ts standAside) and whose post step never
-// ran (a runner that died) leaves `<lb>-next` (the replacement, not started) or `<lb>-old` (the
-// previous load-balancer, stopped, kept to fall back on). The next run of the deployment, holding
-// its lock, puts that right before it plans: a complete replacement is kept, otherwise the
-// previous load-balancer serves again; then the deploy goes on as usual. `containers` are the
-// deployment's, as listed under the lock; says whether it changed any.
+// A run killed while it replaced the load-balancer (steps/own-load-balancer.ts standAside) and
+// whose post step never ran (a runner that died) leaves `<lb>-next` (the replacement, not started)
+// or `<lb>-old` (the previous load-balancer, stopped, kept to fall back on). The next run of the
+// deployment, holding its lock, puts that right before it plans: a complete replacement is kept,
+// otherwise the previous load-balancer serves again; then the deploy goes on as usual.
+// `containers` are the deployment's, as listed under the lock; says whether it changed any.
 async function settleInterruptedReplacement(host, containers, lbName) {
     const named = (name) => containers.find((c) => c.name === name && c.labels[LABEL.role] === 'lb');
     const [current, next, old] = [named(lbName), named(`${lbName}-next`), named(`${lbName}-old`)];
@@ -2567,70 +2741,6 @@ function planDeploy(desired, state) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/haproxy/stats-certificate.ts
-
-// Node makes keys and signatures but no certificate, so this DER-encodes the one certificate the
-// action needs (X.509 v1, ECDSA P-256 with SHA-256) rather than bundle an ASN.1/X.509 library.
-function newStatsCertificate(commonName) {
-    const { privateKey, publicKey } = (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'P-256' });
-    const serial = (0,external_node_crypto_.randomBytes)(16);
-    serial[0] = (serial[0] & 0x7f) | 0x40; // positive, and no leading zero byte to trim
-    const name = der(SEQUENCE, der(SET, der(SEQUENCE, COMMON_NAME, der(UTF8_STRING, Buffer.from(commonName)))));
-    const tbs = der(SEQUENCE, der(INTEGER, serial), ECDSA_WITH_SHA256, name, 
-    // From a day back (the Docker host's clock may be behind the runner's) to no end: the
-    // certificate is pinned, and a kept load-balancer may serve for years.
-    der(SEQUENCE, time(new Date(Date.now() - 86_400_000)), time(new Date('9999-12-31T23:59:59Z'))), name, publicKey.export({ type: 'spki', format: 'der' }));
-    const signature = (0,external_node_crypto_.sign)('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
-    const body = der(SEQUENCE, tbs, ECDSA_WITH_SHA256, der(BIT_STRING, Buffer.from([0]), signature));
-    const base64 = body
-        .toString('base64')
-        .match(/.{1,64}/g)
-        .join('\n');
-    const certificate = `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
-    return { pem: certificate + privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certificate, inside: false };
-}
-const [INTEGER, BIT_STRING, UTF8_STRING, UTC_TIME, GENERALIZED_TIME, SEQUENCE, SET] = [0x02, 0x03, 0x0c, 0x17, 0x18, 0x30, 0x31];
-// OIDs 1.2.840.10045.4.3.2 (in an AlgorithmIdentifier without parameters) and 2.5.4.3.
-const ECDSA_WITH_SHA256 = der(SEQUENCE, Buffer.from('06082a8648ce3d040302', 'hex'));
-const COMMON_NAME = Buffer.from('0603550403', 'hex');
-function der(tag, ...content) {
-    const body = Buffer.concat(content);
-    const n = body.length;
-    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-    return Buffer.concat([Buffer.from([tag, ...length]), body]);
-}
-// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-function time(date) {
-    const digits = date
-        .toISOString()
-        .replace(/\.\d+Z$/, 'Z')
-        .replace(/[-:T]/g, '');
-    const year = date.getUTCFullYear();
-    return year < 2050 ? der(UTC_TIME, Buffer.from(digits.slice(2))) : der(GENERALIZED_TIME, Buffer.from(digits));
-}
-// The certificate (and key) in a PEM that holds both, as HAProxy's `crt` file does.
-function certificateIn(pem) {
-    return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0];
-}
-// A kept load-balancer keeps its certificate (pem, read from it); a new one, or one made before the stats page had
-// TLS, gets a new one (switch.ts puts it into a kept one before the reload that needs it).
-function statsCertificateFor(pem, commonName) {
-    const certificate = pem && certificateIn(pem);
-    return pem && certificate ? { pem, certificate, inside: true } : newStatsCertificate(commonName);
-}
-// TLS options that accept the stats page's own certificate and no other: the chain must end at it
-// (ca), and, its name aside (a load-balancer's address is known only once it runs), the server's
-// certificate must be exactly it.
-function pinnedTo(certificate) {
-    const expected = new external_node_crypto_.X509Certificate(certificate).fingerprint256;
-    return {
-        ca: [certificate],
-        checkServerIdentity: (host, served) => served.fingerprint256 === expected
-            ? undefined
-            : new Error(`${host} served a certificate (SHA-256 ${served.fingerprint256}) other than the load-balancer's stats certificate (SHA-256 ${expected})`),
-    };
-}
-
 // EXTERNAL MODULE: external "node:tls"
 var external_node_tls_ = __webpack_require__(41692);
 ;// CONCATENATED MODULE: ./src/cancel.ts
@@ -2729,7 +2839,154 @@ function describeServer(statuses, backend, name) {
     return status ? `${status.status} (last check: ${status.checkStatus || 'none'})` : 'not in the load-balancer yet';
 }
 
+;// CONCATENATED MODULE: ./src/haproxy/stats-certificate.ts
+
+// Node makes keys and signatures but no certificate, so this DER-encodes the one certificate the
+// action needs (X.509 v1, ECDSA P-256 with SHA-256) rather than bundle an ASN.1/X.509 library.
+function newStatsCertificate(commonName) {
+    const { privateKey, publicKey } = (0,external_node_crypto_.generateKeyPairSync)('ec', { namedCurve: 'P-256' });
+    const serial = (0,external_node_crypto_.randomBytes)(16);
+    serial[0] = (serial[0] & 0x7f) | 0x40; // positive, and no leading zero byte to trim
+    const name = der(SEQUENCE, der(SET, der(SEQUENCE, COMMON_NAME, der(UTF8_STRING, Buffer.from(commonName)))));
+    const tbs = der(SEQUENCE, der(INTEGER, serial), ECDSA_WITH_SHA256, name, 
+    // From a day back (the Docker host's clock may be behind the runner's) to no end: the
+    // certificate is pinned, and a kept load-balancer may serve for years.
+    der(SEQUENCE, time(new Date(Date.now() - 86_400_000)), time(new Date('9999-12-31T23:59:59Z'))), name, publicKey.export({ type: 'spki', format: 'der' }));
+    const signature = (0,external_node_crypto_.sign)('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
+    const body = der(SEQUENCE, tbs, ECDSA_WITH_SHA256, der(BIT_STRING, Buffer.from([0]), signature));
+    const base64 = body
+        .toString('base64')
+        .match(/.{1,64}/g)
+        .join('\n');
+    const certificate = `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`;
+    return { pem: certificate + privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), certificate, inside: false };
+}
+const [INTEGER, BIT_STRING, UTF8_STRING, UTC_TIME, GENERALIZED_TIME, SEQUENCE, SET] = [0x02, 0x03, 0x0c, 0x17, 0x18, 0x30, 0x31];
+// OIDs 1.2.840.10045.4.3.2 (in an AlgorithmIdentifier without parameters) and 2.5.4.3.
+const ECDSA_WITH_SHA256 = der(SEQUENCE, Buffer.from('06082a8648ce3d040302', 'hex'));
+const COMMON_NAME = Buffer.from('0603550403', 'hex');
+function der(tag, ...content) {
+    const body = Buffer.concat(content);
+    const n = body.length;
+    const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+    return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+// RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+function time(date) {
+    const digits = date
+        .toISOString()
+        .replace(/\.\d+Z$/, 'Z')
+        .replace(/[-:T]/g, '');
+    const year = date.getUTCFullYear();
+    return year < 2050 ? der(UTC_TIME, Buffer.from(digits.slice(2))) : der(GENERALIZED_TIME, Buffer.from(digits));
+}
+// The certificate (and key) in a PEM that holds both, as HAProxy's `crt` file does.
+function certificateIn(pem) {
+    return /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/.exec(pem)?.[0];
+}
+// A kept load-balancer keeps its certificate (pem, read from it); a new one, or one made before the stats page had
+// TLS, gets a new one (switch.ts puts it into a kept one before the reload that needs it).
+function statsCertificateFor(pem, commonName) {
+    const certificate = pem && certificateIn(pem);
+    return pem && certificate ? { pem, certificate, inside: true } : newStatsCertificate(commonName);
+}
+// TLS options that accept the stats page's own certificate and no other: the chain must end at it
+// (ca), and, its name aside (a load-balancer's address is known only once it runs), the server's
+// certificate must be exactly it.
+function pinnedTo(certificate) {
+    const expected = new external_node_crypto_.X509Certificate(certificate).fingerprint256;
+    return {
+        ca: [certificate],
+        checkServerIdentity: (host, served) => served.fingerprint256 === expected
+            ? undefined
+            : new Error(`${host} served a certificate (SHA-256 ${served.fingerprint256}) other than the load-balancer's stats certificate (SHA-256 ${expected})`),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/ingress/config.ts
+
+// A proxy name takes only [A-Za-z0-9_.:-]. An instance-prefix is [A-Za-z0-9][A-Za-z0-9_-]*, at
+// most 40 characters (inputs.ts), so these names are always valid; their colon keeps them apart
+// from the frontends' names (service, stats, http-redirect), which HAProxy 3.3+ requires.
+function servingBackendOf(deployment) {
+    return `r:${deployment}`;
+}
+// The route's new instances, health-checked without traffic until the deploy moves them to serving.
+function candidateBackendOf(deployment) {
+    return `c:${deployment}`;
+}
+const ingressConfig = configForms(config_render);
+// What the ingress loads.
+const renderIngressConfig = ingressConfig.text;
+// What `haproxy -c` checks inside the ingress before a reload: no server name looked up, as renderConfigToCheck.
+const renderIngressConfigToCheck = ingressConfig.toCheck;
+// Pure: the id renderIngressConfig(config) carries on every answer of its stats page (CONFIG_ID_HEADER).
+const ingressConfigIdOf = ingressConfig.idOf;
+// The request's host name: the Host header (HAProxy turns HTTP/2's :authority into one), without
+// its port, lower-cased as DNS compares names.
+const HOST_VAR = 'txn.host';
+// What a request for a name no route has gets: it names no preview and no host name. The header
+// tells readiness (readiness.ts) this answer from an application's own 404.
+const NOT_ROUTED_BODY = 'No preview here.';
+const NOT_ROUTED_HEADER = 'x-vic-lb-not-routed';
+function config_render(config, initAddr) {
+    // By code unit, not locale: the same text whatever order the records were read in, on any runner.
+    const routes = [...config.routes].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+    return configText([
+        ...leadingSections(config, config.drainTimeout, {
+            // HTTP only: routing reads the host name.
+            protocol: 'http',
+            // The client side belongs to the one service frontend, whichever route a request takes, so
+            // it waits as long as the slowest route's answer may take; each route's backend still cuts
+            // its own answers at its own response timeout (timeout server). With no route every request
+            // is answered at once (404), and the time to send one is enough.
+            clientTimeout: routes.length > 0 ? Math.max(...routes.map((route) => route.timeouts.response)) : HTTP_REQUEST_TIMEOUT_S,
+            // No serverTimeouts: each route's backend has its own.
+            initAddr,
+        }),
+        serviceFrontend(config, routes),
+        // allow-cidrs is a route's, and the redirect looks at no route: a client of another source is
+        // redirected, then refused over HTTPS (403).
+        ...(config.redirectListenPort ? [redirectToHttps(config.redirectListenPort, config.servicePort, [])] : []),
+        ...routes.flatMap(routeBackends),
+    ]);
+}
+function serviceFrontend(config, routes) {
+    const notRouted = `    http-request return status 404 content-type text/plain string "${NOT_ROUTED_BODY}" hdr ${NOT_ROUTED_HEADER} 1`;
+    // Every request gets that answer: HAProxy warns of any rule after it, which could never run.
+    if (routes.length === 0)
+        return ['frontend service', serviceBind(config), notRouted];
+    return [
+        'frontend service',
+        serviceBind(config),
+        `    http-request set-var(${HOST_VAR}) req.hdr(host),lower,field(1,:)`,
+        // One line per route (HAProxy takes at most 64 words on a line): lines of one ACL name add up.
+        ...routes.map((route) => `    acl routed var(${HOST_VAR}) -m str ${route.hostname}`),
+        // An http-request rule: HAProxy evaluates use_backend only after all of them.
+        `${notRouted} unless routed`,
+        ...forwardingRules(config),
+        ...routes.map((route) => `    use_backend ${servingBackendOf(route.deployment)} if { var(${HOST_VAR}) -m str ${route.hostname} }`),
+    ];
+}
+// The route's own timeouts, health check and (serving only) allow-cidrs. allow-cidrs is checked in
+// the backend, which gets only the requests routed to it: ACL names belong to their proxy, so
+// each backend's allowed_source is its own, rendered as the own load-balancer's frontend has it;
+// in the shared frontend each route would need an ACL name of its own combined with its host
+// match. `acl` and `http-request deny` in a backend are accepted alike by 2.6 and 3.0.
+function routeBackends(route) {
+    const check = { protocol: 'http', healthCheckPath: route.healthCheckPath };
+    const timeouts = serverTimeoutLines(route.timeouts);
+    return [
+        backend(servingBackendOf(route.deployment), route.serving, check, [
+            ...timeouts,
+            ...sourceCheck({ allowedSources: route.allowedSources, protocol: 'http' }),
+        ]),
+        ...(route.candidates.length > 0 ? [backend(candidateBackendOf(route.deployment), route.candidates, check, timeouts)] : []),
+    ];
+}
+
 ;// CONCATENATED MODULE: ./src/readiness.ts
+
 
 
 
@@ -2818,11 +3075,17 @@ async function serviceAnswers(endpoints, signal) {
         return tcpConnects(endpoints.serviceHost, endpoints.servicePort);
     const fingerprint = endpoints.certificateFingerprint;
     try {
-        const headers = endpoints.serviceAuthorization ? { authorization: endpoints.serviceAuthorization } : {};
-        const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, { headers });
+        const { serviceName, serviceAuthorization } = endpoints;
+        const headers = { ...(serviceName ? { host: serviceName } : {}), ...(serviceAuthorization ? { authorization: serviceAuthorization } : {}) };
+        const tlsOptions = { rejectUnauthorized: false, ...(serviceName ? { servername: serviceName } : {}) };
+        const response = await get(`${fingerprint ? 'https' : 'http'}://${hostForUrl(endpoints.serviceHost)}:${endpoints.servicePort}/`, signal, {
+            headers,
+            tls: tlsOptions,
+        });
         const certified = !fingerprint || response.socket.getPeerCertificate().fingerprint256 === fingerprint;
         response.destroy();
-        return certified && ![502, 503, 504].includes(response.statusCode ?? 0);
+        // The ingress answering for no route is not this deployment serving (not yet routed by the worker that answered).
+        return certified && ![502, 503, 504].includes(response.statusCode ?? 0) && response.headers[NOT_ROUTED_HEADER] === undefined;
     }
     catch {
         return false;
@@ -2959,9 +3222,10 @@ class UndoRecord {
 // The same binary and version that will load the configuration checks it, as the user its master
 // runs as (a VCH would run the check as root unless told), without name lookups (Podman's DNS can
 // stall for seconds right after containers start; an unresolvable name is no error anyway).
-async function checkInside(host, lb, lbName, user, config) {
+// `text`: the configuration as renderConfigToCheck (or renderIngressConfigToCheck) gives it.
+async function checkInside(host, lb, lbName, user, text) {
     const candidate = 'haproxy-candidate.cfg';
-    await host.putFile(lb, '/tmp', candidate, renderConfigToCheck(config));
+    await host.putFile(lb, '/tmp', candidate, text);
     const { exitCode, output } = await host.exec(lb, ['haproxy', '-c', '-f', `/tmp/${candidate}`], user);
     if (exitCode !== 0)
         throw new Error(`HAProxy in ${lbName} rejected the new configuration (haproxy -c exit code ${exitCode}); the running one stays in use:\n${output.trim()}`);
@@ -3057,208 +3321,6 @@ async function putSecretFile(host, lb, name, content) {
     await host.putFile(lb, CONFIG_DIR, name, content, { mode: 0o400, owner: await host.processOwner(lb) });
 }
 
-;// CONCATENATED MODULE: ./src/steps/retire.ts
-
-
-// The instances that served before and are no longer wanted leave once traffic has moved, with the
-// companion services replaced or no longer listed, and the volumes no listed service mounts.
-async function retire(ctx) {
-    const { host, plan, record, services } = ctx;
-    if (record.replacedLb)
-        await host.remove([record.replacedLb.id], []);
-    const leaving = [...record.replacedServices.map((s) => s.id), ...services.removeAfter.map((s) => s.id)];
-    if (leaving.length + services.removeVolumesAfter.length > 0) {
-        const failures = await host.remove(leaving, [], services.removeVolumesAfter);
-        if (failures.length > 0)
-            throw new Error(`Could not remove old services: ${failures.join('; ')}`);
-        record.changed = true;
-        const removed = [
-            ...record.replacedServices.map((s) => `${s.name} (replaced)`),
-            ...services.removeAfter.map((s) => s.name),
-            ...services.removeVolumesAfter.map((v) => `volume ${v}`),
-        ];
-        log_log.info(`Removed ${removed.join(', ')}`);
-    }
-    if (plan.removeAfter.length === 0)
-        return;
-    if (record.drain)
-        await drainOldWorkers(host, record.drain.lb, ctx.profile.processListArgs, record.drain.oldWorkers, ctx.settings.timeouts.drain);
-    await removeInstances(ctx, plan.removeAfter);
-    record.changed = true;
-    log_log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`);
-}
-async function removeInstances({ host }, instances) {
-    const failures = await host.remove(instances.map((i) => i.id), []);
-    if (failures.length > 0)
-        throw new Error(`Could not remove old instances: ${failures.join('; ')}`);
-}
-
-;// CONCATENATED MODULE: ./src/steps/start.ts
-
-
-
-
-
-
-
-
-// The network (when it is new) and the removal of stopped instances: before anything starts on it.
-async function prepareHost(ctx) {
-    const { plan, record, signal } = ctx;
-    record.remember({});
-    signal?.throwIfAborted();
-    await ensureNetwork(ctx);
-    if (plan.removeFirst.length > 0) {
-        await removeInstances(ctx, plan.removeFirst);
-        log_log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`);
-    }
-}
-// The load-balancer (when it is new or replaced) and the new instances; returns the ID of the
-// load-balancer that is to serve. `early`: what the companion services' phase did before
-// (services/start.ts): it prepared the host, and may have started the load-balancer.
-async function startAll(ctx, lbConfig, state, early) {
-    if (!early)
-        await prepareHost(ctx);
-    // One queue of starts with the load-balancer's first: it resolves the instances by name at run
-    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
-    const lb = ctx.plan.lb === 'keep' || early?.lb ? undefined : () => startLb(ctx, lbConfig, state);
-    const values = await startQueue(ctx, [...(lb ? [lb] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index))]);
-    return lb ? values[0] : (early?.lb ?? state.lb.id);
-}
-// Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
-// thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
-async function startQueue(ctx, tasks) {
-    const { signal } = ctx;
-    const outcomes = await limited(tasks, (task) => Promise.resolve()
-        .then(() => signal?.throwIfAborted())
-        .then(task)
-        .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error })), ctx.profile.startsAtOnce);
-    signal?.throwIfAborted();
-    for (const outcome of outcomes)
-        if (!outcome.ok)
-            throw outcome.error;
-    return outcomes.map((outcome) => outcome.value);
-}
-// The deployment's network, created by the first step of the run that needs it: the release
-// command's container (src/release) or the instances. The run creates no other network.
-async function ensureNetwork(ctx) {
-    const { host, plan, record } = ctx;
-    if (!plan.createNetwork || record.createdNetworks.length > 0)
-        return;
-    const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'));
-    record.createdNetworks.push(network);
-    record.changed = true;
-    log_log.info(`Created network ${ctx.netName}`);
-}
-// A container of the new generation as an instance runs it: image, env, secret-env, command and
-// size, on the deployment's network only (the one network a VCH takes at create). The release
-// command's container is one too, with its own command and labels.
-function newGenerationSpec(ctx, name, labels, command) {
-    const { settings, netName } = ctx;
-    const config = command ? { ...settings.instanceConfig, command } : settings.instanceConfig;
-    return {
-        name,
-        Image: settings.image,
-        Labels: labels,
-        ...containerConfigOf(config),
-        HostConfig: { NetworkMode: netName, ...instanceResources(config, ctx.profile) },
-        NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
-    };
-}
-async function startInstance(ctx, name, index) {
-    const { host, settings, record } = ctx;
-    const labels = deploymentLabels(settings.instancePrefix, 'instance', {
-        [LABEL.generation]: ctx.plan.generation,
-        [LABEL.index]: String(index),
-        [LABEL.port]: String(settings.instancePort),
-    });
-    const spec = newGenerationSpec(ctx, name, labels);
-    const container = await host.createContainer({ ...spec, HostConfig: { ...spec.HostConfig, RestartPolicy: ctx.profile.restartPolicy } }).catch((error) => {
-        throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`);
-    });
-    record.createdContainers.push(container);
-    record.changed = true;
-    await host.start(container).catch((error) => {
-        throw new Error(`Could not start instance ${name}: ${describe(error)}`);
-    });
-    log_log.info(`Started ${name}`);
-}
-// Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
-// with `docker run IMAGE COMMAND`. For instances and companion services alike.
-function containerConfigOf({ env, secretEnv, command }) {
-    const vars = [...env, ...secretEnv];
-    return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) };
-}
-// Created on ONE network with its ports published, then connected to the instance network,
-// given its configuration and only then started: the order a VCH accepts. A replacement (new
-// HAProxy image, port or network) is prepared in full while the old one still serves, so the
-// gap is only the old one's graceful stop and the new one's start.
-async function startLb(ctx, lbConfig, state) {
-    const { host, settings, netName, record } = ctx;
-    const firstNetwork = settings.externalNetwork || netName;
-    // Each port the load-balancer serves on (inside it) and where the Docker host publishes it.
-    const served = [[lbConfig.listenPort, settings.lbPort], ...(lbConfig.redirectListenPort ? [[lbConfig.redirectListenPort, settings.httpRedirectPort]] : [])];
-    const stats = `${STATS_PORT}/tcp`;
-    const name = state.lb ? `${settings.lbName}-next` : settings.lbName;
-    const container = await host
-        .createContainer({
-        name,
-        Image: settings.haproxyImage,
-        Labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: ctx.lbSpec }),
-        // Given only to bind a port below 1024: see lbUser.
-        ...(lbConfig.startsAsRoot ? { User: 'root' } : {}),
-        ExposedPorts: Object.fromEntries([...served.map(([inside]) => [`${inside}/tcp`, {}]), [stats, {}]]),
-        HostConfig: {
-            NetworkMode: firstNetwork,
-            RestartPolicy: ctx.profile.restartPolicy,
-            // On a container network publishing opens the VCH firewall for the port; on the Docker
-            // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
-            PortBindings: Object.fromEntries([
-                ...served.map(([inside, outside]) => [`${inside}/tcp`, [{ HostPort: settings.externalNetwork ? '' : String(outside) }]]),
-                [stats, [{ HostPort: '' }]],
-            ]),
-        },
-        NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
-    })
-        .catch((error) => {
-        throw new Error(`Could not create load-balancer ${name} from ${settings.haproxyImage}: ${describe(error)}`);
-    });
-    record.createdContainers.push(container);
-    record.changed = true;
-    if (settings.externalNetwork)
-        await host.connect(netName, container);
-    const placed = host
-        .hasPath(container, CONFIG_DIR)
-        .then((found) => found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, renderHaproxyConfig(lbConfig)) : Promise.reject(new Error('the image has no such directory')));
-    await placed.catch((error) => {
-        throw new Error(`Could not put the HAProxy configuration into ${CONFIG_DIR} of load-balancer ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${settings.haproxyImage} may not be).`);
-    });
-    await putCertificate(host, container, 'stats', lbConfig.statsCertificate.pem, name);
-    if (settings.certificate)
-        await putCertificate(host, container, 'service', settings.certificate.pem, name);
-    if (state.lb)
-        await standAside(ctx, state.lb, container);
-    await host.start(container).catch((error) => {
-        throw new Error(`Could not start load-balancer ${settings.lbName}: ${describe(error)}${/port is already allocated|address already in use/i.test(describe(error)) ? `. Port ${served.map(([, outside]) => outside).join(' or ')} is taken on the Docker host: choose another ${settings.httpRedirectPort ? 'lb-port or http-redirect-port' : 'lb-port'} or stop what uses it.` : ''}`);
-    });
-    log_log.info(`Started load-balancer ${settings.lbName}`);
-    return container;
-}
-// The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
-// requests) and gives its name to the new one; it is kept until the new one serves, so that a
-// failed replacement can start it again.
-async function standAside(ctx, old, next) {
-    const { host, settings, record } = ctx;
-    ctx.signal?.throwIfAborted();
-    record.remember({ replacedLb: { id: old.id, name: old.name } });
-    await host.stop(old.id, 10);
-    if (old.name === settings.lbName)
-        await host.rename(old.id, `${old.name}-old`);
-    record.replacedLb = { id: old.id, name: old.name };
-    await host.rename(next, settings.lbName);
-    log_log.info(`Stopped load-balancer ${old.name} to replace it`);
-}
-
 ;// CONCATENATED MODULE: ./src/steps/switch.ts
 
 
@@ -3292,7 +3354,7 @@ async function prepareReloads(ctx, lbConfig, state, keptFiles) {
     const staging = newcomers.length > 0 ? { ...lbConfig, serving: stillServing(ctx, state), candidates: newcomers } : undefined;
     for (const config of staging ? [staging, lbConfig] : [lbConfig]) {
         ctx.signal?.throwIfAborted();
-        await checkInside(host, lb, settings.lbName, user, config);
+        await checkInside(host, lb, settings.lbName, user, renderConfigToCheck(config));
     }
     return { staging, changed: true };
 }
@@ -3321,22 +3383,22 @@ async function waitForServices(ctx, lb, lbConfig, state, keptFiles) {
     const config = ctx.plan.lb === 'keep' ? { ...lbConfig, serving: stillServing(ctx, state), candidates: [] } : lbConfig;
     if (ctx.plan.lb === 'keep' && renderHaproxyConfig(config) !== keptFiles.get(CONFIG_FILE)) {
         await keepPrevious(ctx, lb, lbConfig, keptFiles);
-        await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', config);
+        await checkInside(ctx.host, lb, ctx.settings.lbName, (await ctx.host.inspect(lb)).Config.User ?? '', renderConfigToCheck(config));
         await reload(ctx, lb, config);
     }
     await failIfExited(ctx);
-    const { endpoints } = await endpointsOf(ctx, lb, lbConfig);
-    await waitFor(ctx, endpoints, config, SERVICES_BACKEND, servers, false);
+    const { endpoints } = await endpointsOf(ctx, lb, lbConfig, ownServed(ctx));
+    await waitFor(ctx, endpoints, configIdOf(config), SERVICES_BACKEND, servers, false);
 }
 // New instances join through the candidates backend: health-checked first, given traffic only
 // once healthy, so a kept load-balancer never sends requests to an instance that is not ready.
 async function switchTraffic(ctx, lb, lbConfig, { staging, changed }) {
     const { host, plan, record } = ctx;
     await failIfExited(ctx);
-    const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig);
+    const { endpoints, address } = await endpointsOf(ctx, lb, lbConfig, ownServed(ctx));
     if (staging) {
         await reload(ctx, lb, staging);
-        await waitFor(ctx, endpoints, staging, CANDIDATE_BACKEND, staging.candidates, false);
+        await waitFor(ctx, endpoints, configIdOf(staging), CANDIDATE_BACKEND, staging.candidates, false);
     }
     if (changed) {
         if (plan.removeAfter.length > 0)
@@ -3344,7 +3406,13 @@ async function switchTraffic(ctx, lb, lbConfig, { staging, changed }) {
         await reload(ctx, lb, lbConfig);
     }
     // The candidates just passed their checks: the new worker need not check them again first.
-    return { statuses: await waitFor(ctx, endpoints, lbConfig, SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address };
+    return { statuses: await waitFor(ctx, endpoints, configIdOf(lbConfig), SERVING_BACKEND, lbConfig.serving, true, staging?.candidates), address };
+}
+// Until the workers the final reload replaced (record.drain) no longer send requests to the
+// instances that leave.
+async function drainRecorded({ host, record, profile, settings }) {
+    if (record.drain)
+        await drainOldWorkers(host, record.drain.lb, profile.processListArgs, record.drain.oldWorkers, settings.timeouts.drain);
 }
 // Instances the kept load-balancer may go on using while newcomers are checked.
 function stillServing({ plan }, state) {
@@ -3357,15 +3425,16 @@ async function reload(ctx, lb, config) {
     await loadConfig(ctx.host, lb, renderHaproxyConfig(config));
     ctx.record.changed = true;
 }
-// Until the load-balancer serves under `config` and the servers of `backend` in it are healthy.
-async function waitFor(ctx, endpoints, config, backend, servers, throughService, admitted = []) {
+// Until the servers of `backend` are healthy, and the load-balancer serves under the configuration
+// of that id, when one is given (a shared ingress's may have been reloaded by another deployment since).
+async function waitFor(ctx, endpoints, configId, backend, servers, throughService, admitted = []) {
     const names = servers.map((s) => s.name);
     try {
         return await ctx.waitUntilServing(endpoints, {
             backend,
             servers: names,
             admitted: admitted.map((s) => s.name),
-            configId: configIdOf(config),
+            configId,
             throughService,
             deadline: ctx.deadline,
             check: () => failIfExited(ctx),
@@ -3409,7 +3478,8 @@ async function crashedAtStart(ctx, container, exitCode) {
 }
 async function showLogs(ctx, unhealthy, statuses, backend) {
     const lbName = ctx.settings.lbName;
-    for (const name of [lbName, ...unhealthy]) {
+    // Not a shared ingress's log: it names the other deployments it routes, maybe other repositories'.
+    for (const name of [...(ctx.settings.ingress ? [] : [lbName]), ...unhealthy]) {
         const state = name === lbName ? '' : ` (${describeServer(statuses, backend, name)})`;
         const logs = await ctx.host.recentLogs(name).catch((error) => `(logs unavailable: ${describe(error)})`);
         await log_log.group(`Logs of ${name}${state}`, async () => log_log.quote(logs.trimEnd() || '(no output)'));
@@ -3424,25 +3494,28 @@ function statsAddressOf({ settings, publishedHost }, inspected) {
         return { ip: inspected.NetworkSettings.Networks[settings.externalNetwork]?.IPAddress ?? '', statsHostPort: STATS_PORT };
     return { ip: publishedHost, statsHostPort: Number(inspected.NetworkSettings.Ports?.[`${STATS_PORT}/tcp`]?.[0]?.HostPort) || 0 };
 }
+function ownServed({ settings }) {
+    return { what: `Load-balancer ${settings.lbName}` };
+}
 // Where the load-balancer serves and shows its stats.
-async function endpointsOf(ctx, lb, lbConfig) {
+async function endpointsOf(ctx, lb, lbConfig, served) {
     const { settings } = ctx;
     const inspected = await ctx.host.inspect(lb);
     const { ip, statsHostPort } = statsAddressOf(ctx, inspected);
     if (settings.externalNetwork && !ip)
-        throw new Error(`Load-balancer ${settings.lbName} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`);
+        throw new Error(`${served.what} got no address on network ${settings.externalNetwork}. Check that the network hands out addresses (its IP range or DHCP).`);
     if (!statsHostPort) {
         // A new load-balancer that crashes has no ports between two restarts, and shows as running
         // (not stopped) for a moment after each: judged by this inspect, not by the list.
         const { State } = inspected;
         if (ctx.plan.lb !== 'keep' && (!State.Running || State.Restarting))
             throw await crashedAtStart(ctx, { id: lb, name: settings.lbName }, State.ExitCode);
-        throw new Error(`Load-balancer ${settings.lbName} has no published ports: it is not running (state: ${inspected.State.Status}).`);
+        throw new Error(`${served.what} has no published ports: it is not running (state: ${inspected.State.Status}).`);
     }
     const port = settings.lbPort;
     const scheme = settings.protocol === 'tcp' ? 'tcp' : settings.certificate ? 'https' : 'http';
     const defaultPort = { http: 80, https: 443, tcp: 0 }[scheme];
-    const url = `${scheme}://${hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`;
+    const url = `${scheme}://${served.hostname ?? hostForUrl(ip)}${port === defaultPort ? '' : `:${port}`}`;
     return {
         endpoints: {
             statsUrl: `https://${hostForUrl(ip)}:${statsHostPort}${STATS_PATH}`,
@@ -3453,25 +3526,199 @@ async function endpointsOf(ctx, lb, lbConfig) {
             protocol: settings.protocol,
             certificateFingerprint: settings.certificate?.fingerprint256,
             serviceAuthorization: settings.basicAuth && basicAuthorization(settings.basicAuth[0]),
+            serviceName: served.hostname,
         },
         address: { ip, port, url },
     };
 }
 
-;// CONCATENATED MODULE: ./src/steps/undo.ts
+;// CONCATENATED MODULE: ./src/steps/haproxy-container.ts
 
 
 
 
 
+
+
+// An HAProxy container, a deployment's own load-balancer or a shared ingress (src/ingress), made
+// the way a VCH accepts: created on ONE network with its ports published, connected to the
+// network of what it balances, given its configuration, and only then started.
+// Inside the container HAProxy listens on an unprivileged port when the Docker host publishes it,
+// so the image's non-root user never needs to bind below 1024 there.
+const PUBLISHED_LISTEN_PORT = 8080;
+const PUBLISHED_REDIRECT_PORT = 8081;
+// Where it is reached (lb-port, http-redirect-port, on external-network or published) and what it
+// keeps from one deploy to the next (the stats page's credentials and certificate, read back from
+// the configuration directory of a kept one, `kept`): the settings every HAProxy it runs shares.
+function lbSettingsOf(where, profile, kept, statsName) {
+    const listenPort = where.externalNetwork ? where.lbPort : PUBLISHED_LISTEN_PORT;
+    const redirectListenPort = where.httpRedirectPort && (where.externalNetwork ? where.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
+    const keptConfig = kept.get(CONFIG_FILE);
+    return {
+        listenPort,
+        servicePort: where.lbPort,
+        redirectListenPort,
+        certificateFile: where.https ? CERTIFICATE_PATH : undefined,
+        statsAuth: (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth(),
+        statsCertificate: statsCertificateFor(kept.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${statsName}`),
+        statsCertificateFile: STATS_CERTIFICATE_PATH,
+        startsAsRoot: lbUser(profile, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
+    };
+}
+// Each port it serves on inside, with where the Docker host publishes it and the input that says so.
+function servedPorts(lb, where) {
+    return [
+        { inside: lb.listenPort, outside: where.lbPort, input: 'lb-port' },
+        ...(lb.redirectListenPort ? [{ inside: lb.redirectListenPort, outside: where.httpRedirectPort, input: 'http-redirect-port' }] : []),
+    ];
+}
+// Created and configured, not started; `created` learns the ID as soon as there is one, so that an
+// undo removes it whatever fails after.
+async function createHaproxy(host, profile, spec, created) {
+    const { kind, name, image, served, externalNetwork, balancedNetwork } = spec;
+    const firstNetwork = externalNetwork || balancedNetwork;
+    const stats = `${STATS_PORT}/tcp`;
+    const container = await host
+        .createContainer({
+        name,
+        Image: image,
+        Labels: spec.labels,
+        ...(spec.startsAsRoot ? { User: 'root' } : {}),
+        ExposedPorts: Object.fromEntries([...served.map(({ inside }) => [`${inside}/tcp`, {}]), [stats, {}]]),
+        HostConfig: {
+            NetworkMode: firstNetwork,
+            RestartPolicy: profile.restartPolicy,
+            // On a container network publishing opens the VCH firewall for the port; on the Docker
+            // host's own network it maps lb-port (and http-redirect-port), and the stats page to a free port.
+            PortBindings: Object.fromEntries([
+                ...served.map(({ inside, outside }) => [`${inside}/tcp`, [{ HostPort: externalNetwork ? '' : String(outside) }]]),
+                [stats, [{ HostPort: '' }]],
+            ]),
+        },
+        NetworkingConfig: { EndpointsConfig: { [firstNetwork]: {} } },
+    })
+        .catch((error) => {
+        throw new Error(`Could not create ${kind} ${name} from ${image}: ${describe(error)}`);
+    });
+    created(container);
+    if (externalNetwork)
+        await host.connect(balancedNetwork, container);
+    const placed = host
+        .hasPath(container, CONFIG_DIR)
+        .then((found) => (found ? host.putFile(container, CONFIG_DIR, CONFIG_FILE, spec.config) : Promise.reject(new Error('the image has no such directory'))));
+    await placed.catch((error) => {
+        throw new Error(`Could not put the HAProxy configuration into ${CONFIG_DIR} of ${kind} ${name}: ${describe(error)}. haproxy-image must be built like the official haproxy image (${image} may not be).`);
+    });
+    await putCertificate(host, container, 'stats', spec.statsPem, name);
+    if (spec.servicePem)
+        await putCertificate(host, container, 'service', spec.servicePem, name);
+    return container;
+}
+// A port taken on the Docker host is named with the input that chose it.
+async function startHaproxy(host, container, { kind, servesAs, served }) {
+    const what = `${kind} ${servesAs}`;
+    await host.start(container).catch((error) => {
+        const taken = /port is already allocated|address already in use/i.test(describe(error));
+        throw new Error(`Could not start ${what}: ${describe(error)}${taken ? `. Port ${served.map((s) => s.outside).join(' or ')} is taken on the Docker host: choose another ${served.map((s) => s.input).join(' or ')} or stop what uses it.` : ''}`);
+    });
+    log_log.info(`Started ${what}`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/own-load-balancer.ts
+
+
+
+
+
+
+
+
+
+
+// The deployment's own load-balancer, an HAProxy container of its own (lb-name), behind the
+// LoadBalancer the deploy's steps use: started with the services or the instances when it is new
+// or replaced, reloaded when it is kept.
 // How long the undo waits for a load-balancer it started again to listen: HAProxy starts in well under a second.
 const LISTEN_TIMEOUT_MS = 10_000;
-// A failed or cancelled run takes back what it did: the kept load-balancer's configuration first,
-// then what it created, then the companion services and the load-balancer it stopped are started
-// again. It only warns.
-async function undo(ctx) {
-    const { host, settings, record } = ctx;
-    if (record.previousConfig) {
+// Made for one deploy, with its configuration: a kept load-balancer's stats credentials, basic-auth
+// salt and stats certificate are read back from inside it (its configuration directory, in one
+// request); a new one gets new ones.
+async function ownLoadBalancer(ctx, state, lbSpec) {
+    const { host, settings, plan, services } = ctx;
+    const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
+    const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map();
+    const keptConfig = keptFiles.get(CONFIG_FILE);
+    const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt();
+    const lbConfig = {
+        ...lbSettingsOf({ ...settings, https: !!settings.certificate }, ctx.profile, keptFiles, settings.lbName),
+        protocol: settings.protocol,
+        timeouts: settings.timeouts,
+        healthCheckPath: settings.healthCheckPath,
+        serving: plan.serving,
+        candidates: [],
+        services: services.checked,
+        basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
+        allowedSources: settings.allowCidrs,
+    };
+    log_log.setSecret(lbConfig.statsAuth.password);
+    log_log.setSecret(basicAuthorization(lbConfig.statsAuth));
+    return new OwnLoadBalancer(ctx, lbSpec, lbConfig, state, keptFiles);
+}
+// What it changes goes into the run's UndoRecord (previousConfig, replacedLb, drain), as the other
+// steps' changes do, and from there to a killed run's post step; the object keeps only what passes
+// from one of its calls to the next.
+class OwnLoadBalancer {
+    ctx;
+    lbSpec;
+    lbConfig;
+    state;
+    keptFiles;
+    // The load-balancer this run started, new or replacing the previous one.
+    started;
+    reloads;
+    constructor(ctx, 
+    // Labelled on a new one: what its replacement is decided by (plan.ts lbSpecOf).
+    lbSpec, lbConfig, state, 
+    // What a kept load-balancer's CONFIG_DIR holds (empty for a new one).
+    keptFiles) {
+        this.ctx = ctx;
+        this.lbSpec = lbSpec;
+        this.lbConfig = lbConfig;
+        this.state = state;
+        this.keptFiles = keptFiles;
+    }
+    // It is on the deployment's network itself.
+    instanceNetworks = [];
+    get container() {
+        return this.started ?? this.state.lb.id;
+    }
+    startWithServices() {
+        return this.ctx.plan.lb === 'keep' ? undefined : () => this.start();
+    }
+    waitForServices() {
+        return waitForServices(this.ctx, this.container, this.lbConfig, this.state, this.keptFiles);
+    }
+    startWithInstances() {
+        return this.ctx.plan.lb === 'keep' || this.started ? undefined : () => this.start();
+    }
+    async prepareSwitch() {
+        this.reloads = await prepareReloads(this.ctx, this.lbConfig, this.state, this.keptFiles);
+    }
+    switchTraffic() {
+        return switchTraffic(this.ctx, this.container, this.lbConfig, this.reloads);
+    }
+    async removeReplaced() {
+        const { host, record } = this.ctx;
+        if (record.replacedLb)
+            await host.remove([record.replacedLb.id], []);
+    }
+    drain() {
+        return drainRecorded(this.ctx);
+    }
+    async restorePrevious() {
+        const { host, settings, record } = this.ctx;
+        if (!record.previousConfig)
+            return;
         const { lb, text, certificate } = record.previousConfig;
         try {
             if (certificate)
@@ -3483,10 +3730,11 @@ async function undo(ctx) {
             log_log.warning(`Could not restore the previous load-balancer configuration: ${describe(error)}`);
         }
     }
-    const failures = await host.remove(record.createdContainers, record.createdNetworks, record.createdVolumes);
-    for (const { id, name } of record.replacedServices)
-        await restartReplaced(host, id, name, 'service').catch((error) => failures.push(`restarting the previous service ${name}: ${describe(error)}`));
-    if (record.replacedLb) {
+    async startReplacedAgain() {
+        const { ctx } = this;
+        const { host, record } = ctx;
+        if (!record.replacedLb)
+            return [];
         const { id, name } = record.replacedLb;
         try {
             await restartReplaced(host, id, name);
@@ -3494,11 +3742,1015 @@ async function undo(ctx) {
             const { ip, statsHostPort } = statsAddressOf(ctx, await host.inspect(id));
             if (!(ip && statsHostPort && (await ctx.waitUntilListening(ip, statsHostPort, LISTEN_TIMEOUT_MS))))
                 log_log.warning(`The previous load-balancer ${name} was started again but does not answer yet; check it with docker logs ${name}`);
+            return [];
         }
         catch (error) {
-            failures.push(`restarting the previous load-balancer ${name}: ${describe(error)}`);
+            return [`restarting the previous load-balancer ${name}: ${describe(error)}`];
         }
     }
+    configWithoutSecrets() {
+        return withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(this.lbConfig)));
+    }
+    async start() {
+        this.started = await startLb(this.ctx, this.lbSpec, this.lbConfig, this.state);
+    }
+}
+// A replacement (new HAProxy image, port or network) is prepared in full while the old one still
+// serves, so the gap is only the old one's graceful stop and the new one's start.
+async function startLb(ctx, lbSpec, lbConfig, state) {
+    const { host, settings, netName, record } = ctx;
+    const spec = {
+        kind: 'load-balancer',
+        servesAs: settings.lbName,
+        name: state.lb ? `${settings.lbName}-next` : settings.lbName,
+        image: settings.haproxyImage,
+        labels: deploymentLabels(settings.instancePrefix, 'lb', { [LABEL.lbSpec]: lbSpec }),
+        startsAsRoot: lbConfig.startsAsRoot,
+        served: servedPorts(lbConfig, settings),
+        externalNetwork: settings.externalNetwork,
+        balancedNetwork: netName,
+        config: renderHaproxyConfig(lbConfig),
+        statsPem: lbConfig.statsCertificate.pem,
+        servicePem: settings.certificate?.pem,
+    };
+    const container = await createHaproxy(host, ctx.profile, spec, (id) => {
+        record.createdContainers.push(id);
+        record.changed = true;
+    });
+    if (state.lb)
+        await standAside(ctx, state.lb, container);
+    await startHaproxy(host, container, spec);
+    return container;
+}
+// The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
+// requests) and gives its name to the new one; it is kept until the new one serves, so that a
+// failed replacement can start it again.
+async function standAside(ctx, old, next) {
+    const { host, settings, record } = ctx;
+    ctx.signal?.throwIfAborted();
+    record.remember({ replacedLb: { id: old.id, name: old.name } });
+    await host.stop(old.id, 10);
+    if (old.name === settings.lbName)
+        await host.rename(old.id, `${old.name}-old`);
+    record.replacedLb = { id: old.id, name: old.name };
+    await host.rename(next, settings.lbName);
+    log_log.info(`Stopped load-balancer ${old.name} to replace it`);
+}
+
+;// CONCATENATED MODULE: ./src/ingress/record.ts
+
+
+
+
+// A routed deployment's route lives on the Docker host, not in any runner's memory: the ingress's
+// configuration is rendered from every record there is (under the ingress lease, so no deploy's
+// change is lost), and an ingress that crashed or was replaced gets every route back from them.
+//
+// The record is a container that is created and never started, as the lock is, holding the route
+// as a JSON file: labels cannot change after create, and on a VCH every create is a VM, while an
+// archive upload works on a never-started container on every host. It carries the deployment's
+// labels, so that the deployment's teardown and prune find it with the rest.
+const ROUTE_DIR = '/';
+const ROUTE_FILE = 'vic-lb-route.json';
+// A VCH refuses a container without a command; started by hand, this fails at once.
+const ROUTE_COMMAND = ['vic-lb-action-route: never started'];
+// Reads of the records at once: one archive request each.
+const READS_AT_ONCE = 10;
+async function readRoutes(host, ingress) {
+    const records = await host.listContainers([`${LABEL.ingress}=${ingress}`, `${LABEL.role}=route`]);
+    const routes = [];
+    const unreadable = [];
+    for (let i = 0; i < records.length; i += READS_AT_ONCE) {
+        const batch = records.slice(i, i + READS_AT_ONCE);
+        const texts = await Promise.all(batch.map((r) => host.getFile(r.id, `${ROUTE_DIR}${ROUTE_FILE}`).catch((error) => describe(error))));
+        batch.forEach((record, j) => {
+            const parsed = parseRoute(texts[j], record.labels[LABEL.deployment]);
+            if (typeof parsed === 'string')
+                unreadable.push(`${record.name} (${parsed})`);
+            else
+                routes.push(parsed);
+        });
+    }
+    return { routes, unreadable };
+}
+// Creates the deployment's record on its first route, else rewrites it in place.
+async function writeRoute(host, ingress, route, image) {
+    const name = routeName(route.deployment);
+    const existing = (await host.listContainers([`${LABEL.deployment}=${route.deployment}`, `${LABEL.role}=route`]))[0];
+    const id = existing?.id ??
+        (await host.createContainer({
+            name,
+            Image: image,
+            Cmd: ROUTE_COMMAND,
+            Labels: deploymentLabels(route.deployment, 'route', { [LABEL.ingress]: ingress, [LABEL.hostname]: route.hostname }),
+        }));
+    await host.putFile(id, ROUTE_DIR, ROUTE_FILE, `${JSON.stringify(route)}\n`);
+}
+// The deployment's own route, as its record holds it; undefined when it has none (or an invalid one).
+async function readRoute(host, deployment) {
+    const record = (await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=route`]))[0];
+    if (!record)
+        return undefined;
+    const parsed = parseRoute(await host.getFile(record.id, `${ROUTE_DIR}${ROUTE_FILE}`), deployment);
+    return typeof parsed === 'string' ? undefined : parsed;
+}
+async function removeRoute(host, deployment) {
+    for (const record of await host.listContainers([`${LABEL.deployment}=${deployment}`, `${LABEL.role}=route`]))
+        await host.removeContainer(record.id);
+}
+// Pure: the route a record holds, or why it holds none. Anybody who can reach the Docker host can
+// write a record, and its values end up in HAProxy's configuration: each is held to the rules of
+// the input it came from, so that nothing can add a line to the configuration.
+function parseRoute(text, deployment) {
+    if (text === undefined)
+        return 'no route file';
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch {
+        return 'not JSON';
+    }
+    const route = value;
+    if (typeof route !== 'object' || route === null)
+        return 'not a route';
+    if (!(typeof route.deployment === 'string' && RECORD_CHECKS.deployment(route.deployment) && route.deployment === deployment))
+        return 'its deployment does not match its label';
+    if (!(typeof route.hostname === 'string' && RECORD_CHECKS.hostname(route.hostname)))
+        return 'invalid hostname';
+    if (!(isServers(route.serving) && isServers(route.candidates)))
+        return 'invalid servers';
+    if (!(typeof route.healthCheckPath === 'string' && RECORD_CHECKS.healthCheckPath(route.healthCheckPath)))
+        return 'invalid health-check path';
+    const timeouts = route.timeouts;
+    if (!(timeouts && [timeouts.response, timeouts.tunnel].every((t) => Number.isInteger(t) && t > 0)))
+        return 'invalid timeouts';
+    if (route.allowedSources !== undefined && !(Array.isArray(route.allowedSources) && route.allowedSources.every((c) => typeof c === 'string' && RECORD_CHECKS.cidr(c))))
+        return 'invalid allow-cidrs';
+    return route;
+}
+function isServers(servers) {
+    return (Array.isArray(servers) &&
+        servers.every((s) => typeof s === 'object' &&
+            s !== null &&
+            typeof s.name === 'string' &&
+            RECORD_CHECKS.serverName(s.name) &&
+            Number.isInteger(s.port) &&
+            s.port >= 1 &&
+            s.port <= 65535));
+}
+
+;// CONCATENATED MODULE: ./src/ingress/ensure.ts
+
+
+
+
+
+
+
+
+
+function ingressSpecOf(settings) {
+    return {
+        haproxyImage: settings.haproxyImage,
+        externalNetwork: settings.externalNetwork,
+        lbPort: settings.lbPort,
+        ...(settings.httpRedirectPort ? { httpRedirectPort: settings.httpRedirectPort } : {}),
+        ...(settings.certificate ? { certificate: settings.certificate.fingerprint256 } : {}),
+        drainTimeout: settings.timeouts.drain,
+    };
+}
+// Pure: what this deploy names differently from the ingress, as a sentence; undefined when nothing.
+// The image is compared by reference, not ID: a newer pull of the same tag is the same choice.
+function specDifference(ingress, made, wanted) {
+    const inputs = [
+        ['haproxyImage', 'haproxy-image'],
+        ['externalNetwork', 'external-network'],
+        ['lbPort', 'lb-port'],
+        ['httpRedirectPort', 'http-redirect-port'],
+        ['certificate', 'lb-certificate'],
+    ];
+    const show = (key, value) => value === undefined || value === '' ? '(none)' : key === 'certificate' ? `the certificate of SHA-256 fingerprint ${String(value)}` : `'${String(value)}'`;
+    const differ = inputs.filter(([key]) => made[key] !== wanted[key]);
+    if (differ.length === 0)
+        return undefined;
+    return `Ingress '${ingress}' serves the previews of several deployments and was made with ${differ.map(([key, input]) => `${input} ${show(key, made[key])}`).join(', ')}; this deploy gives ${differ.map(([key, input]) => `${input} ${show(key, wanted[key])}`).join(', ')}. A deploy never changes the ingress under the other previews: give the ingress's values (or leave ingress empty for a load-balancer of this deployment's own).`;
+}
+// The ingress as the host has it, undefined when there is none; a container of its name that is
+// not it is refused.
+async function findIngress(host, profile, name) {
+    const labels = await host.labelsOf('container', name);
+    if (!labels)
+        return undefined;
+    if (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name)
+        throw new Error(`A container named ${name} exists on the Docker host and is not ingress '${name}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Choose another ingress, or remove that container.`);
+    const spec = parseSpec(labels[LABEL.ingressSpec]);
+    if (!spec)
+        throw new Error(`Ingress '${name}' has no readable ${LABEL.ingressSpec} label. Remove it (its routes are kept on the host) and deploy again.`);
+    const { Id, State } = await host.inspect(name);
+    const files = await host.getFiles(Id, CONFIG_DIR);
+    return { id: Id, name, files, settings: ingressSettingsOf(spec, profile, files, name), spec, running: State.Running };
+}
+// The ingress serving, made or started when needed. `created`: the IDs of what this call made.
+async function ensureIngress(host, profile, settings, created) {
+    const name = settings.ingress.name;
+    const wanted = ingressSpecOf(settings);
+    const found = await findIngress(host, profile, name);
+    const difference = found && specDifference(name, found.spec, wanted);
+    if (difference)
+        throw new Error(difference);
+    if (found) {
+        // Started again with every route there is, not with what it held when it stopped.
+        if (!found.running) {
+            await host.putFile(found.id, CONFIG_DIR, CONFIG_FILE, await configOfEveryRoute(host, found));
+            await startHaproxy(host, found.id, { kind: 'ingress', servesAs: name, served: servedPorts(found.settings, found.spec) });
+        }
+        return found;
+    }
+    const net = networkName(name);
+    if (!(await host.labelsOf('network', net))) {
+        const network = await host.createNetwork(net, ingressLabels(name, 'network')).catch((error) => {
+            throw new Error(`Could not create the network ${net} of ingress '${name}': ${describe(error)}`);
+        });
+        created(network);
+    }
+    const made = { id: '', name, files: new Map(), settings: ingressSettingsOf(wanted, profile, new Map(), name) };
+    const spec = {
+        kind: 'ingress',
+        servesAs: name,
+        name,
+        image: settings.haproxyImage,
+        labels: ingressLabels(name, 'ingress', { [LABEL.ingressSpec]: JSON.stringify(wanted) }),
+        startsAsRoot: made.settings.startsAsRoot,
+        served: servedPorts(made.settings, wanted),
+        externalNetwork: wanted.externalNetwork,
+        balancedNetwork: net,
+        config: await configOfEveryRoute(host, made),
+        statsPem: made.settings.statsCertificate.pem,
+        servicePem: settings.certificate?.pem,
+    };
+    const container = await createHaproxy(host, profile, spec, created);
+    await startHaproxy(host, container, spec);
+    log_log.info(`Made ingress '${name}'`);
+    return { ...made, id: container, files: await host.getFiles(container, CONFIG_DIR) };
+}
+// The ingress loads the configuration of every route the host records now, checked by its own
+// HAProxy first: under the ingress's lock, so that no deployment's change is lost. `records`: the
+// routes as read under this same lock hold, so as not to read every record again (on Podman the
+// reads of an archive run one at a time).
+// Returns the id the loaded configuration answers with (ingressConfigIdOf).
+async function reloadIngress(host, ingress, records) {
+    const config = { ...ingress.settings, routes: everyRouteOf(ingress.name, records ?? (await readRoutes(host, ingress.name))) };
+    const user = (await host.inspect(ingress.id)).Config.User ?? '';
+    await checkInside(host, ingress.id, `ingress '${ingress.name}'`, user, renderIngressConfigToCheck(config));
+    await loadConfig(host, ingress.id, renderIngressConfig(config));
+    return ingressConfigIdOf(config);
+}
+async function configOfEveryRoute(host, ingress) {
+    return renderIngressConfig({ ...ingress.settings, routes: await everyRoute(host, ingress.name) });
+}
+async function everyRoute(host, name) {
+    return everyRouteOf(name, await readRoutes(host, name));
+}
+function everyRouteOf(name, { routes, unreadable }) {
+    if (unreadable.length > 0)
+        log_log.warning(`Route records of ingress '${name}' that hold no valid route, left out: ${unreadable.join('; ')}`);
+    return routes;
+}
+// Where it listens and its stats page's credentials, from what it was made with: the same for every
+// deploy that renders its configuration.
+function ingressSettingsOf(spec, profile, files, name) {
+    return { ...lbSettingsOf({ ...spec, https: !!spec.certificate }, profile, files, name), drainTimeout: spec.drainTimeout };
+}
+function parseSpec(text) {
+    try {
+        const spec = JSON.parse(text ?? '');
+        return typeof spec === 'object' && spec !== null && typeof spec.haproxyImage === 'string' ? spec : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/runs.ts
+// A lock's holder as a workflow run, `owner/repo run_id attempt` (lock.ts labels the lock with
+// it): with a github-token, a waiting run asks GitHub whether that run has completed, in which case
+// it holds nothing any more. Anything unclear (no access, an unknown run) proves nothing.
+function workflowRunOf(env = process.env) {
+    const { GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: attempt } = env;
+    return repository && runId ? `${repository} ${runId} ${attempt || '1'}` : undefined;
+}
+function workflowRunFinished(api) {
+    return async (run) => {
+        const [repository, runId, attempt] = run.split(' ');
+        const [owner, repo] = repository?.split('/') ?? [];
+        if (!owner || !repo || !/^\d+$/.test(runId ?? '') || !/^\d+$/.test(attempt ?? ''))
+            return false;
+        try {
+            const { data } = await api.rest.actions.getWorkflowRunAttempt({ owner, repo, run_id: Number(runId), attempt_number: Number(attempt) });
+            return data.status === 'completed';
+        }
+        catch {
+            return false;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/lock.ts
+
+
+
+
+
+
+
+
+
+
+
+// The label that names what a lock is for: the ingress's lock belongs to no deployment, so that a
+// deployment's teardown and prune never see it.
+function labelOf({ kind }) {
+    return kind === 'deployment' ? LABEL.deployment : LABEL.ingress;
+}
+// Four beats to lapse; the holder stops writing after two missed ones.
+const LEASE = { beatMs: 4_000, lapseMs: 16_000, holdMs: 10_000 };
+const LEASE_DIR = '/';
+const LEASE_FILE = 'vic-lb-lease';
+const lock_POLL_MS = 1_000;
+const INGRESS_POLL_MS = 100;
+// How often a waiting run asks GitHub again whether the holder's workflow run has completed.
+const ASK_GITHUB_EVERY_MS = 10_000;
+const REPORT_EVERY_MS = 10_000;
+// A VCH refuses to create a container without a command. The lock is never started; should
+// somebody start it by hand, this command fails at once instead of running the image's service.
+const LOCK_COMMAND = ['vic-lb-action-lock: never started'];
+// Names the holder so that a waiting run can say whom it waits for: the workflow run (and its
+// attempt) on a runner, else the machine and process.
+function holderOf(env = process.env, host = external_node_os_.hostname(), pid = process.pid) {
+    if (env.GITHUB_RUN_ID) {
+        const run = `run ${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'}`;
+        return env.GITHUB_REPOSITORY ? `${run} of ${env.GITHUB_REPOSITORY}` : run;
+    }
+    return `${host} pid ${pid}`;
+}
+// Who holds a lock, precisely enough to prove later that the process is gone: its machine (host
+// name and boot), PID namespace, PID and the PID's start time (a reused PID starts later).
+function processIdentity(pid = process.pid) {
+    const machine = thisMachine();
+    const started = startTimeOf(pid);
+    return machine && started ? `${machine} ${pid} ${started}` : undefined;
+}
+// True only when the holder ran on this machine and its process no longer runs. A holder
+// elsewhere, or one whose identity is unknown, may be alive: it is waited for.
+function holderProcessGone(identity) {
+    const machine = thisMachine();
+    const parts = identity?.split(' ') ?? [];
+    if (!machine || parts.length !== 5 || parts.slice(0, 3).join(' ') !== machine)
+        return false;
+    return startTimeOf(Number(parts[3])) !== parts[4];
+}
+function thisMachine() {
+    try {
+        const boot = external_node_fs_.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+        const pidNamespace = external_node_fs_.readlinkSync('/proc/self/ns/pid').replace(/\D/g, '');
+        return `${external_node_os_.hostname()} ${boot} ${pidNamespace}`;
+    }
+    catch {
+        return undefined; // not Linux: nothing is provable
+    }
+}
+// Field 22 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
+function startTimeOf(pid) {
+    try {
+        const stat = external_node_fs_.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    }
+    catch {
+        return undefined;
+    }
+}
+// Runs fn while this run holds the deployment's lease; fn gets the host to write through, which
+// refuses every write once the lease cannot be vouched for (LeaseLostError).
+function withDeploymentLock(host, deployment, options, fn) {
+    return withLock(host, { kind: 'deployment', name: deployment }, options, fn);
+}
+// The same for one change of a shared ingress's routes: taken inside the deployment's lock (never
+// the other way round, so two runs cannot wait for each other), for as long as one change takes.
+// It is held for a record write and a reload, a second or so: waiters ask again often.
+function withIngressLock(host, ingress, options, fn) {
+    return withLock(host, { kind: 'ingress', name: ingress }, { pollMs: INGRESS_POLL_MS, ...options }, fn);
+}
+async function withLock(host, locked, options, fn) {
+    const log = options.log ?? log_log;
+    const id = await acquire(host, locked, options);
+    const lease = new Lease(host, locked, id, options.lease ?? LEASE);
+    try {
+        return await fn(lease.guard(host));
+    }
+    finally {
+        lease.stop();
+        await releaseLock(host, locked, id, log);
+    }
+}
+// The holder's side: renews, and knows whether it may still write.
+class Lease {
+    host;
+    locked;
+    id;
+    timing;
+    beats = 0;
+    renewedAt = Date.now(); // the lock was created just now
+    lost;
+    lastError;
+    timer;
+    stopped = false;
+    constructor(host, locked, id, timing) {
+        this.host = host;
+        this.locked = locked;
+        this.id = id;
+        this.timing = timing;
+        void this.renew();
+    }
+    async renew() {
+        try {
+            await this.host.putFile(this.id, LEASE_DIR, LEASE_FILE, `${++this.beats}\n`);
+            this.renewedAt = Date.now();
+        }
+        catch (error) {
+            if (isGone(error))
+                this.lost = 'its lock container is gone: another run took the lock over';
+            else
+                this.lastError = describe(error);
+        }
+        if (!this.stopped && !this.lost) {
+            this.timer = setTimeout(() => void this.renew(), this.timing.beatMs);
+            this.timer.unref();
+        }
+    }
+    stop() {
+        this.stopped = true;
+        clearTimeout(this.timer);
+    }
+    assertHeld() {
+        const since = Date.now() - this.renewedAt;
+        const why = this.lost ?? (since > this.timing.holdMs ? `it could not be renewed for ${Math.round(since / 1000)} s (${this.lastError ?? 'no answer'})` : undefined);
+        if (why)
+            throw new LeaseLostError(`This run lost the lock ${lockName(this.locked.name)} of ${describeLocked(this.locked)}: ${why}. It stopped before changing anything more on the Docker host; another run may be working on the ${this.locked.kind} now. Check the connection to the Docker host and run again: the next run settles what this one left.`);
+    }
+    // Every call that changes the host first checks the lease; reads pass.
+    guard(host) {
+        const writes = new Set(WRITES);
+        return new Proxy(host, {
+            get: (target, property) => {
+                const value = Reflect.get(target, property);
+                if (typeof value !== 'function')
+                    return value;
+                const call = value.bind(target);
+                if (!writes.has(property))
+                    return call;
+                return (...args) => {
+                    this.assertHeld();
+                    return call(...args);
+                };
+            },
+        });
+    }
+}
+const WRITES = [
+    'createNetwork',
+    'createContainer',
+    'connect',
+    'start',
+    'stop',
+    'rename',
+    'remove',
+    'removeContainer',
+    'putFile',
+    'exec',
+    'signal',
+];
+async function acquire(host, locked, options) {
+    const log = options.log ?? log_log;
+    const name = lockName(locked.name);
+    const timeoutMs = options.timeoutSeconds * 1000;
+    const startedWaiting = Date.now();
+    let lastReport;
+    let observed;
+    const askedGitHub = new Map(); // lock container ID -> when
+    for (;;) {
+        options.signal?.throwIfAborted();
+        const taken = await tryCreate(host, locked, options);
+        if (taken) {
+            rememberLock({ ...locked, id: taken });
+            if (lastReport !== undefined)
+                log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`);
+            return taken;
+        }
+        const current = await readHolder(host, name, locked);
+        if (!current)
+            continue; // released between our attempt and our look: try again at once
+        observed = await observeLease(host, current, observed);
+        if (!observed)
+            continue; // removed while we read it
+        const now = Date.now();
+        const gone = holderProcessGone(current.process)
+            ? 'whose process on this machine no longer runs'
+            : current.lapseMs !== undefined && now - observed.since >= current.lapseMs
+                ? `whose lease lapsed: it was not renewed for ${Math.round((now - observed.since) / 1000)} s, so that run is taken to have died`
+                : (await runCompleted(current, options, askedGitHub))
+                    ? 'whose workflow run has completed'
+                    : current.lapseMs === undefined && now - current.since.getTime() > timeoutMs
+                        ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
+                        : undefined;
+        if (gone) {
+            log.warning(`Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
+            await host.removeContainer(current.id).catch((error) => {
+                throw new Error(`Could not remove the stale lock ${name} of ${describeLocked(locked)}: ${describe(error)}. Remove it with 'docker rm -f ${name}'.`);
+            });
+            continue;
+        }
+        if (now - startedWaiting >= timeoutMs)
+            throw new Error(`Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${locked.name}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`);
+        if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
+            log.info(`Waiting for the ${current.operation} of '${locked.name}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`);
+            lastReport = now;
+        }
+        await sleep(options.pollMs ?? lock_POLL_MS, options.signal);
+    }
+}
+// Reads the lease's counter; the time it stood still starts anew whenever it (or the lock) changes.
+// Undefined when the lock is gone.
+async function observeLease(host, holder, last) {
+    if (holder.lapseMs === undefined)
+        return { id: holder.id, value: undefined, since: Date.now() };
+    let value;
+    try {
+        value = await host.getFile(holder.id, `/${LEASE_FILE}`);
+    }
+    catch (error) {
+        if (isGone(error) || (await isGoneNow(host, holder.id)))
+            return undefined;
+        throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`);
+    }
+    return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() };
+}
+// Whether the error says the container is gone. Podman (seen on 5.4) answers a call on a container
+// that is removed while it answers (a lock being released) with a 500 "... no such container",
+// not a 404: its name or ID was found, then the container was not.
+function isGone(error) {
+    const { statusCode, message } = error;
+    return statusCode === 404 || (statusCode === 500 && /no such container/i.test(String(message)));
+}
+// Whether the container is gone by now, or going, whatever an earlier error on it said: dockerd
+// answers a read of a container it is removing (a lock being released) with a 500 about its layer.
+async function isGoneNow(host, id) {
+    try {
+        const { State } = await host.inspect(id);
+        return State.Status === 'removing' || State.Status === 'dead';
+    }
+    catch (error) {
+        return isGone(error);
+    }
+}
+async function runCompleted(holder, options, asked) {
+    if (!holder.run || !options.runFinished)
+        return false;
+    const last = asked.get(holder.id);
+    if (last !== undefined && Date.now() - last < ASK_GITHUB_EVERY_MS)
+        return false;
+    asked.set(holder.id, Date.now());
+    return options.runFinished(holder.run);
+}
+// The lock container's ID when this run took the lock; undefined when somebody else holds it.
+async function tryCreate(host, locked, options) {
+    const name = lockName(locked.name);
+    const labels = locked.kind === 'deployment' ? deploymentLabels : ingressLabels;
+    try {
+        return await host.createContainer({
+            name,
+            Image: options.image,
+            Cmd: LOCK_COMMAND,
+            Labels: labels(locked.name, 'lock', {
+                [LABEL.holder]: options.holder ?? holderOf(),
+                [LABEL.operation]: options.operation,
+                [LABEL.leaseLapse]: String((options.lease ?? LEASE).lapseMs),
+                ...withValue(LABEL.holderProcess, processIdentity()),
+                ...withValue(LABEL.holderRun, workflowRunOf()),
+            }),
+        });
+    }
+    catch (error) {
+        if (isNameClash(options.host, error))
+            return undefined;
+        throw new Error(`Could not create the lock container ${name} of ${describeLocked(locked)} from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`);
+    }
+}
+// Who holds the lock now; undefined when it is gone (released in the meantime).
+async function readHolder(host, name, locked) {
+    let inspected;
+    try {
+        inspected = await host.inspect(name);
+    }
+    catch (error) {
+        if (isGone(error))
+            return undefined;
+        throw new Error(`Could not read the lock ${name} of ${describeLocked(locked)}: ${describe(error)}.`);
+    }
+    const labels = inspected.Config?.Labels ?? {};
+    if (labels[labelOf(locked)] !== locked.name || labels[LABEL.role] !== 'lock')
+        throw new Error(`A container named ${name} exists on the Docker host and is not the lock of ${describeLocked(locked)}${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another ${locked.kind === 'deployment' ? 'instance-prefix' : 'ingress'}.`);
+    return holderFromLabels(inspected.Id, labels, inspected.Created);
+}
+// A lapse a label can ask for: at most this long (a label is anybody's to write).
+const MAX_LAPSE_MS = 300_000;
+// Pure: the holder as the labels tell it. A lock without a readable time counts from the
+// container's creation on the Docker host.
+function holderFromLabels(id, labels, createdOnHost) {
+    const labelled = new Date(labels[LABEL.created] ?? '');
+    const lapse = Number(labels[LABEL.leaseLapse]);
+    return {
+        id,
+        operation: labels[LABEL.operation] || 'deploy',
+        holder: labels[LABEL.holder] || 'an unknown run',
+        since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
+        ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
+        ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
+        ...(labels[LABEL.leaseLapse] !== undefined ? { lapseMs: Number.isInteger(lapse) && lapse > 0 ? Math.min(lapse, MAX_LAPSE_MS) : MAX_LAPSE_MS } : {}),
+    };
+}
+function withValue(label, value) {
+    return value ? { [label]: value } : {};
+}
+// By the ID this run took it with, never by name: a lock that was taken over in the meantime
+// belongs to another run (the post step of a killed run releases it the same way).
+async function releaseLock(host, locked, id, log) {
+    const name = lockName(locked.name);
+    try {
+        const removed = await host.removeContainer(id);
+        forgetLock(id);
+        if (!removed)
+            log.warning(`The lock ${name} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`);
+    }
+    catch (error) {
+        log.warning(`Could not release the lock ${name} of ${describeLocked(locked)}: ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`);
+    }
+}
+// The lock container is never started, so any image on the host will do; the preferred one (the
+// HAProxy image) when it is there. Undefined on a host without any image.
+async function imageOnHost(host, preferred) {
+    return (await host.imageId(preferred)) ? preferred : await host.anyImageId();
+}
+
+;// CONCATENATED MODULE: ./src/ingress/unroute.ts
+
+
+
+
+// Before a routed deployment's objects go (teardown, prune): its route leaves the ingress, which
+// reloads without it, so that the ingress stops sending it requests first and goes on serving the
+// other previews. The ingress itself stays, also with no route left: removing it is explicit.
+async function unroute(host, deployment, ingress, lock) {
+    await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, undefined, lock.image));
+    log_log.info(`Removed the route of deployment '${deployment}' from ingress '${ingress}'`);
+}
+// Under the ingress's lock: the deployment's route set to `route` (removed when undefined) and the
+// ingress, when it runs, reloaded with every route. The undo of a routed deploy, its post step and
+// its teardown. `image`: what a record is created from, should it be missing.
+async function restoreRoute(leased, profile, ingress, deployment, route, image) {
+    if (route)
+        await writeRoute(leased, ingress, route, image);
+    else
+        await removeRoute(leased, deployment);
+    const found = await findIngress(leased, profile, ingress);
+    if (found?.running)
+        await reloadIngress(leased, found);
+}
+
+;// CONCATENATED MODULE: ./src/ingress/route.ts
+
+
+
+
+
+
+
+
+
+
+
+async function ingressRoute(ctx, state, underLock) {
+    const { settings } = ctx;
+    // Made or started under the lock, so that two first deploys make one. Not undone by a deploy
+    // that fails: it is shared, and another deployment may route through it by then.
+    const [ingress, previous] = await underLock(async (host) => {
+        refuseTakenHostname((await readRoutes(host, settings.ingress.name)).routes, settings.ingress.name, settings.ingress.hostname, settings.instancePrefix);
+        return Promise.all([ensureIngress(host, ctx.profile, settings, () => { }), readRoute(host, settings.instancePrefix)]);
+    });
+    return new IngressRouteBalancer(ctx, state, ingress, previous, underLock);
+}
+// How long a reload may take to show before the ingress is signalled again.
+const SIGNAL_AGAIN_AFTER_MS = 3_000;
+class IngressRouteBalancer {
+    ctx;
+    state;
+    ingress;
+    previous;
+    underLock;
+    instanceNetworks;
+    // Whether this run changed the route, so that the undo puts back `previous`.
+    changed = false;
+    constructor(ctx, state, ingress, 
+    // The route before this run; undefined on the deployment's first.
+    previous, underLock) {
+        this.ctx = ctx;
+        this.state = state;
+        this.ingress = ingress;
+        this.previous = previous;
+        this.underLock = underLock;
+        // Unless they are created on it already (a deployment without companion services, deploy.ts).
+        const shared = networkName(ctx.settings.ingress.name);
+        this.instanceNetworks = ctx.netName === shared ? [] : [shared];
+    }
+    get container() {
+        return this.ingress.id;
+    }
+    // The ingress sees no deployment's network, so it cannot check companion services (inputs.ts
+    // refuses a service with a port on a routed deployment); the ingress itself is ready already.
+    startWithServices() {
+        return undefined;
+    }
+    async waitForServices() { }
+    startWithInstances() {
+        return undefined;
+    }
+    async prepareSwitch() { }
+    async switchTraffic() {
+        const { ctx } = this;
+        const { plan, settings } = ctx;
+        const deployment = settings.instancePrefix;
+        const { endpoints, address } = await endpointsOf(ctx, this.ingress.id, this.ingress.settings, {
+            what: `Ingress '${settings.ingress.name}'`,
+            hostname: settings.ingress.hostname,
+        });
+        const newcomers = plan.create.map((i) => plan.serving.find((s) => s.name === i.name));
+        // Checked without traffic first only where something serves the name already; a first route
+        // goes to serving at once (the name had no answer but the 404 before), as a new load-balancer
+        // of a deployment's own starts with its instances: one reload less.
+        if (newcomers.length > 0 && this.previous) {
+            await this.change(this.routeOf(stillServing(ctx, this.state), newcomers), endpoints);
+            await waitFor(ctx, endpoints, undefined, candidateBackendOf(deployment), newcomers, false);
+        }
+        const final = this.routeOf(plan.serving, []);
+        if (JSON.stringify(final) !== JSON.stringify(this.previous)) {
+            if (plan.removeAfter.length > 0)
+                ctx.record.drain = {
+                    lb: this.ingress.id,
+                    oldWorkers: await haproxyWorkers(ctx.host, this.ingress.id, ctx.profile.processListArgs).catch(() => undefined),
+                };
+            await this.change(final, endpoints);
+        }
+        return { statuses: await waitFor(ctx, endpoints, undefined, servingBackendOf(deployment), plan.serving, true, newcomers), address };
+    }
+    async removeReplaced() { }
+    drain() {
+        return drainRecorded(this.ctx);
+    }
+    async restorePrevious() {
+        if (!this.changed)
+            return;
+        const { settings } = this.ctx;
+        try {
+            await this.underLock((host) => restoreRoute(host, this.ctx.profile, settings.ingress.name, settings.instancePrefix, this.previous, settings.haproxyImage));
+            log_log.info(`Restored the previous route of ${settings.ingress.hostname} on ingress '${settings.ingress.name}'`);
+        }
+        catch (error) {
+            log_log.warning(`Could not restore the previous route on ingress '${settings.ingress.name}': ${describe(error)}`);
+        }
+    }
+    async startReplacedAgain() {
+        return [];
+    }
+    // This deployment's route only: the other previews' names are theirs (the summary goes to this
+    // repository's run).
+    configWithoutSecrets() {
+        return withoutStatsPassword(renderIngressConfig({ ...this.ingress.settings, routes: [this.routeOf(this.ctx.plan.serving, [])] }));
+    }
+    routeOf(serving, candidates) {
+        const { settings } = this.ctx;
+        return {
+            deployment: settings.instancePrefix,
+            hostname: settings.ingress.hostname,
+            serving,
+            candidates,
+            healthCheckPath: settings.healthCheckPath,
+            timeouts: { response: settings.timeouts.response, tunnel: settings.timeouts.tunnel },
+            ...(settings.allowCidrs ? { allowedSources: settings.allowCidrs } : {}),
+        };
+    }
+    // The record first, then the configuration of every record, checked by the ingress's own HAProxy:
+    // another deployment's change under the same lock before or after this one is never lost.
+    async change(route, endpoints) {
+        const { ctx } = this;
+        ctx.signal?.throwIfAborted();
+        await this.underLock(async (host) => {
+            const records = await readRoutes(host, ctx.settings.ingress.name);
+            // Again under the lock: another deployment may have claimed the name since this run began.
+            refuseTakenHostname(records.routes, ctx.settings.ingress.name, route.hostname, route.deployment);
+            if (!this.changed)
+                ctx.record.remember({ routeChangedOn: { ingress: ctx.settings.ingress.name, previous: this.previous } });
+            this.changed = true;
+            ctx.record.changed = true;
+            await writeRoute(host, ctx.settings.ingress.name, route, ctx.settings.haproxyImage);
+            const configId = await reloadIngress(host, this.ingress, {
+                ...records,
+                routes: [...records.routes.filter((r) => r.deployment !== route.deployment), route],
+            });
+            await this.loaded(host, endpoints, configId);
+        });
+    }
+    // Until the ingress serves the configuration of that id, still under the lock, so that the next
+    // holder's reload comes only after this one took; one that did not take is signalled again. Seen
+    // on Podman with five deploys at once: a route whose reload never showed, most likely a SIGUSR2
+    // that came while HAProxy's master was still re-executing for the one before.
+    async loaded(host, endpoints, configId) {
+        const { ctx } = this;
+        for (;;) {
+            try {
+                await ctx.waitUntilServing(endpoints, {
+                    backend: servingBackendOf(ctx.settings.instancePrefix),
+                    servers: [],
+                    configId,
+                    throughService: false,
+                    deadline: Math.min(ctx.deadline, Date.now() + SIGNAL_AGAIN_AFTER_MS),
+                    signal: ctx.signal,
+                });
+                return;
+            }
+            catch (error) {
+                if (!(error instanceof NotReadyError) || Date.now() >= ctx.deadline)
+                    throw error;
+            }
+            log_log.info(`Ingress '${ctx.settings.ingress.name}' has not loaded its new configuration after ${SIGNAL_AGAIN_AFTER_MS / 1000} s: signalling it again`);
+            await host.signal(this.ingress.id, 'SIGUSR2');
+        }
+    }
+}
+// One deployment per host name: HAProxy would send the name's requests to the first route alone.
+// Another repository's deployment may hold it, so it is not named.
+function refuseTakenHostname(routes, ingress, hostname, deployment) {
+    const holder = routes.find((r) => r.hostname === hostname && r.deployment !== deployment);
+    if (holder)
+        throw new Error(`Host name ${hostname} is served on ingress '${ingress}' by another deployment already. Choose another hostname, or tear that deployment down first.`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/retire.ts
+
+// The instances that served before and are no longer wanted leave once traffic has moved, with the
+// companion services replaced or no longer listed, the volumes no listed service mounts, and what
+// the load-balancer leaves (a replaced one).
+async function retire(ctx, loadBalancer) {
+    const { host, plan, record, services } = ctx;
+    await loadBalancer.removeReplaced();
+    const leaving = [...record.replacedServices.map((s) => s.id), ...services.removeAfter.map((s) => s.id)];
+    if (leaving.length + services.removeVolumesAfter.length > 0) {
+        const failures = await host.remove(leaving, [], services.removeVolumesAfter);
+        if (failures.length > 0)
+            throw new Error(`Could not remove old services: ${failures.join('; ')}`);
+        record.changed = true;
+        const removed = [
+            ...record.replacedServices.map((s) => `${s.name} (replaced)`),
+            ...services.removeAfter.map((s) => s.name),
+            ...services.removeVolumesAfter.map((v) => `volume ${v}`),
+        ];
+        log_log.info(`Removed ${removed.join(', ')}`);
+    }
+    if (plan.removeAfter.length === 0)
+        return;
+    await loadBalancer.drain();
+    await removeInstances(ctx, plan.removeAfter);
+    record.changed = true;
+    log_log.info(`Removed ${plan.removeAfter.map((i) => i.name).join(', ')}`);
+}
+async function removeInstances({ host }, instances) {
+    const failures = await host.remove(instances.map((i) => i.id), []);
+    if (failures.length > 0)
+        throw new Error(`Could not remove old instances: ${failures.join('; ')}`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/start.ts
+
+
+
+
+
+
+// The network (when it is new) and the removal of stopped instances: before anything starts on it.
+async function prepareHost(ctx) {
+    const { plan, record, signal } = ctx;
+    record.remember({});
+    signal?.throwIfAborted();
+    await ensureNetwork(ctx);
+    if (plan.removeFirst.length > 0) {
+        await removeInstances(ctx, plan.removeFirst);
+        log_log.info(`Removed stopped instances: ${plan.removeFirst.map((i) => i.name).join(', ')}`);
+    }
+}
+// The new instances, and what the load-balancer starts with them (a new or replaced one the
+// companion services' phase did not start). `hostPrepared`: that phase (services/start.ts) ran
+// first and prepared the host.
+async function startAll(ctx, loadBalancer, hostPrepared = false) {
+    if (!hostPrepared)
+        await prepareHost(ctx);
+    // One queue of starts with the load-balancer's first: it resolves the instances by name at run
+    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
+    const lbStart = loadBalancer.startWithInstances();
+    const networks = loadBalancer.instanceNetworks;
+    await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks))]);
+}
+// Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
+// thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
+async function startQueue(ctx, tasks) {
+    const { signal } = ctx;
+    const outcomes = await limited(tasks, (task) => Promise.resolve()
+        .then(() => signal?.throwIfAborted())
+        .then(task)
+        .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error })), ctx.profile.startsAtOnce);
+    signal?.throwIfAborted();
+    for (const outcome of outcomes)
+        if (!outcome.ok)
+            throw outcome.error;
+    return outcomes.map((outcome) => outcome.value);
+}
+// The deployment's network, created by the first step of the run that needs it: the release
+// command's container (src/release) or the instances. The run creates no other network.
+async function ensureNetwork(ctx) {
+    const { host, plan, record } = ctx;
+    if (!plan.createNetwork || record.createdNetworks.length > 0)
+        return;
+    const network = await host.createNetwork(ctx.netName, deploymentLabels(ctx.settings.instancePrefix, 'network'));
+    record.createdNetworks.push(network);
+    record.changed = true;
+    log_log.info(`Created network ${ctx.netName}`);
+}
+// A container of the new generation as an instance runs it: image, env, secret-env, command and
+// size, on the deployment's network only (the one network a VCH takes at create). The release
+// command's container is one too, with its own command and labels.
+function newGenerationSpec(ctx, name, labels, command) {
+    const { settings, netName } = ctx;
+    const config = command ? { ...settings.instanceConfig, command } : settings.instanceConfig;
+    return {
+        name,
+        Image: settings.image,
+        Labels: labels,
+        ...containerConfigOf(config),
+        HostConfig: { NetworkMode: netName, ...instanceResources(config, ctx.profile) },
+        NetworkingConfig: { EndpointsConfig: { [netName]: {} } },
+    };
+}
+async function startInstance(ctx, name, index, networks) {
+    const { host, settings, record } = ctx;
+    const labels = deploymentLabels(settings.instancePrefix, 'instance', {
+        [LABEL.generation]: ctx.plan.generation,
+        [LABEL.index]: String(index),
+        [LABEL.port]: String(settings.instancePort),
+    });
+    const spec = newGenerationSpec(ctx, name, labels);
+    const container = await host.createContainer({ ...spec, HostConfig: { ...spec.HostConfig, RestartPolicy: ctx.profile.restartPolicy } }).catch((error) => {
+        throw new Error(`Could not create instance ${name} from ${settings.image}: ${describe(error)}`);
+    });
+    record.createdContainers.push(container);
+    record.changed = true;
+    for (const network of networks)
+        await host.connect(network, container).catch((error) => {
+            throw new Error(`Could not connect instance ${name} to network ${network}: ${describe(error)}`);
+        });
+    await host.start(container).catch((error) => {
+        throw new Error(`Could not start instance ${name}: ${describe(error)}`);
+    });
+    log_log.info(`Started ${name}`);
+}
+// Env and Cmd only when given: absent, the image's own apply. The image's ENTRYPOINT stays, as
+// with `docker run IMAGE COMMAND`. For instances and companion services alike.
+function containerConfigOf({ env, secretEnv, command }) {
+    const vars = [...env, ...secretEnv];
+    return { ...(vars.length > 0 ? { Env: vars.map((v) => `${v.key}=${v.value}`) } : {}), ...(command ? { Cmd: command } : {}) };
+}
+
+;// CONCATENATED MODULE: ./src/steps/undo.ts
+
+
+
+// A failed or cancelled run takes back what it did: the load-balancer serves as before first, then
+// what the run created goes, then the companion services and the load-balancer it stopped are
+// started again. It only warns.
+async function undo(ctx, loadBalancer) {
+    const { host, record } = ctx;
+    await loadBalancer.restorePrevious();
+    const failures = await host.remove(record.createdContainers, record.createdNetworks, record.createdVolumes);
+    for (const { id, name } of record.replacedServices)
+        await restartReplaced(host, id, name, 'service').catch((error) => failures.push(`restarting the previous service ${name}: ${describe(error)}`));
+    failures.push(...(await loadBalancer.startReplacedAgain()));
     const count = record.createdContainers.length + record.createdNetworks.length + record.createdVolumes.length;
     if (failures.length > 0)
         log_log.warning(`Could not remove everything this run created; remove these by hand or run teardown: ${failures.join('; ')}`);
@@ -3688,7 +4940,6 @@ function serviceMemoryInput(service) {
 
 
 
-
 // The companion services' phase of a deploy, before any instance starts: their volumes and
 // containers on the deployment's network, and the wait until those with a port accept connections.
 // The plan, with the secret-env values compared in memory: a running service's Config.Env is
@@ -3703,9 +4954,10 @@ async function servicesPlanFor(host, settings, imageIds, state) {
     }
     return planServices(settings.instancePrefix, settings.services, hashes, holding, state);
 }
-// Returns the load-balancer when this phase started it (it must see the services to wait for
-// them); the instances' phase starts it otherwise (steps/start.ts startAll).
-async function startServices(ctx, lbConfig, state, keptFiles) {
+// Prepares the host for the instances' phase too (steps/start.ts startAll). Those with a port are
+// waited for through the load-balancer: a new one starts first in their queue, since it must see
+// them to check them.
+async function startServices(ctx, loadBalancer) {
     const { host, services, record } = ctx;
     await prepareHost(ctx);
     if (services.removeFirst.length > 0) {
@@ -3716,14 +4968,12 @@ async function startServices(ctx, lbConfig, state, keptFiles) {
         log_log.info(`Removed stopped services: ${services.removeFirst.map((s) => s.name).join(', ')}`);
     }
     const waits = services.checked.length > 0;
-    const newLb = waits && ctx.plan.lb !== 'keep';
-    const values = await startQueue(ctx, [...(newLb ? [() => startLb(ctx, lbConfig, state)] : []), ...services.start.map((s) => () => startService(ctx, s))]);
-    const lb = newLb ? values[0] : state.lb?.id;
-    if (waits && lb)
-        await waitForServices(ctx, lb, lbConfig, state, keptFiles);
-    if (waits)
-        log_log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`);
-    return { lb: newLb ? lb : undefined };
+    const lbStart = waits ? loadBalancer.startWithServices() : undefined;
+    await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...services.start.map((s) => () => startService(ctx, s))]);
+    if (!waits)
+        return;
+    await loadBalancer.waitForServices();
+    log_log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`);
 }
 async function startService(ctx, service) {
     const { host, settings, netName, record, profile } = ctx;
@@ -3801,13 +5051,6 @@ function volumeOptions(profile) {
 
 
 
-
-
-
-// Inside the container the load-balancer listens on an unprivileged port when the Docker host
-// publishes it, so the image's non-root user never needs to bind below 1024 there.
-const PUBLISHED_LISTEN_PORT = 8080;
-const PUBLISHED_REDIRECT_PORT = 8081;
 // Pulls happen before the deployment's lock is taken: they change no deployment and can be slow.
 async function pullImages(host, profile, settings, signal) {
     const options = { policy: settings.pull, auth: settings.registryAuth, signal, localImageNamespace: profile.localImageNamespace };
@@ -3819,11 +5062,17 @@ async function pullImages(host, profile, settings, signal) {
     const [image, haproxyImage, ...serviceImages] = pulled;
     return { image: image, haproxyImage: haproxyImage, serviceImages };
 }
-// Runs under the deployment's lock: what the host has is read here, not before. Cancelled (signal)
-// at any moment before traffic has switched, it takes back what it created; after, it finishes.
-async function deploy(host, engine, settings, { image, haproxyImage, serviceImages }, signal) {
+// Runs under the deployment's lock: what the host has is read here, not before, and planned; then
+// the steps run (deploySteps).
+async function deploy(host, engine, settings, { image, haproxyImage, serviceImages }, signal, 
+// Runs a change of a shared ingress's routes under its lock (settings.ingress only).
+underIngressLock) {
     const deadline = Date.now() + settings.waitTimeoutSeconds * 1000;
-    const netName = networkName(settings.instancePrefix);
+    // A routed deployment without companion services has no network of its own: its instances are on
+    // the ingress's, where the ingress reaches them. Hosts limit networks, not previews: dockerd's
+    // default address pools give about 30, a VCH's default bridge range 16.
+    const onIngressNetwork = !!settings.ingress && settings.services.length === 0;
+    const netName = networkName(onIngressNetwork ? settings.ingress.name : settings.instancePrefix);
     const objects = await listDeployment(host, settings.instancePrefix);
     // Again under the lock: another owner's run may have created the deployment since checkHost.
     const ownership = checkOwnershipOf(objects, settings.instancePrefix, settings.owner, 'deploy');
@@ -3832,7 +5081,7 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
     const settled = await settleInterruptedReplacement(host, objects.containers, settings.lbName);
     const state = deploymentState(settled ? await listDeployment(host, settings.instancePrefix) : objects);
     const lbSpec = lbSpecOf(haproxyImage.id, settings.externalNetwork, settings.lbPort, !!settings.certificate, settings.httpRedirectPort);
-    const plan = planDeploy({
+    const planned = planDeploy({
         deployment: settings.instancePrefix,
         generation: await generationFor(host, settings, image.id, state),
         instances: settings.instances,
@@ -3840,8 +5089,9 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
         lbName: settings.lbName,
         lbSpec,
     }, state);
+    const plan = onIngressNetwork ? { ...planned, createNetwork: false } : planned;
     const services = await servicesPlanFor(host, settings, serviceImages.map((i) => i.id), state);
-    log_log.info(describePlan(plan, state));
+    log_log.info(describePlan(plan, state, settings.ingress));
     if (settings.services.length + state.services.length > 0)
         log_log.info(describeServices(services));
     const resources = describeResources(instanceResources(settings.instanceConfig, engine.host), engine.host);
@@ -3849,36 +5099,6 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
         log_log.info(resources);
     if (engine.host.note)
         log_log.info(engine.host.note);
-    const keptLb = plan.lb === 'keep' ? state.lb.id : undefined;
-    const listenPort = settings.externalNetwork ? settings.lbPort : PUBLISHED_LISTEN_PORT;
-    const redirectListenPort = settings.httpRedirectPort && (settings.externalNetwork ? settings.httpRedirectPort : PUBLISHED_REDIRECT_PORT);
-    // A kept load-balancer's stats credentials, basic-auth salt and stats certificate, read back from
-    // inside it (its configuration directory, in one request); a new one gets new ones.
-    const keptFiles = keptLb ? await host.getFiles(keptLb, CONFIG_DIR) : new Map();
-    const keptConfig = keptFiles.get(CONFIG_FILE);
-    const statsCertificate = statsCertificateFor(keptFiles.get(STATS_CERTIFICATE_FILE), `vic-lb stats ${settings.lbName}`);
-    const statsAuth = (keptConfig !== undefined && statsAuthIn(keptConfig)) || newStatsAuth();
-    const basicAuthSalt = (keptConfig !== undefined && basicAuthSaltIn(keptConfig)) || newBasicAuthSalt();
-    const lbConfig = {
-        protocol: settings.protocol,
-        listenPort,
-        servicePort: settings.lbPort,
-        redirectListenPort,
-        timeouts: settings.timeouts,
-        healthCheckPath: settings.healthCheckPath,
-        certificateFile: settings.certificate ? CERTIFICATE_PATH : undefined,
-        serving: plan.serving,
-        candidates: [],
-        services: services.checked,
-        statsAuth,
-        basicAuth: settings.basicAuth && basicAuthCheck(settings.instancePrefix, basicAuthSalt, settings.basicAuth),
-        allowedSources: settings.allowCidrs,
-        statsCertificate,
-        statsCertificateFile: STATS_CERTIFICATE_PATH,
-        startsAsRoot: lbUser(engine.host, Math.min(listenPort, redirectListenPort || listenPort)) === 'root',
-    };
-    log_log.setSecret(lbConfig.statsAuth.password);
-    log_log.setSecret(basicAuthorization(lbConfig.statsAuth));
     const ctx = {
         host,
         profile: engine.host,
@@ -3886,7 +5106,6 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
         settings,
         plan,
         services,
-        lbSpec,
         netName,
         deadline,
         signal,
@@ -3894,38 +5113,36 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
         waitUntilServing: waitUntilServing,
         waitUntilListening: waitUntilListening,
     };
+    // Chosen once, here: the steps only know the interface.
+    const loadBalancer = settings.ingress ? await ingressRoute(ctx, state, underIngressLock) : await ownLoadBalancer(ctx, state, lbSpec);
+    return deploySteps(ctx, loadBalancer);
+}
+// The deploy's steps in their order, the load-balancer's part through its interface. Cancelled
+// (ctx.signal) at any moment before traffic has switched, the run takes back what it did; after, it finishes.
+async function deploySteps(ctx, loadBalancer) {
+    const { plan, services, signal } = ctx;
+    let switched;
+    let release;
     try {
         // Companion services first, when there are any to start or to wait for: the instances need
         // them from their first request. Without, the flow is one phase, as before there were services.
-        const early = servicesToStart(services) ? await log_log.group('Start companion services', () => startServices(ctx, lbConfig, state, keptFiles)) : undefined;
+        const servicesFirst = servicesToStart(services);
+        if (servicesFirst)
+            await log_log.group('Start companion services', () => startServices(ctx, loadBalancer));
         // The release command (a one-off container of the new image): the services are up, no new
         // instance has started and no traffic has moved.
-        const release = releaseNeeded(ctx) ? await log_log.group('Release command', () => runRelease(ctx)) : undefined;
-        // A kept load-balancer's reloads are prepared while the instances start; both settle before
+        release = releaseNeeded(ctx) ? await log_log.group('Release command', () => runRelease(ctx)) : undefined;
+        // The load-balancer's switch is prepared while the instances start; both settle before
         // either's failure is thrown, so that the undo finds all that was done.
-        const [started, prepared] = await log_log.group('Start instances and load-balancer', () => Promise.allSettled([startAll(ctx, lbConfig, state, early), prepareReloads(ctx, lbConfig, state, keptFiles)]));
+        const [started, prepared] = await log_log.group('Start instances and load-balancer', () => Promise.allSettled([startAll(ctx, loadBalancer, servicesFirst), loadBalancer.prepareSwitch()]));
         if (started.status === 'rejected')
             throw started.reason;
         if (prepared.status === 'rejected')
             throw prepared.reason;
-        const lb = started.value;
-        const { statuses, address } = await log_log.group('Wait until every instance serves through the load-balancer', () => switchTraffic(ctx, lb, lbConfig, prepared.value));
-        // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing
-        // for the post step to take back.
-        ctx.record.settled();
-        await retire(ctx);
-        return {
-            ...address,
-            lbContainer: lb,
-            instances: plan.serving.map((s) => s.name),
-            statuses,
-            config: withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(lbConfig))),
-            changed: ctx.record.changed,
-            release,
-        };
+        switched = await log_log.group('Wait until every instance serves through the load-balancer', () => loadBalancer.switchTraffic());
     }
     catch (error) {
-        await log_log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx).catch((undoError) => {
+        await log_log.group(signal?.aborted ? 'Deploy cancelled: undo this run' : 'Deploy failed: undo this run', () => undo(ctx, loadBalancer).catch((undoError) => {
             // Whoever holds the deployment now settles what this run left.
             if (!(undoError instanceof LeaseLostError))
                 throw undoError;
@@ -3934,6 +5151,20 @@ async function deploy(host, engine, settings, { image, haproxyImage, serviceImag
         ctx.record.settled();
         throw error;
     }
+    // Traffic has moved: from here on the run completes, cancelled or not, and there is nothing for
+    // the post step to take back. What is left to remove serves no more: failing to remove it is
+    // said, never undone, since the undo would take down what serves now.
+    ctx.record.settled();
+    await retire(ctx, loadBalancer).catch((error) => log_log.warning(`Generation ${plan.generation} serves, but what it replaced was not all removed: ${describe(error)}. It gets no traffic; the next deploy of the deployment removes it, or remove it by hand.`));
+    return {
+        ...switched.address,
+        lbContainer: loadBalancer.container,
+        instances: plan.serving.map((s) => s.name),
+        statuses: switched.statuses,
+        config: loadBalancer.configWithoutSecrets(),
+        changed: ctx.record.changed,
+        release,
+    };
 }
 // secret-env values are not part of the generation's hash, which labels store: whether they
 // changed is asked of a running instance of the same settings instead, in memory.
@@ -3996,16 +5227,17 @@ function refuseForeign(kind, name, labelled, deployment, input) {
     const whose = labelled === '' ? 'was not created by vic-lb-action' : `belongs to deployment '${labelled}'`;
     throw new Error(`A ${kind} named '${name}' already exists on the Docker host and ${whose}. Remove it or choose another ${input}.`);
 }
-function describePlan(plan, state) {
+function describePlan(plan, state, ingress) {
     const kept = plan.serving.length - plan.create.length;
     return [
         `Generation ${plan.generation}: ${kept} instance(s) kept, ${plan.create.length} to start`,
         plan.removeAfter.length + plan.removeFirst.length > 0 ? `, ${plan.removeAfter.length + plan.removeFirst.length} to remove` : '',
-        `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
+        ingress ? `; served as ${ingress.hostname} on ingress '${ingress.name}'.` : `; load-balancer: ${plan.lb === 'keep' ? `keep ${state.lb?.name}` : plan.lb}.`,
     ].join('');
 }
 
 ;// CONCATENATED MODULE: ./src/teardown.ts
+
 
 
 
@@ -4016,15 +5248,20 @@ function describePlan(plan, state) {
 // deployment.
 // Objects of other deployments and the external network carry no such label and are never
 // touched; a deployment another owner's objects carry is refused before anything is removed.
-async function teardown(host, deployment, owner) {
+// `lock`: how to take a shared ingress's lock, for a routed deployment's route (ingress/unroute.ts).
+async function teardown(host, deployment, owner, lock) {
     const objects = await listDeployment(host, deployment);
     const ownership = checkOwnershipOf(objects, deployment, owner, 'teardown');
     if (ownership.kind === 'unowned')
         log_log.info(`Deployment '${deployment}' has no owner label (an earlier version of vic-lb-action created it): ${owner} removes it.`);
+    // A routed deployment's record goes with its route, first.
+    const route = objects.containers.find((c) => c.labels[LABEL.role] === 'route' && c.labels[LABEL.ingress]);
+    if (route)
+        await unroute(host, deployment, route.labels[LABEL.ingress], lock);
     // The lock is the caller's, and goes when it releases it. Instances listed (and logged) before
     // the load-balancer.
     const containers = objects.containers
-        .filter((c) => c.labels[LABEL.role] !== 'lock')
+        .filter((c) => c.labels[LABEL.role] !== 'lock' && c !== route)
         .sort((a, b) => Number(b.labels[LABEL.role] === 'instance') - Number(a.labels[LABEL.role] === 'instance'));
     const removed = [...containers, ...objects.networks, ...objects.volumes].map((o) => o.name);
     if (removed.length === 0) {
@@ -4319,359 +5556,6 @@ async function pullRequestStates(api, pullRequests) {
     return states;
 }
 
-;// CONCATENATED MODULE: ./src/github/runs.ts
-// A lock's holder as a workflow run, `owner/repo run_id attempt` (lock.ts labels the lock with
-// it): with a github-token, a waiting run asks GitHub whether that run has completed, in which case
-// it holds nothing any more. Anything unclear (no access, an unknown run) proves nothing.
-function workflowRunOf(env = process.env) {
-    const { GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: attempt } = env;
-    return repository && runId ? `${repository} ${runId} ${attempt || '1'}` : undefined;
-}
-function workflowRunFinished(api) {
-    return async (run) => {
-        const [repository, runId, attempt] = run.split(' ');
-        const [owner, repo] = repository?.split('/') ?? [];
-        if (!owner || !repo || !/^\d+$/.test(runId ?? '') || !/^\d+$/.test(attempt ?? ''))
-            return false;
-        try {
-            const { data } = await api.rest.actions.getWorkflowRunAttempt({ owner, repo, run_id: Number(runId), attempt_number: Number(attempt) });
-            return data.status === 'completed';
-        }
-        catch {
-            return false;
-        }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/lock.ts
-
-
-
-
-
-
-
-
-
-
-
-// Four beats to lapse; the holder stops writing after two missed ones.
-const LEASE = { beatMs: 4_000, lapseMs: 16_000, holdMs: 10_000 };
-const LEASE_DIR = '/';
-const LEASE_FILE = 'vic-lb-lease';
-const lock_POLL_MS = 1_000;
-// How often a waiting run asks GitHub again whether the holder's workflow run has completed.
-const ASK_GITHUB_EVERY_MS = 10_000;
-const REPORT_EVERY_MS = 10_000;
-// A VCH refuses to create a container without a command. The lock is never started; should
-// somebody start it by hand, this command fails at once instead of running the image's service.
-const LOCK_COMMAND = ['vic-lb-action-lock: never started'];
-// Names the holder so that a waiting run can say whom it waits for: the workflow run (and its
-// attempt) on a runner, else the machine and process.
-function holderOf(env = process.env, host = external_node_os_.hostname(), pid = process.pid) {
-    if (env.GITHUB_RUN_ID) {
-        const run = `run ${env.GITHUB_RUN_ID}/${env.GITHUB_RUN_ATTEMPT ?? '1'}`;
-        return env.GITHUB_REPOSITORY ? `${run} of ${env.GITHUB_REPOSITORY}` : run;
-    }
-    return `${host} pid ${pid}`;
-}
-// Who holds a lock, precisely enough to prove later that the process is gone: its machine (host
-// name and boot), PID namespace, PID and the PID's start time (a reused PID starts later).
-function processIdentity(pid = process.pid) {
-    const machine = thisMachine();
-    const started = startTimeOf(pid);
-    return machine && started ? `${machine} ${pid} ${started}` : undefined;
-}
-// True only when the holder ran on this machine and its process no longer runs. A holder
-// elsewhere, or one whose identity is unknown, may be alive: it is waited for.
-function holderProcessGone(identity) {
-    const machine = thisMachine();
-    const parts = identity?.split(' ') ?? [];
-    if (!machine || parts.length !== 5 || parts.slice(0, 3).join(' ') !== machine)
-        return false;
-    return startTimeOf(Number(parts[3])) !== parts[4];
-}
-function thisMachine() {
-    try {
-        const boot = external_node_fs_.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-        const pidNamespace = external_node_fs_.readlinkSync('/proc/self/ns/pid').replace(/\D/g, '');
-        return `${external_node_os_.hostname()} ${boot} ${pidNamespace}`;
-    }
-    catch {
-        return undefined; // not Linux: nothing is provable
-    }
-}
-// Field 22 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
-function startTimeOf(pid) {
-    try {
-        const stat = external_node_fs_.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    }
-    catch {
-        return undefined;
-    }
-}
-// Runs fn while this run holds the deployment's lease; fn gets the host to write through, which
-// refuses every write once the lease cannot be vouched for (LeaseLostError).
-async function withDeploymentLock(host, deployment, options, fn) {
-    const log = options.log ?? log_log;
-    const id = await acquire(host, deployment, options);
-    const lease = new Lease(host, deployment, id, options.lease ?? LEASE);
-    try {
-        return await fn(lease.guard(host));
-    }
-    finally {
-        lease.stop();
-        await releaseLock(host, deployment, id, log);
-    }
-}
-// The holder's side: renews, and knows whether it may still write.
-class Lease {
-    host;
-    deployment;
-    id;
-    timing;
-    beats = 0;
-    renewedAt = Date.now(); // the lock was created just now
-    lost;
-    lastError;
-    timer;
-    stopped = false;
-    constructor(host, deployment, id, timing) {
-        this.host = host;
-        this.deployment = deployment;
-        this.id = id;
-        this.timing = timing;
-        void this.renew();
-    }
-    async renew() {
-        try {
-            await this.host.putFile(this.id, LEASE_DIR, LEASE_FILE, `${++this.beats}\n`);
-            this.renewedAt = Date.now();
-        }
-        catch (error) {
-            if (isGone(error))
-                this.lost = 'its lock container is gone: another run took the lock over';
-            else
-                this.lastError = describe(error);
-        }
-        if (!this.stopped && !this.lost) {
-            this.timer = setTimeout(() => void this.renew(), this.timing.beatMs);
-            this.timer.unref();
-        }
-    }
-    stop() {
-        this.stopped = true;
-        clearTimeout(this.timer);
-    }
-    assertHeld() {
-        const since = Date.now() - this.renewedAt;
-        const why = this.lost ?? (since > this.timing.holdMs ? `it could not be renewed for ${Math.round(since / 1000)} s (${this.lastError ?? 'no answer'})` : undefined);
-        if (why)
-            throw new LeaseLostError(`This run lost the lock ${lockName(this.deployment)} of deployment '${this.deployment}': ${why}. It stopped before changing anything more on the Docker host; another run may be working on the deployment now. Check the connection to the Docker host and run again: the next run settles what this one left.`);
-    }
-    // Every call that changes the host first checks the lease; reads pass.
-    guard(host) {
-        const writes = new Set(WRITES);
-        return new Proxy(host, {
-            get: (target, property) => {
-                const value = Reflect.get(target, property);
-                if (typeof value !== 'function')
-                    return value;
-                const call = value.bind(target);
-                if (!writes.has(property))
-                    return call;
-                return (...args) => {
-                    this.assertHeld();
-                    return call(...args);
-                };
-            },
-        });
-    }
-}
-const WRITES = [
-    'createNetwork',
-    'createContainer',
-    'connect',
-    'start',
-    'stop',
-    'rename',
-    'remove',
-    'removeContainer',
-    'putFile',
-    'exec',
-    'signal',
-];
-async function acquire(host, deployment, options) {
-    const log = options.log ?? log_log;
-    const name = lockName(deployment);
-    const timeoutMs = options.timeoutSeconds * 1000;
-    const startedWaiting = Date.now();
-    let lastReport;
-    let observed;
-    const askedGitHub = new Map(); // lock container ID -> when
-    for (;;) {
-        options.signal?.throwIfAborted();
-        const taken = await tryCreate(host, deployment, options);
-        if (taken) {
-            rememberLock({ deployment, id: taken });
-            if (lastReport !== undefined)
-                log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`);
-            return taken;
-        }
-        const current = await readHolder(host, name, deployment);
-        if (!current)
-            continue; // released between our attempt and our look: try again at once
-        observed = await observeLease(host, current, observed);
-        if (!observed)
-            continue; // removed while we read it
-        const now = Date.now();
-        const gone = holderProcessGone(current.process)
-            ? 'whose process on this machine no longer runs'
-            : current.lapseMs !== undefined && now - observed.since >= current.lapseMs
-                ? `whose lease lapsed: it was not renewed for ${Math.round((now - observed.since) / 1000)} s, so that run is taken to have died`
-                : (await runCompleted(current, options, askedGitHub))
-                    ? 'whose workflow run has completed'
-                    : current.lapseMs === undefined && now - current.since.getTime() > timeoutMs
-                        ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
-                        : undefined;
-        if (gone) {
-            log.warning(`Taking over the lock ${name} of deployment '${deployment}': it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
-            await host.removeContainer(current.id).catch((error) => {
-                throw new Error(`Could not remove the stale lock ${name} of deployment '${deployment}': ${describe(error)}. Remove it with 'docker rm -f ${name}'.`);
-            });
-            continue;
-        }
-        if (now - startedWaiting >= timeoutMs)
-            throw new Error(`Gave up after ${options.timeoutSeconds} s (wait-timeout) waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder}, which still holds it. Run again once that run has finished, or give a longer wait-timeout.`);
-        if (lastReport === undefined || now - lastReport >= (options.reportEveryMs ?? REPORT_EVERY_MS)) {
-            log.info(`Waiting for the ${current.operation} of '${deployment}' started at ${current.since.toISOString()} by ${current.holder} (waited ${Math.round((now - startedWaiting) / 1000)} s of at most ${options.timeoutSeconds} s)`);
-            lastReport = now;
-        }
-        await sleep(options.pollMs ?? lock_POLL_MS, options.signal);
-    }
-}
-// Reads the lease's counter; the time it stood still starts anew whenever it (or the lock) changes.
-// Undefined when the lock is gone.
-async function observeLease(host, holder, last) {
-    if (holder.lapseMs === undefined)
-        return { id: holder.id, value: undefined, since: Date.now() };
-    let value;
-    try {
-        value = await host.getFile(holder.id, `/${LEASE_FILE}`);
-    }
-    catch (error) {
-        if (isGone(error) || (await isGoneNow(host, holder.id)))
-            return undefined;
-        throw new Error(`Could not read the lease of the lock container ${holder.id.slice(0, 12)}: ${describe(error)}.`);
-    }
-    return last && last.id === holder.id && last.value === value ? last : { id: holder.id, value, since: Date.now() };
-}
-// Whether the error says the container is gone. Podman (seen on 5.4) answers a call on a container
-// that is removed while it answers (a lock being released) with a 500 "... no such container",
-// not a 404: its name or ID was found, then the container was not.
-function isGone(error) {
-    const { statusCode, message } = error;
-    return statusCode === 404 || (statusCode === 500 && /no such container/i.test(String(message)));
-}
-// Whether the container is gone by now, whatever an earlier error on it said.
-async function isGoneNow(host, id) {
-    try {
-        await host.inspect(id);
-        return false;
-    }
-    catch (error) {
-        return isGone(error);
-    }
-}
-async function runCompleted(holder, options, asked) {
-    if (!holder.run || !options.runFinished)
-        return false;
-    const last = asked.get(holder.id);
-    if (last !== undefined && Date.now() - last < ASK_GITHUB_EVERY_MS)
-        return false;
-    asked.set(holder.id, Date.now());
-    return options.runFinished(holder.run);
-}
-// The lock container's ID when this run took the lock; undefined when somebody else holds it.
-async function tryCreate(host, deployment, options) {
-    const name = lockName(deployment);
-    try {
-        return await host.createContainer({
-            name,
-            Image: options.image,
-            Cmd: LOCK_COMMAND,
-            Labels: deploymentLabels(deployment, 'lock', {
-                [LABEL.holder]: options.holder ?? holderOf(),
-                [LABEL.operation]: options.operation,
-                [LABEL.leaseLapse]: String((options.lease ?? LEASE).lapseMs),
-                ...withValue(LABEL.holderProcess, processIdentity()),
-                ...withValue(LABEL.holderRun, workflowRunOf()),
-            }),
-        });
-    }
-    catch (error) {
-        if (isNameClash(options.host, error))
-            return undefined;
-        throw new Error(`Could not create the lock container ${name} of deployment '${deployment}' from image ${options.image}: ${describe(error)}. Check that the Docker host can create containers and has that image.`);
-    }
-}
-// Who holds the lock now; undefined when it is gone (released in the meantime).
-async function readHolder(host, name, deployment) {
-    let inspected;
-    try {
-        inspected = await host.inspect(name);
-    }
-    catch (error) {
-        if (isGone(error))
-            return undefined;
-        throw new Error(`Could not read the lock ${name} of deployment '${deployment}': ${describe(error)}.`);
-    }
-    const labels = inspected.Config?.Labels ?? {};
-    if (labels[LABEL.deployment] !== deployment || labels[LABEL.role] !== 'lock')
-        throw new Error(`A container named ${name} exists on the Docker host and is not the lock of deployment '${deployment}'${labels[LABEL.deployment] ? ` (it belongs to deployment '${labels[LABEL.deployment]}')` : ''}. Rename or remove it, or choose another instance-prefix.`);
-    return holderFromLabels(inspected.Id, labels, inspected.Created);
-}
-// A lapse a label can ask for: at most this long (a label is anybody's to write).
-const MAX_LAPSE_MS = 300_000;
-// Pure: the holder as the labels tell it. A lock without a readable time counts from the
-// container's creation on the Docker host.
-function holderFromLabels(id, labels, createdOnHost) {
-    const labelled = new Date(labels[LABEL.created] ?? '');
-    const lapse = Number(labels[LABEL.leaseLapse]);
-    return {
-        id,
-        operation: labels[LABEL.operation] || 'deploy',
-        holder: labels[LABEL.holder] || 'an unknown run',
-        since: Number.isNaN(labelled.getTime()) ? new Date(createdOnHost) : labelled,
-        ...(labels[LABEL.holderProcess] ? { process: labels[LABEL.holderProcess] } : {}),
-        ...(labels[LABEL.holderRun] ? { run: labels[LABEL.holderRun] } : {}),
-        ...(labels[LABEL.leaseLapse] !== undefined ? { lapseMs: Number.isInteger(lapse) && lapse > 0 ? Math.min(lapse, MAX_LAPSE_MS) : MAX_LAPSE_MS } : {}),
-    };
-}
-function withValue(label, value) {
-    return value ? { [label]: value } : {};
-}
-// By the ID this run took it with, never by name: a lock that was taken over in the meantime
-// belongs to another run (the post step of a killed run releases it the same way).
-async function releaseLock(host, deployment, id, log) {
-    const name = lockName(deployment);
-    try {
-        const removed = await host.removeContainer(id);
-        forgetLock(id);
-        if (!removed)
-            log.warning(`The lock ${name} of deployment '${deployment}' was taken over by another run while this one held it: its lease had lapsed.`);
-    }
-    catch (error) {
-        log.warning(`Could not release the lock ${name} of deployment '${deployment}': ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`);
-    }
-}
-// The lock container is never started, so any image on the host will do; the preferred one (the
-// HAProxy image) when it is there. Undefined on a host without any image.
-async function imageOnHost(host, preferred) {
-    return (await host.imageId(preferred)) ? preferred : await host.anyImageId();
-}
-
 ;// CONCATENATED MODULE: ./src/prune.ts
 
 
@@ -4784,7 +5668,7 @@ async function prune(host, settings, context) {
                 const [current] = summarizeDeployments(objects);
                 const again = current ? decide(current, policy()) : { ...decision, reason: `${decision.reason}; only its lock was left` };
                 if (again.remove)
-                    await teardown(leased, decision.deployment, settings.owner);
+                    await teardown(leased, decision.deployment, settings.owner, context.lock);
                 return again.remove ? again : { ...again, reason: `changed while prune waited: ${again.reason}` };
             });
             (outcome.remove ? report.removed : report.kept).push(outcome);
@@ -4866,6 +5750,31 @@ async function summarizePrune(report, pattern) {
 }
 function prune_escape(text) {
     return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+;// CONCATENATED MODULE: ./src/ingress/remove.ts
+
+
+// Removing the shared ingress is explicit (command remove-ingress) and refused while deployments
+// are routed through it, unless forced. Forced, their route records stay: the next deploy that
+// names the ingress makes it again with every route. Runs under the ingress's lock.
+async function removeIngress(host, name, force) {
+    const labels = await host.labelsOf('container', name);
+    if (labels && (labels[LABEL.role] !== 'ingress' || labels[LABEL.ingress] !== name))
+        throw new Error(`The container named ${name} on the Docker host is not ingress '${name}'. Nothing was removed.`);
+    const routed = (await host.listContainers([`${LABEL.ingress}=${name}`, `${LABEL.role}=route`])).map((r) => r.labels[LABEL.deployment] ?? r.name);
+    if (routed.length > 0 && !force)
+        throw new Error(`Ingress '${name}' still routes ${routed.length} deployment(s). Nothing was removed. Tear them down first (teardown, or prune), or give force: true to remove the ingress anyway: they serve nothing until a deploy makes it again.`);
+    const networks = (await host.listNetworks([`${LABEL.ingress}=${name}`, `${LABEL.role}=network`])).map((n) => n.id);
+    if (!labels && networks.length === 0) {
+        log_log.info(`Nothing to remove: there is no ingress '${name}' on the Docker host.`);
+        return;
+    }
+    // The network goes only once no routed instance is on it: with force, theirs may still be.
+    const failures = await host.remove(labels ? [name] : [], routed.length === 0 ? networks : []);
+    if (failures.length > 0)
+        throw new Error(`Could not remove ingress '${name}': ${failures.join('; ')}. Run remove-ingress again.`);
+    log_log.info(`Removed ingress '${name}'${routed.length > 0 ? `; ${routed.length} deployment(s) routed through it keep their routes and serve again once a deploy makes it again` : ''}`);
 }
 
 ;// CONCATENATED MODULE: ./src/github/api.ts
@@ -4951,6 +5860,7 @@ function summary_escape(text) {
 
 
 
+
 // Inputs as the runner passes them: INPUT_<NAME> environment variables, absent when not given.
 const readActionInput = (name) => process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`];
 // Resolves with whether the run was cancelled.
@@ -4973,8 +5883,10 @@ async function run(read = readActionInput) {
             await runDeploy(host, engine, inputs, github, signal);
         else if (inputs.command === 'teardown')
             await runTeardown(host, engine, inputs, github, signal);
-        else
+        else if (inputs.command === 'prune')
             await runPrune(host, engine, inputs, github, signal);
+        else
+            await runRemoveIngress(host, engine, inputs, signal);
     }
     catch (error) {
         log_log.setFailed(failureOf(error, signal));
@@ -5017,7 +5929,8 @@ async function deployRecorded(host, engine, inputs, github, record, signal) {
         runFinished: runFinishedVia(github),
     };
     const result = await withDeploymentLock(host, deployment, lock, async (leased) => {
-        const deployed = await deploy(leased, engine, settings, pulled, signal);
+        const underIngressLock = (fn) => withIngressLock(leased, settings.ingress.name, { ...lock, operation: 'route' }, fn);
+        const deployed = await deploy(leased, engine, settings, pulled, signal, underIngressLock);
         await announceDeployed(github, currentPullRequest(), deployedEnvironment(deployment, settings.image, deployed, new Date(), runUrlOf()));
         await record.ready(deployed.url);
         return deployed;
@@ -5045,7 +5958,7 @@ async function runTeardown(host, { host: profile }, inputs, github, signal) {
         runFinished: runFinishedVia(github),
     };
     const { removed } = await withDeploymentLock(host, deployment, lock, async (leased) => {
-        const result = await teardown(leased, deployment, inputs.owner);
+        const result = await teardown(leased, deployment, inputs.owner, lock);
         await announceRemoved(github, currentPullRequest(), { deployment, at: new Date(), reason: 'teardown', runUrl: runUrlOf() });
         await recordRemoved(github, currentEnvironment(inputs.environment, deployment), 'teardown');
         return result;
@@ -5073,6 +5986,12 @@ function runFinishedVia(github) {
 }
 // The lock container is never started: any image on the Docker host will do, the HAProxy image
 // when it is there. Only a host without any image needs it pulled first.
+// Under the ingress's lock, so that no deploy routes through it meanwhile.
+async function runRemoveIngress(host, { host: profile }, inputs, signal) {
+    const { name, force } = inputs.removeIngress;
+    const lock = { operation: 'route', host: profile, image: await lockImage(host, inputs, signal), timeoutSeconds: inputs.waitTimeoutSeconds, signal };
+    await withIngressLock(host, name, lock, (leased) => removeIngress(leased, name, force));
+}
 async function lockImage(host, inputs, signal) {
     const onHost = await imageOnHost(host, inputs.haproxyImage);
     if (onHost)
@@ -5269,6 +6188,8 @@ async function cli(args, io = { env: process.env, stdout: process.stdout, stderr
 
 
 
+
+
 // The post step: the backstop for a main step that was killed (SIGKILL, 10 s after a cancel)
 // before it could take back what it changed. The main step leaves in its state only what is still
 // unsettled (state-helper.ts); after a main step that finished, cancelled or not, there is nothing.
@@ -5291,24 +6212,33 @@ async function post(read = readActionInput) {
             return;
         const engine = await connectEngine(resolveTarget(inputs.dockerHost, inputs.tls, process.env));
         const host = dockerodeHost(engine.docker);
-        if (deploy)
-            await takeBack(host, deploy);
-        for (const lock of locks) {
-            await releaseLock(host, lock.deployment, lock.id, log_log);
-            log_log.info(`Released the lock of deployment '${lock.deployment}' the main step held`);
+        // A shared ingress's lock first: the take-back may need it, and only the killed step held it.
+        const release = async (lock) => {
+            await releaseLock(host, lock, lock.id, log_log);
+            log_log.info(`Released the lock of ${describeLocked(lock)} the main step held`);
+        };
+        for (const lock of locks.filter((l) => l.kind === 'ingress'))
+            await release(lock);
+        if (deploy) {
+            const image = (await imageOnHost(host, inputs.haproxyImage)) ?? inputs.haproxyImage;
+            await takeBack(host, deploy, { host: engine.host, image, timeoutSeconds: inputs.waitTimeoutSeconds });
         }
+        for (const lock of locks.filter((l) => l.kind !== 'ingress'))
+            await release(lock);
     }
     catch (error) {
         log_log.warning(`The post step could not finish what the interrupted main step left: ${describe(error)}. The next run of the deployment settles it (it takes over a lock whose process is gone), or run teardown.`);
     }
 }
-// In the order that keeps the previous deployment serving: its configuration back first, then
-// this run's containers and volumes out of the way, then the services and load-balancer it had
-// stopped started again.
-async function takeBack(host, deploy) {
+// In the order that keeps the previous deployment serving: its configuration (or its route on a
+// shared ingress, under that ingress's lock: `lock`) back first, then this run's containers and
+// volumes out of the way, then the services and load-balancer it had stopped started again.
+async function takeBack(host, deploy, lock) {
     log_log.info(`The main step was interrupted while it deployed '${deploy.deployment}': taking back what it changed`);
     if (deploy.configChangedOn)
         await restoreConfig(host, deploy.configChangedOn);
+    if (deploy.routeChangedOn)
+        await restoreRouteOf(host, deploy.deployment, deploy.routeChangedOn, lock);
     const labels = [`${LABEL.deployment}=${deploy.deployment}`, `${LABEL.run}=${deploy.run}`];
     const [containers, networks, volumes] = await Promise.all([host.listContainers(labels), host.listNetworks(labels), host.listVolumes(labels)]);
     // The lock is released by its ID, after everything else.
@@ -5322,6 +6252,10 @@ async function takeBack(host, deploy) {
         await restartReplaced(host, id, name, 'service');
     if (deploy.replacedLb)
         await restartReplaced(host, deploy.replacedLb.id, deploy.replacedLb.name);
+}
+async function restoreRouteOf(host, deployment, { ingress, previous }, lock) {
+    await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, previous, lock.image));
+    log_log.info(`Put back the route ${previous ? `of ${previous.hostname} the deployment had before` : 'of the deployment: it had none before'} on ingress '${ingress}'`);
 }
 async function restoreConfig(host, lb) {
     if (await restorePreviousConfig(host, lb))
