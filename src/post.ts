@@ -6,8 +6,8 @@ import type { DockerHost } from './docker/deploy-host'
 import { dockerodeHost } from './docker/dockerode-host'
 import { restorePreviousConfig } from './haproxy/reload'
 import { LABEL } from './labels'
-import { imageOnHost, releaseLock, withIngressLock, type LockOptions } from './lock'
-import { restoreRoute } from './ingress/unroute'
+import { imageOnHost, releaseLock, type LockOptions } from './lock'
+import { setRouteUnderLock } from './ingress/unroute'
 import { describeLocked } from './names'
 import { restartReplaced } from './recover'
 import { leftDeploy, leftGitHubDeployment, leftLocks, type HeldLock, type UnsettledDeploy } from './state-helper'
@@ -82,7 +82,7 @@ async function restoreRouteOf(
   { ingress, previous }: NonNullable<UnsettledDeploy['routeChangedOn']>,
   lock: Omit<LockOptions, 'operation'>,
 ): Promise<void> {
-  await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, previous, lock.image))
+  await setRouteUnderLock(host, ingress, deployment, previous, lock)
   log.info(
     `Put back the route ${previous ? `of ${previous.hostname} the deployment had before` : 'of the deployment: it had none before'} on ingress '${ingress}'`,
   )

@@ -10,8 +10,19 @@ import { removeRoute, writeRoute } from './record'
 // reloads without it, so that the ingress stops sending it requests first and goes on serving the
 // other previews. The ingress itself stays, also with no route left: removing it is explicit.
 export async function unroute(host: DockerHost, deployment: string, ingress: string, lock: Omit<LockOptions, 'operation'>): Promise<void> {
-  await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, undefined, lock.image))
+  await setRouteUnderLock(host, ingress, deployment, undefined, lock)
   log.info(`Removed the route of deployment '${deployment}' from ingress '${ingress}'`)
+}
+
+// restoreRoute under the ingress's lock, taken here: teardown, prune and the post step.
+export function setRouteUnderLock(
+  host: DockerHost,
+  ingress: string,
+  deployment: string,
+  route: IngressRoute | undefined,
+  lock: Omit<LockOptions, 'operation'>,
+): Promise<void> {
+  return withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, route, lock.image))
 }
 
 // Under the ingress's lock: the deployment's route set to `route` (removed when undefined) and the
