@@ -33,9 +33,18 @@ export async function hasPath(container: Docker.Container, path: string): Promis
     for await (const _chunk of (await container.getArchive({ path })) as unknown as AsyncIterable<Buffer>);
     return true
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false
+    if (isMissingPath(error)) return false
     throw error
   }
+}
+
+// Whether an archive read says the path is not there: a 404, or Podman 4.3's 500 "no such file or
+// directory", which it answers when the file is replaced while it reads it (a lease renewed while a
+// waiting run reads it: seen 6 times in a minute of reads against a renewal every 0.3 s).
+function isMissingPath(error: unknown): boolean {
+  const { statusCode, message } = error as { statusCode?: number; message?: string }
+  const said = String(message)
+  return statusCode === 404 || (statusCode === 500 && /no such file or directory/i.test(said) && !/no such container/i.test(said))
 }
 
 // The file's text, or undefined when the container does not have it.
@@ -64,7 +73,7 @@ async function readArchive(container: Docker.Container, archivedPath: string): P
   try {
     archive = await container.getArchive({ path: archivedPath })
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined
+    if (isMissingPath(error)) return undefined
     throw error
   }
   const extract = tar.extract()
