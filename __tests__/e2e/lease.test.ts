@@ -57,7 +57,7 @@ describe('the deployment lease', () => {
 
   // Podman 4.3 answers a read of a file that is being replaced with a 500 "no such file or
   // directory": before the host layer took it for the missing file it is, a waiting run failed
-  // with "Could not read the lease" (seen once in CI, in the test above).
+  // with "Could not read the lease" (the likeliest cause of a CI failure of the test above on Podman).
   it('reads a lease while its holder renews it, through the host layer the action uses, without an error', async () => {
     const { docker: client } = await connectEngine(resolveTarget(ENGINE.dockerHost, { verify: true }, {}))
     const host = dockerodeHost(client)
