@@ -225,6 +225,34 @@ describe('withDeploymentLock', () => {
     expect(log.warnings[0]).toMatch(/by run 9\/1, whose process on this machine no longer runs\.$/)
   })
 
+  it('takes a lock released while it looked for the release it is: no take-over warning, and says it waited', async () => {
+    const host = lockHost()
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    const identity = processIdentity(child.pid)
+    const lock = addLock(host, 'pr-8', {
+      [LABEL.deployment]: 'pr-8',
+      [LABEL.role]: 'lock',
+      [LABEL.created]: new Date().toISOString(),
+      [LABEL.holder]: 'run 9/1',
+      [LABEL.holderProcess]: identity!,
+      [LABEL.leaseLapse]: '16000',
+    })
+    // The holder releases its lock and ends while the waiter reads the lease.
+    const read = host.getFile.bind(host)
+    host.getFile = async (id, file) => {
+      const value = await read(id, file)
+      if (host.containers.delete(lock.id)) {
+        child.kill('SIGKILL')
+        await new Promise((resolve) => child.once('exit', resolve))
+      }
+      return value
+    }
+    const log = recorder()
+    await withDeploymentLock(host, 'pr-8', options(log, { timeoutSeconds: 60, reportEveryMs: 60_000 }), async () => undefined)
+    expect(log.warnings).toEqual([])
+    expect(log.infos).toContainEqual(expect.stringMatching(/^Took the lock pr-8-lock after waiting 0 s$/))
+  })
+
   it('waits for a holder whose process still runs, or that ran elsewhere', async () => {
     expect(holderProcessGone(processIdentity())).toBe(false)
     const [host, ...rest] = processIdentity()!.split(' ')

@@ -260,6 +260,7 @@ async function acquire(host: DockerHost, locked: Locked, options: LockOptions): 
   const timeoutMs = options.timeoutSeconds * 1000
   const startedWaiting = Date.now()
   let lastReport: number | undefined
+  let waited = false
   let observed: Observed | undefined
   const askedGitHub = new Map<string, number>() // lock container ID -> when
   for (;;) {
@@ -267,9 +268,10 @@ async function acquire(host: DockerHost, locked: Locked, options: LockOptions): 
     const taken = await tryCreate(host, locked, options)
     if (taken) {
       rememberLock({ ...locked, id: taken })
-      if (lastReport !== undefined) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
+      if (waited) log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`)
       return taken
     }
+    waited = true
     const current = await readHolder(host, name, locked)
     if (!current) continue // released between our attempt and our look: try again at once
     observed = await observeLease(host, current, observed)
@@ -285,12 +287,14 @@ async function acquire(host: DockerHost, locked: Locked, options: LockOptions): 
             ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
             : undefined
     if (gone) {
-      log.warning(
-        `Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
-      )
-      await host.removeContainer(current.id).catch((error) => {
+      const removed = await host.removeContainer(current.id).catch((error) => {
         throw new Error(`Could not remove the stale lock ${name} of ${describeLocked(locked)}: ${describe(error)}. Remove it with 'docker rm -f ${name}'.`)
       })
+      // Not removed: its holder released it since we looked (a process that ended after its release).
+      if (removed)
+        log.warning(
+          `Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`,
+        )
       continue
     }
     if (now - startedWaiting >= timeoutMs)

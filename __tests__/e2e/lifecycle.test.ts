@@ -66,11 +66,12 @@ describe('two runs of one deployment at once', () => {
     const runs = await Promise.all([runAction({ ...inputs, instances: '2' }), runAction({ ...inputs, instances: '3' })])
     for (const run of runs) expect(run.code, explain(run)).toBe(0)
 
-    const waitedFor = new RegExp(`Waiting for the deploy of '${prefix}' started at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z by .+ \\(waited \\d+ s of at most 60 s\\)`)
-    const waiters = runs.filter((run) => waitedFor.test(run.stdout))
+    // The run that found the lock taken says it waited, however soon the other released it (on a
+    // slow host, as the other ended: before it could say for whom); nobody took a lock over.
+    const waiters = runs.filter((run) => new RegExp(`Took the lock ${prefix}-lock after waiting \\d+ s`).test(run.stdout))
     expect(waiters, runs.map(explain).join('\n=====\n')).toHaveLength(1)
+    for (const run of runs) expect(run.stdout + run.stderr).not.toContain('Taking over')
     const [last] = waiters
-    expect(last.stdout).toMatch(new RegExp(`Took the lock ${prefix}-lock after waiting`))
 
     // The run that waited deployed last: its count is what is left, all of one generation.
     const names = instancesOf(last)
