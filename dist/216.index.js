@@ -2142,10 +2142,18 @@ async function hasPath(container, path) {
         return true;
     }
     catch (error) {
-        if (error.statusCode === 404)
+        if (isMissingPath(error))
             return false;
         throw error;
     }
+}
+// Whether an archive read says the path is not there: a 404, or Podman 4.3's 500 "no such file or
+// directory", which it answers when the file is replaced while it reads it (a lease renewed while a
+// waiting run reads it: seen 6 times in a minute of reads against a renewal every 0.3 s).
+function isMissingPath(error) {
+    const { statusCode, message } = error;
+    const said = String(message);
+    return statusCode === 404 || (statusCode === 500 && /no such file or directory/i.test(said) && !/no such container/i.test(said));
 }
 // The file's text, or undefined when the container does not have it.
 async function getFile(container, filePath) {
@@ -2173,7 +2181,7 @@ async function readArchive(container, archivedPath) {
         archive = await container.getArchive({ path: archivedPath });
     }
     catch (error) {
-        if (error.statusCode === 404)
+        if (isMissingPath(error))
             return undefined;
         throw error;
     }
@@ -4236,6 +4244,7 @@ async function acquire(host, locked, options) {
     const timeoutMs = options.timeoutSeconds * 1000;
     const startedWaiting = Date.now();
     let lastReport;
+    let waited = false;
     let observed;
     const askedGitHub = new Map(); // lock container ID -> when
     for (;;) {
@@ -4243,10 +4252,11 @@ async function acquire(host, locked, options) {
         const taken = await tryCreate(host, locked, options);
         if (taken) {
             rememberLock({ ...locked, id: taken });
-            if (lastReport !== undefined)
+            if (waited)
                 log.info(`Took the lock ${name} after waiting ${Math.round((Date.now() - startedWaiting) / 1000)} s`);
             return taken;
         }
+        waited = true;
         const current = await readHolder(host, name, locked);
         if (!current)
             continue; // released between our attempt and our look: try again at once
@@ -4264,10 +4274,12 @@ async function acquire(host, locked, options) {
                         ? `made by an earlier version of the action that renews no lease, and older than wait-timeout (${options.timeoutSeconds} s)`
                         : undefined;
         if (gone) {
-            log.warning(`Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
-            await host.removeContainer(current.id).catch((error) => {
+            const removed = await host.removeContainer(current.id).catch((error) => {
                 throw new Error(`Could not remove the stale lock ${name} of ${describeLocked(locked)}: ${describe(error)}. Remove it with 'docker rm -f ${name}'.`);
             });
+            // Not removed: its holder released it since we looked (a process that ended after its release).
+            if (removed)
+                log.warning(`Taking over the lock ${name} of ${describeLocked(locked)}: it was taken for the ${current.operation} started at ${current.since.toISOString()} by ${current.holder}, ${gone}.`);
             continue;
         }
         if (now - startedWaiting >= timeoutMs)
@@ -4411,8 +4423,12 @@ async function imageOnHost(host, preferred) {
 // reloads without it, so that the ingress stops sending it requests first and goes on serving the
 // other previews. The ingress itself stays, also with no route left: removing it is explicit.
 async function unroute(host, deployment, ingress, lock) {
-    await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, undefined, lock.image));
+    await setRouteUnderLock(host, ingress, deployment, undefined, lock);
     log_log.info(`Removed the route of deployment '${deployment}' from ingress '${ingress}'`);
+}
+// restoreRoute under the ingress's lock, taken here: teardown, prune and the post step.
+function setRouteUnderLock(host, ingress, deployment, route, lock) {
+    return withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, route, lock.image));
 }
 // Under the ingress's lock: the deployment's route set to `route` (removed when undefined) and the
 // ingress, when it runs, reloaded with every route. The undo of a routed deploy, its post step and
@@ -6254,7 +6270,7 @@ async function takeBack(host, deploy, lock) {
         await restartReplaced(host, deploy.replacedLb.id, deploy.replacedLb.name);
 }
 async function restoreRouteOf(host, deployment, { ingress, previous }, lock) {
-    await withIngressLock(host, ingress, { ...lock, operation: 'route' }, (leased) => restoreRoute(leased, lock.host, ingress, deployment, previous, lock.image));
+    await setRouteUnderLock(host, ingress, deployment, previous, lock);
     log_log.info(`Put back the route ${previous ? `of ${previous.hostname} the deployment had before` : 'of the deployment: it had none before'} on ingress '${ingress}'`);
 }
 async function restoreConfig(host, lb) {
