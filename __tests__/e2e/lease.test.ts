@@ -17,6 +17,7 @@ import {
   until,
   expectTakeOverOfKilledHolder,
   ENGINE,
+  sleep,
 } from './harness'
 
 // The deployment's lock is a lease (src/lock.ts): its holder renews it every 4 s, and a waiting
@@ -66,14 +67,13 @@ describe('the deployment lease', () => {
       const errors: string[] = []
       let reads = 0
       const end = Date.now() + 20_000
-      const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
       const renew = async () => {
-        for (let beat = 1; Date.now() < end; beat++) await host.putFile(lock, '/', 'vic-lb-lease', `${beat}\n`).then(() => pause(200))
+        for (let beat = 1; Date.now() < end; beat++) await host.putFile(lock, '/', 'vic-lb-lease', `${beat}\n`).then(() => sleep(200))
       }
       const read = async () => {
         for (; Date.now() < end; reads++)
           await host.getFile(lock, '/vic-lb-lease').then(
-            () => pause(50),
+            () => sleep(50),
             (error: unknown) => errors.push(String(error)),
           )
       }
