@@ -11,6 +11,13 @@ import { FakeGitHub } from './fake-github-api'
 
 const github = vi.hoisted(() => ({ api: undefined as unknown }))
 vi.mock('../src/github/api', () => ({ connectGitHub: async () => github.api }))
+// The Docker host the post step connects to: a FakeHost, where a test puts one.
+const docker = vi.hoisted(() => ({ host: undefined as unknown }))
+vi.mock('../src/docker/engine', async (original) => ({
+  ...(await original<typeof import('../src/docker/engine')>()),
+  connectEngine: async () => ({ docker: {}, host: detectHost({ ApiVersion: '1.47', Version: '27.5.1' }, {}) }),
+}))
+vi.mock('../src/docker/dockerode-host', () => ({ dockerodeHost: () => docker.host }))
 
 afterEach(() => {
   vi.unstubAllEnvs()
@@ -50,6 +57,29 @@ describe('post', () => {
     ])
     expect(out.join('\n')).toContain(`GitHub deployment ${id}: failure`)
     expect(out.join('\n')).not.toContain('could not finish')
+  })
+
+  it('releases the locks the killed main step held, and says only of those it removed that it released them: one gone already is no warning', async () => {
+    const out = recordLog()
+    const host = new FakeHost()
+    docker.host = host
+    const held = host.add({ name: 'pr-1-lock', running: false, labels: { [LABEL.deployment]: 'pr-1', [LABEL.role]: 'lock' } })
+    // The ingress's lock is gone: the main step released it the instant before it was killed,
+    // before it could note that in its state.
+    vi.stubEnv(
+      'STATE_locks',
+      JSON.stringify([
+        { kind: 'ingress', name: 'previews', id: 'id-previews-lock' },
+        { kind: 'deployment', name: 'pr-1', id: held },
+      ]),
+    )
+    const inputs: Record<string, string> = { image: 'nginx', 'docker-host': 'tcp://192.0.2.1:2375' }
+    await post((name) => inputs[name])
+    expect(out).toEqual([
+      "The lock of ingress 'previews' the main step held is gone already: nothing to release",
+      "Released the lock of deployment 'pr-1' the main step held",
+    ])
+    expect(host.containers.size).toBe(0)
   })
 })
 

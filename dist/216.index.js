@@ -4158,7 +4158,8 @@ async function withLock(host, locked, options, fn) {
     }
     finally {
         lease.stop();
-        await releaseLock(host, locked, id, log);
+        if ((await releaseLock(host, locked, id, log)) === 'gone')
+            log.warning(`The lock ${lockName(locked.name)} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`);
     }
 }
 // The holder's side: renews, and knows whether it may still write.
@@ -4395,17 +4396,18 @@ function withValue(label, value) {
     return value ? { [label]: value } : {};
 }
 // By the ID this run took it with, never by name: a lock that was taken over in the meantime
-// belongs to another run (the post step of a killed run releases it the same way).
+// belongs to another run (the post step of a killed run releases it the same way). 'gone': it was
+// no longer there, which only the caller can explain; a failure is warned about here.
 async function releaseLock(host, locked, id, log) {
     const name = lockName(locked.name);
     try {
         const removed = await host.removeContainer(id);
         forgetLock(id);
-        if (!removed)
-            log.warning(`The lock ${name} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`);
+        return removed ? 'released' : 'gone';
     }
     catch (error) {
         log.warning(`Could not release the lock ${name} of ${describeLocked(locked)}: ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`);
+        return 'failed';
     }
 }
 // The lock container is never started, so any image on the host will do; the preferred one (the
@@ -6230,8 +6232,13 @@ async function post(read = readActionInput) {
         const host = dockerodeHost(engine.docker);
         // A shared ingress's lock first: the take-back may need it, and only the killed step held it.
         const release = async (lock) => {
-            await releaseLock(host, lock, lock.id, log_log);
-            log_log.info(`Released the lock of ${describeLocked(lock)} the main step held`);
+            const released = await releaseLock(host, lock, lock.id, log_log);
+            if (released === 'released')
+                log_log.info(`Released the lock of ${describeLocked(lock)} the main step held`);
+            // The step may have released it in the instant before it was killed, before it could note
+            // that; or another run took it over since (its holder's process is gone): either way not ours.
+            if (released === 'gone')
+                log_log.info(`The lock of ${describeLocked(lock)} the main step held is gone already: nothing to release`);
         };
         for (const lock of locks.filter((l) => l.kind === 'ingress'))
             await release(lock);

@@ -164,7 +164,8 @@ async function withLock<T>(host: DockerHost, locked: Locked, options: LockOption
     return await fn(lease.guard(host))
   } finally {
     lease.stop()
-    await releaseLock(host, locked, id, log)
+    if ((await releaseLock(host, locked, id, log)) === 'gone')
+      log.warning(`The lock ${lockName(locked.name)} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`)
   }
 }
 
@@ -418,17 +419,19 @@ function withValue(label: string, value: string | undefined): Record<string, str
 }
 
 // By the ID this run took it with, never by name: a lock that was taken over in the meantime
-// belongs to another run (the post step of a killed run releases it the same way).
-export async function releaseLock(host: DockerHost, locked: Locked, id: string, log: LockLog): Promise<void> {
+// belongs to another run (the post step of a killed run releases it the same way). 'gone': it was
+// no longer there, which only the caller can explain; a failure is warned about here.
+export async function releaseLock(host: DockerHost, locked: Locked, id: string, log: LockLog): Promise<'released' | 'gone' | 'failed'> {
   const name = lockName(locked.name)
   try {
     const removed = await host.removeContainer(id)
     forgetLock(id)
-    if (!removed) log.warning(`The lock ${name} of ${describeLocked(locked)} was taken over by another run while this one held it: its lease had lapsed.`)
+    return removed ? 'released' : 'gone'
   } catch (error) {
     log.warning(
       `Could not release the lock ${name} of ${describeLocked(locked)}: ${describe(error)}. The next run takes it over once its lease has lapsed (${LEASE.lapseMs / 1000} s); remove it with 'docker rm -f ${name}' to go on sooner.`,
     )
+    return 'failed'
   }
 }
 

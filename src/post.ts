@@ -37,8 +37,11 @@ export async function post(read: InputReader = readActionInput): Promise<void> {
     const host = dockerodeHost(engine.docker)
     // A shared ingress's lock first: the take-back may need it, and only the killed step held it.
     const release = async (lock: HeldLock) => {
-      await releaseLock(host, lock, lock.id, log)
-      log.info(`Released the lock of ${describeLocked(lock)} the main step held`)
+      const released = await releaseLock(host, lock, lock.id, log)
+      if (released === 'released') log.info(`Released the lock of ${describeLocked(lock)} the main step held`)
+      // The step may have released it in the instant before it was killed, before it could note
+      // that; or another run took it over since (its holder's process is gone): either way not ours.
+      if (released === 'gone') log.info(`The lock of ${describeLocked(lock)} the main step held is gone already: nothing to release`)
     }
     for (const lock of locks.filter((l) => l.kind === 'ingress')) await release(lock)
     if (deploy) {
