@@ -54,9 +54,11 @@ async function answers(url: string, requests = 12): Promise<Set<string>> {
   return seen
 }
 
-// An ingress of the test's own, published on a free port, and a deployment's inputs for it.
+// An ingress of the test's own, published on a free port, and a deployment's inputs for it; `via`
+// gives the inputs that reach the Docker host (see sharedIngressCases).
 async function sharedIngress(
   tag: string,
+  via: () => Record<string, string> = () => ({}),
 ): Promise<{ name: string; routed: (prefix: string, extra?: Record<string, string>) => Promise<Record<string, string>> }> {
   const name = uniquePrefix(`ing-${tag}`)
   ingresses.push(name)
@@ -65,21 +67,31 @@ async function sharedIngress(
     name,
     routed: async (prefix, extra = {}) => {
       deployments.push(prefix)
-      return { ...(await localInputs(prefix, { instances: '2', ...extra })), 'lb-port': port, ingress: name, hostname: `${prefix}.preview.test`, 'lb-name': '' }
+      return {
+        ...(await localInputs(prefix, { instances: '2', ...via(), ...extra })),
+        'lb-port': port,
+        ingress: name,
+        hostname: `${prefix}.preview.test`,
+        'lb-name': '',
+      }
     },
   }
 }
 
 const ingressContainers = (name: string): string[] => docker('ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Names}}').split('\n').filter(Boolean)
 
-describe('a shared ingress', () => {
+// The cases, run on the engine itself and, on dockerd, through the VCH stand-in. `via` gives the
+// inputs that reach the host (none, or the stand-in's docker-host), read when a test runs; the
+// first run must say it connected to the host `connectedTo` names.
+function sharedIngressCases(via: () => Record<string, string>, connectedTo: RegExp): void {
   it('serves two previews deployed at once, each under its own name only, with one load-balancer; an unknown name gets a 404 that names nothing', async () => {
-    const ingress = await sharedIngress('two')
+    const ingress = await sharedIngress('two', via)
     const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
     const [inputsA, inputsB] = await Promise.all([ingress.routed(a), ingress.routed(b, { image: IMAGES.web2 })])
     const [runA, runB] = await Promise.all([startAction(inputsA).finished, startAction(inputsB).finished])
     expect(runA.code, explain(runA)).toBe(0)
     expect(runB.code, explain(runB)).toBe(0)
+    expect(runA.stdout).toMatch(connectedTo)
     expect(runA.outputs.url).toBe(`http://${a}.preview.test:${inputsA['lb-port']}`)
     expect(runA.outputs['lb-container']).toBe(runB.outputs['lb-container'])
     expect(ingressContainers(ingress.name)).toEqual([ingress.name])
@@ -93,7 +105,7 @@ describe('a shared ingress', () => {
   })
 
   it('redeploys one preview under load with no failed request of either, and its teardown leaves the other serving', async () => {
-    const ingress = await sharedIngress('zdt')
+    const ingress = await sharedIngress('zdt', via)
     const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
     const inputsA = await ingress.routed(a)
     const inputsB = await ingress.routed(b)
@@ -113,7 +125,7 @@ describe('a shared ingress', () => {
     expect(onA.total).toBeGreaterThan(50)
     expect([...onA.bodies.keys()].some((body) => body.startsWith('web v2'))).toBe(true)
 
-    const down = await runAction({ command: 'teardown', 'instance-prefix': a })
+    const down = await runAction({ command: 'teardown', 'instance-prefix': a, ...via() })
     expect(down.code, explain(down)).toBe(0)
     expect(down.stdout).toContain(`Removed the route of deployment '${a}' from ingress '${ingress.name}'`)
     expect(objectsOf(a)).toEqual([])
@@ -122,7 +134,7 @@ describe('a shared ingress', () => {
   })
 
   it('killed while its new instances are checked: the post step puts the route back and removes them, and the preview serves on', async () => {
-    const ingress = await sharedIngress('kill')
+    const ingress = await sharedIngress('kill', via)
     const prefix = uniquePrefix('ingk')
     const inputs = await ingress.routed(prefix)
     const first = await runAction(inputs)
@@ -147,13 +159,13 @@ describe('a shared ingress', () => {
   })
 
   it('lets prune remove routed deployments: their routes leave the ingress, which serves on', async () => {
-    const ingress = await sharedIngress('prune')
+    const ingress = await sharedIngress('prune', via)
     const base = uniquePrefix('ingp')
     const [a, b] = [`${base}-a`, `${base}-b`]
     const runs = [await runAction(await ingress.routed(a)), await runAction(await ingress.routed(b))]
     for (const run of runs) expect(run.code, explain(run)).toBe(0)
 
-    const pruned = await runAction({ command: 'prune', 'instance-prefix': a, 'max-age': '1s', 'haproxy-image': IMAGES.haproxy })
+    const pruned = await runAction({ command: 'prune', 'instance-prefix': a, 'max-age': '1s', 'haproxy-image': IMAGES.haproxy, ...via() })
     expect(pruned.code, explain(pruned)).toBe(0)
     expect(pruned.stdout).toContain(`Removed the route of deployment '${a}' from ingress '${ingress.name}'`)
     expect(objectsOf(a)).toEqual([])
@@ -163,7 +175,7 @@ describe('a shared ingress', () => {
   })
 
   it('keeps every route when restarted, and when removed the next deploy makes it again with every route', async () => {
-    const ingress = await sharedIngress('keep')
+    const ingress = await sharedIngress('keep', via)
     const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
     const inputsA = await ingress.routed(a)
     const runs = [await runAction(inputsA), await runAction(await ingress.routed(b))]
@@ -179,7 +191,7 @@ describe('a shared ingress', () => {
   })
 
   it('serves 20 previews with one load-balancer container, each under its own name', async () => {
-    const ingress = await sharedIngress('twenty')
+    const ingress = await sharedIngress('twenty', via)
     const prefixes = Array.from({ length: 20 }, (_, i) => uniquePrefix(`p${i}`))
     const runs = []
     // Five at a time: deploys of different previews change the ingress's routes at once, each
@@ -199,22 +211,22 @@ describe('a shared ingress', () => {
   }, 480_000)
 
   it('is removed only explicitly: refused while a preview is routed, then removed with its network', async () => {
-    const ingress = await sharedIngress('rm')
+    const ingress = await sharedIngress('rm', via)
     const a = uniquePrefix('inga')
     expect((await runAction(await ingress.routed(a))).code).toBe(0)
-    const refused = await runAction({ command: 'remove-ingress', ingress: ingress.name })
+    const refused = await runAction({ command: 'remove-ingress', ingress: ingress.name, ...via() })
     expect(refused.code).toBe(1)
     expect(refused.stdout).toContain(`::error::Ingress '${ingress.name}' still routes 1 deployment(s). Nothing was removed.`)
     expect(ingressContainers(ingress.name)).toEqual([ingress.name])
-    expect((await runAction({ command: 'teardown', 'instance-prefix': a })).code).toBe(0)
-    const removed = await runAction({ command: 'remove-ingress', ingress: ingress.name })
+    expect((await runAction({ command: 'teardown', 'instance-prefix': a, ...via() })).code).toBe(0)
+    const removed = await runAction({ command: 'remove-ingress', ingress: ingress.name, ...via() })
     expect(removed.code, explain(removed)).toBe(0)
     expect(ingressContainers(ingress.name)).toEqual([])
     expect(docker('network', 'ls', '--filter', `name=^${ingress.name}-net$`, '--format', '{{.Name}}')).toBe('')
   })
 
   it('refuses a deploy that names other settings for it, changing nothing', async () => {
-    const ingress = await sharedIngress('same')
+    const ingress = await sharedIngress('same', via)
     const a = uniquePrefix('inga')
     const inputs = await ingress.routed(a)
     expect((await runAction(inputs)).code).toBe(0)
@@ -224,9 +236,12 @@ describe('a shared ingress', () => {
     expect(moved.stdout).toMatch(new RegExp(`::error::Ingress '${ingress.name}' serves the previews of several deployments and was made with lb-port`))
     expect(objectsOf(a)).toEqual(before)
   })
-})
+}
 
-// The stand-in proxies dockerd's socket: on another engine there is nothing to run it against.
+describe('a shared ingress', () => sharedIngressCases(() => ({}), /Connected to (Docker Engine|Podman) /))
+
+// The stand-in proxies dockerd's socket: on another engine there is nothing to run it against. It
+// creates containers on one network each and refuses a connect while running, as a VCH does.
 describe.runIf(ON_DOCKERD)('a shared ingress through the VCH stand-in', () => {
   let proxy: VchProxy
   beforeAll(async () => {
@@ -234,17 +249,5 @@ describe.runIf(ON_DOCKERD)('a shared ingress through the VCH stand-in', () => {
   })
   afterAll(() => proxy.close())
 
-  it('is made on one network at create, its previews joining its network before they start, and serves each under its name', async () => {
-    const ingress = await sharedIngress('vch')
-    const [a, b] = [uniquePrefix('inga'), uniquePrefix('ingb')]
-    const runs = await Promise.all([
-      ingress.routed(a, { 'docker-host': proxy.url }).then((inputs) => runAction(inputs)),
-      ingress.routed(b, { 'docker-host': proxy.url, image: IMAGES.web2 }).then((inputs) => runAction(inputs)),
-    ])
-    for (const run of runs) expect(run.code, explain(run)).toBe(0)
-    expect(runs[0]!.stdout).toContain('VCH: containers are created on one network each')
-    expect(await answer(`${runs[0]!.outputs.url}/`)).toMatch(/^200 web v1/)
-    expect(await answer(`${runs[1]!.outputs.url}/`)).toMatch(/^200 web v2/)
-    expect(ingressContainers(ingress.name)).toEqual([ingress.name])
-  })
+  sharedIngressCases(() => ({ 'docker-host': proxy.url }), /Connected to vSphere Integrated Containers host /)
 })
