@@ -14,6 +14,7 @@ import {
   removeDeployment,
   runAction,
   runPost,
+  sleep,
   startAction,
   uniquePrefix,
 } from './harness'
@@ -162,9 +163,14 @@ function sharedIngressCases(via: () => Record<string, string>, connectedTo: RegE
     const ingress = await sharedIngress('prune', via)
     const base = uniquePrefix('ingp')
     const [a, b] = [`${base}-a`, `${base}-b`]
-    const runs = [await runAction(await ingress.routed(a)), await runAction(await ingress.routed(b))]
+    const runs = [await runAction(await ingress.routed(a))]
+    const deployedA = Date.now()
+    runs.push(await runAction(await ingress.routed(b)))
     for (const run of runs) expect(run.code, explain(run)).toBe(0)
 
+    // Prune counts whole seconds since a was last changed: older than max-age 1s once 2 s have
+    // passed, whatever b's deploy took (run 1 of session 13's matrix: 1 s, so a was kept).
+    await sleep(deployedA + 2_000 - Date.now())
     const pruned = await runAction({ command: 'prune', 'instance-prefix': a, 'max-age': '1s', 'haproxy-image': IMAGES.haproxy, ...via() })
     expect(pruned.code, explain(pruned)).toBe(0)
     expect(pruned.stdout).toContain(`Removed the route of deployment '${a}' from ingress '${ingress.name}'`)
