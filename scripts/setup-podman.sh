@@ -60,7 +60,10 @@ else
     runtime=(--runtime runc)
     log "cgroups in hybrid mode: the service runs containers with runc"
   fi
-  setsid nohup podman "${runtime[@]}" system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null 9>&- &
+  # Started in /: the service and every conmon it forks work in its working directory, and where
+  # that was a clone deleted since (a CI clone made again), each container start failed ("[conmon:e]
+  # Failed to get working directory", the API saying "write child: broken pipe").
+  (cd / && exec setsid nohup podman "${runtime[@]}" system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null 9>&-) &
   deadline=$((SECONDS + 60))
   until answers; do
     if ((SECONDS >= deadline)); then

@@ -77,8 +77,9 @@ start_dockerd() { # extra flags...
   echo "=== $(date -u +%FT%TZ) start-docker.sh (open files $(ulimit -Hn)): dockerd ${args[*]}" >>"$LOG"
   LOG_OFFSET=$(stat -c %s "$LOG")
   # New session, detached from our terminal/job; fd 9 (our lock) must not be
-  # inherited by the long-running daemon.
-  setsid nohup dockerd "${args[@]}" >>"$LOG" 2>&1 </dev/null 9>&- &
+  # inherited by the long-running daemon, nor our working directory (a clone that may be deleted
+  # while the daemon runs).
+  (cd / && exec setsid nohup dockerd "${args[@]}" >>"$LOG" 2>&1 </dev/null 9>&-) &
   log "started dockerd, log: $LOG"
 }
 
