@@ -323,6 +323,14 @@ describe.each(Object.entries(variants))('renderHaproxyConfig: %s', (_, config) =
     }
   })
 
+  it('admits a candidate after one passed check and takes a serving instance back only after two', () => {
+    const defaultServer = section('defaults', '')!.lines.find((t) => t[0] === 'default-server')!
+    expect(defaultServer.slice(defaultServer.indexOf('rise'), defaultServer.indexOf('rise') + 2)).toEqual(['rise', '2'])
+    expect(section('backend', SERVING_BACKEND)!.lines.filter((t) => t[0] === 'default-server')).toEqual([])
+    const candidates = section('backend', CANDIDATE_BACKEND)
+    expect(candidates?.lines.filter((t) => t[0] === 'default-server')).toEqual(config.candidates.length > 0 ? [['default-server', 'rise', '1']] : undefined)
+  })
+
   it('uses the protocol as mode', () => {
     expect(section('defaults', '')!.lines).toContainEqual(['mode', config.protocol])
   })

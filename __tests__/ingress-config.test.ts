@@ -151,6 +151,7 @@ describe('renderIngressConfig', () => {
       'balance roundrobin',
       'timeout server 60s',
       'timeout tunnel 3600s',
+      'default-server rise 1',
       'http-request disable-l7-retry unless METH_GET',
       'option httpchk',
       'http-check send meth GET uri /healthz',

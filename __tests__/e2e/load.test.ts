@@ -7,7 +7,7 @@ import { docker, explain, localInputs, removeDeployment, runAction, statsAuthori
 // the load-balancer for 8 s and one of 3 instances is killed (SIGKILL) after 3 s. No GET may fail
 // or take 2 s or more (HAProxy retries on another instance at once: config.ts retry-on, timeout
 // connect, redispatch), and HAProxy must take the dead instance out of rotation within its
-// health-check timing (inter 500ms, fastinter 250ms, fall 2).
+// health-check timing (inter 500ms, fastinter 100ms, fall 2).
 // Traffic goes only to 127.0.0.1 (the published load-balancer and its stats page).
 
 const CONCURRENCY = 8
@@ -120,8 +120,8 @@ describe('an instance killed under load', () => {
     expect(Math.max(...latencies)).toBeLessThan(MAX_LATENCY_MS)
     expect(answeredByVictim.length).toBeGreaterThan(0)
     expect(lastByVictim).toBeLessThanOrEqual(killedAt + 100)
-    // Up to 1 s until the next check (inter), then fall 2 failed checks, each failing at its 1 s
-    // timeout, 500 ms (fastinter) apart: 2.5-3.5 s.
+    // Up to 0.5 s until the next check (inter), then fall 2 failed checks, each failing at its
+    // 0.5 s connect timeout (min(timeout connect, inter)), 100 ms (fastinter) apart: 1.1-1.6 s.
     expect(outAfterMs).toBeDefined()
     expect(outAfterMs!).toBeLessThan(4_000)
   })

@@ -36,6 +36,9 @@ export const ANNOUNCED_KEEP_ALIVE_S = 2
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 export const SERVING_BACKEND = 'instances'
 export const CANDIDATE_BACKEND = 'candidates'
+// A candidate is admitted after one passed check: its backend gets no traffic, and once it serves,
+// rise 2 (default-server in the defaults) applies to it as to every serving instance.
+export const CANDIDATE_CHECK = '    default-server rise 1'
 // Companion services with a port: checked with a TCP connect, as the instances would reach them,
 // and never sent traffic. The deploy waits there until they accept connections, since the runner
 // cannot reach the deployment's network; the stats page shows them ever after.
@@ -165,7 +168,7 @@ function render(config: LbConfig, initAddr: InitAddr): string {
     ],
     ...(config.redirectListenPort ? [redirectToHttps(config.redirectListenPort, config.servicePort, sourceCheck(config))] : []),
     backend(SERVING_BACKEND, config.serving, config),
-    ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+    ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config, [CANDIDATE_CHECK])] : []),
     ...(config.services?.length ? [[`backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)]] : []),
   ])
 }
@@ -268,16 +271,18 @@ function defaultsSection({ protocol, clientTimeout, serverTimeouts, initAddr }: 
     // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
     // answers for an instance as soon as its container joins the network, before its process
     // listens, so its first check can fail and mark it DOWN before it runs. A DOWN server is
-    // checked every downinter, so a new instance is admitted 0.1-0.2 s after it answers (rise 2:
-    // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
-    // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
-    // traffic again, so one lucky answer of a flapping instance does not put it back.
+    // checked every downinter, and after its first pass every fastinter (HAProxy's srv_getinter),
+    // so a new instance is admitted 0.1-0.2 s after it answers (rise 2: two passes 0.1 s apart).
+    // Checking a server that serves nothing costs no traffic anything, and rise 2 stays: an
+    // instance that failed while serving needs two passes in a row to get traffic again, so one
+    // lucky answer of a flapping instance does not put it back. fastinter also paces the checks of
+    // an UP server that just failed one: a dead instance is out 0.1 s after its first failed check.
     // A check connects within min(timeout connect, inter) and then waits this long for the answer:
     // without it the whole check had inter (0.5 s), so an application whose health path takes
     // longer (a database query, a cold start) never became healthy. A hung instance is still out
     // after two such checks.
     '    timeout check 2s',
-    `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+    `    default-server check inter 500ms fastinter 100ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
   ]
 }
 

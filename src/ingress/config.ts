@@ -1,5 +1,6 @@
 import {
   backend,
+  CANDIDATE_CHECK,
   configForms,
   configText,
   forwardingRules,
@@ -124,6 +125,6 @@ function routeBackends(route: IngressRoute): string[][] {
       ...timeouts,
       ...sourceCheck({ allowedSources: route.allowedSources, protocol: 'http' }),
     ]),
-    ...(route.candidates.length > 0 ? [backend(candidateBackendOf(route.deployment), route.candidates, check, timeouts)] : []),
+    ...(route.candidates.length > 0 ? [backend(candidateBackendOf(route.deployment), route.candidates, check, [...timeouts, CANDIDATE_CHECK])] : []),
   ]
 }
