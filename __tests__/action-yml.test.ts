@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
@@ -68,5 +68,17 @@ describe('action.yml', () => {
     expect(pkg.scripts.build).toMatch(/cp src\/post-step\.cjs dist\/post\.js/)
     expect(readFileSync(path.join(root, 'src', 'post-step.cjs'), 'utf8')).toMatch(/^require\('\.\/index\.js'\)$/m)
     expect(existsSync(path.join(root, 'src', 'index.ts'))).toBe(true)
+  })
+
+  it('bundles neither ssh2 nor gRPC, which dockerode loads for ssh:// hosts and BuildKit builds (src/docker/not-bundled.ts)', () => {
+    const dist = path.join(root, 'dist')
+    const bundle = readdirSync(dist)
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => readFileSync(path.join(dist, file), 'utf8'))
+      .join('\n')
+    expect(bundle).toContain("is not part of vic-lb-action's bundle")
+    // ssh2's client banner and grpc-js's user agent, in the bundle while it held them.
+    expect(bundle).not.toContain('SSH-2.0-ssh2js')
+    expect(bundle).not.toContain('grpc-node-js')
   })
 })

@@ -1,0 +1,28 @@
+// What the bundle has in place of ssh2, @grpc/grpc-js and @grpc/proto-loader (tsconfig.json
+// "paths", which ncc resolves by). docker-modem and dockerode load them as they load, for ssh://
+// Docker hosts and BuildKit builds, neither of which the action uses: it talks to unix, tcp, http
+// and https hosts (target.ts) and builds no image. Loaded, they cost every run memory (ssh2 alone
+// allocates a 16 MB WebAssembly heap for its Poly1305 cipher) and start-up time.
+
+function notBundled(what: string): never {
+  throw new Error(`${what} is not part of vic-lb-action's bundle`)
+}
+
+// ssh2: docker-modem makes one only for an ssh:// host.
+export class Client {
+  constructor() {
+    notBundled('SSH transport (ssh:// Docker hosts)')
+  }
+}
+
+// @grpc/grpc-js: dockerode makes one only for a BuildKit build's session.
+export class Server {
+  constructor() {
+    notBundled('BuildKit session (gRPC)')
+  }
+}
+
+// @grpc/proto-loader: likewise.
+export function loadSync(): never {
+  return notBundled('BuildKit session (gRPC)')
+}
