@@ -63,7 +63,7 @@ function redeploy(host: FakeHost, state: DeploymentState) {
 }
 
 describe('deploySteps', () => {
-  it('starts the load-balancer first in the services queue, waits for them, prepares the switch while the instances start, and retires around its part', async () => {
+  it("starts the load-balancer first in the services queue and last in the instances' one, waits for the services, prepares the switch while the instances start, and retires around its part", async () => {
     recordLog()
     const host = new FakeHost()
     host.add({ name: 'web-svc-cache' })
@@ -84,13 +84,13 @@ describe('deploySteps', () => {
       'start web-release-g2',
       'wait web-release-g2',
       'remove web-release-g2',
-      // The switch is prepared as the instances' queue begins, the load-balancer's start first in it.
+      // The switch is prepared as the instances' queue begins, the load-balancer's start last in it.
       'lb: prepare switch',
-      'lb: start with instances',
       'create web-g2-1',
       'start web-g2-1',
       'create web-g2-2',
       'start web-g2-2',
+      'lb: start with instances',
       // Traffic moves once all have started; then nothing is left to the post step.
       'lb: switch traffic',
       'settled',
@@ -135,11 +135,11 @@ describe('deploySteps', () => {
       'wait web-release-g2',
       'remove web-release-g2',
       'lb: prepare switch',
-      'lb: start with instances',
       'create web-g2-1',
       'start web-g2-1',
       'create web-g2-2',
       'start web-g2-2',
+      'lb: start with instances',
       // The undo.
       'lb: restore previous',
       'remove web-svc-db',
