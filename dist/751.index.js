@@ -1,22 +1,59 @@
 "use strict";
-exports.id = 216;
-exports.ids = [216];
+exports.id = 751;
+exports.ids = [751];
 exports.modules = {
 
-/***/ 12216:
+/***/ 7132:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+__webpack_require__.r(__webpack_exports__);
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Client: () => (/* binding */ Client),
+/* harmony export */   Server: () => (/* binding */ Server),
+/* harmony export */   loadSync: () => (/* binding */ loadSync)
+/* harmony export */ });
+// What the bundle has in place of ssh2, @grpc/grpc-js and @grpc/proto-loader (tsconfig.json
+// "paths", which ncc resolves by). docker-modem and dockerode load them as they load, for ssh://
+// Docker hosts and BuildKit builds, neither of which the action uses: it talks to unix, tcp, http
+// and https hosts (target.ts) and builds no image. Loaded, they cost every run memory (ssh2 alone
+// allocates a 16 MB WebAssembly heap for its Poly1305 cipher) and start-up time.
+function notBundled(what) {
+    throw new Error(`${what} is not part of vic-lb-action's bundle`);
+}
+// ssh2: docker-modem makes one only for an ssh:// host.
+class Client {
+    constructor() {
+        notBundled('SSH transport (ssh:// Docker hosts)');
+    }
+}
+// @grpc/grpc-js: dockerode makes one only for a BuildKit build's session.
+class Server {
+    constructor() {
+        notBundled('BuildKit session (gRPC)');
+    }
+}
+// @grpc/proto-loader: likewise.
+function loadSync() {
+    return notBundled('BuildKit session (gRPC)');
+}
+
+
+/***/ }),
+
+/***/ 2216:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
 // EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __webpack_require__(73024);
+var external_node_fs_ = __webpack_require__(3024);
 // EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __webpack_require__(57975);
+var external_node_util_ = __webpack_require__(7975);
 // EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __webpack_require__(77598);
+var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __webpack_require__(77030);
+var external_node_net_ = __webpack_require__(7030);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __webpack_require__(38815);
+var dist = __webpack_require__(8815);
 ;// CONCATENATED MODULE: ./src/haproxy/basic-auth.ts
 
 // The variable that holds the presented credentials' digest; its first line carries the salt.
@@ -116,6 +153,9 @@ const ANNOUNCED_KEEP_ALIVE_S = 2;
 // put in CANDIDATE_BACKEND, where they are health-checked without receiving traffic.
 const SERVING_BACKEND = 'instances';
 const CANDIDATE_BACKEND = 'candidates';
+// A candidate is admitted after one passed check: its backend gets no traffic, and once it serves,
+// rise 2 (default-server in the defaults) applies to it as to every serving instance.
+const CANDIDATE_CHECK = '    default-server rise 1';
 // Companion services with a port: checked with a TCP connect, as the instances would reach them,
 // and never sent traffic. The deploy waits there until they accept connections, since the runner
 // cannot reach the deployment's network; the stats page shows them ever after.
@@ -171,7 +211,7 @@ function render(config, initAddr) {
         ],
         ...(config.redirectListenPort ? [redirectToHttps(config.redirectListenPort, config.servicePort, sourceCheck(config))] : []),
         backend(SERVING_BACKEND, config.serving, config),
-        ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config)] : []),
+        ...(config.candidates.length > 0 ? [backend(CANDIDATE_BACKEND, config.candidates, config, [CANDIDATE_CHECK])] : []),
         ...(config.services?.length ? [[`backend ${SERVICES_BACKEND}`, ...config.services.map(serverLine)]] : []),
     ]);
 }
@@ -258,16 +298,18 @@ function defaultsSection({ protocol, clientTimeout, serverTimeouts, initAddr }) 
         // check intervals, where fall 3 took 4-5 s at 1 s intervals (e2e load test). Docker's DNS
         // answers for an instance as soon as its container joins the network, before its process
         // listens, so its first check can fail and mark it DOWN before it runs. A DOWN server is
-        // checked every downinter, so a new instance is admitted 0.1-0.2 s after it answers (rise 2:
-        // two passes 0.1 s apart). Checking a server that serves nothing costs no traffic anything,
-        // and rise 2 stays: an instance that failed while serving needs two passes in a row to get
-        // traffic again, so one lucky answer of a flapping instance does not put it back.
+        // checked every downinter, and after its first pass every fastinter (HAProxy's srv_getinter),
+        // so a new instance is admitted 0.1-0.2 s after it answers (rise 2: two passes 0.1 s apart).
+        // Checking a server that serves nothing costs no traffic anything, and rise 2 stays: an
+        // instance that failed while serving needs two passes in a row to get traffic again, so one
+        // lucky answer of a flapping instance does not put it back. fastinter also paces the checks of
+        // an UP server that just failed one: a dead instance is out 0.1 s after its first failed check.
         // A check connects within min(timeout connect, inter) and then waits this long for the answer:
         // without it the whole check had inter (0.5 s), so an application whose health path takes
         // longer (a database query, a cold start) never became healthy. A hung instance is still out
         // after two such checks.
         '    timeout check 2s',
-        `    default-server check inter 500ms fastinter 250ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
+        `    default-server check inter 500ms fastinter 100ms downinter 100ms rise 2 fall 2 resolvers docker resolve-prefer ipv4 init-addr ${initAddr}`,
     ];
 }
 // In the defaults, or in each backend that has its own (the ingress: per route).
@@ -1344,7 +1386,7 @@ function show(value) {
 }
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js
-var core = __webpack_require__(37484);
+var core = __webpack_require__(7484);
 ;// CONCATENATED MODULE: ./src/log.ts
 
 
@@ -1476,9 +1518,9 @@ function elapsed(ms) {
 }
 
 // EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __webpack_require__(48161);
+var external_node_os_ = __webpack_require__(8161);
 // EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __webpack_require__(76760);
+var external_node_path_ = __webpack_require__(6760);
 ;// CONCATENATED MODULE: ./src/docker/target.ts
 
 
@@ -1585,11 +1627,11 @@ function parsePem(parse, input, expected) {
 }
 
 // EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __webpack_require__(37067);
+var external_node_http_ = __webpack_require__(7067);
 // EXTERNAL MODULE: external "node:https"
-var external_node_https_ = __webpack_require__(44708);
+var external_node_https_ = __webpack_require__(4708);
 // EXTERNAL MODULE: ./node_modules/dockerode/lib/docker.js
-var docker = __webpack_require__(39040);
+var docker = __webpack_require__(9040);
 var docker_default = /*#__PURE__*/__webpack_require__.n(docker);
 ;// CONCATENATED MODULE: ./src/docker/connection-errors.ts
 
@@ -2120,7 +2162,7 @@ function describe(error) {
 }
 
 // EXTERNAL MODULE: ./node_modules/tar-stream/index.js
-var tar_stream = __webpack_require__(56118);
+var tar_stream = __webpack_require__(6118);
 ;// CONCATENATED MODULE: ./src/docker/archive.ts
 
 
@@ -2234,7 +2276,7 @@ async function collect(stream) {
 }
 
 // EXTERNAL MODULE: ./node_modules/p-limit/index.js + 1 modules
-var p_limit = __webpack_require__(70370);
+var p_limit = __webpack_require__(370);
 ;// CONCATENATED MODULE: ./src/docker/containers.ts
 
 
@@ -2750,7 +2792,7 @@ function planDeploy(desired, state) {
 }
 
 // EXTERNAL MODULE: external "node:tls"
-var external_node_tls_ = __webpack_require__(41692);
+var external_node_tls_ = __webpack_require__(1692);
 ;// CONCATENATED MODULE: ./src/cancel.ts
 
 // The runner cancels a step by sending SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after
@@ -2989,7 +3031,7 @@ function routeBackends(route) {
             ...timeouts,
             ...sourceCheck({ allowedSources: route.allowedSources, protocol: 'http' }),
         ]),
-        ...(route.candidates.length > 0 ? [backend(candidateBackendOf(route.deployment), route.candidates, check, timeouts)] : []),
+        ...(route.candidates.length > 0 ? [backend(candidateBackendOf(route.deployment), route.candidates, check, [...timeouts, CANDIDATE_CHECK])] : []),
     ];
 }
 
@@ -4680,11 +4722,15 @@ async function prepareHost(ctx) {
 async function startAll(ctx, loadBalancer, hostPrepared = false) {
     if (!hostPrepared)
         await prepareHost(ctx);
-    // One queue of starts with the load-balancer's first: it resolves the instances by name at run
-    // time, so it need not wait for them, and on a VCH its start is a VM boot like theirs.
+    // One queue of starts with the load-balancer's last: its HAProxy then looks up every instance as
+    // it starts (init-addr) and checks none before its container runs. Started first, it found them
+    // by DNS as they were created and checked some too early, which cost each of those about 0.6 s
+    // (traced at N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last
+    // start; with this order none, and 0.1 s). It starts in the last round of the queue all the
+    // same, and on a VCH its start is a VM boot like theirs.
     const lbStart = loadBalancer.startWithInstances();
     const networks = loadBalancer.instanceNetworks;
-    await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks))]);
+    await startQueue(ctx, [...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks)), ...(lbStart ? [lbStart] : [])]);
 }
 // Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
 // thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
@@ -5801,7 +5847,7 @@ async function removeIngress(host, name, force) {
 // Loaded only when a github-token is given: Octokit is 6 MB of a run's memory from its start,
 // which a run without one need not hold.
 async function connectGitHub(token) {
-    const { getOctokit } = await __webpack_require__.e(/* import() */ 228).then(__webpack_require__.t.bind(__webpack_require__, 93228, 23));
+    const { getOctokit } = await __webpack_require__.e(/* import() */ 228).then(__webpack_require__.t.bind(__webpack_require__, 3228, 23));
     return getOctokit(token);
 }
 
