@@ -41,10 +41,18 @@ alive() {
   [[ ${stat%% *} != Z ]]
 }
 
+# Whether that dockerd serves $SOCK: another one (trixie's, setup-trixie-engines.sh) names its own
+# socket with -H, and is no sign that ours runs.
+serves_sock() {
+  local cmd
+  cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [[ $cmd != *" -H "* || $cmd == *" -H unix://$SOCK "* ]]
+}
+
 dockerd_pid() {
   local pid
   for pid in $(cat /var/run/docker.pid 2>/dev/null || true) $(pgrep -x dockerd || true); do
-    if alive "$pid" dockerd; then
+    if alive "$pid" dockerd && serves_sock "$pid"; then
       echo "$pid"
       return
     fi
