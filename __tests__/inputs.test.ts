@@ -968,6 +968,7 @@ describe('readInputs: allow-cidrs', () => {
     ['a host name', 'example.com', 'entry 1: not an IP address'],
     ['an IPv6 zone', 'fe80::1%eth0', 'entry 1: not an IP address'],
     ['a configuration word', '10.0.0.0/8 #', 'entry 2: not an IP address'],
+    ['separators alone (fast-check found ",")', ' ,\n, ', 'Invalid allow-cidrs: it names no network'],
   ])('refuses %s, naming the input and the entry', (_, value, problem) => {
     expect(refusal({ image: 'nginx', 'allow-cidrs': value }, 'allow-cidrs').message).toContain(problem)
   })

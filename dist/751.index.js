@@ -1270,6 +1270,9 @@ const CIDRS_MAX = 1000;
 // what both agree is a network.
 function cidrList(text) {
     const entries = text.split(/[\s,]+/).filter((entry) => entry !== '');
+    // Separators alone would render a rule that refers to no network.
+    if (entries.length === 0)
+        throw new InputError("Invalid allow-cidrs: it names no network. Give one or more, such as '203.0.113.0/24', or leave allow-cidrs empty to allow every source.");
     if (entries.length > CIDRS_MAX)
         throw new InputError(`Invalid allow-cidrs: ${entries.length} entries, at most ${CIDRS_MAX}.`);
     return entries.map((entry, i) => {
