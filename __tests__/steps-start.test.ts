@@ -131,6 +131,31 @@ describe('startAll', () => {
     expect(ctx.record.createdContainers).toEqual([])
   })
 
+  it('starts the load-balancer again when the port the Docker host picked for its stats page is held by another socket', async () => {
+    recordLog()
+    const host = new FakeHost()
+    const picked = 'Error starting userland proxy: listen tcp4 0.0.0.0:32957: bind: address already in use'
+    host.fail('start web-lb', Object.assign(new Error(`driver failed programming external connectivity on endpoint web-lb: ${picked}`), { statusCode: 500 }))
+    const plan = freshPlan(1)
+    const { ctx } = contextOf(host, plan)
+    await startAll(ctx, ownLbOf(ctx, lbConfigFor(plan), NONE))
+    expect(host.calls.filter((c) => c === 'start web-lb')).toEqual(['start web-lb', 'start web-lb'])
+    expect(host.byName('web-lb')!.running).toBe(true)
+  })
+
+  it('does not start it again when lb-port itself is taken, and names lb-port', async () => {
+    recordLog()
+    const host = new FakeHost()
+    host.fail(
+      'start web-lb',
+      Object.assign(new Error('Error starting userland proxy: listen tcp4 0.0.0.0:8081: bind: address already in use'), { statusCode: 500 }),
+    )
+    const plan = freshPlan(1)
+    const { ctx } = contextOf(host, plan)
+    await expect(startAll(ctx, ownLbOf(ctx, lbConfigFor(plan), NONE))).rejects.toThrow(/Port 8081 is taken on the Docker host: choose another lb-port/)
+    expect(host.calls.filter((c) => c === 'start web-lb')).toEqual(['start web-lb'])
+  })
+
   it('has a replaced load-balancer stand aside: stopped, renamed -old, its name given to the new one; the undo starts it again', async () => {
     const lines = recordLog()
     const host = new FakeHost()

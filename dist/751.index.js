@@ -3667,14 +3667,34 @@ async function createHaproxy(host, profile, spec, created) {
         await putCertificate(host, container, 'service', spec.servicePem, name);
     return container;
 }
+// The stats page is published on a port the Docker host picks from the kernel's ephemeral range,
+// where a client's connection may hold the very port it picks: dockerd's userland proxy then cannot
+// bind it ("listen tcp4 0.0.0.0:32957: bind: address already in use", seen in the e2e suite). Such a
+// start is tried again, and the host picks another port.
+const PICKED_PORT_ATTEMPTS = 3;
 // A port taken on the Docker host is named with the input that chose it.
 async function startHaproxy(host, container, { kind, servesAs, served }) {
     const what = `${kind} ${servesAs}`;
-    await host.start(container).catch((error) => {
-        const taken = /port is already allocated|address already in use/i.test(describe(error));
-        throw new Error(`Could not start ${what}: ${describe(error)}${taken ? `. Port ${served.map((s) => s.outside).join(' or ')} is taken on the Docker host: choose another ${served.map((s) => s.input).join(' or ')} or stop what uses it.` : ''}`);
-    });
+    for (let attempt = 1;; attempt++) {
+        try {
+            await host.start(container);
+            break;
+        }
+        catch (error) {
+            const message = describe(error);
+            const port = portInUse(message);
+            if (port !== undefined && !served.some((s) => s.outside === port) && attempt < PICKED_PORT_ATTEMPTS)
+                continue;
+            const taken = /port is already allocated|address already in use/i.test(message);
+            throw new Error(`Could not start ${what}: ${message}${taken ? `. Port ${served.map((s) => s.outside).join(' or ')} is taken on the Docker host: choose another ${served.map((s) => s.input).join(' or ')} or stop what uses it.` : ''}`);
+        }
+    }
     log_log.info(`Started ${what}`);
+}
+// The port a start could not bind, where the engine's message names it.
+function portInUse(message) {
+    const match = /:(\d+): bind: address already in use|:(\d+) failed: port is already allocated/.exec(message);
+    return match ? Number(match[1] ?? match[2]) : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/own-load-balancer.ts
