@@ -14,10 +14,10 @@ const db: ServiceSpec = { name: 'db', image: 'postgres:16', env: [], secretEnv: 
 const old: InstanceObject = { id: 'id-web-g1-1', name: 'web-g1-1', generation: 'g1', index: 1, port: 80, running: true }
 const NONE: DeploymentState = { instances: [], networks: [], services: [], volumes: [] }
 
-// Says each of its calls into the host's log; a start says so when the queue runs it.
+// Says each of its calls into the host's log; a start says each part when the queue runs it.
 function stubLoadBalancer(host: FakeHost, instanceNetworks: string[] = []): LoadBalancer {
   const say = (what: string) => async () => void host.calls.push(`lb: ${what}`)
-  const start = (what: string): Start => say(what)
+  const start = (what: string): Start => ({ create: say(`create, ${what}`), start: say(what) })
   return {
     startWithServices: () => start('start with services'),
     waitForServices: say('wait for services'),
@@ -63,7 +63,7 @@ function redeploy(host: FakeHost, state: DeploymentState) {
 }
 
 describe('deploySteps', () => {
-  it("starts the load-balancer first in the services queue and last in the instances' one, waits for the services, prepares the switch while the instances start, and retires around its part", async () => {
+  it("starts the load-balancer first in the services queue, in the instances' one creates it first and starts it last, waits for the services, prepares the switch while the instances start, and retires around its part", async () => {
     recordLog()
     const host = new FakeHost()
     host.add({ name: 'web-svc-cache' })
@@ -74,6 +74,7 @@ describe('deploySteps', () => {
     expect(host.calls).toEqual([
       // The companion services, checked through the load-balancer.
       'remember',
+      'lb: create, start with services',
       'lb: start with services',
       'create web-svc-db',
       'start web-svc-db',
@@ -84,8 +85,10 @@ describe('deploySteps', () => {
       'start web-release-g2',
       'wait web-release-g2',
       'remove web-release-g2',
-      // The switch is prepared as the instances' queue begins, the load-balancer's start last in it.
+      // The switch is prepared as the instances' queue begins; the load-balancer is created first in
+      // it and started last.
       'lb: prepare switch',
+      'lb: create, start with instances',
       'create web-g2-1',
       'start web-g2-1',
       'create web-g2-2',
@@ -121,6 +124,7 @@ describe('deploySteps', () => {
 
     expect(host.calls).toEqual([
       'remember',
+      'lb: create, start with services',
       'lb: start with services',
       'create web-svc-db.next',
       'remember',
@@ -135,6 +139,7 @@ describe('deploySteps', () => {
       'wait web-release-g2',
       'remove web-release-g2',
       'lb: prepare switch',
+      'lb: create, start with instances',
       'create web-g2-1',
       'start web-g2-1',
       'create web-g2-2',

@@ -13,7 +13,7 @@ function freshPlan(n: number) {
 }
 
 describe('startAll', () => {
-  it('creates the network, then the instances and the load-balancer last, no more starts at once than the host takes', async () => {
+  it('creates the network, then the load-balancer first and the instances, starts the load-balancer last, no more starts at once than the host takes', async () => {
     const lines = recordLog()
     const host = new FakeHost()
     const plan = freshPlan(5)
@@ -24,7 +24,8 @@ describe('startAll', () => {
 
     expect(host.containers.get(lb)).toMatchObject({ name: 'web-lb', running: true })
     expect(host.calls[0]).toBe('create network web-net')
-    expect(host.calls.filter((c) => c.startsWith('create web-')).map((c) => c.slice(7))).toEqual([...names(5).map((i) => i.name), 'web-lb'])
+    expect(host.calls.filter((c) => c.startsWith('create web-')).map((c) => c.slice(7))).toEqual(['web-lb', ...names(5).map((i) => i.name)])
+    expect(host.calls.filter((c) => c.startsWith('start web-')).map((c) => c.slice(6))).toEqual([...names(5).map((i) => i.name), 'web-lb'])
     // The load-balancer is configured before it starts, with its stats page's certificate.
     expect(host.calls.indexOf('put web-lb /usr/local/etc/haproxy/haproxy.cfg')).toBeLessThan(host.calls.indexOf('start web-lb'))
     expect(host.calls.indexOf('put web-lb /usr/local/etc/haproxy/stats.pem')).toBeLessThan(host.calls.indexOf('start web-lb'))
@@ -100,10 +101,10 @@ describe('startAll', () => {
 
     await undo(ctx, lb)
     expect(host.calls.filter((c) => c.startsWith('remove'))).toEqual([
+      'remove web-lb',
       'remove web-g2-1',
       'remove web-g2-2',
       'remove web-g2-3',
-      'remove web-lb',
       'remove network web-net',
     ])
     expect([...host.containers.keys()]).toEqual([kept])

@@ -45,7 +45,7 @@ export async function startServices(ctx: StepContext, loadBalancer: LoadBalancer
   }
   const waits = services.checked.length > 0
   const lbStart = waits ? loadBalancer.startWithServices() : undefined
-  await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...services.start.map((s) => () => startService(ctx, s))])
+  await startQueue(ctx, [...(lbStart ? [() => lbStart.create().then(() => lbStart.start())] : []), ...services.start.map((s) => () => startService(ctx, s))])
   if (!waits) return
   await loadBalancer.waitForServices()
   log.info(`Services accept connections: ${services.checked.map((s) => `${s.name}:${s.port}`).join(', ')}`)

@@ -13,8 +13,13 @@ export interface Switched {
   address: ServiceAddress
 }
 
-// A start, queued with the deploy's container starts (steps/start.ts startQueue).
-export type Start = () => Promise<void>
+// A new load-balancer's start, queued with the deploy's container starts (steps/start.ts
+// startQueue) in two parts that the instances' queue puts apart: created and given its
+// configuration, then started.
+export interface Start {
+  create(): Promise<void>
+  start(): Promise<void>
+}
 
 // What the deploy's steps (deploy.ts, steps/, services/start.ts) need from the load-balancer in
 // front of the deployment, in their order. The deploy chooses the implementation once: today the
@@ -26,9 +31,9 @@ export interface LoadBalancer {
   // accept connections as the load-balancer checks them (a kept one loads them first).
   startWithServices(): Start | undefined
   waitForServices(): Promise<void>
-  // Instances' phase: what starts first in the instances' queue (a new load-balancer the services'
-  // phase did not start), and what is prepared meanwhile, off the critical path (a kept
-  // load-balancer's reloads, checked).
+  // Instances' phase: what starts with the instances (a new load-balancer the services' phase did
+  // not start), and what is prepared meanwhile, off the critical path (a kept load-balancer's
+  // reloads, checked).
   startWithInstances(): Start | undefined
   prepareSwitch(): Promise<void>
   // Networks each new instance joins besides the deployment's, before it starts (a VCH connects no

@@ -48,7 +48,8 @@ export async function ownLoadBalancer(ctx: StepContext, state: DeploymentState, 
 // steps' changes do, and from there to a killed run's post step; the object keeps only what passes
 // from one of its calls to the next.
 export class OwnLoadBalancer implements LoadBalancer {
-  // The load-balancer this run started, new or replacing the previous one.
+  // The load-balancer this run created, and once started, new or replacing the previous one.
+  private created?: string
   private started?: string
   private reloads?: Reloads
 
@@ -70,7 +71,7 @@ export class OwnLoadBalancer implements LoadBalancer {
   }
 
   startWithServices(): Start | undefined {
-    return this.ctx.plan.lb === 'keep' ? undefined : () => this.start()
+    return this.ctx.plan.lb === 'keep' ? undefined : this.newStart()
   }
 
   waitForServices(): Promise<void> {
@@ -78,7 +79,7 @@ export class OwnLoadBalancer implements LoadBalancer {
   }
 
   startWithInstances(): Start | undefined {
-    return this.ctx.plan.lb === 'keep' || this.started ? undefined : () => this.start()
+    return this.ctx.plan.lb === 'keep' || this.created ? undefined : this.newStart()
   }
 
   async prepareSwitch(): Promise<void> {
@@ -132,16 +133,38 @@ export class OwnLoadBalancer implements LoadBalancer {
     return withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(this.lbConfig)))
   }
 
-  private async start(): Promise<void> {
-    this.started = await startLb(this.ctx, this.lbSpec, this.lbConfig, this.state)
+  private newStart(): Start {
+    const spec = haproxySpecOf(this.ctx, this.lbSpec, this.lbConfig, this.state)
+    return {
+      create: async () => {
+        this.created = await createLb(this.ctx, spec)
+      },
+      start: async () => {
+        await startLb(this.ctx, this.created!, spec, this.state)
+        this.started = this.created
+      },
+    }
   }
 }
 
 // A replacement (new HAProxy image, port or network) is prepared in full while the old one still
 // serves, so the gap is only the old one's graceful stop and the new one's start.
-async function startLb(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, state: DeploymentState): Promise<string> {
-  const { host, settings, netName, record } = ctx
-  const spec: HaproxyContainer = {
+function createLb(ctx: StepContext, spec: HaproxyContainer): Promise<string> {
+  const { host, record } = ctx
+  return createHaproxy(host, ctx.profile, spec, (id) => {
+    record.createdContainers.push(id)
+    record.changed = true
+  })
+}
+
+async function startLb(ctx: StepContext, container: string, spec: HaproxyContainer, state: DeploymentState): Promise<void> {
+  if (state.lb) await standAside(ctx, state.lb, container)
+  await startHaproxy(ctx.host, container, spec)
+}
+
+function haproxySpecOf(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, state: DeploymentState): HaproxyContainer {
+  const { settings, netName } = ctx
+  return {
     kind: 'load-balancer',
     servesAs: settings.lbName,
     name: state.lb ? `${settings.lbName}-next` : settings.lbName,
@@ -155,13 +178,6 @@ async function startLb(ctx: StepContext, lbSpec: string, lbConfig: LbConfig, sta
     statsPem: lbConfig.statsCertificate.pem,
     servicePem: settings.certificate?.pem,
   }
-  const container = await createHaproxy(host, ctx.profile, spec, (id) => {
-    record.createdContainers.push(id)
-    record.changed = true
-  })
-  if (state.lb) await standAside(ctx, state.lb, container)
-  await startHaproxy(host, container, spec)
-  return container
 }
 
 // The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its

@@ -6,7 +6,7 @@ import type { ContainerSpec } from '../docker/deploy-host'
 import type { InstanceConfig } from '../inputs'
 import { LABEL, deploymentLabels } from '../labels'
 import type { StepContext } from './context'
-import type { LoadBalancer } from './load-balancer'
+import type { LoadBalancer, Start } from './load-balancer'
 import { removeInstances } from './retire'
 
 // The network (when it is new) and the removal of stopped instances: before anything starts on it.
@@ -26,15 +26,23 @@ export async function prepareHost(ctx: StepContext): Promise<void> {
 // first and prepared the host.
 export async function startAll(ctx: StepContext, loadBalancer: LoadBalancer, hostPrepared = false): Promise<void> {
   if (!hostPrepared) await prepareHost(ctx)
-  // One queue of starts with the load-balancer's last: its HAProxy then looks up every instance as
-  // it starts (init-addr) and checks none before its container runs. Started first, it found them
-  // by DNS as they were created and checked some too early, which cost each of those about 0.6 s
-  // (traced at N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last
-  // start; with this order none, and 0.1 s). It starts in the last round of the queue all the
-  // same, and on a VCH its start is a VM boot like theirs.
-  const lbStart = loadBalancer.startWithInstances()
+  // One queue: the load-balancer is created and given its configuration in the first round, as
+  // the instances are, and started last. Its HAProxy then looks up every instance as it starts
+  // (init-addr) and checks none before its container runs. Started first, it found them by DNS as
+  // they were created and checked some too early, which cost each of those about 0.6 s (traced at
+  // N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last start;
+  // with this order none, and 0.1 s). Created last as well, its create and archive requests sat in
+  // the queue's last round. On a VCH its start is a VM boot like theirs.
+  const lb = loadBalancer.startWithInstances()
   const networks = loadBalancer.instanceNetworks
-  await startQueue(ctx, [...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks)), ...(lbStart ? [lbStart] : [])])
+  const instances = ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks))
+  await startQueue(ctx, lb ? createdFirstStartedLast(lb, instances) : instances)
+}
+
+function createdFirstStartedLast(lb: Start, between: (() => Promise<void>)[]): (() => Promise<void>)[] {
+  let creating: Promise<void> | undefined
+  const create = () => (creating ??= lb.create())
+  return [create, ...between, () => create().then(() => lb.start())]
 }
 
 // Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
