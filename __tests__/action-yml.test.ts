@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -80,5 +81,16 @@ describe('action.yml', () => {
     // ssh2's client banner and grpc-js's user agent, in the bundle while it held them.
     expect(bundle).not.toContain('SSH-2.0-ssh2js')
     expect(bundle).not.toContain('grpc-node-js')
+  })
+
+  it('loads undici only when the GitHub API client uses it (src/github/undici-on-demand.ts), not as @actions/core loads', () => {
+    // undici sets Node's global dispatcher as it loads; Node's own fetch sets it only when called.
+    const script = `process.argv = [process.argv[0], 'dist/index.js', '--help']
+process.on('exit', () => { if (globalThis[Symbol.for('undici.globalDispatcher.1')] !== undefined) { console.error('undici was loaded'); process.exitCode = 3 } })
+require('./dist/index.js')`
+    const run = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })
+    expect(run.stderr).toBe('')
+    expect(run.stdout).toContain('Usage')
+    expect(run.status).toBe(0)
   })
 })

@@ -1,5 +1,5 @@
 import type { LookupFunction } from 'node:net'
-import { Agent, fetch as fetchWith } from 'undici'
+import { Agent, fetch as fetchWith } from 'undici/index.js' // the name tsconfig.json does not map for the bundle
 
 // A bounded load generator shared by the end-to-end tests and the benchmarks. It only ever aims
 // at the URL it is given: the tests and benchmarks give it the load-balancer they deployed.

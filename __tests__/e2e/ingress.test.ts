@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Agent, fetch } from 'undici'
+import { Agent, fetch } from 'undici/index.js' // the name tsconfig.json does not map for the bundle
 import { startLoad, toLoopback } from '../../test-support/load'
 import { startVchProxy, type VchProxy } from '../../test-support/vch-proxy'
 import {

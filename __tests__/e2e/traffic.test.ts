@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Agent, WebSocket, fetch as fetchWith } from 'undici'
+import { Agent, WebSocket, fetch as fetchWith } from 'undici/index.js' // the name tsconfig.json does not map for the bundle
 import { selfSignedPem } from '../../test-support/certificate'
 import { IMAGES, docker, explain, freePort, localInputs, removeDeployment, runAction, sleep, uniquePrefix, until } from './harness'
 
