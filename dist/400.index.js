@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 751;
-exports.ids = [751];
+exports.id = 400;
+exports.ids = [400];
 exports.modules = {
 
-/***/ 7132:
+/***/ 678:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.r(__webpack_exports__);
@@ -40,7 +40,35 @@ function loadSync() {
 
 /***/ }),
 
-/***/ 2216:
+/***/ 9283:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+__webpack_require__.r(__webpack_exports__);
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   ProxyAgent: () => (/* binding */ ProxyAgent),
+/* harmony export */   fetch: () => (/* binding */ fetch),
+/* harmony export */   loadUndici: () => (/* binding */ loadUndici)
+/* harmony export */ });
+let undici;
+// A specifier "paths" does not map: the real undici.
+async function loadUndici() {
+    undici ??= await __webpack_require__.e(/* import() */ 480).then(__webpack_require__.t.bind(__webpack_require__, 2480, 19));
+}
+function loaded() {
+    if (!undici)
+        throw new Error('undici is used before it was loaded (src/github/undici-on-demand.ts loadUndici)');
+    return undici;
+}
+const fetch = (...args) => loaded().fetch(...args);
+// Called with `new`, as @actions/http-client does: a constructor that returns undici's own object.
+const ProxyAgent = function ProxyAgent(...args) {
+    return new (loaded().ProxyAgent)(...args);
+};
+
+
+/***/ }),
+
+/***/ 6069:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -52,8 +80,8 @@ var external_node_util_ = __webpack_require__(7975);
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __webpack_require__(8815);
+// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
+var dist = __webpack_require__(3439);
 ;// CONCATENATED MODULE: ./src/haproxy/basic-auth.ts
 
 // The variable that holds the presented credentials' digest; its first line carries the salt.
@@ -1388,8 +1416,8 @@ function show(value) {
     return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
 }
 
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js
-var core = __webpack_require__(7484);
+// EXTERNAL MODULE: ../main/node_modules/@actions/core/lib/core.js
+var core = __webpack_require__(4300);
 ;// CONCATENATED MODULE: ./src/log.ts
 
 
@@ -1633,8 +1661,8 @@ function parsePem(parse, input, expected) {
 var external_node_http_ = __webpack_require__(7067);
 // EXTERNAL MODULE: external "node:https"
 var external_node_https_ = __webpack_require__(4708);
-// EXTERNAL MODULE: ./node_modules/dockerode/lib/docker.js
-var docker = __webpack_require__(9040);
+// EXTERNAL MODULE: ../main/node_modules/dockerode/lib/docker.js
+var docker = __webpack_require__(8240);
 var docker_default = /*#__PURE__*/__webpack_require__.n(docker);
 ;// CONCATENATED MODULE: ./src/docker/connection-errors.ts
 
@@ -2164,8 +2192,8 @@ function describe(error) {
     return String(error);
 }
 
-// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
-var tar_stream = __webpack_require__(6118);
+// EXTERNAL MODULE: ../main/node_modules/tar-stream/index.js
+var tar_stream = __webpack_require__(8006);
 ;// CONCATENATED MODULE: ./src/docker/archive.ts
 
 
@@ -2278,8 +2306,8 @@ async function collect(stream) {
     return Buffer.concat(chunks);
 }
 
-// EXTERNAL MODULE: ./node_modules/p-limit/index.js + 1 modules
-var p_limit = __webpack_require__(370);
+// EXTERNAL MODULE: ../main/node_modules/p-limit/index.js + 1 modules
+var p_limit = __webpack_require__(6354);
 ;// CONCATENATED MODULE: ./src/docker/containers.ts
 
 
@@ -3746,7 +3774,8 @@ class OwnLoadBalancer {
     lbConfig;
     state;
     keptFiles;
-    // The load-balancer this run started, new or replacing the previous one.
+    // The load-balancer this run created, and once started, new or replacing the previous one.
+    created;
     started;
     reloads;
     constructor(ctx, 
@@ -3766,13 +3795,13 @@ class OwnLoadBalancer {
         return this.started ?? this.state.lb.id;
     }
     startWithServices() {
-        return this.ctx.plan.lb === 'keep' ? undefined : () => this.start();
+        return this.ctx.plan.lb === 'keep' ? undefined : this.newStart();
     }
     waitForServices() {
         return waitForServices(this.ctx, this.container, this.lbConfig, this.state, this.keptFiles);
     }
     startWithInstances() {
-        return this.ctx.plan.lb === 'keep' || this.started ? undefined : () => this.start();
+        return this.ctx.plan.lb === 'keep' || this.created ? undefined : this.newStart();
     }
     async prepareSwitch() {
         this.reloads = await prepareReloads(this.ctx, this.lbConfig, this.state, this.keptFiles);
@@ -3824,15 +3853,36 @@ class OwnLoadBalancer {
     configWithoutSecrets() {
         return withoutBasicAuthDigests(withoutStatsPassword(renderHaproxyConfig(this.lbConfig)));
     }
-    async start() {
-        this.started = await startLb(this.ctx, this.lbSpec, this.lbConfig, this.state);
+    newStart() {
+        const spec = haproxySpecOf(this.ctx, this.lbSpec, this.lbConfig, this.state);
+        return {
+            create: async () => {
+                this.created = await createLb(this.ctx, spec);
+            },
+            start: async () => {
+                await startLb(this.ctx, this.created, spec, this.state);
+                this.started = this.created;
+            },
+        };
     }
 }
 // A replacement (new HAProxy image, port or network) is prepared in full while the old one still
 // serves, so the gap is only the old one's graceful stop and the new one's start.
-async function startLb(ctx, lbSpec, lbConfig, state) {
-    const { host, settings, netName, record } = ctx;
-    const spec = {
+function createLb(ctx, spec) {
+    const { host, record } = ctx;
+    return createHaproxy(host, ctx.profile, spec, (id) => {
+        record.createdContainers.push(id);
+        record.changed = true;
+    });
+}
+async function startLb(ctx, container, spec, state) {
+    if (state.lb)
+        await standAside(ctx, state.lb, container);
+    await startHaproxy(ctx.host, container, spec);
+}
+function haproxySpecOf(ctx, lbSpec, lbConfig, state) {
+    const { settings, netName } = ctx;
+    return {
         kind: 'load-balancer',
         servesAs: settings.lbName,
         name: state.lb ? `${settings.lbName}-next` : settings.lbName,
@@ -3846,14 +3896,6 @@ async function startLb(ctx, lbSpec, lbConfig, state) {
         statsPem: lbConfig.statsCertificate.pem,
         servicePem: settings.certificate?.pem,
     };
-    const container = await createHaproxy(host, ctx.profile, spec, (id) => {
-        record.createdContainers.push(id);
-        record.changed = true;
-    });
-    if (state.lb)
-        await standAside(ctx, state.lb, container);
-    await startHaproxy(host, container, spec);
-    return container;
 }
 // The old load-balancer stops (gracefully: the image's stop signal lets HAProxy finish its
 // requests) and gives its name to the new one; it is kept until the new one serves, so that a
@@ -4745,15 +4787,22 @@ async function prepareHost(ctx) {
 async function startAll(ctx, loadBalancer, hostPrepared = false) {
     if (!hostPrepared)
         await prepareHost(ctx);
-    // One queue of starts with the load-balancer's last: its HAProxy then looks up every instance as
-    // it starts (init-addr) and checks none before its container runs. Started first, it found them
-    // by DNS as they were created and checked some too early, which cost each of those about 0.6 s
-    // (traced at N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last
-    // start; with this order none, and 0.1 s). It starts in the last round of the queue all the
-    // same, and on a VCH its start is a VM boot like theirs.
-    const lbStart = loadBalancer.startWithInstances();
+    // One queue: the load-balancer is created and given its configuration in the first round, as
+    // the instances are, and started last. Its HAProxy then looks up every instance as it starts
+    // (init-addr) and checks none before its container runs. Started first, it found them by DNS as
+    // they were created and checked some too early, which cost each of those about 0.6 s (traced at
+    // N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last start;
+    // with this order none, and 0.1 s). Created last as well, its create and archive requests sat in
+    // the queue's last round. On a VCH its start is a VM boot like theirs.
+    const lb = loadBalancer.startWithInstances();
     const networks = loadBalancer.instanceNetworks;
-    await startQueue(ctx, [...ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks)), ...(lbStart ? [lbStart] : [])]);
+    const instances = ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks));
+    await startQueue(ctx, lb ? createdFirstStartedLast(lb, instances) : instances);
+}
+function createdFirstStartedLast(lb, between) {
+    let creating;
+    const create = () => (creating ??= lb.create());
+    return [create, ...between, () => create().then(() => lb.start())];
 }
 // Starts at most the host's startsAtOnce at a time. Every start settles before a failure is
 // thrown, so that the undo finds all that was created; a cancelled run starts nothing more.
@@ -5056,7 +5105,7 @@ async function startServices(ctx, loadBalancer) {
     }
     const waits = services.checked.length > 0;
     const lbStart = waits ? loadBalancer.startWithServices() : undefined;
-    await startQueue(ctx, [...(lbStart ? [lbStart] : []), ...services.start.map((s) => () => startService(ctx, s))]);
+    await startQueue(ctx, [...(lbStart ? [() => lbStart.create().then(() => lbStart.start())] : []), ...services.start.map((s) => () => startService(ctx, s))]);
     if (!waits)
         return;
     await loadBalancer.waitForServices();
@@ -5864,13 +5913,14 @@ async function removeIngress(host, name, force) {
     log_log.info(`Removed ingress '${name}'${routed.length > 0 ? `; ${routed.length} deployment(s) routed through it keep their routes and serve again once a deploy makes it again` : ''}`);
 }
 
+// EXTERNAL MODULE: ./src/github/undici-on-demand.ts
+var undici_on_demand = __webpack_require__(9283);
 ;// CONCATENATED MODULE: ./src/github/api.ts
-// The few GitHub API calls the action makes, shaped as Octokit's REST methods so that the real
-// client fits and tests can hand in a double.
-// Loaded only when a github-token is given: Octokit is 6 MB of a run's memory from its start,
-// which a run without one need not hold.
+
+// Loaded only when a github-token is given: Octokit is 6 MB of a run's memory from its start, and
+// undici, which it sends with, 8 MB more, which a run without one need not hold.
 async function connectGitHub(token) {
-    const { getOctokit } = await __webpack_require__.e(/* import() */ 228).then(__webpack_require__.t.bind(__webpack_require__, 3228, 23));
+    const [{ getOctokit }] = await Promise.all([__webpack_require__.e(/* import() */ 268).then(__webpack_require__.t.bind(__webpack_require__, 268, 23)), (0,undici_on_demand.loadUndici)()]);
     return getOctokit(token);
 }
 
