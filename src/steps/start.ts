@@ -31,8 +31,8 @@ export async function startAll(ctx: StepContext, loadBalancer: LoadBalancer, hos
   // (init-addr) and checks none before its container runs. Started first, it found them by DNS as
   // they were created and checked some too early, which cost each of those about 0.6 s (traced at
   // N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last start;
-  // with this order none, and 0.1 s). Created last as well, its create and archive requests sat in
-  // the queue's last round. On a VCH its start is a VM boot like theirs.
+  // with this order none, and 0.1 s). Created right before its start, as it was, it spent the
+  // queue's last round on its create and archive requests. On a VCH its start is a VM boot like theirs.
   const lb = loadBalancer.startWithInstances()
   const networks = loadBalancer.instanceNetworks
   const instances = ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks))
