@@ -71,7 +71,7 @@ describe('action.yml', () => {
     expect(existsSync(path.join(root, 'src', 'index.ts'))).toBe(true)
   })
 
-  it('bundles neither ssh2 nor gRPC, which dockerode loads for ssh:// hosts and BuildKit builds (src/docker/not-bundled.ts)', () => {
+  it('bundles neither ssh2, gRPC nor protobufjs, which dockerode loads for ssh:// hosts and BuildKit builds (src/docker/not-bundled.ts)', () => {
     const dist = path.join(root, 'dist')
     const bundle = readdirSync(dist)
       .filter((file) => file.endsWith('.js'))
@@ -81,6 +81,8 @@ describe('action.yml', () => {
     // ssh2's client banner and grpc-js's user agent, in the bundle while it held them.
     expect(bundle).not.toContain('SSH-2.0-ssh2js')
     expect(bundle).not.toContain('grpc-node-js')
+    // protobufjs's base class of every reflected type.
+    expect(bundle).not.toContain('ReflectionObject')
   })
 
   it('loads undici only when the GitHub API client uses it (src/github/undici-on-demand.ts), not as @actions/core loads', () => {
