@@ -12,11 +12,13 @@
 //      bundle's own start-up (`--help`, timed right before it); a redeploy of N=5 under load
 //      (redeploy.ts) against the floor of 5, and its failed requests; the peak RSS at N=100.
 //   D. where the time of one traced deploy goes (trace.ts): bench/results.md only.
+//   E. a redeploy of N=3 to a new image on trixie's Podman 5.4 against the same on its Docker
+//      Engine 26.1 (engines.ts; scripts/setup-trixie-engines.sh starts them), run after run.
 //
 //   npm run bench      (= npx tsx bench/deploy.ts --readme)
 //   npx tsx bench/deploy.ts [--repeat 3] [--sizes 3,20,50] [--baseline-sizes 20] [--proxy-sizes 20,100]
 //                           [--start-delay-ms 3000] [--rerun-size 20] [--redeploy-instances 5] [--rss-size 100]
-//                           [--trace-size 20] [--trace] [--node PATH] [--cli dist/index.js]
+//                           [--trace-size 20] [--engines-redeploy 3] [--trace] [--node PATH] [--cli dist/index.js]
 //                           [--haproxy-image vic-lb-test/haproxy:2.6] [--out bench/results.md] [--readme]
 //
 // A size of 0 (or an empty list) skips that measurement. Prints the figures; writes everything to
@@ -34,6 +36,7 @@ import { resolveTarget } from '../src/docker/target'
 import { docker, freePort, tryDocker } from '../test-support/host'
 import { startVchProxy } from '../test-support/vch-proxy'
 import { runBaseline } from './baseline'
+import { engineDescription, timeRedeploy, type EngineRun } from './engines'
 import { differenceFigure, figuresReport, maxFigure, ratioFigure, replaceBetween, type Figure, type Pair } from './figures'
 import { timeFloor } from './floor'
 import { ACTION_REDEPLOY, measureRedeploy } from './redeploy'
@@ -52,6 +55,7 @@ const { values: flags } = parseArgs({
     'redeploy-instances': { type: 'string', default: '5' },
     'rss-size': { type: 'string', default: '100' },
     'trace-size': { type: 'string', default: '20' },
+    'engines-redeploy': { type: 'string', default: '3' },
     trace: { type: 'boolean', default: false },
     node: { type: 'string' },
     cli: { type: 'string', default: path.resolve(__dirname, '../dist/index.js') },
@@ -74,6 +78,7 @@ const TARGET = {
   redeployRatio: 2.5,
   rerunPlusMs: 250,
   rssMb: 80,
+  podmanRatio: 1.5,
 }
 const REPEAT = Number(flags.repeat)
 const CLI = flags.cli
@@ -85,6 +90,8 @@ const MARKERS = ['<!-- bench:deploy:start -->', '<!-- bench:deploy:end -->'] as 
 const TIME = '/usr/bin/time'
 const WEB_IMAGE = 'vic-lb-test/web:1'
 const HAPROXY_IMAGE = flags['haproxy-image']
+// What the e2e suite runs trixie's engines with.
+const TRIXIE_HAPROXY_IMAGE = 'vic-lb-test/haproxy:3.0'
 const WAIT_TIMEOUT_S = 300
 const ID = `bench-${randomBytes(3).toString('hex')}`
 // Stands in for a VCH's --container-network, where the baseline puts its load-balancer.
@@ -97,8 +104,8 @@ const actionEnv = { ...process.env, GITHUB_OUTPUT: '/dev/null' }
 const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const progress = (text: string): void => console.error(`${text}; load ${loadAverage()}`)
 
-function deployArgs(prefix: string, n: number, lbPort: number): string[] {
-  const args = ['deploy', '--image', WEB_IMAGE, '--haproxy-image', HAPROXY_IMAGE, '--external-network=', '--lb-port', String(lbPort)]
+function deployArgs(prefix: string, n: number, lbPort: number, images = { web: WEB_IMAGE, haproxy: HAPROXY_IMAGE }): string[] {
+  const args = ['deploy', '--image', images.web, '--haproxy-image', images.haproxy, '--external-network=', '--lb-port', String(lbPort)]
   return [...args, '--instance-prefix', prefix, '--lb-name', `${prefix}-lb`, '--instances', String(n), '--wait-timeout', String(WAIT_TIMEOUT_S)]
 }
 
@@ -346,6 +353,46 @@ async function main(): Promise<void> {
     figures.push(ratioFigure(`${what} / floor`, ['redeploy', 'floor'], pairs, { ratio: TARGET.redeployRatio }))
     figures.push(maxFigure(`${what}: failed requests, worst run`, failed, { max: 0, unit: 'requests' }))
   }
+  const enginesN = Number(flags['engines-redeploy'])
+  let engines = ''
+  if (enginesN > 0) {
+    const descriptions = await Promise.all((['docker', 'podman'] as const).map(engineDescription))
+    engines = ` Trixie's engines (part E): ${descriptions.join('; ')}, HAProxy image ${TRIXIE_HAPROXY_IMAGE}.`
+    const pairs: Pair[] = []
+    for (let i = 0; i < REPEAT; i++) {
+      const lbPort = await freePort()
+      const run: EngineRun = {
+        node: NODE,
+        cli: CLI,
+        env: actionEnv,
+        deployArgs: (prefix, image) => deployArgs(prefix, enginesN, lbPort, { web: image, haproxy: TRIXIE_HAPROXY_IMAGE }),
+      }
+      const docker = await timeRedeploy('docker', `${ID}-docker${++runs}`, [WEB_IMAGE, 'vic-lb-test/web:2'], run)
+      const podman = await timeRedeploy('podman', `${ID}-podman${++runs}`, [WEB_IMAGE, 'vic-lb-test/web:2'], run)
+      pairs.push({ subject: podman.ms, reference: docker.ms })
+      progress(`E redeploy N=${enginesN} run ${i + 1}: Docker Engine ${seconds(docker.ms, 2)} s, Podman ${seconds(podman.ms, 2)} s`)
+      if (i === 0)
+        timelines.push(
+          `The first redeploy's steps on trixie's Podman (seconds since spawn; last line at exit):`,
+          '',
+          '```',
+          steps(podman.run),
+          '```',
+          '',
+          'And on its Docker Engine:',
+          '',
+          '```',
+          steps(docker.run),
+          '```',
+          '',
+        )
+    }
+    figures.push(
+      ratioFigure(`trixie, N=${enginesN}: redeploy to a new image, Podman 5.4 / Docker Engine 26.1`, ['Podman', 'Docker Engine'], pairs, {
+        ratio: TARGET.podmanRatio,
+      }),
+    )
+  }
   if (rssSize > 0)
     figures.push(maxFigure(`local, N=${rssSize}: peak RSS of the action (${TIME} -v), one run`, [await peakRssMb(rssSize)], { max: TARGET.rssMb, unit: 'MB' }))
 
@@ -364,7 +411,7 @@ async function main(): Promise<void> {
       `Machine: ${os.availableParallelism()} CPUs (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; ` +
       `Docker Engine ${docker('version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})')}; ` +
       `the action on Node ${nodeVersion} (npm package node@24, compile cache warm); HAProxy image ${HAPROXY_IMAGE}, instances ${WEB_IMAGE}; ` +
-      `VCH stand-in ${delay / 1000} s per start. Load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${loadAverage()}. ` +
+      `VCH stand-in ${delay / 1000} s per start.${engines} Load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${loadAverage()}. ` +
       `Each figure is the median of ${REPEAT} runs' paired values (the action against its reference timed right before it), except where it says otherwise.`,
     '',
     figuresReport(figures),
