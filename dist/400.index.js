@@ -12,11 +12,12 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony export */   Server: () => (/* binding */ Server),
 /* harmony export */   loadSync: () => (/* binding */ loadSync)
 /* harmony export */ });
-// What the bundle has in place of ssh2, @grpc/grpc-js and @grpc/proto-loader (tsconfig.json
-// "paths", which ncc resolves by). docker-modem and dockerode load them as they load, for ssh://
+// What the bundle has in place of ssh2, @grpc/grpc-js, @grpc/proto-loader and protobufjs
+// (tsconfig.json "paths", which ncc resolves by). docker-modem and dockerode load them for ssh://
 // Docker hosts and BuildKit builds, neither of which the action uses: it talks to unix, tcp, http
 // and https hosts (target.ts) and builds no image. Loaded, they cost every run memory (ssh2 alone
-// allocates a 16 MB WebAssembly heap for its Poly1305 cipher) and start-up time.
+// allocates a 16 MB WebAssembly heap for its Poly1305 cipher) and start-up time; bundled, even
+// unloaded, their source is read and parsed (protobufjs: a third of the main chunk).
 function notBundled(what) {
     throw new Error(`${what} is not part of vic-lb-action's bundle`);
 }
@@ -32,9 +33,9 @@ class Server {
         notBundled('BuildKit session (gRPC)');
     }
 }
-// @grpc/proto-loader: likewise.
+// @grpc/proto-loader and protobufjs: likewise, and for a BuildKit build's status.
 function loadSync() {
-    return notBundled('BuildKit session (gRPC)');
+    return notBundled('BuildKit build (gRPC, protobuf)');
 }
 
 
@@ -4792,8 +4793,8 @@ async function startAll(ctx, loadBalancer, hostPrepared = false) {
     // (init-addr) and checks none before its container runs. Started first, it found them by DNS as
     // they were created and checked some too early, which cost each of those about 0.6 s (traced at
     // N=20: 9 of 20 marked DOWN before their start, the last admitted 0.9 s after the last start;
-    // with this order none, and 0.1 s). Created last as well, its create and archive requests sat in
-    // the queue's last round. On a VCH its start is a VM boot like theirs.
+    // with this order none, and 0.1 s). Created right before its start, as it was, it spent the
+    // queue's last round on its create and archive requests. On a VCH its start is a VM boot like theirs.
     const lb = loadBalancer.startWithInstances();
     const networks = loadBalancer.instanceNetworks;
     const instances = ctx.plan.create.map((i) => () => startInstance(ctx, i.name, i.index, networks));
