@@ -1,8 +1,8 @@
-exports.id = 268;
-exports.ids = [268];
+exports.id = 228;
+exports.ids = [228];
 exports.modules = {
 
-/***/ 2912:
+/***/ 1648:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 "use strict";
@@ -65,7 +65,7 @@ exports.Context = Context;
 
 /***/ }),
 
-/***/ 268:
+/***/ 3228:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 "use strict";
@@ -106,8 +106,8 @@ var __importStar = (this && this.__importStar) || (function () {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.context = void 0;
 exports.getOctokit = getOctokit;
-const Context = __importStar(__webpack_require__(2912));
-const utils_1 = __webpack_require__(3718);
+const Context = __importStar(__webpack_require__(1648));
+const utils_1 = __webpack_require__(8006);
 exports.context = new Context.Context();
 /**
  * Returns a hydrated octokit ready to use for GitHub Actions
@@ -123,7 +123,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 
 /***/ }),
 
-/***/ 6388:
+/***/ 5156:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 "use strict";
@@ -176,8 +176,8 @@ exports.getProxyAgent = getProxyAgent;
 exports.getProxyAgentDispatcher = getProxyAgentDispatcher;
 exports.getProxyFetch = getProxyFetch;
 exports.getApiBaseUrl = getApiBaseUrl;
-const httpClient = __importStar(__webpack_require__(8780));
-const undici_1 = __webpack_require__(9283);
+const httpClient = __importStar(__webpack_require__(4844));
+const undici_1 = __webpack_require__(9305);
 function getAuthString(token, options) {
     if (!token && !options.auth) {
         throw new Error('Parameter token or opts.auth is required');
@@ -209,7 +209,7 @@ function getApiBaseUrl() {
 
 /***/ }),
 
-/***/ 3718:
+/***/ 8006:
 /***/ (function(__unused_webpack_module, exports, __webpack_require__) {
 
 "use strict";
@@ -250,12 +250,12 @@ var __importStar = (this && this.__importStar) || (function () {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.GitHub = exports.defaults = exports.context = void 0;
 exports.getOctokitOptions = getOctokitOptions;
-const Context = __importStar(__webpack_require__(2912));
-const Utils = __importStar(__webpack_require__(6388));
+const Context = __importStar(__webpack_require__(1648));
+const Utils = __importStar(__webpack_require__(5156));
 // octokit + plugins
-const core_1 = __webpack_require__(1161);
-const plugin_rest_endpoint_methods_1 = __webpack_require__(7879);
-const plugin_paginate_rest_1 = __webpack_require__(8229);
+const core_1 = __webpack_require__(1897);
+const plugin_rest_endpoint_methods_1 = __webpack_require__(4935);
+const plugin_paginate_rest_1 = __webpack_require__(8082);
 exports.context = new Context.Context();
 const baseUrl = Utils.getApiBaseUrl();
 exports.defaults = {
@@ -285,7 +285,7 @@ function getOctokitOptions(token, options) {
 
 /***/ }),
 
-/***/ 8760:
+/***/ 7864:
 /***/ ((module) => {
 
 "use strict";
@@ -370,7 +370,7 @@ var createTokenAuth = function createTokenAuth2(token) {
 
 /***/ }),
 
-/***/ 1161:
+/***/ 1897:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -399,11 +399,11 @@ __export(index_exports, {
   Octokit: () => Octokit
 });
 module.exports = __toCommonJS(index_exports);
-var import_universal_user_agent = __webpack_require__(4979);
-var import_before_after_hook = __webpack_require__(2604);
-var import_request = __webpack_require__(2751);
-var import_graphql = __webpack_require__(7799);
-var import_auth_token = __webpack_require__(8760);
+var import_universal_user_agent = __webpack_require__(3843);
+var import_before_after_hook = __webpack_require__(2732);
+var import_request = __webpack_require__(6255);
+var import_graphql = __webpack_require__(7);
+var import_auth_token = __webpack_require__(7864);
 
 // pkg/dist-src/version.js
 var VERSION = "5.2.2";
@@ -546,7 +546,7 @@ var Octokit = class {
 
 /***/ }),
 
-/***/ 1879:
+/***/ 4471:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -577,7 +577,7 @@ __export(dist_src_exports, {
 module.exports = __toCommonJS(dist_src_exports);
 
 // pkg/dist-src/defaults.js
-var import_universal_user_agent = __webpack_require__(4979);
+var import_universal_user_agent = __webpack_require__(3843);
 
 // pkg/dist-src/version.js
 var VERSION = "9.0.6";
@@ -930,7 +930,7 @@ var endpoint = withDefaults(null, DEFAULTS);
 
 /***/ }),
 
-/***/ 7799:
+/***/ 7:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -961,17 +961,17 @@ __export(index_exports, {
   withCustomRequest: () => withCustomRequest
 });
 module.exports = __toCommonJS(index_exports);
-var import_request3 = __webpack_require__(2751);
-var import_universal_user_agent = __webpack_require__(4979);
+var import_request3 = __webpack_require__(6255);
+var import_universal_user_agent = __webpack_require__(3843);
 
 // pkg/dist-src/version.js
 var VERSION = "7.1.1";
 
 // pkg/dist-src/with-defaults.js
-var import_request2 = __webpack_require__(2751);
+var import_request2 = __webpack_require__(6255);
 
 // pkg/dist-src/graphql.js
-var import_request = __webpack_require__(2751);
+var import_request = __webpack_require__(6255);
 
 // pkg/dist-src/error.js
 function _buildMessageForResponseErrors(data) {
@@ -1087,7 +1087,7 @@ function withCustomRequest(customRequest) {
 
 /***/ }),
 
-/***/ 8229:
+/***/ 8082:
 /***/ ((module) => {
 
 "use strict";
@@ -1488,7 +1488,7 @@ paginateRest.VERSION = VERSION;
 
 /***/ }),
 
-/***/ 7879:
+/***/ 4935:
 /***/ ((module) => {
 
 "use strict";
@@ -3658,7 +3658,7 @@ legacyRestEndpointMethods.VERSION = VERSION;
 
 /***/ }),
 
-/***/ 5052:
+/***/ 3708:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -3697,8 +3697,8 @@ __export(dist_src_exports, {
   RequestError: () => RequestError
 });
 module.exports = __toCommonJS(dist_src_exports);
-var import_deprecation = __webpack_require__(1030);
-var import_once = __toESM(__webpack_require__(4120));
+var import_deprecation = __webpack_require__(4150);
+var import_once = __toESM(__webpack_require__(5560));
 var logOnceCode = (0, import_once.default)((deprecation) => console.warn(deprecation));
 var logOnceHeaders = (0, import_once.default)((deprecation) => console.warn(deprecation));
 var RequestError = class extends Error {
@@ -3756,7 +3756,7 @@ var RequestError = class extends Error {
 
 /***/ }),
 
-/***/ 2751:
+/***/ 6255:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -3785,8 +3785,8 @@ __export(dist_src_exports, {
   request: () => request
 });
 module.exports = __toCommonJS(dist_src_exports);
-var import_endpoint = __webpack_require__(1879);
-var import_universal_user_agent = __webpack_require__(4979);
+var import_endpoint = __webpack_require__(4471);
+var import_universal_user_agent = __webpack_require__(3843);
 
 // pkg/dist-src/version.js
 var VERSION = "8.4.1";
@@ -3805,7 +3805,7 @@ function isPlainObject(value) {
 }
 
 // pkg/dist-src/fetch-wrapper.js
-var import_request_error = __webpack_require__(5052);
+var import_request_error = __webpack_require__(3708);
 
 // pkg/dist-src/get-buffer-response.js
 function getBufferResponse(response) {
@@ -3986,12 +3986,12 @@ var request = withDefaults(import_endpoint.endpoint, {
 
 /***/ }),
 
-/***/ 2604:
+/***/ 2732:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
-var register = __webpack_require__(2852);
-var addHook = __webpack_require__(7003);
-var removeHook = __webpack_require__(3646);
+var register = __webpack_require__(1063);
+var addHook = __webpack_require__(2027);
+var removeHook = __webpack_require__(9934);
 
 // bind with array of arguments: https://stackoverflow.com/a/21792913
 var bind = Function.bind;
@@ -4054,7 +4054,7 @@ module.exports.Collection = Hook.Collection;
 
 /***/ }),
 
-/***/ 7003:
+/***/ 2027:
 /***/ ((module) => {
 
 module.exports = addHook;
@@ -4107,7 +4107,7 @@ function addHook(state, kind, name, hook) {
 
 /***/ }),
 
-/***/ 2852:
+/***/ 1063:
 /***/ ((module) => {
 
 module.exports = register;
@@ -4141,7 +4141,7 @@ function register(state, name, method, options) {
 
 /***/ }),
 
-/***/ 3646:
+/***/ 9934:
 /***/ ((module) => {
 
 module.exports = removeHook;
@@ -4167,7 +4167,7 @@ function removeHook(state, name, method) {
 
 /***/ }),
 
-/***/ 1030:
+/***/ 4150:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";
@@ -4195,7 +4195,7 @@ exports.Deprecation = Deprecation;
 
 /***/ }),
 
-/***/ 4979:
+/***/ 3843:
 /***/ ((__unused_webpack_module, exports) => {
 
 "use strict";

@@ -1,9 +1,9 @@
 "use strict";
-exports.id = 400;
-exports.ids = [400];
+exports.id = 751;
+exports.ids = [751];
 exports.modules = {
 
-/***/ 678:
+/***/ 7132:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.r(__webpack_exports__);
@@ -41,7 +41,7 @@ function loadSync() {
 
 /***/ }),
 
-/***/ 9283:
+/***/ 9305:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.r(__webpack_exports__);
@@ -53,7 +53,7 @@ __webpack_require__.r(__webpack_exports__);
 let undici;
 // A specifier "paths" does not map: the real undici.
 async function loadUndici() {
-    undici ??= await __webpack_require__.e(/* import() */ 480).then(__webpack_require__.t.bind(__webpack_require__, 2480, 19));
+    undici ??= await __webpack_require__.e(/* import() */ 752).then(__webpack_require__.t.bind(__webpack_require__, 4371, 19));
 }
 function loaded() {
     if (!undici)
@@ -69,7 +69,7 @@ const ProxyAgent = function ProxyAgent(...args) {
 
 /***/ }),
 
-/***/ 6069:
+/***/ 2216:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __webpack_require__) => {
 
 
@@ -81,8 +81,8 @@ var external_node_util_ = __webpack_require__(7975);
 var external_node_crypto_ = __webpack_require__(7598);
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __webpack_require__(7030);
-// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
-var dist = __webpack_require__(3439);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __webpack_require__(8815);
 ;// CONCATENATED MODULE: ./src/haproxy/basic-auth.ts
 
 // The variable that holds the presented credentials' digest; its first line carries the salt.
@@ -1417,8 +1417,8 @@ function show(value) {
     return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
 }
 
-// EXTERNAL MODULE: ../main/node_modules/@actions/core/lib/core.js
-var core = __webpack_require__(4300);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js
+var core = __webpack_require__(7484);
 ;// CONCATENATED MODULE: ./src/log.ts
 
 
@@ -1662,8 +1662,8 @@ function parsePem(parse, input, expected) {
 var external_node_http_ = __webpack_require__(7067);
 // EXTERNAL MODULE: external "node:https"
 var external_node_https_ = __webpack_require__(4708);
-// EXTERNAL MODULE: ../main/node_modules/dockerode/lib/docker.js
-var docker = __webpack_require__(8240);
+// EXTERNAL MODULE: ./node_modules/dockerode/lib/docker.js
+var docker = __webpack_require__(9040);
 var docker_default = /*#__PURE__*/__webpack_require__.n(docker);
 ;// CONCATENATED MODULE: ./src/docker/connection-errors.ts
 
@@ -2193,8 +2193,8 @@ function describe(error) {
     return String(error);
 }
 
-// EXTERNAL MODULE: ../main/node_modules/tar-stream/index.js
-var tar_stream = __webpack_require__(8006);
+// EXTERNAL MODULE: ./node_modules/tar-stream/index.js
+var tar_stream = __webpack_require__(6118);
 ;// CONCATENATED MODULE: ./src/docker/archive.ts
 
 
@@ -2307,8 +2307,8 @@ async function collect(stream) {
     return Buffer.concat(chunks);
 }
 
-// EXTERNAL MODULE: ../main/node_modules/p-limit/index.js + 1 modules
-var p_limit = __webpack_require__(6354);
+// EXTERNAL MODULE: ./node_modules/p-limit/index.js + 1 modules
+var p_limit = __webpack_require__(370);
 ;// CONCATENATED MODULE: ./src/docker/containers.ts
 
 
@@ -5915,13 +5915,13 @@ async function removeIngress(host, name, force) {
 }
 
 // EXTERNAL MODULE: ./src/github/undici-on-demand.ts
-var undici_on_demand = __webpack_require__(9283);
+var undici_on_demand = __webpack_require__(9305);
 ;// CONCATENATED MODULE: ./src/github/api.ts
 
 // Loaded only when a github-token is given: Octokit is 6 MB of a run's memory from its start, and
 // undici, which it sends with, 8 MB more, which a run without one need not hold.
 async function connectGitHub(token) {
-    const [{ getOctokit }] = await Promise.all([__webpack_require__.e(/* import() */ 268).then(__webpack_require__.t.bind(__webpack_require__, 268, 23)), (0,undici_on_demand.loadUndici)()]);
+    const [{ getOctokit }] = await Promise.all([__webpack_require__.e(/* import() */ 228).then(__webpack_require__.t.bind(__webpack_require__, 3228, 23)), (0,undici_on_demand.loadUndici)()]);
     return getOctokit(token);
 }
 
